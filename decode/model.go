@@ -1,0 +1,306 @@
+// Package decode turns packets and traces into Flows and Exchanges. It owns
+// the data model every view and export reads, the Store that holds it, and
+// the contracts between the TCP layer and the protocol parsers, which live
+// in subpackages (tcp, http1, http2, grpc, tls, dns, ws, body).
+package decode
+
+import (
+	"net/netip"
+	"time"
+)
+
+// FlowState is the life stage of a Flow.
+type FlowState string
+
+// Flow states. Partial marks a TCP connection whose start was not seen
+// (joined mid-stream), so the first bytes of its streams may be missing.
+const (
+	FlowOpen     FlowState = "open"
+	FlowClosed   FlowState = "closed"
+	FlowReset    FlowState = "reset"
+	FlowTimedOut FlowState = "timeout"
+	FlowPartial  FlowState = "partial"
+)
+
+// Flow is one TCP connection or UDP conversation. Published Flows are
+// immutable: the decoder publishes a fresh copy on every change.
+type Flow struct {
+	ID        uint64
+	Source    string
+	Transport string // "tcp" or "udp"
+	// Proto is the detected application protocol ("http/1.1", "h2",
+	// "tls", "dns", ...) or "" while unknown.
+	Proto          string
+	Client, Server netip.AddrPort
+	First, Last    time.Time
+	PacketsC2S     int64
+	PacketsS2C     int64
+	BytesC2S       int64 // payload bytes client to server
+	BytesS2C       int64
+	State          FlowState
+	// Partial is set when the connection was joined mid-stream; State
+	// still tells how it ended.
+	Partial bool
+	Error   string
+	// SNI is the TLS server name when a ClientHello was seen.
+	SNI string
+	// TLS holds handshake facts when the flow carries TLS.
+	TLS *TLSInfo
+	// Ordinals lists the packets of this flow (Packet.Ordinal, same
+	// Source) in capture order, for per-flow export. Append-only: a copy
+	// shares the backing array and never sees later appends.
+	Ordinals []uint64
+	// Pod and Namespace are the Kubernetes owner when known.
+	Pod, Namespace string
+}
+
+// TLSInfo describes what a TLS handshake revealed without decryption.
+type TLSInfo struct {
+	Version    string // negotiated, e.g. "TLS 1.3"
+	SNI        string
+	ALPN       []string // offered by the client
+	ALPNChosen string   // selected by the server
+	Cipher     string
+	Decrypted  bool
+}
+
+// ExchangeState is the life stage of an Exchange.
+type ExchangeState string
+
+// Exchange states. Pending exchanges may still change; every other state is
+// final, and a final exchange is never published again.
+const (
+	Pending  ExchangeState = "pending"
+	Complete ExchangeState = "complete"
+	Partial  ExchangeState = "partial" // some bytes were missing
+	Orphan   ExchangeState = "orphan"  // a response without its request, or the reverse at end
+	Reset    ExchangeState = "reset"   // the stream or connection was reset
+)
+
+// Final reports whether an exchange in this state can no longer change.
+func (s ExchangeState) Final() bool { return s != Pending && s != "" }
+
+// Exchange is one request/response pair: HTTP/1 in order per connection,
+// HTTP/2 and gRPC per stream, DNS per id, WebSocket per connection after
+// the upgrade. Published Exchanges are immutable; Version grows with each
+// publication of the same ID.
+type Exchange struct {
+	ID      uint64
+	FlowID  uint64
+	Source  string
+	Proto   string // "http/1.1", "http/1.0", "h2", "grpc", "dns", "ws"
+	Version uint64
+
+	Client, Server netip.AddrPort
+	// Start is the first byte of the request (or of the response for an
+	// orphan); End the last byte seen of either side.
+	Start, End time.Time
+
+	Request  *Message
+	Response *Message
+	// Interim holds 1xx responses (100 Continue, 101 Switching Protocols)
+	// that preceded the final response.
+	Interim []*Message
+
+	State ExchangeState
+	Error string
+
+	// StreamID is the HTTP/2 stream id, 0 for other protocols.
+	StreamID uint32
+	// TLS is set when the exchange was decrypted from TLS.
+	TLS bool
+
+	GRPC *GRPCInfo
+	DNS  *DNSInfo
+
+	// Pod and Namespace are the Kubernetes owner when known.
+	Pod, Namespace string
+}
+
+// Header is one header field as it was on the wire: case and order kept,
+// duplicates kept as separate entries.
+type Header struct {
+	Name, Value string
+}
+
+// Message is one side of an Exchange.
+type Message struct {
+	// First and Last are the capture times of the first and last byte.
+	First, Last time.Time
+
+	// Request side.
+	Method string
+	Target string // request-target as sent (path and query, or absolute URL)
+	Host   string // Host header or :authority
+	Scheme string // ":scheme" for HTTP/2, "" for HTTP/1
+	// Response side.
+	Status int
+	Reason string
+
+	Proto    string // "HTTP/1.1", "HTTP/1.0", "HTTP/2"
+	Headers  []Header
+	Trailers []Header
+
+	// Body is the message body as transferred (chunked framing removed,
+	// content encoding still applied), at most the decoder's body cap.
+	Body []byte
+	// BodySize is the full transferred body size, which may exceed
+	// len(Body) when Truncated.
+	BodySize int64
+	// Truncated is set when Body holds less than BodySize, or when the
+	// body was cut short on the wire or by the source (Envoy tap limits).
+	Truncated bool
+	// ContentEncoding lists the codings applied, outermost last, as in
+	// the Content-Encoding header ("gzip", "br", ...).
+	ContentEncoding []string
+	// DecodedSize is the body size after removing content encodings, or
+	// -1 when it could not be decoded; DecodeError says why.
+	DecodedSize int64
+	DecodeError string
+
+	// Parts are the framed units inside the body: gRPC length-prefixed
+	// messages, WebSocket frames, DNS records summary lines.
+	Parts []Part
+}
+
+// Part is one framed unit inside a message body.
+type Part struct {
+	Time       time.Time
+	Kind       string // "grpc", "text", "binary", "ping", "pong", "close", "continuation"
+	Compressed bool
+	Data       []byte // decoded payload (decompressed where possible), capped
+	Size       int64  // payload size on the wire
+	Truncated  bool
+	FromClient bool // for protocols where one message holds both directions (WebSocket)
+}
+
+// GRPCInfo holds gRPC facts of an exchange.
+type GRPCInfo struct {
+	Service, Method string
+	// Status is the grpc-status code, -1 when no status was seen.
+	Status  int
+	Message string
+}
+
+// DNSInfo holds a DNS query and its answer.
+type DNSInfo struct {
+	ID      uint16
+	Name    string
+	Type    string // "A", "AAAA", ...
+	Rcode   string // "NOERROR", "NXDOMAIN", ...; "" without a response
+	Answers []string
+}
+
+// HeaderValue returns the first value of the named header,
+// case-insensitively, or "".
+func (m *Message) HeaderValue(name string) string {
+	if m == nil {
+		return ""
+	}
+	for _, h := range m.Headers {
+		if equalFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// ContentType returns the media type of the Content-Type header, without
+// parameters, lower-cased.
+func (m *Message) ContentType() string {
+	v := m.HeaderValue("content-type")
+	for i := 0; i < len(v); i++ {
+		if v[i] == ';' {
+			v = v[:i]
+			break
+		}
+	}
+	return toLowerTrim(v)
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return false
+		}
+	}
+	return true
+}
+
+func toLowerTrim(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Method returns the request method or "".
+func (e *Exchange) Method() string {
+	if e.Request == nil {
+		return ""
+	}
+	return e.Request.Method
+}
+
+// Host returns the request's Host (or :authority), falling back to the
+// server address, so every exchange has something to show.
+func (e *Exchange) Host() string {
+	if e.Request != nil && e.Request.Host != "" {
+		return e.Request.Host
+	}
+	if e.DNS != nil {
+		return e.DNS.Name
+	}
+	if e.Server.IsValid() {
+		return e.Server.String()
+	}
+	return ""
+}
+
+// Path returns the request target (path and query) or "".
+func (e *Exchange) Path() string {
+	if e.Request == nil {
+		return ""
+	}
+	return e.Request.Target
+}
+
+// Status returns the final response status code, or 0 without one.
+func (e *Exchange) Status() int {
+	if e.Response == nil {
+		return 0
+	}
+	return e.Response.Status
+}
+
+// Latency is the time from the first request byte to the last response
+// byte, or 0 when either side is missing.
+func (e *Exchange) Latency() time.Duration {
+	if e.Request == nil || e.Response == nil || e.Request.First.IsZero() || e.Response.Last.IsZero() {
+		return 0
+	}
+	d := e.Response.Last.Sub(e.Request.First)
+	if d < 0 {
+		return 0
+	}
+	return d
+}
