@@ -109,6 +109,10 @@ type Exchange struct {
 	StreamID uint32
 	// TLS is set when the exchange was decrypted from TLS.
 	TLS bool
+	// SNI is the TLS server name of the exchange's flow, when a
+	// ClientHello was seen, so filters on exchanges can use it without
+	// looking the flow up.
+	SNI string
 
 	GRPC *GRPCInfo
 	DNS  *DNSInfo
@@ -161,6 +165,13 @@ type Message struct {
 	// Parts are the framed units inside the body: gRPC length-prefixed
 	// messages, WebSocket frames, DNS records summary lines.
 	Parts []Part
+
+	// Masked is set on copies made by decode/mask when any value of this
+	// message was replaced, so views can say that what they show is not
+	// what was on the wire. When masking had to decode the body to reach
+	// its values, Body holds the masked decoded bytes and ContentEncoding
+	// is empty, while Headers still show the original Content-Encoding.
+	Masked bool
 }
 
 // Part is one framed unit inside a message body.
