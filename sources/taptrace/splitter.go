@@ -31,13 +31,13 @@ func (e *SyntaxError) Error() string {
 // tracks strings and bracket depth; checking each value is left to the
 // caller's JSON decoder.
 type Splitter struct {
-	r        io.Reader
-	max      int
-	buf      []byte
-	start    int   // first unconsumed byte in buf
-	end      int   // end of valid bytes in buf
-	base     int64 // stream offset of buf[0]
-	readErr  error
+	r       io.Reader
+	max     int
+	buf     []byte
+	start   int   // first unconsumed byte in buf
+	end     int   // end of valid bytes in buf
+	base    int64 // stream offset of buf[0]
+	readErr error
 }
 
 // NewSplitter reads values from r. max bounds one value in bytes (<= 0
