@@ -1,0 +1,375 @@
+package filter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+)
+
+func gz(t testing.TB, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// apiExchange is a POST to an API over TLS answered by a gzip-encoded 503.
+func apiExchange(t testing.TB) *decode.Exchange {
+	respBody := `{"error":"backend unavailable","retry":true}`
+	return &decode.Exchange{
+		ID: 7, FlowID: 3, Source: "capture.pcapng", Proto: "http/1.1",
+		Client: netip.MustParseAddrPort("10.0.0.5:51000"),
+		Server: netip.MustParseAddrPort("[::ffff:10.0.0.9]:8443"),
+		Start:  t0, End: t0.Add(300 * time.Millisecond),
+		TLS: true, SNI: "api.example.com",
+		State: decode.Complete, Error: "",
+		Pod: "checkout-7d9", Namespace: "shop",
+		Request: &decode.Message{
+			First: t0, Last: t0.Add(10 * time.Millisecond),
+			Method: "POST", Target: "/api/v1/pets?limit=5", Host: "api.example.com", Proto: "HTTP/1.1",
+			Headers: []decode.Header{
+				{Name: "Host", Value: "api.example.com"},
+				{Name: "Authorization", Value: "Bearer abc.def"},
+				{Name: "Accept", Value: "application/json"},
+				{Name: "accept", Value: "text/plain"},
+				{Name: "Content-Type", Value: "application/json"},
+			},
+			Body: []byte(`{"name":"rex"}`), BodySize: 14, DecodedSize: 14,
+		},
+		Response: &decode.Message{
+			First: t0.Add(200 * time.Millisecond), Last: t0.Add(300 * time.Millisecond),
+			Status: 503, Reason: "Service Unavailable", Proto: "HTTP/1.1",
+			Headers: []decode.Header{
+				{Name: "Content-Type", Value: "Application/JSON; charset=utf-8"},
+				{Name: "Content-Encoding", Value: "gzip"},
+				{Name: "Set-Cookie", Value: "a=1"},
+			},
+			Trailers:        []decode.Header{{Name: "X-Checksum", Value: "ff"}},
+			Body:            gz(t, respBody),
+			BodySize:        int64(len(gz(t, respBody))),
+			ContentEncoding: []string{"gzip"},
+			DecodedSize:     int64(len(respBody)),
+		},
+	}
+}
+
+func grpcExchange() *decode.Exchange {
+	return &decode.Exchange{
+		ID: 8, Proto: "grpc", State: decode.Reset, Error: "stream reset by peer",
+		Client: netip.MustParseAddrPort("10.0.0.5:51001"),
+		Server: netip.MustParseAddrPort("10.0.0.10:50051"),
+		Request: &decode.Message{
+			Method: "POST", Target: "/helloworld.Greeter/SayHello", Host: "greeter:50051", Scheme: "http",
+			Parts: []decode.Part{{Kind: "grpc", Data: []byte("\n\x05world")}},
+		},
+		Response: &decode.Message{
+			Status: 200,
+			Parts:  []decode.Part{{Kind: "grpc", Data: []byte("\n\x0bhello world")}},
+		},
+		GRPC: &decode.GRPCInfo{Service: "helloworld.Greeter", Method: "SayHello", Status: 14, Message: "unavailable"},
+	}
+}
+
+func mustCompile(t testing.TB, expr string) *Program {
+	t.Helper()
+	p, err := Compile(expr)
+	if err != nil {
+		t.Fatalf("Compile(%q): %v", expr, err)
+	}
+	return p
+}
+
+// TestVariables checks every variable's value on an exchange, with one
+// expression that must match and one that must not.
+func TestVariables(t *testing.T) {
+	api := apiExchange(t)
+	g := grpcExchange()
+	cases := []struct {
+		name    string
+		ex      *decode.Exchange
+		yes, no string
+	}{
+		{"proto", api, `proto == "http/1.1"`, `proto == "h2"`},
+		{"method", api, `method == "POST"`, `method == "GET"`},
+		{"host", api, `host == "api.example.com"`, `host == "example.com"`},
+		{"path", api, `path == "/api/v1/pets"`, `path == "/api/v1/pets?limit=5"`},
+		{"query", api, `query == "limit=5"`, `query == ""`},
+		{"url", api, `url == "https://api.example.com/api/v1/pets?limit=5"`, `url.startsWith("http:")`},
+		{"url h2 scheme", g, `url == "http://greeter:50051/helloworld.Greeter/SayHello"`, `url.startsWith("https")`},
+		{"status", api, `status == 503`, `status < 500`},
+		{"grpc_status none", api, `grpc_status == -1`, `grpc_status == 0`},
+		{"grpc_status", g, `grpc_status == 14`, `grpc_status == 0`},
+		{"grpc_service", g, `grpc_service == "helloworld.Greeter"`, `grpc_service == ""`},
+		{"grpc_method", g, `grpc_method == "SayHello"`, `grpc_method == "sayhello"`},
+		{"latency", api, `latency == duration("300ms")`, `latency > duration("300ms")`},
+		{"req_size", api, `req_size == 14`, `req_size > 14`},
+		{"resp_size decoded", api, `resp_size == 44`, `resp_size == ` + strconv.Itoa(len(api.Response.Body))},
+		{"req_headers", api, `req_headers["authorization"] == "Bearer abc.def"`, `"cookie" in req_headers`},
+		{"req_headers join", api, `req_headers["accept"] == "application/json, text/plain"`, `req_headers["accept"] == "text/plain"`},
+		{"req_headers case", api, `"Authorization" in req_headers`, `"Authorisation" in req_headers`},
+		{"req_headers size", api, `size(req_headers) == 4`, `size(req_headers) == 5`},
+		{"req_headers iterate", api, `req_headers.exists(k, k == "content-type")`, `req_headers.exists(k, k == "Content-Type")`},
+		{"resp_headers trailers", api, `resp_headers["x-checksum"] == "ff"`, `resp_headers["x-checksum"] == "00"`},
+		{"req_body", api, `req_body == "{\"name\":\"rex\"}"`, `req_body.contains("error")`},
+		{"resp_body gzip", api, `resp_body.contains("backend unavailable")`, `resp_body.contains("\x1f\x8b")`},
+		{"resp_body parts", g, `resp_body.contains("hello world")`, `resp_body.contains("world\n")`},
+		{"content_type", api, `content_type == "application/json"`, `content_type.contains("charset")`},
+		{"client_ip", api, `client_ip == "10.0.0.5"`, `client_ip == "10.0.0.9"`},
+		{"client_port", api, `client_port == 51000`, `client_port == 8443`},
+		{"server_ip unmapped", api, `server_ip == "10.0.0.9"`, `server_ip.contains("ffff")`},
+		{"server_port", api, `server_port == 8443`, `server_port == 443`},
+		{"sni", api, `sni == "api.example.com"`, `sni == ""`},
+		{"source", api, `source == "capture.pcapng"`, `source == ""`},
+		{"pod", api, `pod == "checkout-7d9"`, `pod == ""`},
+		{"namespace", api, `namespace == "shop"`, `namespace == "default"`},
+		{"state", g, `state == "reset"`, `state == "complete"`},
+		{"error", g, `error.contains("reset")`, `error == ""`},
+	}
+	declared := map[string]bool{}
+	for _, v := range Variables() {
+		declared[v.Name] = false
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !mustCompile(t, c.yes).Match(c.ex) {
+				t.Errorf("%s: want match", c.yes)
+			}
+			if mustCompile(t, c.no).Match(c.ex) {
+				t.Errorf("%s: want no match", c.no)
+			}
+		})
+		for _, v := range mustCompile(t, c.yes).Vars() {
+			declared[v] = true
+		}
+	}
+	for name, tested := range declared {
+		if !tested {
+			t.Errorf("variable %s has no test case", name)
+		}
+	}
+}
+
+// TestIssueExamples runs the examples the filter language promises.
+func TestIssueExamples(t *testing.T) {
+	api := apiExchange(t)
+	plain := &decode.Exchange{
+		Proto: "http/1.1", State: decode.Complete,
+		Request:  &decode.Message{Method: "GET", Target: "/health", Host: "web.internal"},
+		Response: &decode.Message{Status: 200, Body: []byte("ok")},
+	}
+	g := grpcExchange()
+	cases := []struct {
+		expr string
+		want [3]bool // api, plain, grpc
+	}{
+		{`status >= 500`, [3]bool{true, false, false}},
+		{`method == "POST" && path.startsWith("/api")`, [3]bool{true, false, false}},
+		{`latency > duration("250ms")`, [3]bool{true, false, false}},
+		{`"authorization" in req_headers`, [3]bool{true, false, false}},
+		{`grpc_status != 0`, [3]bool{true, true, true}},
+		{`grpc_status > 0`, [3]bool{false, false, true}},
+		{`resp_body.contains("error")`, [3]bool{true, false, false}},
+		{`host.matches("^api\\.")`, [3]bool{true, false, false}},
+		{`pets`, [3]bool{true, false, false}},
+		{`PETS`, [3]bool{true, false, false}},
+		{`health`, [3]bool{false, true, false}},
+		{`SayHello`, [3]bool{false, false, true}},
+		{`/api/v1/pets?limit=5`, [3]bool{true, false, false}},
+		{`https://api.example`, [3]bool{true, false, false}},
+		{`"v1/PETS?limit"`, [3]bool{true, false, false}},
+		{``, [3]bool{true, true, true}},
+		{`   `, [3]bool{true, true, true}},
+		{`true`, [3]bool{true, true, true}},
+		{`req_headers["x-missing"] == "1"`, [3]bool{false, false, false}},
+		{`!(req_headers["x-missing"] == "1")`, [3]bool{false, false, false}},
+		{`status > 250.5 && status < 600`, [3]bool{true, false, false}},
+		{`host.lowerAscii().endsWith(".internal")`, [3]bool{false, true, false}},
+	}
+	for _, c := range cases {
+		p := mustCompile(t, c.expr)
+		for i, ex := range []*decode.Exchange{api, plain, g} {
+			if got := p.Match(ex); got != c.want[i] {
+				t.Errorf("%q on exchange %d: got %v, want %v", c.expr, i, got, c.want[i])
+			}
+		}
+		if p.String() != c.expr {
+			t.Errorf("String() = %q, want %q", p.String(), c.expr)
+		}
+	}
+}
+
+func TestEmptyAndNil(t *testing.T) {
+	p := mustCompile(t, "")
+	if !p.MatchesAll() || !p.Match(&decode.Exchange{}) || !p.MatchFlow(&decode.Flow{}) {
+		t.Fatal("empty filter must match everything")
+	}
+	var nilProg *Program
+	if !nilProg.Match(&decode.Exchange{}) || nilProg.String() != "" {
+		t.Fatal("nil program must match everything")
+	}
+	q := mustCompile(t, "status == 200")
+	if q.Match(nil) || q.MatchFlow(nil) {
+		t.Fatal("nil exchange/flow must not match")
+	}
+	// An exchange with nothing set must evaluate every variable without
+	// panicking.
+	for _, v := range Variables() {
+		expr := v.Name + ` == ` + zeroLiteral(v.Type)
+		if v.Name == "grpc_status" {
+			expr = "grpc_status == -1"
+		}
+		p := mustCompile(t, expr)
+		if !p.Match(&decode.Exchange{}) {
+			t.Errorf("%s on an empty exchange: want the zero value", expr)
+		}
+		if !p.MatchFlow(&decode.Flow{}) {
+			t.Errorf("%s on an empty flow: want the zero value", expr)
+		}
+	}
+}
+
+func zeroLiteral(typ string) string {
+	switch typ {
+	case "int":
+		return "0"
+	case "duration":
+		return `duration("0s")`
+	case "map(string, string)":
+		return "{}"
+	}
+	return `""`
+}
+
+func TestMatchFlow(t *testing.T) {
+	f := &decode.Flow{
+		ID: 3, Source: "agent-1", Transport: "tcp", Proto: "tls",
+		Client: netip.MustParseAddrPort("10.0.0.5:51000"),
+		Server: netip.MustParseAddrPort("10.0.0.9:443"),
+		State:  decode.FlowReset, Error: "connection reset",
+		TLS: &decode.TLSInfo{SNI: "Shop.Example.com"},
+		Pod: "checkout-7d9", Namespace: "shop",
+	}
+	udp := &decode.Flow{Transport: "udp", Server: netip.MustParseAddrPort("10.0.0.53:53"), State: decode.FlowClosed}
+	cases := []struct {
+		expr     string
+		tls, dns bool
+	}{
+		{`proto == "tls"`, true, false},
+		{`proto == "udp"`, false, true},
+		{`sni == "Shop.Example.com"`, true, false},
+		{`host == "Shop.Example.com"`, true, false},
+		{`host == "10.0.0.53:53"`, false, true},
+		{`url == host`, true, true},
+		{`shop.example`, true, false},
+		{`10.0.0.53`, false, true},
+		{`client_ip == "10.0.0.5" && client_port == 51000`, true, false},
+		{`server_ip == "10.0.0.9" && server_port == 443`, true, false},
+		{`state == "reset" && error.contains("reset")`, true, false},
+		{`source == "agent-1" && pod == "checkout-7d9" && namespace == "shop"`, true, false},
+		{`status == 0 && grpc_status == -1 && method == "" && latency == duration("0s")`, true, true},
+		{`size(resp_headers) == 0 && req_body == ""`, true, true},
+		{`status >= 500`, false, false},
+	}
+	for _, c := range cases {
+		p := mustCompile(t, c.expr)
+		if got := p.MatchFlow(f); got != c.tls {
+			t.Errorf("%q on tls flow: got %v", c.expr, got)
+		}
+		if got := p.MatchFlow(udp); got != c.dns {
+			t.Errorf("%q on udp flow: got %v", c.expr, got)
+		}
+	}
+}
+
+func TestMatchAll(t *testing.T) {
+	api, g := apiExchange(t), grpcExchange()
+	plain := &decode.Exchange{Request: &decode.Message{Method: "GET", Target: "/x"}, Response: &decode.Message{Status: 200}}
+	var exs []*decode.Exchange
+	for i := range 10000 {
+		switch i % 4 {
+		case 0:
+			exs = append(exs, api)
+		case 1:
+			exs = append(exs, g)
+		case 2:
+			exs = append(exs, plain)
+		default:
+			exs = append(exs, nil)
+		}
+	}
+	for _, expr := range []string{`status >= 500`, `pets`, `grpc_status > 0 || method == "GET"`, ``, `resp_body.contains("hello")`} {
+		p := mustCompile(t, expr)
+		var want []int
+		for i, e := range exs {
+			if e != nil && p.Match(e) || e == nil && p.MatchesAll() {
+				want = append(want, i)
+			}
+		}
+		for _, workers := range []int{1, 2, 3, 0} {
+			got := p.MatchAll(exs, workers)
+			if !equalInts(got, want) {
+				t.Errorf("%q with %d workers: %d matches, want %d", expr, workers, len(got), len(want))
+			}
+		}
+	}
+	flows := []*decode.Flow{{Proto: "h2"}, {Proto: "tls"}, nil, {Proto: "h2"}}
+	if got := mustCompile(t, `proto == "h2"`).MatchFlows(flows, 2); !equalInts(got, []int{0, 3}) {
+		t.Errorf("MatchFlows = %v", got)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestVarsAndLaziness(t *testing.T) {
+	p := mustCompile(t, `status >= 500 && resp_body.contains("x") || resp_body.contains("y")`)
+	if got := strings.Join(p.Vars(), ","); got != "status,resp_body" {
+		t.Fatalf("Vars = %q", got)
+	}
+	// A body that fails to decode must not break matching of the rest.
+	e := apiExchange(t)
+	bad := *e.Response
+	bad.Body = []byte("not gzip at all")
+	e.Response = &bad
+	if mustCompile(t, `resp_body.contains("error")`).Match(e) {
+		t.Fatal("undecodable body must not match its compressed text")
+	}
+	if !mustCompile(t, `status == 503 || resp_body.contains("error")`).Match(e) {
+		t.Fatal("status alone must still match")
+	}
+}
+
+func TestBareWordDetection(t *testing.T) {
+	for s, want := range map[string]bool{
+		"pets": true, "/api/v1?limit=5": true, "api.example.com": true, "a-b_c": true, "x=1": true,
+		"true": false, "false": false, "!pets": false, "status==500": false, "a!=b": false,
+		"pets dogs": false, `"pets"`: false, "f(x)": false, "a&&b": false, "x>1": false,
+	} {
+		if got := isBareWord(s); got != want {
+			t.Errorf("isBareWord(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

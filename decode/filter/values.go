@@ -1,0 +1,272 @@
+package filter
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/body"
+)
+
+// maxBodyText caps req_body and resp_body: a filter scans the start of a
+// body, never an unbounded decompression.
+const maxBodyText = 1 << 20
+
+// lookup maps a variable name to its kind. A switch keeps ResolveName free
+// of map hashing and allocation on the per-exchange path.
+func lookup(name string) (varKind, bool) {
+	switch name {
+	case "proto":
+		return vProto, true
+	case "method":
+		return vMethod, true
+	case "host":
+		return vHost, true
+	case "path":
+		return vPath, true
+	case "query":
+		return vQuery, true
+	case "url":
+		return vURL, true
+	case "status":
+		return vStatus, true
+	case "grpc_status":
+		return vGRPCStatus, true
+	case "grpc_service":
+		return vGRPCService, true
+	case "grpc_method":
+		return vGRPCMethod, true
+	case "latency":
+		return vLatency, true
+	case "req_size":
+		return vReqSize, true
+	case "resp_size":
+		return vRespSize, true
+	case "req_headers":
+		return vReqHeaders, true
+	case "resp_headers":
+		return vRespHeaders, true
+	case "req_body":
+		return vReqBody, true
+	case "resp_body":
+		return vRespBody, true
+	case "content_type":
+		return vContentType, true
+	case "client_ip":
+		return vClientIP, true
+	case "client_port":
+		return vClientPort, true
+	case "server_ip":
+		return vServerIP, true
+	case "server_port":
+		return vServerPort, true
+	case "sni":
+		return vSNI, true
+	case "source":
+		return vSource, true
+	case "pod":
+		return vPod, true
+	case nsInternal:
+		return vNamespace, true
+	case "state":
+		return vState, true
+	case "error":
+		return vError, true
+	}
+	return 0, false
+}
+
+// appendURL appends scheme://host + target of e to dst. Absolute-form
+// targets (proxies) are used as sent; exchanges without a request (DNS,
+// orphan responses) use the host alone. Building into a caller buffer
+// lets the bare-word path search URLs without allocating.
+func appendURL(dst []byte, e *decode.Exchange) []byte {
+	r := e.Request
+	if r == nil {
+		return append(dst, e.Host()...)
+	}
+	t := r.Target
+	if hasScheme(t) || r.Method == "CONNECT" {
+		return append(dst, t...)
+	}
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if e.TLS {
+			scheme = "https"
+		}
+	}
+	dst = append(dst, scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, e.Host()...)
+	return append(dst, t...)
+}
+
+// hasScheme reports whether a request target is in absolute form.
+func hasScheme(t string) bool {
+	i := strings.Index(t, "://")
+	if i <= 0 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := t[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitTarget returns the path and query of a request target, dropping
+// the scheme and authority of absolute-form targets and any fragment.
+func splitTarget(t string) (path, query string) {
+	if hasScheme(t) {
+		rest := t[strings.Index(t, "://")+3:]
+		if i := strings.IndexAny(rest, "/?"); i >= 0 {
+			t = rest[i:]
+		} else {
+			t = ""
+		}
+	}
+	if i := strings.IndexByte(t, '#'); i >= 0 {
+		t = t[:i]
+	}
+	if i := strings.IndexByte(t, '?'); i >= 0 {
+		return t[:i], t[i+1:]
+	}
+	return t, ""
+}
+
+// addrIP renders an address for filters: IPv4-mapped IPv6 addresses are
+// shown as IPv4 so `client_ip == "10.0.0.1"` works on dual-stack captures.
+func addrIP(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.Addr().Unmap().String()
+}
+
+// bodySize is a message's body size after removing content codings. The
+// transferred size stands in when nothing had to be decoded or decoding
+// failed.
+func bodySize(m *decode.Message) int64 {
+	if m == nil {
+		return 0
+	}
+	transferred := m.BodySize
+	if transferred < int64(len(m.Body)) {
+		transferred = int64(len(m.Body))
+	}
+	if body.NeedsDecoding(m.ContentEncoding) && m.DecodedSize > 0 {
+		return m.DecodedSize
+	}
+	return transferred
+}
+
+// bodyText is a message's content as text for req_body/resp_body: framed
+// parts (gRPC messages, WebSocket frames) joined by newlines when there
+// are any, else the body with content codings removed, at most
+// maxBodyText bytes. A body that does not decode yields what decoded
+// before the problem.
+func bodyText(m *decode.Message) string {
+	if m == nil {
+		return ""
+	}
+	if len(m.Parts) > 0 {
+		var b strings.Builder
+		for i, p := range m.Parts {
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			room := maxBodyText - b.Len()
+			if room <= 0 {
+				break
+			}
+			d := p.Data
+			if len(d) > room {
+				d = d[:room]
+			}
+			b.Write(d)
+		}
+		return b.String()
+	}
+	data := m.Body
+	if body.NeedsDecoding(m.ContentEncoding) {
+		out, _ := body.Decode(m.ContentEncoding, data, maxBodyText)
+		data = out
+	}
+	if len(data) > maxBodyText {
+		data = data[:maxBodyText]
+	}
+	return string(data)
+}
+
+// flowHost is what a flow shows as its host: the TLS server name when
+// known, else the server address.
+func flowHost(f *decode.Flow) string {
+	if s := flowSNI(f); s != "" {
+		return s
+	}
+	if f.Server.IsValid() {
+		return f.Server.String()
+	}
+	return ""
+}
+
+// flowSNI is the flow's server name from either place the TLS parser may
+// have put it.
+func flowSNI(f *decode.Flow) string {
+	if f.SNI != "" {
+		return f.SNI
+	}
+	if f.TLS != nil {
+		return f.TLS.SNI
+	}
+	return ""
+}
+
+// containsFold reports whether s contains the lower-case needle, ignoring
+// ASCII case in s. Non-ASCII needles fall back to Unicode lower-casing.
+func containsFold(s []byte, needle string) bool {
+	n := len(needle)
+	if n == 0 {
+		return true
+	}
+	if !isASCII(needle) {
+		return strings.Contains(strings.ToLower(string(s)), needle)
+	}
+	first := needle[0]
+	upper := first
+	if first >= 'a' && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if c != first && c != upper {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
