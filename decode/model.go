@@ -105,6 +105,11 @@ type Exchange struct {
 	State ExchangeState
 	Error string
 
+	// Upstream is the host a proxy forwarded the request to, when the
+	// source recorded it (an Envoy tap's upstream_connection); the zero
+	// value otherwise. Client and Server stay the downstream endpoints.
+	Upstream netip.AddrPort
+
 	// StreamID is the HTTP/2 stream id, 0 for other protocols.
 	StreamID uint32
 	// TLS is set when the exchange was decrypted from TLS.
