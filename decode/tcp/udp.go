@@ -1,0 +1,87 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/link"
+	"github.com/tapview/tapview/sources"
+)
+
+// udpPacket counts one datagram to its conversation (created on first
+// sight) and hands the payload to detection or the datagram handler.
+func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
+	d.stats.UDPPackets++
+	src, dst := f.AddrPorts()
+	k := makeKey(src, dst)
+	c := ln.udp[k]
+	if c == nil {
+		client, server := src, dst
+		// The sender of the first datagram is the client, unless the
+		// ports clearly say otherwise (a well-known port facing an
+		// ephemeral one).
+		if src.Port() < 1024 && dst.Port() >= 1024 {
+			client, server = dst, src
+		}
+		c = newConn(d, "udp", p.Source, client, server, p.Timestamp)
+		c.key = k
+		c.lane = ln
+		ln.udp[k] = c
+		d.stats.UDPFlows++
+		c.publishFlow()
+	} else {
+		d.unlinkUDP(c)
+	}
+	d.appendUDP(c)
+	side := c.sideOf(src)
+	c.count(side, f.PayloadLen, p.Ordinal, p.Timestamp)
+	if f.Truncated() {
+		d.stats.Truncated++
+	}
+	c.datagram(side, f.Payload, p.Timestamp)
+}
+
+// appendUDP puts c at the tail of the idle list (most recently active).
+func (d *Decoder) appendUDP(c *conn) {
+	c.prev, c.next = d.udpTail, nil
+	if d.udpTail != nil {
+		d.udpTail.next = c
+	} else {
+		d.udpHead = c
+	}
+	d.udpTail = c
+}
+
+func (d *Decoder) unlinkUDP(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		d.udpHead = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		d.udpTail = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// expireUDP ends conversations last active before the given time, least
+// recently active first; a zero time ends them all. state "" keeps each
+// flow's current state (end of input).
+func (d *Decoder) expireUDP(before time.Time, state decode.FlowState) {
+	for c := d.udpHead; c != nil; c = d.udpHead {
+		if !before.IsZero() && !c.flow.Last.Before(before) {
+			return
+		}
+		d.unlinkUDP(c)
+		if c.lane.udp[c.key] == c {
+			delete(c.lane.udp, c.key)
+		}
+		st := state
+		if st == "" {
+			st = c.flow.State
+		}
+		c.end(st, d.clock)
+	}
+}
