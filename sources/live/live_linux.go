@@ -1,0 +1,145 @@
+//go:build linux
+
+package live
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/net/bpf"
+
+	"github.com/tapview/tapview/sources"
+	"github.com/tapview/tapview/sources/live/filter"
+)
+
+// Handle is an open live capture on one interface. ReadPacket is for one
+// goroutine; Close may be called from any goroutine and unblocks it.
+type Handle struct {
+	eth     *pcapgo.EthernetHandle
+	snaplen int
+	closed  atomic.Bool
+	once    sync.Once
+
+	// The socket is bound before the filter is attached, so frames queued
+	// in between bypassed the kernel filter. They carry timestamps from
+	// before attached; those are run through the same program in user
+	// space until the first later frame shows the backlog is gone.
+	vm       *bpf.VM
+	attached time.Time
+	checking bool
+}
+
+// Open starts capturing on device, keeping at most snaplen bytes of each
+// frame (0 means filter.MaxSnapLen) and attaching prog (nil: everything)
+// as a socket filter. It needs CAP_NET_RAW. Promiscuous mode is requested
+// like pcap-release's agent does; when the kernel refuses it the capture
+// continues without it.
+func Open(device string, snaplen uint32, prog []bpf.Instruction) (*Handle, error) {
+	if snaplen == 0 || snaplen > filter.MaxSnapLen {
+		snaplen = filter.MaxSnapLen
+	}
+	var vm *bpf.VM
+	var raw []bpf.RawInstruction
+	if len(prog) > 0 {
+		var err error
+		if raw, err = bpf.Assemble(prog); err != nil {
+			return nil, openError(device, fmt.Errorf("assemble filter: %w", err))
+		}
+		if vm, err = bpf.NewVM(prog); err != nil {
+			return nil, openError(device, fmt.Errorf("check filter: %w", err))
+		}
+	}
+	eth, err := pcapgo.NewEthernetHandle(device)
+	if err != nil {
+		return nil, openError(device, err)
+	}
+	h := &Handle{eth: eth, snaplen: int(snaplen), vm: vm}
+	if err := eth.SetCaptureLength(int(snaplen)); err != nil {
+		_ = eth.Close()
+		return nil, openError(device, err)
+	}
+	if len(raw) > 0 {
+		if err := eth.SetBPF(raw); err != nil {
+			_ = eth.Close()
+			return nil, openError(device, fmt.Errorf("attach filter: %w", err))
+		}
+		h.attached = time.Now()
+		h.checking = true
+	}
+	_ = eth.SetPromiscuous(true) // best effort, see the doc comment
+	_, _ = eth.Stats()           // reset the kernel's drop counter
+	return h, nil
+}
+
+// ReadPacket blocks until the next frame and returns it as an Ethernet
+// packet owned by the caller. VLAN tags the kernel moved into metadata are
+// put back into the frame, as libpcap does. After Close it returns
+// ErrClosed.
+func (h *Handle) ReadPacket() (sources.Packet, error) {
+	for {
+		data, ci, err := h.eth.ReadPacketData()
+		if h.closed.Load() {
+			return sources.Packet{}, ErrClosed
+		}
+		if err != nil {
+			return sources.Packet{}, fmt.Errorf("live capture: %w", err)
+		}
+		if h.checking {
+			if ci.Timestamp.After(h.attached) {
+				h.checking = false
+			} else if n, err := h.vm.Run(data); err != nil || n == 0 {
+				continue
+			}
+		}
+		origLen := ci.Length
+		if len(ci.AncillaryData) > 0 {
+			if vid, ok := ci.AncillaryData[0].(int); ok && len(data) >= 12 {
+				data = insertVLAN(data, uint16(vid))
+				origLen += 4
+				if len(data) > h.snaplen {
+					data = data[:h.snaplen]
+				}
+			}
+		}
+		p := packetOf(data, origLen)
+		p.Timestamp = ci.Timestamp
+		return p, nil
+	}
+}
+
+// insertVLAN returns the frame with an 802.1Q tag after the MAC addresses.
+func insertVLAN(frame []byte, vid uint16) []byte {
+	out := make([]byte, len(frame)+4)
+	copy(out, frame[:12])
+	binary.BigEndian.PutUint16(out[12:], 0x8100)
+	binary.BigEndian.PutUint16(out[14:], vid)
+	copy(out[16:], frame[12:])
+	return out
+}
+
+// Dropped returns how many frames the kernel dropped since the previous
+// call because the socket buffer was full.
+func (h *Handle) Dropped() (uint64, error) {
+	if h.closed.Load() {
+		return 0, ErrClosed
+	}
+	st, err := h.eth.Stats()
+	if err != nil {
+		return 0, fmt.Errorf("live capture stats: %w", err)
+	}
+	return uint64(st.Drops), nil
+}
+
+// Close releases the socket; a blocked ReadPacket returns ErrClosed.
+func (h *Handle) Close() error {
+	var err error
+	h.once.Do(func() {
+		h.closed.Store(true)
+		err = h.eth.Close()
+	})
+	return err
+}
