@@ -1,0 +1,246 @@
+package http1
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// xch is the parser's bookkeeping for one Exchange.
+type xch struct {
+	e        *decode.Exchange
+	method   string // request method, needed to frame the response (HEAD, CONNECT)
+	upgrade  string // protocol the request asked to upgrade to
+	reqDone  bool
+	respDone bool // the final response is complete
+	partial  bool // a message lost bytes
+	final    bool // the final publication happened
+	dirty    bool // publish as pending at the end of the current call
+}
+
+func (x *xch) addErr(msg string) {
+	switch {
+	case x.e.Error == "":
+		x.e.Error = msg
+	case !strings.Contains(x.e.Error, msg):
+		x.e.Error += "; " + msg
+	}
+}
+
+func (h *handler) newXch(proto string) *xch {
+	x := &xch{e: h.c.NewExchange(proto)}
+	h.live = append(h.live, x)
+	return x
+}
+
+// pairRequest attaches a request to the oldest response that arrived
+// before it was parsed, or starts a new exchange waiting in the pipeline.
+func (h *handler) pairRequest(m *decode.Message) *xch {
+	for len(h.early) > 0 {
+		x := h.early[0]
+		h.early = h.early[1:]
+		if !m.First.IsZero() && x.e.Start.Before(m.First) {
+			// Captured before this request was sent: it answers a request
+			// the capture missed.
+			h.finalize(x, decode.Orphan, "no request seen")
+			continue
+		}
+		x.e.Request, x.e.Start, x.e.Proto = m, m.First, protoName(m.Proto)
+		if x.e.Response == nil {
+			h.queue = append(h.queue, x)
+		}
+		return x
+	}
+	x := h.newXch(protoName(m.Proto))
+	x.e.Request, x.e.Start = m, m.First
+	h.queue = append(h.queue, x)
+	if len(h.queue) > maxQueue {
+		old := h.queue[0]
+		h.queue = h.queue[1:]
+		h.finalize(old, decode.Orphan, "no response seen (pipeline limit)")
+		h.skipResp++
+	}
+	return x
+}
+
+// pairResponse attaches a response (interim or final) to the oldest
+// request still waiting, or keeps it until its request arrives.
+func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
+	if !interim && h.skipResp > 0 {
+		h.skipResp--
+		x := h.newXch(protoName(m.Proto))
+		x.e.Response, x.e.Start = m, m.First
+		x.reqDone = true // nothing will come; finalised as an orphan at End
+		return x
+	}
+	if len(h.queue) > 0 {
+		x := h.queue[0]
+		if interim {
+			x.e.Interim = append(x.e.Interim, m)
+		} else {
+			x.e.Response = m
+			h.queue = h.queue[1:]
+		}
+		return x
+	}
+	var x *xch
+	if n := len(h.early); n > 0 && h.early[n-1].e.Response == nil {
+		x = h.early[n-1]
+	} else {
+		x = h.newXch(protoName(m.Proto))
+		x.e.Start = m.First
+		h.early = append(h.early, x)
+		if len(h.early) > maxEarly {
+			old := h.early[0]
+			h.early = h.early[1:]
+			h.finalize(old, decode.Orphan, "no request seen")
+		}
+	}
+	if interim {
+		x.e.Interim = append(x.e.Interim, m)
+	} else {
+		x.e.Response = m
+	}
+	return x
+}
+
+// settle publishes an exchange as final once both messages are complete.
+func (h *handler) settle(x *xch) {
+	if x.final || !x.reqDone || !x.respDone || x.e.Request == nil || x.e.Response == nil {
+		return
+	}
+	st := decode.Complete
+	if x.partial {
+		st = decode.Partial
+	}
+	h.finalize(x, st, "")
+}
+
+// finalize publishes x for the last time.
+func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
+	if x.final {
+		return
+	}
+	if msg != "" {
+		x.addErr(msg)
+	}
+	x.final = true
+	x.e.State = st
+	h.publish(x)
+	for len(h.live) > 0 && h.live[0].final {
+		h.live[0] = nil
+		h.live = h.live[1:]
+	}
+}
+
+func (h *handler) publish(x *xch) {
+	h.c.Publish(x.e)
+	for _, s := range h.sides {
+		if s.x == x {
+			s.shared = true
+		}
+	}
+}
+
+func (h *handler) markDirty(x *xch) {
+	if !x.dirty {
+		x.dirty = true
+		h.dirty = append(h.dirty, x)
+	}
+}
+
+// flushDirty publishes changed pending exchanges once per call, so a
+// request whose headers and body arrive together is published once.
+func (h *handler) flushDirty() {
+	for i, x := range h.dirty {
+		if x.dirty && !x.final {
+			h.publish(x)
+		}
+		x.dirty = false
+		h.dirty[i] = nil
+	}
+	h.dirty = h.dirty[:0]
+}
+
+// finishAll gives every exchange still held its final state.
+func (h *handler) finishAll(flow decode.FlowState) {
+	live := h.live
+	h.live = nil
+	for _, x := range live {
+		if x.final {
+			continue
+		}
+		switch {
+		case x.e.Request == nil:
+			h.finalize(x, decode.Orphan, "no request seen")
+		case x.e.Response == nil && flow == decode.FlowReset:
+			h.finalize(x, decode.Reset, "connection reset before the response")
+		case x.e.Response == nil:
+			h.finalize(x, decode.Orphan, "no response seen")
+		case x.partial || !x.reqDone || !x.respDone:
+			h.finalize(x, decode.Partial, "")
+		default:
+			h.finalize(x, decode.Complete, "")
+		}
+	}
+	h.queue, h.early, h.dirty = nil, nil, nil
+}
+
+// upgrade hands the connection to the protocol a 101 response switched
+// to: the server's bytes after the 101 and the client's after its request
+// go to that protocol's handler.
+func (h *handler) upgrade(x *xch, m *decode.Message) {
+	proto := firstToken(m.HeaderValue("Upgrade"))
+	if proto == "" {
+		proto = x.upgrade
+	}
+	var name string
+	switch proto {
+	case "h2c":
+		name = "h2"
+	case "websocket":
+		name = "ws"
+	}
+	var next decode.StreamHandler
+	if name != "" {
+		next = h.c.Handoff(name)
+	}
+	if next == nil {
+		h.c.Note(fmt.Sprintf("http1: connection switched to %q, not decoded", proto))
+		h.stopBoth()
+		return
+	}
+	h.next = next
+	h.sides[decode.ServerToClient].st = stHandoff
+	c2s := h.sides[decode.ClientToServer]
+	switch {
+	case c2s.st == stHold:
+		h.holdFor = nil
+		c2s.st = stHandoff
+		if len(c2s.pend) > 0 {
+			next.Data(decode.ClientToServer, c2s.pend, c2s.ts)
+		}
+		c2s.pend = nil
+	case x.e.Request == nil || c2s.msg != nil:
+		// The upgrade request itself is not parsed yet.
+		c2s.handoffAfter = true
+	default:
+		c2s.st = stHandoff
+		if len(c2s.pend) > 0 {
+			next.Data(decode.ClientToServer, c2s.pend, c2s.ts)
+		}
+		c2s.pend = nil
+	}
+}
+
+// stopBoth stops parsing: the connection carries a tunnel or a protocol
+// this decoder does not follow.
+func (h *handler) stopBoth() {
+	h.holdFor = nil
+	for _, s := range h.sides {
+		s.skipped += int64(len(s.pend))
+		s.pend = nil
+		s.st = stStopped
+	}
+}

@@ -1,0 +1,279 @@
+package http1
+
+import (
+	"time"
+
+	"bytes"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/body"
+)
+
+// maxPrealloc bounds the body buffer allocated up front from a
+// Content-Length, so a lying header cannot reserve MaxBody per message.
+const maxPrealloc = 64 << 10
+
+// head turns a parsed header block into the current message of s and sets
+// up how its body is delimited. A non-empty partial reason means the block
+// is incomplete (gap, over the limit): the message ends right here.
+func (h *handler) head(s *side, block []byte, first time.Time, partial string) {
+	isReq := s.dir == decode.ClientToServer
+	m, f := parseHead(block, isReq)
+	m.First, m.Last = first, s.ts
+	if !h.protoSet {
+		h.c.SetProto(protoName(m.Proto))
+		h.protoSet = true
+	}
+	s.synced, s.seekNoted = true, false
+	s.msg, s.shared, s.partial = m, false, partial != ""
+	var x *xch
+	if isReq {
+		x = h.pairRequest(m)
+		x.method, x.upgrade = m.Method, f.upgrade
+	} else {
+		s.interim = m.Status >= 100 && m.Status < 200 && m.Status != 101
+		x = h.pairResponse(m, s.interim)
+	}
+	s.x = x
+	h.touch(s)
+	h.markDirty(x)
+	if f.malformed > 0 {
+		x.addErr("malformed header line")
+	}
+	if partial != "" {
+		x.addErr(partial)
+		h.complete(s)
+		return
+	}
+	if isReq {
+		h.requestBody(s, m, f)
+	} else {
+		h.responseBody(s, m, f, x.method)
+	}
+}
+
+// requestBody applies RFC 9112 §6.3 to a request: chunked, else
+// Content-Length, else no body.
+func (h *handler) requestBody(s *side, m *decode.Message, f framing) {
+	switch {
+	case f.hasTE && f.chunked:
+		s.st = stChunkSize
+	case f.hasTE:
+		s.x.addErr("request Transfer-Encoding does not end in chunked")
+		s.st = stUntilClose
+	case f.badLength:
+		s.x.addErr("invalid Content-Length")
+		h.complete(s)
+	case f.contentLength > 0:
+		h.expectLength(s, m, f.contentLength)
+	default:
+		h.complete(s)
+	}
+}
+
+// responseBody applies RFC 9112 §6.3 to a response; method is the request
+// method when known.
+func (h *handler) responseBody(s *side, m *decode.Message, f framing, method string) {
+	switch st := m.Status; {
+	case st < 200 || st == 204 || st == 304 || method == "HEAD":
+		h.complete(s)
+	case method == "CONNECT" && st < 300:
+		s.tunnel = true
+		h.complete(s)
+	case f.hasTE && f.chunked:
+		s.st = stChunkSize
+	case f.hasTE:
+		s.st = stUntilClose
+	case f.badLength:
+		s.x.addErr("invalid Content-Length")
+		s.st = stUntilClose
+	case f.contentLength > 0:
+		h.expectLength(s, m, f.contentLength)
+	case f.contentLength == 0:
+		h.complete(s)
+	default:
+		s.st = stUntilClose
+	}
+}
+
+func (h *handler) expectLength(s *side, m *decode.Message, n int64) {
+	s.st, s.remaining = stBody, n
+	m.Body = make([]byte, 0, min(n, int64(h.lim.MaxBody), maxPrealloc))
+}
+
+// complete ends the current message of s: it computes the decoded size,
+// updates its exchange and decides what the direction does next.
+func (h *handler) complete(s *side) {
+	m := h.own(s)
+	x := s.x
+	if s.partial {
+		m.Truncated = true
+		x.partial = true
+	}
+	h.decodedSize(m)
+	interim, tunnel := s.interim, s.tunnel
+	s.msg, s.x, s.shared = nil, nil, false
+	s.interim, s.tunnel, s.partial, s.remaining = false, false, false, 0
+	s.st = stStart
+
+	if s.dir == decode.ClientToServer {
+		x.reqDone = true
+		switch {
+		case s.handoffAfter && h.next != nil:
+			s.handoffAfter = false
+			s.st = stHandoff
+		case (x.method == "CONNECT" || x.upgrade != "") && !x.respDone && !x.final:
+			// The bytes after this request may not be HTTP/1 at all:
+			// keep them until the response says what follows.
+			s.st = stHold
+			h.holdFor = x
+		}
+		h.settle(x)
+		return
+	}
+	if interim {
+		return
+	}
+	x.respDone = true
+	h.settle(x)
+	c2s := h.sides[decode.ClientToServer]
+	switch {
+	case m.Status == 101:
+		h.upgrade(x, m)
+	case tunnel:
+		h.stopBoth()
+	case c2s.st == stHold && h.holdFor == x:
+		h.holdFor = nil
+		c2s.st = stStart
+		if len(c2s.pend) > 0 {
+			h.runPend(c2s)
+		}
+	}
+}
+
+// decodedSize fills DecodedSize (and DecodeError) of a finished message.
+func (h *handler) decodedSize(m *decode.Message) {
+	switch {
+	case m.BodySize == 0 || !body.NeedsDecoding(m.ContentEncoding):
+		m.DecodedSize = m.BodySize
+	case m.Truncated:
+		m.DecodedSize = -1
+		m.DecodeError = "body incomplete; content coding not undone"
+	default:
+		d := h.p.decoder()
+		n, err := d.DecodedSize(m.ContentEncoding, m.Body, h.lim.MaxDecoded)
+		h.p.release(d)
+		if err != nil {
+			m.DecodedSize, m.DecodeError = -1, err.Error()
+		} else {
+			m.DecodedSize = n
+		}
+	}
+}
+
+// gap handles n missing bytes (n < 0: unknown) in the direction of s.
+func (h *handler) gap(s *side, n int) {
+	if s.st == stHold {
+		// Bytes went missing before the response decided the upgrade;
+		// parse what was held as HTTP/1 and apply the gap after it.
+		s.st = stStart
+		h.runPend(s)
+	}
+	switch s.st {
+	case stHandoff:
+		h.next.Gap(s.dir, n, s.ts)
+		return
+	case stStopped:
+		if n > 0 {
+			s.skipped += int64(n)
+		}
+		return
+	case stBody, stChunkData:
+		if n >= 0 && int64(n) <= s.remaining {
+			// Skip exactly: the framing survives, only content is lost.
+			m := h.own(s)
+			m.BodySize += int64(n)
+			m.Truncated = true
+			s.partial = true
+			s.remaining -= int64(n)
+			if s.remaining == 0 {
+				if s.st == stBody {
+					h.complete(s)
+				} else {
+					s.st = stChunkEnd
+				}
+			}
+			return
+		}
+		if n > 0 {
+			h.own(s).BodySize += s.remaining
+		}
+		s.partial = true
+		h.complete(s)
+	case stUntilClose:
+		m := h.own(s)
+		if n > 0 {
+			m.BodySize += int64(n)
+		}
+		m.Truncated = true
+		s.partial = true
+		return
+	case stStart:
+		h.partialHead(s)
+	case stSeek:
+	default:
+		s.partial = true
+		h.complete(s)
+	}
+	s.pend = s.pend[:0]
+	s.pendOld = 0
+	s.st, s.lineStart, s.scanned, s.synced = stSeek, true, 0, false
+}
+
+// partialHead turns a header block cut short (by a gap or the end of the
+// connection) into a partial message when its start line was complete,
+// so request/response pairing stays aligned.
+func (h *handler) partialHead(s *side) {
+	if s.scanned == 0 || len(s.pend) < s.scanned {
+		return
+	}
+	block := s.pend[:s.scanned]
+	if bytes.IndexByte(block, '\n') < 0 {
+		return
+	}
+	s.onPend = true
+	first := s.firstTS(s.pend)
+	s.onPend = false
+	s.scanned = 0
+	h.head(s, block, first, "headers incomplete")
+	s.st = stStart
+}
+
+// endSide finishes the direction when the connection ends.
+func (h *handler) endSide(s *side, flow decode.FlowState) {
+	if s.st == stHold {
+		s.st = stStart
+		h.runPend(s)
+	}
+	switch s.st {
+	case stUntilClose:
+		if flow == decode.FlowReset || flow == decode.FlowTimedOut {
+			s.partial = true
+		}
+		h.complete(s)
+	case stBody, stChunkSize, stChunkData, stChunkEnd, stTrailers:
+		s.partial = true
+		h.complete(s)
+	case stStart:
+		h.partialHead(s)
+	}
+	s.pend = nil
+}
+
+// protoName maps a wire version to the Exchange.Proto value.
+func protoName(p string) string {
+	if p == "HTTP/1.0" {
+		return "http/1.0"
+	}
+	return "http/1.1"
+}
