@@ -17,9 +17,9 @@ type scripted struct {
 	ends   int
 }
 
-func (s *scripted) Name() string                                               { return s.name }
+func (s *scripted) Name() string                                                 { return s.name }
 func (s *scripted) Detect(*decode.Flow, decode.Direction, []byte) decode.Verdict { return decode.Yes }
-func (s *scripted) New(c decode.Conn) decode.StreamHandler                     { return &scriptedConn{s: s, c: c} }
+func (s *scripted) New(c decode.Conn) decode.StreamHandler                       { return &scriptedConn{s: s, c: c} }
 
 type scriptedConn struct {
 	s *scripted
