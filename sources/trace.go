@@ -30,3 +30,19 @@ type Trace struct {
 type TraceEmitter interface {
 	Trace(t Trace)
 }
+
+// Counts are what a live source itself received, dropped and rejected
+// before anything reached its emitter.
+type Counts struct {
+	Received  int64 // items accepted from senders
+	Dropped   int64 // items dropped because the source's own queue was full
+	Malformed int64 // messages or requests rejected as undecodable
+	Refused   int64 // requests refused (authentication)
+}
+
+// Counter is implemented by live sources with their own bounded queues
+// (the tap sink, the watch client), so the status bar and periodic stats
+// lines can show drops that happen before the pipeline's emitter.
+type Counter interface {
+	Counts() Counts
+}
