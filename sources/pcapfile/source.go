@@ -237,13 +237,16 @@ func (s *Source) reader(emit sources.Emitter) (nextFunc, error) {
 func (s *Source) loop(ctx context.Context, emit sources.Emitter, next nextFunc) error {
 	done := ctx.Done()
 	var ordinal uint64
+	// p lives outside the loop: next is called through a func value, so
+	// &p escapes, and one Packet per loop would cost an allocation each.
+	var p sources.Packet
 	for {
 		select {
 		case <-done:
 			return nil
 		default:
 		}
-		var p sources.Packet
+		p = sources.Packet{}
 		if err := next(&p); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
