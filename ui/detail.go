@@ -1,0 +1,383 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/view"
+)
+
+// Exchange detail tabs.
+const (
+	tabRequest = iota
+	tabResponse
+	tabTiming
+	tabRaw
+)
+
+// contentKey identifies rendered detail content; a result whose key is
+// not the wanted one is stale and dropped.
+type contentKey struct {
+	pane        paneID
+	id, version uint64
+	tab, choice int
+	width       int
+	masked      bool
+	search      string
+}
+
+// detailState is the open detail of one exchange or flow: always the item
+// under the list cursor.
+type detailState struct {
+	open    bool
+	item    bool // an item was found under the cursor
+	pane    paneID
+	id      uint64
+	version uint64
+	tab     int
+	choice  [2]int // body view of request and response, or autoView
+	used    [2]view.Kind
+	title   string
+	lines   []dline
+	have    contentKey
+	want    contentKey
+	scroll  int
+	matches []int // lines holding the search term
+	cur     int   // current match
+}
+
+// detailResult carries rendered detail content back to Update.
+type detailResult struct {
+	key     contentKey
+	title   string
+	lines   []dline
+	used    view.Kind
+	matches []int
+}
+
+func (m *Model) tabNames() []string {
+	if m.detail.pane == paneFlows {
+		return []string{"Flow"}
+	}
+	return []string{"Request", "Response", "Timing", "Raw"}
+}
+
+// openDetail opens the item under the cursor.
+func (m *Model) openDetail() tea.Cmd {
+	if m.shown(m.pane) == 0 {
+		return nil
+	}
+	tab := m.detail.tab
+	if m.detail.pane != m.pane {
+		tab = tabRequest
+	}
+	m.detail = detailState{open: true, pane: m.pane, tab: tab, choice: [2]int{autoView, autoView}}
+	m.fixLists()
+	return m.syncDetail()
+}
+
+// cursorItem returns the exchange or flow under the cursor of pane p.
+func (m *Model) cursorItem(p paneID) (*decode.Exchange, *decode.Flow) {
+	pos := m.selectedPos(p)
+	if pos < 0 {
+		return nil, nil
+	}
+	if p == paneFlows {
+		if r := flowRange(m.cfg.Store, pos, pos+1); len(r) == 1 {
+			return nil, r[0]
+		}
+		return nil, nil
+	}
+	if r := m.cfg.Store.ExchangeRange(pos, pos+1); len(r) == 1 {
+		return r[0], nil
+	}
+	return nil, nil
+}
+
+// syncDetail points an open detail at the item under the cursor and
+// reloads it when that item or its version changed.
+func (m *Model) syncDetail() tea.Cmd {
+	d := &m.detail
+	if !d.open {
+		return nil
+	}
+	e, f := m.cursorItem(d.pane)
+	var id, version uint64
+	switch {
+	case e != nil:
+		id, version = e.ID, e.Version
+	case f != nil:
+		id = f.ID
+		version = uint64(f.PacketsC2S + f.PacketsS2C)
+	default:
+		return nil
+	}
+	if id != d.id || !d.item {
+		d.id, d.scroll, d.matches, d.cur, d.title = id, 0, nil, 0, ""
+		d.lines = nil
+	}
+	d.item, d.version = true, version
+	return m.reloadDetail()
+}
+
+func (m *Model) contentWidth() int { return max(m.w-2, 20) }
+
+// reloadDetail renders the wanted content in a command unless it is
+// already shown or on its way.
+func (m *Model) reloadDetail() tea.Cmd {
+	d := &m.detail
+	if !d.open || !d.item {
+		return nil
+	}
+	want := contentKey{pane: d.pane, id: d.id, version: d.version, tab: d.tab, width: m.contentWidth(),
+		masked: m.masked, search: m.lastSrch, choice: autoView}
+	if side := d.side(); side >= 0 {
+		want.choice = d.choice[side]
+	}
+	if want == d.have || want == d.want {
+		return nil
+	}
+	d.want = want
+	job := detailJob{key: want, loc: m.loc, mask: m.cfg.Mask, raw: m.cfg.Raw}
+	if d.pane == paneFlows {
+		job.fl = m.cfg.Store.FlowByID(d.id)
+	} else {
+		job.ex = m.cfg.Store.ExchangeByID(d.id)
+	}
+	return m.work(job.run)
+}
+
+// side is 0 on the request tab, 1 on the response tab, else -1.
+func (d *detailState) side() int {
+	if d.pane == paneExchanges && (d.tab == tabRequest || d.tab == tabResponse) {
+		return d.tab
+	}
+	return -1
+}
+
+// detailJob renders detail content off the update loop: masking a large
+// body, undoing its compression and pretty-printing it all take time, and
+// Raw may read the capture file.
+type detailJob struct {
+	key  contentKey
+	ex   *decode.Exchange
+	fl   *decode.Flow
+	loc  *time.Location
+	mask func(*decode.Exchange) *decode.Exchange
+	raw  func(*decode.Exchange) ([]byte, error)
+}
+
+func (j detailJob) run() tea.Msg {
+	res := detailResult{key: j.key}
+	w := j.key.width
+	switch {
+	case j.ex != nil:
+		e := j.ex
+		if j.key.masked && j.mask != nil {
+			if me := j.mask(e); me != nil {
+				e = me
+			}
+		}
+		res.title = exchangeTitle(e)
+		switch j.key.tab {
+		case tabRequest:
+			res.lines, res.used = requestLines(e, w, j.key.choice)
+		case tabResponse:
+			res.lines, res.used = responseLines(e, w, j.key.choice)
+		case tabTiming:
+			res.lines = timingLines(e, j.loc, w)
+		default:
+			res.lines = j.rawTab(e, w)
+		}
+	case j.fl != nil:
+		f := j.fl
+		res.title = fmt.Sprintf("%s %s → %s", f.Transport, f.Client, f.Server)
+		res.lines = flowLines(f, j.loc, w)
+	default:
+		res.lines = []dline{{text: "this item is no longer in the store", kind: lineNote}}
+	}
+	res.matches = findMatches(res.lines, j.key.search)
+	return res
+}
+
+func (j detailJob) rawTab(shown *decode.Exchange, w int) []dline {
+	switch {
+	case j.raw == nil:
+		return rawLines(shown, nil, nil, "Reconstructed from the decoded messages (start line, headers, body as transferred); "+
+			"this source does not keep the bytes as captured.", w)
+	case j.key.masked:
+		return rawLines(shown, nil, nil, "Masking is on, so these are the masked messages reconstructed as HTTP/1 text; "+
+			"m shows the bytes as captured.", w)
+	}
+	b, err := j.raw(j.ex)
+	if err != nil || b == nil {
+		return rawLines(shown, nil, err, "Reconstructed from the decoded messages.", w)
+	}
+	return rawLines(shown, b, nil, "", w)
+}
+
+// exchangeTitle is the one-line summary above the tabs.
+func exchangeTitle(e *decode.Exchange) string {
+	var b strings.Builder
+	if e.Request != nil {
+		b.WriteString(e.Request.Method + " ")
+	}
+	b.WriteString(exchangeURL(e))
+	status, _ := statusText(e)
+	b.WriteString("  →  " + status)
+	if e.Response != nil && e.Response.Reason != "" {
+		b.WriteString(" " + e.Response.Reason)
+	}
+	if e.GRPC != nil && e.GRPC.Status >= 0 {
+		b.WriteString(" " + grpcName(e.GRPC.Status))
+	}
+	if lat := e.Latency(); lat > 0 {
+		b.WriteString(" · " + humanDuration(lat))
+	}
+	return view.Sanitize(b.String())
+}
+
+func (m *Model) onDetailResult(r detailResult) {
+	d := &m.detail
+	if !d.open || r.key != d.want {
+		return
+	}
+	sameItem := d.have.id == r.key.id && d.have.tab == r.key.tab
+	newSearch := r.key.search != "" && r.key.search != d.have.search
+	d.have = r.key
+	d.lines, d.title, d.matches = r.lines, r.title, r.matches
+	if side := d.side(); side >= 0 {
+		d.used[side] = r.used
+	}
+	if !sameItem {
+		d.cur = 0
+	}
+	d.cur = min(d.cur, max(len(d.matches)-1, 0))
+	if newSearch {
+		d.cur = 0
+		for i, ln := range d.matches {
+			if ln >= d.scroll {
+				d.cur = i
+				break
+			}
+		}
+		m.showMatch()
+	}
+	m.scrollDetail(0)
+}
+
+// findMatches lists the lines containing term, case-insensitively.
+func findMatches(lines []dline, term string) []int {
+	if term == "" {
+		return nil
+	}
+	var out []int
+	for i, l := range lines {
+		if containsFold(l.text, term) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// scrollDetail moves the content window by delta lines, clamped.
+func (m *Model) scrollDetail(delta int) {
+	d := &m.detail
+	h := m.detailContentRows()
+	d.scroll = min(max(d.scroll+delta, 0), max(len(d.lines)-h, 0))
+}
+
+// showMatch scrolls so the current match sits a third down the pane.
+func (m *Model) showMatch() {
+	d := &m.detail
+	if len(d.matches) == 0 {
+		return
+	}
+	line := d.matches[d.cur]
+	h := m.detailContentRows()
+	if line < d.scroll || line >= d.scroll+h {
+		d.scroll = line - h/3
+	}
+	m.scrollDetail(0)
+}
+
+func (m *Model) onDetailKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	d := &m.detail
+	h := m.detailContentRows()
+	switch {
+	case key.Matches(k, m.keys.Back):
+		m.detail.open = false
+		m.fixLists()
+	case key.Matches(k, m.keys.Up):
+		m.scrollDetail(-1)
+	case key.Matches(k, m.keys.Down):
+		m.scrollDetail(1)
+	case key.Matches(k, m.keys.PageUp):
+		m.scrollDetail(-h)
+	case key.Matches(k, m.keys.PageDown):
+		m.scrollDetail(h)
+	case key.Matches(k, m.keys.Top):
+		d.scroll = 0
+	case key.Matches(k, m.keys.Bottom):
+		m.scrollDetail(len(d.lines))
+	case key.Matches(k, m.keys.Tab), key.Matches(k, m.keys.BackTab):
+		n := len(m.tabNames())
+		step := 1
+		if key.Matches(k, m.keys.BackTab) {
+			step = n - 1
+		}
+		d.tab = (d.tab + step) % n
+		d.scroll = 0
+		return m.reloadDetail(), true
+	case key.Matches(k, m.keys.NextItem):
+		return m.moveCursor(1), true
+	case key.Matches(k, m.keys.PrevItem):
+		return m.moveCursor(-1), true
+	case key.Matches(k, m.keys.View):
+		side := d.side()
+		if side < 0 {
+			return m.flash("body views apply to the request and response tabs", false), true
+		}
+		kinds := view.Kinds()
+		d.choice[side] = int(kinds[(int(d.used[side])+1)%len(kinds)])
+		return m.reloadDetail(), true
+	case key.Matches(k, m.keys.Filter):
+		m.openPrompt(promptSearch, "")
+	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Prev):
+		if len(d.matches) == 0 {
+			if m.lastSrch == "" {
+				return m.flash("no search yet: / searches this pane", false), true
+			}
+			return m.flash("no match for "+quote(m.lastSrch), false), true
+		}
+		n := len(d.matches)
+		if key.Matches(k, m.keys.Next) {
+			d.cur = (d.cur + 1) % n
+		} else {
+			d.cur = (d.cur + n - 1) % n
+		}
+		m.showMatch()
+	case key.Matches(k, m.keys.Enter):
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// search looks for term in the detail; the content is rendered again with
+// the matches found in the same command.
+func (m *Model) search(term string) tea.Cmd {
+	m.lastSrch = term
+	return m.reloadDetail()
+}
+
+func quote(s string) string { return "“" + s + "”" }

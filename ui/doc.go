@@ -1,0 +1,49 @@
+// Package ui is tapview's terminal interface: an exchanges list, a flows
+// list, a detail pane and a status bar over a decode.Store, built on
+// bubbletea v2. The CLI calls Run with a Config; everything the UI cannot
+// know (filter compiler, masker, exporter, raw-byte reader) is injected as
+// a function, so ui imports neither gopacket nor client-go.
+//
+// Decisions, so the next person does not have to rediscover them:
+//
+//   - Data flow. The UI never holds the traffic. It keeps counts, a cursor
+//     per list and, when filtered, a sorted []int of matching store
+//     positions. Each refresh reads only the visible rows (ExchangeRange),
+//     so a frame costs the same with ten exchanges or a million.
+//   - Wake-ups. A command blocks on Store.Changed; after each refresh the
+//     next wait is armed 100 ms later, so the store is read at most ten
+//     times a second and bursts coalesce in the store's one-slot channel.
+//     The spinner ticks only while a file is loading or work is running;
+//     an idle screen schedules nothing.
+//   - Filtering. A new filter runs over a snapshot in a command (in
+//     parallel when the Matcher has MatchAll) while the old result stays
+//     on screen. Later arrivals are filtered incrementally, and exchanges
+//     that were still pending are re-checked when they change, because
+//     "status >= 500" cannot be decided before the response.
+//   - Masking is on by default and applies only to what is drawn: list
+//     rows mask a body-less copy (cheap at any body size) cached by ID and
+//     version, the detail masks the one exchange it shows, curl copies and
+//     exports are masked unless the user unmasked. An unmasked screen says
+//     UNMASKED in reverse red, and the status bar never drops it. The raw
+//     tab shows bytes as captured only when unmasked.
+//   - Update does no I/O. Detail content (masking, decompression, pretty
+//     printing, raw reads), filter passes, curl building and export are
+//     commands; stale results are recognised by a key and dropped.
+//   - Safety. Every string that came from the wire goes through
+//     view.Sanitize before it is drawn: escape sequences, C0/C1 controls,
+//     bidi overrides and invalid UTF-8 become visible \x1b-style text.
+//   - Layout. Header (panes and counts), list or detail, an optional
+//     loading line, and one status bar. Below 120x36 the detail is full
+//     screen; at that size and above it opens under the list and follows
+//     the cursor, which J/K (or the mouse wheel over the list) move.
+//   - Look. The 16 ANSI colours only, so the terminal theme decides; the
+//     cursor row is reverse video. Only the status cell is coloured by
+//     class (2xx green, 3xx cyan, 4xx yellow, 5xx red), except broken
+//     exchanges (whole row red) and pending ones (whole row dim), so the
+//     list stays calm and failures still jump out.
+//   - Keys live in one keyMap; Update matches against it and the help
+//     screen is generated from it. "/" filters a list and searches the
+//     detail; n/N step through search matches in the detail.
+//   - The prompt is a small line editor using the real terminal cursor:
+//     no blink timer, so the screen is still between keystrokes.
+package ui

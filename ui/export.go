@@ -1,0 +1,195 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/view"
+)
+
+// statusDuration is how long a transient message stays in the status bar.
+const statusDuration = 6 * time.Second
+
+// statusLine is a transient message shown in the status bar.
+type statusLine struct {
+	text string
+	err  bool
+}
+
+type clearStatusMsg struct{ seq int }
+
+// flash shows a transient message and schedules its removal.
+func (m *Model) flash(text string, isErr bool) tea.Cmd {
+	m.statusSeq++
+	m.status = statusLine{text: text, err: isErr}
+	seq := m.statusSeq
+	return tea.Tick(statusDuration, func(time.Time) tea.Msg { return clearStatusMsg{seq: seq} })
+}
+
+type exportResult struct {
+	path      string
+	exchanges int
+	flows     int
+	masked    bool
+	err       error
+}
+
+// export writes what the current pane shows. The exchanges and flows are
+// gathered from a snapshot inside the command, so a million rows never
+// pass through Update.
+func (m *Model) export(path string) tea.Cmd {
+	m.lastPath = path
+	ix := &m.idx[m.pane]
+	job := exportJob{
+		store: m.cfg.Store, pane: m.pane, filtered: ix.active(), matches: ix.matches,
+		totalEx: m.total[paneExchanges], totalFl: m.total[paneFlows],
+		masked: m.masked, fn: m.cfg.Export, path: path,
+	}
+	m.statusSeq++
+	m.status = statusLine{text: "exporting to " + view.Sanitize(path) + " …"}
+	ctx := m.ctx
+	return tea.Batch(m.work(func() tea.Msg { return job.run(ctx) }), m.startSpin())
+}
+
+// exportJob is everything an export needs, copied out of the model.
+type exportJob struct {
+	store    Store
+	pane     paneID
+	filtered bool
+	matches  []int // immutable prefix of the pane's index (append-only)
+	totalEx  int
+	totalFl  int
+	masked   bool
+	fn       func(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error
+	path     string
+}
+
+func (j exportJob) run(ctx context.Context) tea.Msg {
+	res := exportResult{path: j.path, masked: j.masked}
+	path, err := expandHome(j.path)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	exs, fls := j.gather()
+	res.exchanges, res.flows = len(exs), len(fls)
+	if err := j.fn(ctx, path, exs, fls, j.masked); err != nil {
+		res.err = fmt.Errorf("export %s: %w", j.path, err)
+	}
+	return res
+}
+
+// gather selects what is shown, plus what it depends on: the flows of the
+// shown exchanges (pcap export needs their packets), or the exchanges of
+// the shown flows.
+func (j exportJob) gather() ([]*decode.Exchange, []*decode.Flow) {
+	allEx := j.store.ExchangeRange(0, j.totalEx)
+	allFl := flowRange(j.store, 0, j.totalFl)
+	if j.pane == paneExchanges {
+		exs := pick(allEx, j.filtered, j.matches)
+		ids := make(map[uint64]bool)
+		for _, e := range exs {
+			ids[e.FlowID] = true
+		}
+		var fls []*decode.Flow
+		for _, f := range allFl {
+			if ids[f.ID] {
+				fls = append(fls, f)
+			}
+		}
+		return exs, fls
+	}
+	fls := pick(allFl, j.filtered, j.matches)
+	ids := make(map[uint64]bool, len(fls))
+	for _, f := range fls {
+		ids[f.ID] = true
+	}
+	var exs []*decode.Exchange
+	for _, e := range allEx {
+		if ids[e.FlowID] {
+			exs = append(exs, e)
+		}
+	}
+	return exs, fls
+}
+
+func pick[T any](all []T, filtered bool, matches []int) []T {
+	if !filtered {
+		return all
+	}
+	out := make([]T, 0, len(matches))
+	for _, p := range matches {
+		if p < len(all) {
+			out = append(out, all[p])
+		}
+	}
+	return out
+}
+
+func expandHome(path string) (string, error) {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return path, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("expand %s: %w", path, err)
+	}
+	return filepath.Join(home, strings.TrimPrefix(path, "~")), nil
+}
+
+func (m *Model) onExportResult(r exportResult) tea.Cmd {
+	if r.err != nil {
+		return m.flash(view.Sanitize(r.err.Error()), true)
+	}
+	what := fmt.Sprintf("exported %s exchanges, %s flows to %s", thousands(r.exchanges), thousands(r.flows), view.Sanitize(r.path))
+	if !r.masked {
+		what += " (UNMASKED)"
+	}
+	return m.flash(what, false)
+}
+
+type curlResult struct {
+	text   string
+	masked bool
+}
+
+// copyCurl copies the selected exchange as a curl command, masked unless
+// masking is off.
+func (m *Model) copyCurl() tea.Cmd {
+	var e *decode.Exchange
+	switch {
+	case m.detail.open && m.detail.pane == paneExchanges:
+		e = m.cfg.Store.ExchangeByID(m.detail.id)
+	case m.pane == paneExchanges && !m.detail.open:
+		e, _ = m.cursorItem(paneExchanges)
+	}
+	if e == nil || e.Request == nil {
+		return m.flash("select an exchange with a request to copy it as curl", true)
+	}
+	masked, mask := m.masked, m.cfg.Mask
+	return m.work(func() tea.Msg {
+		if masked && mask != nil {
+			if me := mask(e); me != nil {
+				e = me
+			}
+		}
+		return curlResult{text: Curl(e), masked: masked}
+	})
+}
+
+func (m *Model) onCurlResult(r curlResult) tea.Cmd {
+	msg := "copied as curl"
+	if r.masked {
+		msg += " (masked)"
+	} else {
+		msg += " (UNMASKED)"
+	}
+	return tea.Batch(tea.SetClipboard(r.text), m.flash(msg, false))
+}

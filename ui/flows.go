@@ -1,0 +1,135 @@
+package ui
+
+import (
+	"strconv"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/view"
+)
+
+// flRow is one flow reduced to sanitized display strings.
+type flRow struct {
+	id       uint64
+	time     string
+	src      string
+	proto    string
+	client   string
+	server   string
+	state    string
+	class    statusClass
+	packets  string
+	bytes    string
+	duration string
+}
+
+func (m *Model) flowRows(from, to int) []flRow {
+	if from >= to {
+		return nil
+	}
+	var fls []*decode.Flow
+	if ix := &m.idx[paneFlows]; ix.active() {
+		for _, p := range ix.matches[from:to] {
+			fls = append(fls, flowRange(m.cfg.Store, p, p+1)...)
+		}
+	} else {
+		fls = flowRange(m.cfg.Store, from, to)
+	}
+	rows := m.flRows[:0]
+	for _, f := range fls {
+		if f != nil {
+			rows = append(rows, m.makeFlRow(f))
+		}
+	}
+	return rows
+}
+
+func (m *Model) makeFlRow(f *decode.Flow) flRow {
+	r := flRow{id: f.ID, src: view.Sanitize(f.Source)}
+	if !f.First.IsZero() {
+		r.time = f.First.In(m.loc).Format("15:04:05.000")
+	}
+	r.proto = f.Transport
+	if f.Proto != "" {
+		r.proto += " " + f.Proto
+	}
+	r.proto = view.Sanitize(r.proto)
+	r.client = f.Client.String()
+	r.server = f.Server.String()
+	if f.SNI != "" {
+		r.server = view.Sanitize(f.SNI) + ":" + strconv.Itoa(int(f.Server.Port()))
+	}
+	r.state = string(f.State)
+	if f.Partial && f.State != decode.FlowPartial {
+		r.state += "*"
+	}
+	switch {
+	case f.State == decode.FlowReset || f.Error != "":
+		r.class = classError
+	case f.State == decode.FlowOpen:
+		r.class = classNone
+	case f.State == decode.FlowPartial || f.State == decode.FlowTimedOut:
+		r.class = classClient
+	default:
+		r.class = classOK
+	}
+	r.packets = strconv.FormatInt(f.PacketsC2S+f.PacketsS2C, 10)
+	r.bytes = humanBytes(f.BytesC2S + f.BytesS2C)
+	if d := f.Last.Sub(f.First); d > 0 {
+		r.duration = humanDuration(d)
+	}
+	return r
+}
+
+// Flow list column keys.
+const (
+	flTime = iota
+	flSrc
+	flProto
+	flClient
+	flServer
+	flState
+	flPackets
+	flBytes
+	flDuration
+)
+
+// flowColumns lays out the flow list; endpoints share the free width.
+func (m *Model) flowColumns() []column {
+	cols := []column{{key: flTime, title: "FIRST", w: 12, drop: 7}}
+	if m.w >= 140 || len(m.stats) > 1 {
+		cols = append(cols, column{key: flSrc, title: "SOURCE", w: 10, middle: true, drop: 3})
+	}
+	cols = append(cols,
+		column{key: flProto, title: "PROTO", w: 12},
+		column{key: flClient, title: "CLIENT", weight: 1, middle: true, after: " → "},
+		column{key: flServer, title: "SERVER", weight: 1, middle: true},
+		column{key: flState, title: "STATE", w: 8},
+		column{key: flPackets, title: "PKTS", w: 6, right: true, drop: 4},
+		column{key: flBytes, title: "BYTES", w: 5, right: true, drop: 5},
+		column{key: flDuration, title: "DUR", w: 6, right: true, drop: 6},
+	)
+	return fitColumns(cols, m.w)
+}
+
+func (m *Model) flowTitles(cols []column) string {
+	return m.st.colTitle.Render(titleLine(cols, m.w))
+}
+
+func (r *flRow) cells() []string {
+	return []string{flTime: r.time, flSrc: r.src, flProto: r.proto, flClient: r.client, flServer: r.server,
+		flState: r.state, flPackets: r.packets, flBytes: r.bytes, flDuration: r.duration}
+}
+
+func (m *Model) renderFlRow(r *flRow, cols []column, selected bool) string {
+	pre, state, post := rowParts(cols, r.cells(), flState, m.w)
+	switch {
+	case selected:
+		return m.st.cursor.Render(pre + state + post)
+	case r.class == classError:
+		return m.st.errRow.Render(pre + state + post)
+	}
+	if st, ok := m.classStyle(r.class); ok {
+		return pre + st.Render(state) + post
+	}
+	return pre + state + post
+}

@@ -1,0 +1,231 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// fit pads or truncates plain (unstyled, sanitized) text to exactly w
+// display cells, marking a cut with an ellipsis. ASCII takes a fast path
+// because nearly every cell of a traffic list is ASCII.
+func fit(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if isASCII(s) {
+		switch {
+		case len(s) == w:
+			return s
+		case len(s) < w:
+			return s + spaces(w-len(s))
+		default:
+			return s[:w-1] + "…"
+		}
+	}
+	sw := ansi.StringWidth(s)
+	if sw > w {
+		s = ansi.Truncate(s, w, "…")
+		sw = ansi.StringWidth(s)
+	}
+	if sw < w {
+		s += spaces(w - sw)
+	}
+	return s
+}
+
+// fitRight is fit with the text aligned to the right, for numbers.
+func fitRight(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := len(s)
+	if !isASCII(s) {
+		sw = ansi.StringWidth(s)
+	}
+	if sw >= w {
+		return fit(s, w)
+	}
+	return spaces(w-sw) + s
+}
+
+// fitMiddle truncates in the middle, keeping both ends: endpoints keep
+// their port, paths keep their last segment.
+func fitMiddle(s string, w int) string {
+	if !isASCII(s) || len(s) <= w || w < 5 {
+		return fit(s, w)
+	}
+	head := (w - 1) / 2
+	tail := w - 1 - head
+	return s[:head] + "…" + s[len(s)-tail:]
+}
+
+// isASCII reports printable ASCII only: one byte is one cell. Styled text
+// (escape sequences) and anything else takes the slow, exact path.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+const blanks = "                                                                                                                                "
+
+func spaces(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n <= len(blanks) {
+		return blanks[:n]
+	}
+	return strings.Repeat(" ", n)
+}
+
+// width is the display width of styled or plain text.
+func width(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	return ansi.StringWidth(s)
+}
+
+// truncateStyled cuts styled text to w cells, or pads it to w.
+func truncateStyled(s string, w int) string {
+	sw := width(s)
+	if sw <= w {
+		return s + spaces(w-sw)
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// humanBytes shows a size in at most five cells: 512B, 1.2k, 34k, 1.2M.
+func humanBytes(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	if n < 1000 {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	units := "kMGTP"
+	f := float64(n)
+	for i := 0; i < len(units); i++ {
+		f /= 1024
+		if f < 9.95 {
+			return strconv.FormatFloat(f, 'f', 1, 64) + units[i:i+1]
+		}
+		if f < 999.5 {
+			return strconv.FormatInt(int64(f+0.5), 10) + units[i:i+1]
+		}
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64) + "E"
+}
+
+// longBytes is humanBytes for prose: "1.2 MiB", "340 B".
+func longBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	f := float64(n)
+	for _, u := range units {
+		f /= 1024
+		if f < 1024 {
+			return strconv.FormatFloat(f, 'f', 1, 64) + " " + u
+		}
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64) + " PiB"
+}
+
+// humanDuration shows a latency in at most six cells with three
+// significant digits: 850µs, 12.3ms, 1.23s, 2m03s.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0"
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return sig3(float64(d)/float64(time.Millisecond)) + "ms"
+	case d < time.Minute:
+		return sig3(d.Seconds()) + "s"
+	case d < time.Hour:
+		s := int(d.Seconds())
+		return strconv.Itoa(s/60) + "m" + pad2(s%60) + "s"
+	default:
+		m := int(d.Minutes())
+		return strconv.Itoa(m/60) + "h" + pad2(m%60) + "m"
+	}
+}
+
+func sig3(f float64) string {
+	switch {
+	case f < 10:
+		return strconv.FormatFloat(f, 'f', 2, 64)
+	case f < 100:
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	}
+}
+
+func pad2(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+// thousands formats a count with thousands separators, as counts of a
+// million rows are unreadable without them.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 || len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// shortType names a media type in a few letters for the list.
+func shortType(ct string) string {
+	switch ct {
+	case "":
+		return ""
+	case "application/json":
+		return "json"
+	case "application/x-www-form-urlencoded":
+		return "form"
+	case "application/octet-stream":
+		return "binary"
+	case "application/javascript", "text/javascript":
+		return "js"
+	case "text/plain":
+		return "text"
+	case "application/grpc", "application/grpc+proto":
+		return "grpc"
+	}
+	_, sub, ok := strings.Cut(ct, "/")
+	if !ok {
+		return ct
+	}
+	sub = strings.TrimPrefix(sub, "x-")
+	sub = strings.TrimPrefix(sub, "vnd.")
+	if i := strings.LastIndexByte(sub, '+'); i >= 0 && i < len(sub)-1 {
+		sub = sub[i+1:] // problem+json -> json
+	}
+	return sub
+}

@@ -1,0 +1,65 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is the single source of truth for keys: Update matches against
+// it and the help screen is generated from it, so the two cannot drift.
+type keyMap struct {
+	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
+	Enter, Back, Tab, BackTab, Exchanges, Flows  key.Binding
+	NextItem, PrevItem                           key.Binding
+	Filter, Next, Prev, View                     key.Binding
+	Mask, Follow, Pause, Export, Copy            key.Binding
+	Help, Quit                                   key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return keyMap{
+		Up:        b("k/↑", "up", "k", "up"),
+		Down:      b("j/↓", "down", "j", "down"),
+		Top:       b("g/home", "top", "g", "home"),
+		Bottom:    b("G/end", "bottom", "G", "end"),
+		PageUp:    b("pgup", "page up", "pgup", "ctrl+b"),
+		PageDown:  b("pgdn", "page down", "pgdown", "ctrl+f"),
+		Enter:     b("enter", "open detail", "enter"),
+		Back:      b("esc", "back / cancel", "esc"),
+		Tab:       b("tab", "next pane or tab", "tab"),
+		BackTab:   b("shift+tab", "previous tab", "shift+tab"),
+		Exchanges: b("1", "exchanges", "1"),
+		Flows:     b("2", "flows", "2"),
+		NextItem:  b("J/K", "next/prev item in detail", "J"),
+		PrevItem:  b("K", "previous item in detail", "K"),
+		Filter:    b("/", "filter · search detail", "/"),
+		Next:      b("n", "next match", "n"),
+		Prev:      b("N", "previous match", "N"),
+		View:      b("v", "cycle body view", "v"),
+		Mask:      b("m", "toggle masking", "m"),
+		Follow:    b("f", "follow newest", "f"),
+		Pause:     b("space", "pause/resume view", "space"),
+		Export:    b("x", "export shown", "x"),
+		Copy:      b("c", "copy as curl", "c"),
+		Help:      b("?", "help", "?"),
+		Quit:      b("q", "quit", "q", "ctrl+c"),
+	}
+}
+
+// helpGroup is one titled column of the help screen.
+type helpGroup struct {
+	title    string
+	bindings []key.Binding
+}
+
+// groups orders the bindings for the help screen. PrevItem is folded into
+// NextItem's "J/K" entry.
+func (k keyMap) groups() []helpGroup {
+	return []helpGroup{
+		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
+		{"Panes", []key.Binding{k.Exchanges, k.Flows, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem}},
+		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View}},
+		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Export, k.Copy}},
+		{"General", []key.Binding{k.Help, k.Quit}},
+	}
+}

@@ -1,0 +1,286 @@
+package ui
+
+import (
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Below this size the detail opens full screen instead of under the list.
+const (
+	splitMinW = 120
+	splitMinH = 36
+)
+
+// Smallest usable terminal.
+const (
+	minW = 40
+	minH = 8
+)
+
+// split reports whether list and detail share the screen.
+func (m *Model) split() bool {
+	return m.detail.open && m.w >= splitMinW && m.h >= splitMinH
+}
+
+// bodyHeight is the number of lines between the header and the bottom
+// lines (progress, prompt error, status bar).
+func (m *Model) bodyHeight() int {
+	h := m.h - 2
+	if m.showProgress() {
+		h--
+	}
+	if m.prompt != nil && m.prompt.err != "" {
+		h--
+	}
+	return max(h, 2)
+}
+
+// listHeight includes the column titles.
+func (m *Model) listHeight() int {
+	b := m.bodyHeight()
+	if m.split() {
+		return max(b*2/5, 6)
+	}
+	return b
+}
+
+func (m *Model) listRows() int { return max(m.listHeight()-1, 1) }
+
+func (m *Model) detailHeight() int {
+	if m.split() {
+		return m.bodyHeight() - m.listHeight()
+	}
+	return m.bodyHeight()
+}
+
+// detailChrome is the rule (split only), the title and the tab bar.
+func (m *Model) detailChrome() int {
+	if m.split() {
+		return 3
+	}
+	return 2
+}
+
+func (m *Model) detailContentRows() int { return max(m.detailHeight()-m.detailChrome(), 1) }
+
+// View renders the screen. It only lays out what Update prepared: rows are
+// already fetched and formatted, detail content already rendered.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "tapview"
+	if m.prompt != nil && m.w >= minW && m.h >= minH {
+		label := m.prompt.label(m.pane)
+		_, x := m.prompt.edit.view(m.promptRoom(label))
+		v.Cursor = tea.NewCursor(1+width(label)+x, m.h-1)
+	}
+	return v
+}
+
+func (m *Model) render() string {
+	if m.w < minW || m.h < minH {
+		return "terminal too small for tapview\n(need 40x8)"
+	}
+	lines := make([]string, 0, m.h)
+	lines = append(lines, m.headerLine())
+	switch {
+	case m.help:
+		lines = append(lines, m.helpLines(m.h-2)...)
+	default:
+		if !m.detail.open || m.split() {
+			lines = append(lines, m.listLines(m.listHeight())...)
+		}
+		if m.detail.open {
+			lines = append(lines, m.detailLines(m.detailHeight())...)
+		}
+		if m.showProgress() {
+			lines = append(lines, m.progressLine())
+		}
+	}
+	if m.prompt != nil && m.prompt.err != "" && !m.help {
+		lines = append(lines, m.promptError())
+	}
+	for len(lines) < m.h-1 {
+		lines = append(lines, "")
+	}
+	if m.prompt != nil {
+		lines = append(lines, m.promptLine())
+	} else {
+		lines = append(lines, m.statusBar())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// listLines renders the column titles and exactly h-1 rows.
+func (m *Model) listLines(h int) []string {
+	out := make([]string, 0, h)
+	l := m.lists[m.pane]
+	switch m.pane {
+	case paneExchanges:
+		c := m.exchangeColumns()
+		out = append(out, m.exchangeTitles(c))
+		for i := range m.exRows {
+			if len(out) >= h {
+				break
+			}
+			out = append(out, m.renderExRow(&m.exRows[i], c, l.offset+i == l.cursor))
+		}
+	case paneFlows:
+		c := m.flowColumns()
+		out = append(out, m.flowTitles(c))
+		for i := range m.flRows {
+			if len(out) >= h {
+				break
+			}
+			out = append(out, m.renderFlRow(&m.flRows[i], c, l.offset+i == l.cursor))
+		}
+	}
+	if len(out) == 1 {
+		out = append(out, m.st.dim.Render(" "+m.emptyText()))
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+func (m *Model) emptyText() string {
+	switch {
+	case m.idx[m.pane].active():
+		return "nothing matches the filter"
+	case m.loading():
+		return "reading…"
+	case m.pane == paneFlows:
+		return "no flows yet"
+	}
+	return "no exchanges yet"
+}
+
+// detailLines renders the detail pane in exactly h lines.
+func (m *Model) detailLines(h int) []string {
+	d := &m.detail
+	out := make([]string, 0, h)
+	if m.split() {
+		out = append(out, m.st.dim.Render(strings.Repeat("─", m.w)))
+	}
+	title := d.title
+	if title == "" {
+		title = m.spinner() + " loading"
+	}
+	out = append(out, m.st.bold.Render(fit(" "+title, m.w)))
+	out = append(out, m.tabBar())
+	rows := h - len(out)
+	var hl highlighter
+	if m.lastSrch != "" && d.have.search == m.lastSrch {
+		hl = newHighlighter(m.lastSrch)
+	}
+	cur := -1
+	if len(d.matches) > 0 {
+		cur = d.matches[d.cur]
+	}
+	for i := 0; i < rows; i++ {
+		li := d.scroll + i
+		if li >= len(d.lines) {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, m.renderDLine(d.lines[li], hl, li == cur))
+	}
+	return out
+}
+
+// tabBar shows the tabs and, on the right, the body view, the scroll
+// position and the search state.
+func (m *Model) tabBar() string {
+	d := &m.detail
+	var b strings.Builder
+	b.WriteByte(' ')
+	for i, name := range m.tabNames() {
+		if i == d.tab {
+			b.WriteString(m.st.tabOn.Render(" " + name + " "))
+		} else {
+			b.WriteString(m.st.tabOff.Render(" " + name + " "))
+		}
+	}
+	var info []string
+	if d.want != d.have {
+		info = append(info, m.spinner()+" rendering")
+	}
+	if side := d.side(); side >= 0 && d.lines != nil {
+		info = append(info, "body "+d.used[side].String())
+	}
+	if n := len(d.lines); n > 0 {
+		last := min(d.scroll+m.detailContentRows(), n)
+		info = append(info, thousands(d.scroll+1)+"–"+thousands(last)+" of "+thousands(n))
+	}
+	if m.lastSrch != "" {
+		s := "/" + m.lastSrch + " "
+		if len(d.matches) == 0 {
+			s += "no match"
+		} else {
+			s += thousands(d.cur+1) + " of " + thousands(len(d.matches))
+		}
+		info = append(info, s)
+	}
+	return joinEnds(b.String(), m.st.dim.Render(strings.Join(info, " · ")+" "), m.w)
+}
+
+// renderDLine styles one content line, cut to the content width.
+func (m *Model) renderDLine(l dline, hl highlighter, current bool) string {
+	cw := m.w - 2
+	text := l.text
+	if width(text) > cw {
+		text = ansi.Truncate(text, cw, "…")
+	}
+	if hl.active() && hl.has(text) {
+		return " " + hl.render(text, m.st.match, m.st.matchCur, current)
+	}
+	split := min(l.split, len(text))
+	switch l.kind {
+	case lineStart:
+		return " " + m.st.bold.Render(text)
+	case lineHeader:
+		return " " + m.st.headerName.Render(text[:split]) + text[split:]
+	case lineSection:
+		return " " + m.st.section.Render(text)
+	case lineNote:
+		return " " + m.st.note.Render(text)
+	case lineWarn:
+		return " " + m.st.errText.Render(text)
+	case lineBarReq:
+		return " " + m.st.headerName.Render(text[:split]) + m.st.barReq.Render(text[split:])
+	case lineBarWait:
+		return " " + m.st.headerName.Render(text[:split]) + m.st.barWait.Render(text[split:])
+	case lineBarResp:
+		return " " + m.st.headerName.Render(text[:split]) + m.st.barResp.Render(text[split:])
+	}
+	return " " + text
+}
+
+// promptRoom is the width left for the prompt's text.
+func (m *Model) promptRoom(label string) int { return max(m.w-2-width(label), 4) }
+
+func (m *Model) promptLine() string {
+	label := m.prompt.label(m.pane)
+	text, _ := m.prompt.edit.view(m.promptRoom(label))
+	return " " + m.st.bold.Render(label) + text
+}
+
+// promptError puts a caret under the problem the filter compiler found.
+func (m *Model) promptError() string {
+	p := m.prompt
+	if p.errPos < 0 {
+		return truncateStyled(" "+m.st.errText.Render(p.err), m.w)
+	}
+	label := p.label(m.pane)
+	room := m.promptRoom(label)
+	start := 0
+	if p.edit.pos >= room {
+		start = p.edit.pos - room + 1
+	}
+	col := 1 + width(label) + min(max(p.errPos-start, 0), room)
+	return truncateStyled(spaces(col)+m.st.errText.Render("^ "+p.err), m.w)
+}

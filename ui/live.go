@@ -1,0 +1,117 @@
+package ui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode/view"
+	"github.com/tapview/tapview/sources"
+)
+
+// refreshEvery is the shortest time between two reads of the store: the UI
+// wakes at most ten times a second however fast traffic arrives.
+const refreshEvery = 100 * time.Millisecond
+
+// spinEvery paces the loading spinner.
+const spinEvery = 120 * time.Millisecond
+
+type (
+	storeChangedMsg struct{}
+	rearmMsg        struct{}
+	spinMsg         struct{}
+)
+
+// waitCmd blocks until the store signals a change (or the UI ends).
+func (m *Model) waitCmd() tea.Cmd {
+	ch := m.cfg.Store.Changed()
+	ctx := m.ctx
+	return func() tea.Msg {
+		select {
+		case <-ch:
+			return storeChangedMsg{}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// onStoreChanged pulls the store, then waits refreshEvery before listening
+// again; changes in between coalesce in the store's one-slot channel.
+func (m *Model) onStoreChanged() tea.Cmd {
+	rearm := tea.Tick(refreshEvery, func(time.Time) tea.Msg { return rearmMsg{} })
+	return tea.Batch(m.pull(), rearm)
+}
+
+// pull reads counts, source statistics and notes, advances filters and
+// the follow cursor, and reloads an open detail whose exchange changed.
+func (m *Model) pull() tea.Cmd {
+	if !m.paused {
+		ex, fl := m.cfg.Store.Len()
+		m.total = [2]int{ex, fl}
+	}
+	m.stats = m.cfg.Store.Stats()
+	m.note, m.noteLv = "", 0
+	notes := m.cfg.Store.Notes()
+	for i := len(notes) - 1; i >= 0; i-- {
+		if n := notes[i]; n.Level >= sources.Warning {
+			m.note = view.Sanitize(n.Source + ": " + n.Message)
+			m.noteLv = int(n.Level)
+			break
+		}
+	}
+	m.fixLists()
+	return tea.Batch(m.stepFilters(true), m.syncDetail(), m.startSpin())
+}
+
+// resume catches up after a pause.
+func (m *Model) resume() tea.Cmd {
+	m.paused = false
+	return m.pull()
+}
+
+// loading reports a file source still being read (live sources never end,
+// so they do not spin).
+func (m *Model) loading() bool {
+	if m.cfg.Live {
+		return false
+	}
+	for _, s := range m.stats {
+		if !s.Done {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) filtering() bool {
+	return m.idx[0].building || m.idx[1].building
+}
+
+func (m *Model) busy() bool {
+	return m.loading() || m.filtering() || m.inflight > 0
+}
+
+// startSpin animates the spinner while something is under way, and stops
+// ticking when idle so an idle screen costs nothing.
+func (m *Model) startSpin() tea.Cmd {
+	if m.spinning || !m.busy() {
+		return nil
+	}
+	m.spinning = true
+	return tea.Tick(spinEvery, func(time.Time) tea.Msg { return spinMsg{} })
+}
+
+func (m *Model) onSpin() tea.Cmd {
+	m.spinning = false
+	if !m.busy() {
+		return nil
+	}
+	m.spin++
+	return m.startSpin()
+}
+
+func (m *Model) spinner() string {
+	frames := [...]string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	return frames[m.spin%len(frames)]
+}

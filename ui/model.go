@@ -1,0 +1,224 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// paneID names the two lists.
+type paneID int
+
+const (
+	paneExchanges paneID = iota
+	paneFlows
+)
+
+// Model is the bubbletea model of the whole screen. It is used through a
+// pointer: Update mutates it in place and returns it.
+type Model struct {
+	cfg    Config
+	ctx    context.Context
+	keys   keyMap
+	st     styles
+	loc    *time.Location
+	w, h   int
+	pane   paneID
+	help   bool
+	prompt *prompt
+
+	lists [2]listState
+	idx   [2]filterIndex
+	total [2]int // store lengths as last refreshed (frozen while paused)
+
+	masked bool
+	paused bool
+	stats  []decode.SourceStats
+	note   string // latest warning or error from a source
+	noteLv int
+
+	exRows   []exRow
+	flRows   []flRow
+	rowCache map[uint64]exRow
+
+	detail detailState
+
+	status    statusLine
+	statusSeq int
+	spin      int
+	spinning  bool
+	inflight  int // background commands whose results Update still awaits
+	lastSrch  string
+	lastPath  string
+}
+
+// New builds the model; Run uses it, and tests drive it directly.
+func New(ctx context.Context, cfg Config) *Model {
+	loc := cfg.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	m := &Model{
+		cfg:      cfg,
+		ctx:      ctx,
+		keys:     newKeyMap(),
+		st:       newStyles(),
+		loc:      loc,
+		w:        80,
+		h:        24,
+		masked:   !cfg.Unmasked && cfg.Mask != nil,
+		rowCache: make(map[uint64]exRow),
+	}
+	m.lists[paneExchanges].follow = cfg.Live
+	m.lists[paneFlows].follow = cfg.Live
+	return m
+}
+
+// Init starts watching the store and applies the initial filter.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.waitCmd(), m.pull()}
+	if m.cfg.Filter != "" {
+		cmds = append(cmds, m.applyFilter(m.cfg.Filter))
+	}
+	cmds = append(cmds, m.startSpin())
+	return tea.Batch(cmds...)
+}
+
+// Update handles one message. Nothing here blocks or does I/O: store reads
+// are slice copies of the visible rows, everything heavier is a command.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		m.fixLists()
+		return m, m.reloadDetail()
+	case tea.KeyPressMsg:
+		return m, m.onKey(msg)
+	case tea.PasteMsg:
+		if m.prompt != nil {
+			m.prompt.edit.insert(msg.Content)
+		}
+		return m, nil
+	case tea.MouseWheelMsg:
+		return m, m.onWheel(msg.Mouse())
+	case tea.MouseClickMsg:
+		return m, m.onClick(msg.Mouse())
+	case storeChangedMsg:
+		return m, m.onStoreChanged()
+	case rearmMsg:
+		return m, m.waitCmd()
+	case spinMsg:
+		return m, m.onSpin()
+	case filterResult:
+		m.inflight--
+		return m, m.onFilterResult(msg)
+	case detailResult:
+		m.inflight--
+		m.onDetailResult(msg)
+		return m, nil
+	case exportResult:
+		m.inflight--
+		return m, m.onExportResult(msg)
+	case curlResult:
+		m.inflight--
+		return m, m.onCurlResult(msg)
+	case clearStatusMsg:
+		if msg.seq == m.statusSeq {
+			m.status = statusLine{}
+		}
+		return m, nil
+	}
+	return m, nil
+}
+
+// work counts a background command so tests (and the busy indicator)
+// know when results are still due.
+func (m *Model) work(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	m.inflight++
+	return cmd
+}
+
+func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
+	if k.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if m.help {
+		m.help = false // any key closes help
+		return nil
+	}
+	if m.prompt != nil {
+		return m.onPromptKey(k)
+	}
+	if m.detail.open {
+		if cmd, handled := m.onDetailKey(k); handled {
+			return cmd
+		}
+	} else if cmd, handled := m.onListKey(k); handled {
+		return cmd
+	}
+	return m.onGlobalKey(k)
+}
+
+// onGlobalKey handles keys that mean the same everywhere.
+func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Quit):
+		return tea.Quit
+	case key.Matches(k, m.keys.Help):
+		m.help = true
+	case key.Matches(k, m.keys.Exchanges):
+		m.switchPane(paneExchanges)
+	case key.Matches(k, m.keys.Flows):
+		m.switchPane(paneFlows)
+	case key.Matches(k, m.keys.Mask):
+		return m.toggleMask()
+	case key.Matches(k, m.keys.Follow):
+		l := &m.lists[m.pane]
+		l.follow = !l.follow
+		m.fixLists()
+		return m.syncDetail()
+	case key.Matches(k, m.keys.Pause):
+		if m.paused {
+			return m.resume()
+		}
+		m.paused = true
+	case key.Matches(k, m.keys.Export):
+		if m.cfg.Export == nil {
+			return m.flash("export is not available here", true)
+		}
+		path := m.lastPath
+		if path == "" {
+			path = "tapview-export.har"
+		}
+		m.openPrompt(promptExport, path)
+	case key.Matches(k, m.keys.Copy):
+		return m.copyCurl()
+	}
+	return nil
+}
+
+func (m *Model) switchPane(p paneID) {
+	if m.pane == p && !m.detail.open {
+		return
+	}
+	m.pane = p
+	m.detail = detailState{}
+	m.fixLists()
+}
+
+func (m *Model) toggleMask() tea.Cmd {
+	if m.cfg.Mask == nil {
+		return m.flash("no masker configured: showing traffic as captured", true)
+	}
+	m.masked = !m.masked
+	clear(m.rowCache)
+	m.fixLists()
+	return m.reloadDetail()
+}

@@ -1,0 +1,401 @@
+package ui
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("screen differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func baseConfig(s *fakeStore) Config {
+	return Config{Store: s, Title: "capture.pcap", Compile: fakeCompile, Mask: fakeMask}
+}
+
+func loadedStore() *fakeStore {
+	s := newFakeStore()
+	s.add(fixtures()...)
+	s.fl = flowFixtures()
+	s.stats = []decode.SourceStats{{Name: "capture.pcap", Packets: 120, Bytes: 48213, Total: 48213, Done: true}}
+	return s
+}
+
+func TestListGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	golden(t, "list_80x24", d.screen())
+	d.keys("j", "j")
+	golden(t, "list_cursor_80x24", d.screen())
+}
+
+func TestFlowsGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("2")
+	golden(t, "flows_80x24", d.screen())
+	d.keys("enter")
+	golden(t, "flow_detail_80x24", d.screen())
+}
+
+func TestDetailJSONPostGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "enter")
+	golden(t, "detail_post_request_80x24", d.screen())
+	d.keys("tab")
+	golden(t, "detail_post_response_80x24", d.screen())
+	d.keys("tab")
+	golden(t, "detail_post_timing_80x24", d.screen())
+	d.keys("tab")
+	golden(t, "detail_post_raw_80x24", d.screen())
+}
+
+func TestMaskingGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "enter")
+	masked := d.screen()
+	if strings.Contains(masked, "hunter2") || strings.Contains(masked, "eyJhbGci") || strings.Contains(masked, "abc123") {
+		t.Errorf("masked screen shows a secret:\n%s", masked)
+	}
+	if strings.Contains(masked, "UNMASKED") {
+		t.Error("masked screen says UNMASKED")
+	}
+	golden(t, "masking_on_80x24", masked)
+
+	d.keys("m")
+	unmasked := d.screen()
+	for _, secret := range []string{"hunter2", "Bearer eyJhbGciOiJIUzI1NiJ9.secret", "token=abc123", "UNMASKED"} {
+		if !strings.Contains(unmasked, secret) {
+			t.Errorf("unmasked screen lacks %q", secret)
+		}
+	}
+	golden(t, "masking_off_80x24", unmasked)
+	// UNMASKED is drawn in reverse red.
+	if raw := d.raw(); !strings.Contains(raw, "UNMASKED") || !strings.Contains(raw, "\x1b[") {
+		t.Error("UNMASKED is not styled")
+	}
+
+	d.keys("esc")
+	d.send(tea.WindowSizeMsg{Width: 160, Height: 24})
+	if list := d.screen(); !strings.Contains(list, "token=abc123") {
+		t.Errorf("unmasked list hides the token:\n%s", list)
+	}
+	d.keys("m")
+	if list := d.screen(); strings.Contains(list, "abc123") {
+		t.Errorf("masked list shows the token:\n%s", list)
+	}
+}
+
+func TestFilterErrorGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("/")
+	d.typeText("status >= 5oo")
+	d.keys("enter")
+	scr := d.screen()
+	golden(t, "filter_error_80x24", scr)
+	if d.m.prompt == nil {
+		t.Fatal("prompt closed on a compile error")
+	}
+	// The caret sits under the bad value: column of "5oo" in the prompt.
+	lines := strings.Split(scr, "\n")
+	errLine, promptLine := lines[len(lines)-3], lines[len(lines)-2]
+	caret := width(errLine[:strings.Index(errLine, "^")])
+	value := width(promptLine[:strings.Index(promptLine, "5oo")])
+	if caret != value {
+		t.Errorf("caret at column %d, value at %d:\n%s\n%s", caret, value, errLine, promptLine)
+	}
+	// esc keeps the old (empty) filter.
+	d.keys("esc")
+	if d.m.idx[paneExchanges].active() || d.m.prompt != nil {
+		t.Error("esc after an error changed the filter or left the prompt open")
+	}
+	if got := d.m.shown(paneExchanges); got != 9 {
+		t.Errorf("shown = %d, want 9", got)
+	}
+}
+
+func TestFilterApplyAndKeep(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("/")
+	d.typeText("status >= 500")
+	d.keys("enter")
+	if got := d.m.shown(paneExchanges); got != 1 {
+		t.Fatalf("status >= 500 shows %d rows, want 1", got)
+	}
+	golden(t, "filter_applied_80x24", d.screen())
+	// A new filter that fails keeps the old one on esc.
+	d.keys("/", "backspace", "backspace", "backspace")
+	d.typeText("xyz")
+	d.keys("enter", "esc")
+	if ix := d.m.idx[paneExchanges]; ix.expr != "status >= 500" {
+		t.Errorf("filter after esc = %q", ix.expr)
+	}
+	// Clearing the filter shows everything again.
+	d.keys("/")
+	d.send(keyMsg("esc"))
+	d.keys("/")
+	for range len("status >= 500") {
+		d.keys("backspace")
+	}
+	d.keys("enter")
+	if d.m.idx[paneExchanges].active() || d.m.shown(paneExchanges) != 9 {
+		t.Errorf("cleared filter: active=%v shown=%d", d.m.idx[paneExchanges].active(), d.m.shown(paneExchanges))
+	}
+}
+
+func TestFilterIncremental(t *testing.T) {
+	s := loadedStore()
+	d := newDriver(t, baseConfig(s), 80, 24)
+	d.keys("/")
+	d.typeText("status >= 500")
+	d.keys("enter")
+	if got := d.m.shown(paneExchanges); got != 1 {
+		t.Fatalf("shown = %d, want 1", got)
+	}
+	// A new 500 arrives, and the pending /v1/report completes with 504.
+	s.add(exchange(10, 2000, "GET", "/v1/fail", 500, "", "", "text/plain", "boom"))
+	done := exchange(7, 1200, "GET", "/v1/report", 504, "", "", "text/plain", "timeout")
+	done.Version = 2
+	s.add(done)
+	d.send(storeChangedMsg{})
+	if got, want := d.m.idx[paneExchanges].matches, []int{2, 6, 9}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("matches = %v, want %v", got, want)
+	}
+	if !strings.Contains(d.screen(), "/v1/report") {
+		t.Errorf("completed exchange not listed:\n%s", d.screen())
+	}
+}
+
+func TestHelpGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("?")
+	scr := d.screen()
+	golden(t, "help_80x24", scr)
+	for _, b := range []string{"j/↓", "pgdn", "enter", "toggle masking", "copy as curl", "export shown", "pause/resume"} {
+		if !strings.Contains(scr, b) {
+			t.Errorf("help lacks %q", b)
+		}
+	}
+	d.keys("x")
+	if d.m.help || d.m.prompt != nil {
+		t.Error("a key in help did something besides closing it")
+	}
+}
+
+func TestWideSplitGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 160, 40)
+	d.keys("j", "enter")
+	if !d.m.split() {
+		t.Fatal("no split at 160x40")
+	}
+	golden(t, "split_160x40", d.screen())
+	// J moves to the next exchange; the detail follows.
+	d.keys("J")
+	if d.m.detail.id != 3 || !strings.Contains(d.screen(), "GET /healthz HTTP/1.1") {
+		t.Errorf("detail did not follow the cursor: id=%d", d.m.detail.id)
+	}
+}
+
+func TestSanitizedOnScreen(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("G", "enter", "tab")
+	raw := d.raw()
+	for _, bad := range []string{"\x1b[2J", "\x1b]0;", "\u202e", "\x07"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("frame contains raw %q", bad)
+		}
+	}
+	if scr := d.screen(); !strings.Contains(scr, `\x1b]0;pwned\x07`) || !strings.Contains(scr, `\x1b[2Jevil\u202e`) {
+		t.Errorf("escaped wire strings not shown:\n%s", scr)
+	}
+}
+
+func TestResizeKeepsLayout(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	for _, sz := range [][2]int{{250, 70}, {100, 30}, {80, 24}, {120, 36}, {40, 8}} {
+		d.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		lines := strings.Split(d.screen(), "\n")
+		if got := len(lines) - 1; got != sz[1] {
+			t.Errorf("%dx%d: %d lines", sz[0], sz[1], got)
+		}
+		for i, l := range strings.Split(strings.TrimSuffix(d.screen(), "\n"), "\n") {
+			if w := width(l); w > sz[0] {
+				t.Errorf("%dx%d: line %d is %d wide: %q", sz[0], sz[1], i, w, l)
+			}
+		}
+	}
+}
+
+func TestPauseFreezesCounts(t *testing.T) {
+	s := loadedStore()
+	d := newDriver(t, baseConfig(s), 80, 24)
+	d.keys("space")
+	s.add(exchange(20, 3000, "GET", "/later", 200, "", "", "text/plain", "x"))
+	d.send(storeChangedMsg{})
+	if d.m.shown(paneExchanges) != 9 || !strings.Contains(d.screen(), "PAUSED +1") {
+		t.Errorf("paused view moved: shown=%d\n%s", d.m.shown(paneExchanges), d.screen())
+	}
+	d.keys("space")
+	if d.m.shown(paneExchanges) != 10 {
+		t.Errorf("resume did not catch up: %d", d.m.shown(paneExchanges))
+	}
+}
+
+func TestFollowNewest(t *testing.T) {
+	s := loadedStore()
+	cfg := baseConfig(s)
+	cfg.Live = true
+	d := newDriver(t, cfg, 80, 24)
+	if d.m.lists[paneExchanges].cursor != 8 {
+		t.Fatalf("live view starts at %d, want the newest (8)", d.m.lists[paneExchanges].cursor)
+	}
+	s.add(exchange(21, 3000, "GET", "/newest", 200, "", "", "text/plain", "x"))
+	d.send(storeChangedMsg{})
+	if d.m.lists[paneExchanges].cursor != 9 {
+		t.Errorf("follow did not move to the new row: %d", d.m.lists[paneExchanges].cursor)
+	}
+	d.keys("k")
+	s.add(exchange(22, 3100, "GET", "/newer", 200, "", "", "text/plain", "x"))
+	d.send(storeChangedMsg{})
+	if l := d.m.lists[paneExchanges]; l.follow || l.cursor != 8 {
+		t.Errorf("moving up should stop following: %+v", l)
+	}
+}
+
+func TestCopyCurl(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "c")
+	clip := lastClipboard(d)
+	if !strings.Contains(clip, "curl") || strings.Contains(clip, "hunter2") || strings.Contains(clip, "eyJhbGci") {
+		t.Errorf("masked curl copy = %q", clip)
+	}
+	if !strings.Contains(d.screen(), "copied as curl (masked)") {
+		t.Errorf("no confirmation:\n%s", d.screen())
+	}
+	d.keys("m", "c")
+	if clip := lastClipboard(d); !strings.Contains(clip, "hunter2") {
+		t.Errorf("unmasked curl copy = %q", clip)
+	}
+}
+
+// lastClipboard finds the last OSC 52 request the model produced.
+func lastClipboard(d *driver) string {
+	for i := len(d.seen) - 1; i >= 0; i-- {
+		if fmt.Sprintf("%T", d.seen[i]) == "tea.setClipboardMsg" {
+			return fmt.Sprint(d.seen[i])
+		}
+	}
+	return ""
+}
+
+func TestExport(t *testing.T) {
+	var mu sync.Mutex
+	var gotPath string
+	var gotEx []*decode.Exchange
+	var gotFl []*decode.Flow
+	var gotMasked bool
+	cfg := baseConfig(loadedStore())
+	cfg.Export = func(_ context.Context, path string, exs []*decode.Exchange, fls []*decode.Flow, masked bool) error {
+		mu.Lock()
+		defer mu.Unlock()
+		gotPath, gotEx, gotFl, gotMasked = path, exs, fls, masked
+		if strings.HasSuffix(path, "full.har") {
+			return errExportFailed
+		}
+		return nil
+	}
+	d := newDriver(t, cfg, 80, 24)
+	d.keys("/")
+	d.typeText("status >= 400")
+	d.keys("enter", "x")
+	for range len("tapview-export.har") {
+		d.keys("backspace")
+	}
+	d.typeText("out.txt")
+	d.keys("enter")
+	if d.m.prompt == nil || !strings.Contains(d.screen(), "extension picks the format") {
+		t.Fatalf("bad extension accepted:\n%s", d.screen())
+	}
+	for range len("txt") {
+		d.keys("backspace")
+	}
+	d.typeText("pcapng")
+	d.keys("enter")
+	mu.Lock()
+	if gotPath != "out.pcapng" || len(gotEx) != 2 || !gotMasked {
+		t.Errorf("export got path=%q exchanges=%d masked=%v", gotPath, len(gotEx), gotMasked)
+	}
+	if len(gotFl) == 0 {
+		t.Error("export got no flows for its exchanges")
+	}
+	mu.Unlock()
+	if !strings.Contains(d.screen(), "exported 2 exchanges") {
+		t.Errorf("no export confirmation:\n%s", d.screen())
+	}
+	d.keys("x")
+	for range len("out.pcapng") {
+		d.keys("backspace")
+	}
+	d.typeText("full.har")
+	d.keys("enter")
+	if !strings.Contains(d.screen(), "disk full") {
+		t.Errorf("export error not shown:\n%s", d.screen())
+	}
+}
+
+func TestDetailSearch(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "enter", "/")
+	d.typeText("scopes")
+	d.keys("enter")
+	dt := d.m.detail
+	if len(dt.matches) != 1 || !strings.Contains(dt.lines[dt.matches[0]].text, `"scopes"`) {
+		t.Fatalf("search matches = %v", dt.matches)
+	}
+	if !strings.Contains(d.screen(), "/scopes 1 of 1") {
+		t.Errorf("search state not shown:\n%s", d.screen())
+	}
+	d.keys("n")
+	if d.m.detail.cur != 0 {
+		t.Errorf("n with one match moved to %d", d.m.detail.cur)
+	}
+}
+
+func TestBodyViewCycle(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "enter")
+	if got := d.m.detail.used[0].String(); got != "json" {
+		t.Fatalf("request body shown as %s", got)
+	}
+	d.keys("v")
+	if got := d.m.detail.used[0].String(); got != "form" {
+		t.Errorf("after v the body is %s, want the next view (form)", got)
+	}
+}

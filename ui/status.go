@@ -1,0 +1,254 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tapview/tapview/decode/view"
+)
+
+// headerLine is the top line: the app, the two panes with their counts,
+// and the help hint.
+func (m *Model) headerLine() string {
+	tab := func(p paneID, n, name string) string {
+		label := n + " " + name + " " + thousands(m.shown(p))
+		if m.idx[p].active() {
+			label += "/" + thousands(m.total[p])
+		}
+		if m.pane == p {
+			return m.st.paneOn.Render(label)
+		}
+		return m.st.paneOff.Render(label)
+	}
+	left := " " + m.st.app.Render("tapview") + "   " + tab(paneExchanges, "1", "Exchanges") + "   " + tab(paneFlows, "2", "Flows")
+	right := m.st.keyHint.Render("? help ")
+	return joinEnds(left, right, m.w)
+}
+
+// joinEnds puts right at the right edge of a line of width w, dropping it
+// when there is no room.
+func joinEnds(left, right string, w int) string {
+	lw, rw := width(left), width(right)
+	if lw+rw+1 > w {
+		if lw > w {
+			return truncateStyled(left, w)
+		}
+		return left + spaces(w-lw)
+	}
+	return left + spaces(w-lw-rw) + right
+}
+
+// segment is one part of the status bar; lower priority goes first when
+// the line is too narrow.
+type segment struct {
+	text string // styled
+	prio int
+}
+
+// statusBar is the bottom line: sources, counts, filter, drops, masking,
+// follow and pause state, and transient messages.
+func (m *Model) statusBar() string {
+	var segs []segment
+	add := func(text string, prio int) {
+		if text != "" {
+			segs = append(segs, segment{text, prio})
+		}
+	}
+	if !m.masked {
+		add(m.st.unmasked.Render(" UNMASKED "), 100)
+	}
+	if m.paused {
+		ex, fl := m.cfg.Store.Len()
+		extra := ex - m.total[paneExchanges]
+		if m.pane == paneFlows {
+			extra = fl - m.total[paneFlows]
+		}
+		add(m.st.paused.Render(fmt.Sprintf(" PAUSED +%s ", thousands(max(extra, 0)))), 95)
+	}
+	if m.status.text != "" {
+		st := m.st.bold
+		if m.status.err {
+			st = m.st.errText
+		}
+		add(st.Render(m.status.text), 90)
+	}
+	add(m.sourceSegment(), 60)
+	shown, total := m.shown(m.pane), m.total[m.pane]
+	count := thousands(shown)
+	if m.idx[m.pane].active() {
+		count += " of " + thousands(total)
+	}
+	if m.pane == paneFlows {
+		count += " flows"
+	} else {
+		count += " exchanges"
+	}
+	add(count, 80)
+	ix := &m.idx[m.pane]
+	switch {
+	case ix.building:
+		add(m.st.warn.Render(m.spinner()+" filtering "+view.Sanitize(ix.next)), 70)
+	case ix.active():
+		add(m.st.dim.Render("filter ")+view.Sanitize(ix.expr), 70)
+	}
+	if drops := m.drops(); drops > 0 {
+		add(m.st.warn.Render("drops "+thousands(int(drops))), 65)
+	}
+	if m.note != "" {
+		st := m.st.warn
+		if m.noteLv >= 2 {
+			st = m.st.errText
+		}
+		add(st.Render(m.note), 20)
+	}
+	if m.masked {
+		add(m.st.dim.Render("masked"), 40)
+	}
+	if m.lists[m.pane].follow {
+		add(m.st.bold.Render("follow"), 50)
+	}
+	hints := m.st.keyHint.Render(m.hints())
+	return m.layoutSegments(segs, hints)
+}
+
+// layoutSegments joins segments with a separator, dropping the least
+// important ones until they fit next to the key hints (which go first).
+func (m *Model) layoutSegments(segs []segment, hints string) string {
+	sep := m.st.dim.Render(" · ")
+	order := make([]segment, len(segs))
+	copy(order, segs)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].prio < order[j].prio })
+	keep := make(map[int]bool, len(segs))
+	for i := range segs {
+		keep[i] = true
+	}
+	build := func() string {
+		var parts []string
+		for i, s := range segs {
+			if keep[i] {
+				parts = append(parts, s.text)
+			}
+		}
+		return " " + strings.Join(parts, sep)
+	}
+	line := build()
+	for _, s := range order {
+		if width(line)+width(hints)+1 <= m.w {
+			break
+		}
+		for i := range segs {
+			if segs[i] == s && keep[i] {
+				keep[i] = false
+				break
+			}
+		}
+		line = build()
+	}
+	if width(line)+width(hints)+1 > m.w {
+		return truncateStyled(line, m.w)
+	}
+	return joinEnds(line, hints, m.w)
+}
+
+// hints are the few keys worth remembering in the current state.
+func (m *Model) hints() string {
+	switch {
+	case m.detail.open && m.detail.pane == paneFlows:
+		return "/ search · esc back "
+	case m.detail.open:
+		return "tab tabs · v view · / search · esc back "
+	default:
+		return "/ filter · enter open "
+	}
+}
+
+func (m *Model) drops() int64 {
+	var n int64
+	for _, s := range m.stats {
+		n += s.Dropped
+	}
+	return n
+}
+
+// sourceSegment summarises the sources: one by name and state, several by
+// count.
+func (m *Model) sourceSegment() string {
+	if len(m.stats) == 0 {
+		return view.Sanitize(m.cfg.Title)
+	}
+	if len(m.stats) == 1 {
+		s := m.stats[0]
+		name := view.Sanitize(s.Name)
+		switch {
+		case s.Err != "":
+			return m.st.errText.Render(name + " ✗ " + view.Sanitize(s.Err))
+		case s.Done:
+			return name + m.st.ok.Render(" ✓")
+		case m.cfg.Live:
+			return name + m.st.ok.Render(" ● live")
+		case s.Total > 0:
+			return fmt.Sprintf("%s %s %d%%", name, m.spinner(), percent(s.Bytes, s.Total))
+		}
+		return name + " " + m.spinner()
+	}
+	done, failed := 0, 0
+	for _, s := range m.stats {
+		if s.Done {
+			done++
+		}
+		if s.Err != "" {
+			failed++
+		}
+	}
+	txt := fmt.Sprintf("%d sources", len(m.stats))
+	switch {
+	case failed > 0:
+		return txt + m.st.errText.Render(fmt.Sprintf(" %d failed", failed))
+	case done == len(m.stats):
+		return txt + m.st.ok.Render(" ✓")
+	case m.cfg.Live:
+		return txt + m.st.ok.Render(" ● live")
+	}
+	return fmt.Sprintf("%s %s %d reading", txt, m.spinner(), len(m.stats)-done)
+}
+
+func percent(n, total int64) int {
+	if total <= 0 {
+		return 0
+	}
+	return int(min(n*100/total, 100))
+}
+
+// showProgress reports whether the loading line is on screen.
+func (m *Model) showProgress() bool { return m.loading() }
+
+// progressLine shows how far reading the capture files has come: packets
+// and bytes read, and a bar when the total size is known.
+func (m *Model) progressLine() string {
+	var pkts, read, total int64
+	var names []string
+	for _, s := range m.stats {
+		if s.Done {
+			continue
+		}
+		pkts += s.Packets
+		read += s.Bytes
+		total += s.Total
+		names = append(names, view.Sanitize(s.Name))
+	}
+	what := strings.Join(names, ", ")
+	if len(names) > 2 {
+		what = fmt.Sprintf("%d sources", len(names))
+	}
+	txt := fmt.Sprintf(" %s reading %s · %s packets · %s", m.spinner(), what, thousands(int(pkts)), longBytes(read))
+	if total > 0 {
+		txt += fmt.Sprintf(" of %s · %d%%", longBytes(total), percent(read, total))
+		if room := m.w - width(txt) - 3; room >= 10 {
+			bar := min(room, 40)
+			done := int(int64(bar) * min(read, total) / total)
+			txt += "  " + m.st.ok.Render(strings.Repeat("━", done)) + m.st.dim.Render(strings.Repeat("─", bar-done))
+		}
+	}
+	return truncateStyled(txt, m.w)
+}

@@ -1,0 +1,123 @@
+package ui
+
+import "strings"
+
+// column is one column of a list. Fixed columns keep w; flexible ones
+// (weight > 0) share what is left. On narrow screens, columns with a drop
+// rank are removed, highest rank first, until every flexible column gets
+// at least minFlex cells.
+type column struct {
+	key    int // index of the column's value in a row's values
+	title  string
+	w      int
+	weight int    // > 0: flexible, share of the remaining width
+	right  bool   // right-aligned (numbers)
+	middle bool   // truncated in the middle (endpoints)
+	drop   int    // 0: always shown; higher is dropped first
+	after  string // separator after the column; one space when empty
+}
+
+const minFlex = 12
+
+func (c column) sep() string {
+	if c.after != "" {
+		return c.after
+	}
+	return " "
+}
+
+// fitColumns returns the columns shown at total width, with the widths of
+// the flexible ones filled in.
+func fitColumns(cols []column, total int) []column {
+	cols = append([]column(nil), cols...)
+	for {
+		used, weights, flex := 1, 0, 0
+		for i, c := range cols {
+			if i < len(cols)-1 {
+				used += width(c.sep())
+			}
+			if c.weight > 0 {
+				weights += c.weight
+				flex++
+			} else {
+				used += c.w
+			}
+		}
+		left := total - used - 1 // keep the last cell off the edge
+		worst := -1
+		for i, c := range cols {
+			if c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
+				worst = i
+			}
+		}
+		if left >= minFlex*flex || worst < 0 {
+			given, last := 0, -1
+			for i := range cols {
+				if cols[i].weight > 0 {
+					cols[i].w = max(left*cols[i].weight/weights, 1)
+					given += cols[i].w
+					last = i
+				}
+			}
+			if last >= 0 && left > given {
+				cols[last].w += left - given
+			}
+			return cols
+		}
+		cols = append(cols[:worst], cols[worst+1:]...)
+	}
+}
+
+// cell lays out one value in its column.
+func (c column) cell(v string) string {
+	switch {
+	case c.right:
+		return fitRight(v, c.w)
+	case c.middle:
+		return fitMiddle(v, c.w)
+	}
+	return fit(v, c.w)
+}
+
+// titleLine renders the column titles, padded to total.
+func titleLine(cols []column, total int) string {
+	titles := make([]string, 0, 16)
+	for _, c := range cols {
+		for len(titles) <= c.key {
+			titles = append(titles, "")
+		}
+		titles[c.key] = c.title
+	}
+	pre, mid, post := rowParts(cols, titles, -1, total)
+	return pre + mid + post
+}
+
+// rowParts lays out a row split around the column with key hl, so that
+// cell alone can be coloured: before it, the cell, and after it (padded
+// to total). vals is indexed by column key.
+func rowParts(cols []column, vals []string, hl, total int) (string, string, string) {
+	var pre, post strings.Builder
+	pre.Grow(total + 8)
+	mid := ""
+	cur := &pre
+	pre.WriteByte(' ')
+	for i, c := range cols {
+		v := ""
+		if c.key < len(vals) {
+			v = vals[c.key]
+		}
+		if c.key == hl {
+			mid = c.cell(v)
+			cur = &post
+		} else {
+			cur.WriteString(c.cell(v))
+		}
+		if i < len(cols)-1 {
+			cur.WriteString(c.sep())
+		}
+	}
+	if used := width(pre.String()) + width(mid) + width(post.String()); used < total {
+		post.WriteString(spaces(total - used))
+	}
+	return pre.String(), mid, post.String()
+}
