@@ -20,12 +20,12 @@ const maxShownBody = 4 << 20
 type lineKind uint8
 
 const (
-	linePlain lineKind = iota
-	lineStart          // request or status line
-	lineHeader         // "Name: value", name coloured up to split
-	lineSection        // "── body · json ──" rule
-	lineNote           // explanation from tapview, not from the wire
-	lineWarn           // an error on the exchange
+	linePlain   lineKind = iota
+	lineStart            // request or status line
+	lineHeader           // "Name: value", name coloured up to split
+	lineSection          // "── body · json ──" rule
+	lineNote             // explanation from tapview, not from the wire
+	lineWarn             // an error on the exchange
 )
 
 // dline is one line of detail content: sanitized text plus how to style it.

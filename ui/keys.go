@@ -5,12 +5,12 @@ import "charm.land/bubbles/v2/key"
 // keyMap is the single source of truth for keys: Update matches against
 // it and the help screen is generated from it, so the two cannot drift.
 type keyMap struct {
-	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
-	Enter, Back, Tab, BackTab, Exchanges, Flows  key.Binding
-	NextItem, PrevItem                           key.Binding
-	Filter, Next, Prev, View                     key.Binding
-	Mask, Follow, Pause, Export, Copy            key.Binding
-	Help, Quit                                   key.Binding
+	Up, Down, Top, Bottom, PageUp, PageDown     key.Binding
+	Enter, Back, Tab, BackTab, Exchanges, Flows key.Binding
+	NextItem, PrevItem                          key.Binding
+	Filter, Next, Prev, View                    key.Binding
+	Mask, Follow, Pause, Export, Copy           key.Binding
+	Help, Quit                                  key.Binding
 }
 
 func newKeyMap() keyMap {
