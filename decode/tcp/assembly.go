@@ -217,10 +217,10 @@ func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
 	c := s.c
 	d := c.d
 	if d.deferring {
-		d.deferEvent(c, deferred{complete: true, state: d.closing, ts: d.clock})
+		d.deferEvent(c, deferred{complete: true, state: d.closing, ts: c.lane.clock})
 		return true
 	}
-	c.complete(d.closing, d.clock)
+	c.complete(d.closing, c.lane.clock)
 	return true
 }
 
@@ -231,7 +231,7 @@ func (c *conn) complete(closing decode.FlowState, ts time.Time) {
 		c.end(c.closeState(closing), ts)
 	}
 	if c.lane != nil {
-		c.d.linger(c)
+		c.lane.linger(c)
 	}
 }
 
@@ -362,7 +362,7 @@ func (d *Decoder) tcpPacket(ln *lane, p *sources.Packet, f *link.Frame, ip []byt
 func (d *Decoder) afterRST() {
 	for _, c := range d.resets {
 		if !c.ended {
-			c.end(decode.FlowReset, d.clock)
+			c.end(decode.FlowReset, c.lane.clock)
 		}
 	}
 	d.resets = d.resets[:0]

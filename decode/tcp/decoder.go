@@ -11,11 +11,9 @@ package tcp
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/reassembly"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/link"
@@ -127,32 +125,6 @@ type Stats struct {
 	Defrag link.DefragStats
 }
 
-// lane is the per-source part of the decoder: packets of different
-// sources never share a connection (their ordinals would mix), so each
-// source gets its own gopacket pool and assembler.
-type lane struct {
-	name   string
-	pool   *reassembly.StreamPool
-	asm    *reassembly.Assembler
-	closed map[connKey]*conn
-	udp    map[connKey]*conn
-}
-
-// connKey identifies a connection regardless of direction.
-type connKey struct{ a, b netip.AddrPort }
-
-func makeKey(x, y netip.AddrPort) connKey {
-	if x.Compare(y) <= 0 {
-		return connKey{x, y}
-	}
-	return connKey{y, x}
-}
-
-type lingerEntry struct {
-	c     *conn
-	until time.Time
-}
-
 // Decoder turns packets and socket streams into flows and exchanges,
 // published to its Output. Use it from one goroutine only.
 type Decoder struct {
@@ -173,8 +145,7 @@ type Decoder struct {
 	scratch  []byte
 	cur      packetCtx
 
-	clock     time.Time
-	lastMaint time.Time
+	lastTick  time.Time
 	closing   decode.FlowState
 	deferring bool
 	flushed   []*conn
@@ -182,13 +153,11 @@ type Decoder struct {
 	nextFlowID     uint64
 	nextExchangeID uint64
 
-	dirty   []*conn
-	resets  []*conn
-	lingerQ []lingerEntry
+	dirty  []*conn
+	resets []*conn
 
-	udpHead, udpTail *conn
-	streams          map[*Stream]struct{}
-	finished         bool
+	streams  map[*Stream]struct{}
+	finished bool
 
 	stats Stats
 }
@@ -216,40 +185,13 @@ func (d *Decoder) Stats() Stats {
 	return s
 }
 
-// Clock returns the decoder's capture clock: the latest capture time seen.
-func (d *Decoder) Clock() time.Time { return d.clock }
-
-func (d *Decoder) lane(name string) *lane {
-	if d.lastLane != nil && d.lastLane.name == name {
-		return d.lastLane
+// Clock returns the capture clock of a source: the latest capture time
+// seen from it (zero for an unknown source).
+func (d *Decoder) Clock(source string) time.Time {
+	if ln := d.byName[source]; ln != nil {
+		return ln.clock
 	}
-	ln := d.byName[name]
-	if ln == nil {
-		ln = &lane{name: name, closed: make(map[connKey]*conn), udp: make(map[connKey]*conn)}
-		ln.pool = reassembly.NewStreamPool(&factory{d: d, lane: ln})
-		ln.asm = reassembly.NewAssembler(ln.pool)
-		ln.asm.MaxBufferedPagesPerConnection = d.cfg.MaxPagesPerConn
-		ln.asm.MaxBufferedPagesTotal = d.cfg.MaxPagesTotal
-		d.byName[name] = ln
-		d.lanes = append(d.lanes, ln)
-	}
-	d.lastLane = ln
-	return ln
-}
-
-// advance moves the capture clock forward (never back: a damaged
-// timestamp must not reopen time) and runs maintenance when due.
-func (d *Decoder) advance(ts time.Time) {
-	if ts.After(d.clock) {
-		d.clock = ts
-	}
-	if d.lastMaint.IsZero() {
-		d.lastMaint = d.clock
-		return
-	}
-	if d.clock.Sub(d.lastMaint) >= d.cfg.MaintainEvery {
-		d.maintain()
-	}
+	return time.Time{}
 }
 
 // Packet decodes one captured packet. The packet's Data may be kept by
@@ -259,7 +201,9 @@ func (d *Decoder) Packet(p *sources.Packet) {
 		return
 	}
 	d.stats.Packets++
-	d.advance(p.Timestamp)
+	ln := d.lane(p.Source)
+	ln.advance(p.Timestamp)
+	ln.packets++
 	f := &d.frame
 	if err := link.Parse(p.LinkType, p.Data, f); err != nil {
 		switch {
@@ -286,7 +230,6 @@ func (d *Decoder) Packet(p *sources.Packet) {
 		d.stats.Reassembled++
 		ip = dg
 	}
-	ln := d.lane(p.Source)
 	switch f.Proto {
 	case link.ProtoTCP:
 		d.tcpPacket(ln, p, f, ip)
@@ -297,30 +240,27 @@ func (d *Decoder) Packet(p *sources.Packet) {
 	}
 }
 
-// Tick advances the capture clock without a packet, so live captures
-// time out idle flows and republish counters while traffic is quiet.
+// Tick tells the decoder that wall time now has come, for live captures:
+// sources that sent no packet since the last Tick have their capture
+// clock moved on by the wall time elapsed, so their idle flows time out
+// and counters are republished while traffic is quiet. Replays without
+// Tick stay deterministic.
 func (d *Decoder) Tick(now time.Time) {
 	if d.finished {
 		return
 	}
-	d.advance(now)
-}
-
-// maintain flushes stale out-of-order data, ends idle flows, forgets
-// lingering connections and republishes flows whose counters changed.
-func (d *Decoder) maintain() {
-	d.lastMaint = d.clock
-	d.deferring = true
-	d.closing = decode.FlowTimedOut
-	opt := reassembly.FlushOptions{T: d.clock.Add(-d.cfg.GapTimeout), TC: d.clock.Add(-d.cfg.IdleTimeout)}
-	for _, ln := range d.lanes {
-		ln.asm.FlushWithOptions(opt)
+	if !d.lastTick.IsZero() && now.After(d.lastTick) {
+		elapsed := now.Sub(d.lastTick)
+		for _, ln := range d.lanes {
+			if ln.packets == 0 && !ln.clock.IsZero() {
+				ln.advance(ln.clock.Add(elapsed))
+			}
+		}
 	}
-	d.closing = ""
-	d.deferring = false
-	d.replayDeferred()
-	d.expireUDP(d.clock.Add(-d.cfg.UDPTimeout), decode.FlowTimedOut)
-	d.expireLinger(false)
+	for _, ln := range d.lanes {
+		ln.packets = 0
+	}
+	d.lastTick = now
 	d.publishDirty()
 }
 
@@ -334,42 +274,19 @@ func (d *Decoder) publishDirty() {
 	d.dirty = d.dirty[:0]
 }
 
-// linger keeps an ended TCP connection findable by its addresses for a
-// while, so its last packets are counted to it.
-func (d *Decoder) linger(c *conn) {
-	if c.lane == nil || c.key == (connKey{}) {
-		return
-	}
-	c.lane.closed[c.key] = c
-	d.lingerQ = append(d.lingerQ, lingerEntry{c: c, until: d.clock.Add(d.cfg.Linger)})
-}
-
-func (d *Decoder) expireLinger(all bool) {
-	n := 0
-	for _, e := range d.lingerQ {
-		if !all && !e.until.Before(d.clock) {
-			break
-		}
-		if e.c.lane.closed[e.c.key] == e.c {
-			delete(e.c.lane.closed, e.c.key)
-		}
-		n++
-	}
-	clear(d.lingerQ[:n])
-	d.lingerQ = d.lingerQ[n:]
-}
-
 // Finish ends the input: out-of-order data is flushed (missing bytes
 // become gaps), and every TCP connection, UDP conversation and open
-// stream ends, in flow order. Connections still open end in their current
-// state (open, or partial when joined mid-stream). ts may be zero; the
-// decoder's own clock is used when it is later.
+// stream ends. Connections still open end in their current state (open,
+// or partial when joined mid-stream), at their source's latest capture
+// time; ts stands in for sources that never had one.
 func (d *Decoder) Finish(ts time.Time) {
 	if d.finished {
 		return
 	}
-	if ts.After(d.clock) {
-		d.clock = ts
+	for _, ln := range d.lanes {
+		if ln.clock.IsZero() {
+			ln.clock = ts
+		}
 	}
 	d.deferring = true
 	for _, ln := range d.lanes {
@@ -377,9 +294,13 @@ func (d *Decoder) Finish(ts time.Time) {
 	}
 	d.deferring = false
 	d.replayDeferred()
-	d.expireUDP(time.Time{}, "")
+	for _, ln := range d.lanes {
+		ln.expireUDP(time.Time{}, "")
+	}
 	d.endStreams()
-	d.expireLinger(true)
+	for _, ln := range d.lanes {
+		ln.expireLinger(true)
+	}
 	d.publishDirty()
 	d.finished = true
 }

@@ -21,8 +21,10 @@ type Stream struct {
 // given to Data are relative to this client, even if a parser later swaps
 // the flow's client and server.
 func (d *Decoder) OpenStream(source string, client, server netip.AddrPort, ts time.Time) *Stream {
-	d.advance(ts)
+	ln := d.lane(source)
+	ln.advance(ts)
 	c := newConn(d, "tcp", source, client, server, ts)
+	c.lane = ln
 	d.stats.Streams++
 	s := &Stream{c: c}
 	if !d.finished {
@@ -41,7 +43,8 @@ func (s *Stream) Data(dir decode.Direction, data []byte, ts time.Time) {
 	if c.ended {
 		return
 	}
-	c.d.advance(ts)
+	c.lane.advance(ts)
+	c.lane.packets++
 	side := int(dir & 1)
 	c.count(side, len(data), 0, ts)
 	c.data(side, data, ts)
@@ -54,7 +57,7 @@ func (s *Stream) Gap(dir decode.Direction, n int, ts time.Time) {
 	if c.ended {
 		return
 	}
-	c.d.advance(ts)
+	c.lane.advance(ts)
 	c.gap(int(dir&1), n, ts)
 }
 
@@ -79,7 +82,7 @@ func (d *Decoder) endStreams() {
 	}
 	slices.SortFunc(open, func(a, b *Stream) int { return cmp.Compare(a.c.flow.ID, b.c.flow.ID) })
 	for _, s := range open {
-		s.c.end(s.c.flow.State, d.clock)
+		s.c.end(s.c.flow.State, s.c.lane.clock)
 		delete(d.streams, s)
 	}
 }

@@ -356,3 +356,55 @@ func TestFlushOrderIsFlowOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcesHaveTheirOwnClock: two captures from different years are
+// interleaved; neither source's time may time out the other's flows.
+func TestSourcesHaveTheirOwnClock(t *testing.T) {
+	a := corpustest.Read(t, "http11_keepalive_5req_1conn.pcap")
+	b := corpustest.Read(t, "h2c_ipv6_6streams_port3000.pcap")
+	if b[0].Timestamp.Sub(a[0].Timestamp) < time.Hour {
+		t.Fatal("fixture timestamps too close to test clocks")
+	}
+	out := newCollector()
+	d := NewDecoder(out, Config{Parsers: []decode.Parser{&recorder{name: "rec"}}})
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if i < len(a) {
+			d.Packet(&a[i])
+		}
+		if i < len(b) {
+			d.Packet(&b[i])
+		}
+	}
+	d.Finish(time.Time{})
+	for _, f := range out.transport("tcp") {
+		if f.State != decode.FlowClosed {
+			t.Errorf("%s flow %d: state %s", f.Source, f.ID, f.State)
+		}
+	}
+	if len(out.transport("tcp")) != 2 {
+		t.Errorf("%d flows", len(out.transport("tcp")))
+	}
+	if !d.Clock(a[0].Source).Equal(a[len(a)-1].Timestamp) {
+		t.Errorf("clock of %s: %v", a[0].Source, d.Clock(a[0].Source))
+	}
+}
+
+// TestTickTimesOutQuietLiveSource: Tick moves the clock of a source that
+// sent nothing since the previous Tick by the wall time elapsed.
+func TestTickTimesOutQuietLiveSource(t *testing.T) {
+	b := &segBuilder{t: t}
+	out := newCollector()
+	d := NewDecoder(out, Config{IdleTimeout: time.Minute})
+	syn := b.seg(t0, true, 1, 0, "S", nil)
+	d.Packet(&syn)
+	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	d.Tick(wall) // first tick: the source just sent a packet
+	d.Tick(wall.Add(30 * time.Second))
+	if out.flows[1].State != decode.FlowOpen {
+		t.Fatalf("timed out after 30 s: %s", out.flows[1].State)
+	}
+	d.Tick(wall.Add(90 * time.Second))
+	if out.flows[1].State != decode.FlowTimedOut {
+		t.Errorf("not timed out after 90 quiet seconds: %s", out.flows[1].State)
+	}
+}

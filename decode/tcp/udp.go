@@ -30,9 +30,9 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 		d.stats.UDPFlows++
 		c.publishFlow()
 	} else {
-		d.unlinkUDP(c)
+		ln.unlinkUDP(c)
 	}
-	d.appendUDP(c)
+	ln.appendUDP(c)
 	side := c.sideOf(src)
 	c.count(side, f.PayloadLen, p.Ordinal, p.Timestamp)
 	if f.Truncated() {
@@ -42,26 +42,26 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 }
 
 // appendUDP puts c at the tail of the idle list (most recently active).
-func (d *Decoder) appendUDP(c *conn) {
-	c.prev, c.next = d.udpTail, nil
-	if d.udpTail != nil {
-		d.udpTail.next = c
+func (ln *lane) appendUDP(c *conn) {
+	c.prev, c.next = ln.udpTail, nil
+	if ln.udpTail != nil {
+		ln.udpTail.next = c
 	} else {
-		d.udpHead = c
+		ln.udpHead = c
 	}
-	d.udpTail = c
+	ln.udpTail = c
 }
 
-func (d *Decoder) unlinkUDP(c *conn) {
+func (ln *lane) unlinkUDP(c *conn) {
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
-		d.udpHead = c.next
+		ln.udpHead = c.next
 	}
 	if c.next != nil {
 		c.next.prev = c.prev
 	} else {
-		d.udpTail = c.prev
+		ln.udpTail = c.prev
 	}
 	c.prev, c.next = nil, nil
 }
@@ -69,19 +69,19 @@ func (d *Decoder) unlinkUDP(c *conn) {
 // expireUDP ends conversations last active before the given time, least
 // recently active first; a zero time ends them all. state "" keeps each
 // flow's current state (end of input).
-func (d *Decoder) expireUDP(before time.Time, state decode.FlowState) {
-	for c := d.udpHead; c != nil; c = d.udpHead {
+func (ln *lane) expireUDP(before time.Time, state decode.FlowState) {
+	for c := ln.udpHead; c != nil; c = ln.udpHead {
 		if !before.IsZero() && !c.flow.Last.Before(before) {
 			return
 		}
-		d.unlinkUDP(c)
-		if c.lane.udp[c.key] == c {
-			delete(c.lane.udp, c.key)
+		ln.unlinkUDP(c)
+		if ln.udp[c.key] == c {
+			delete(ln.udp, c.key)
 		}
 		st := state
 		if st == "" {
 			st = c.flow.State
 		}
-		c.end(st, d.clock)
+		c.end(st, ln.clock)
 	}
 }

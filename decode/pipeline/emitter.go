@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tapview/tapview/sources"
+)
+
+// batch is what travels from a source's emitter to the decoder goroutine:
+// packets or traces (never both, so order is kept), or one status, one
+// block of secrets, or the end of the source.
+type batch struct {
+	src    int
+	pkts   []sources.Packet
+	traces []sources.Trace
+	status *sources.Status
+	secret *secret
+	done   bool
+	err    error
+}
+
+type secret struct {
+	kind uint32
+	data []byte
+}
+
+// emitter is the sources.Emitter (and TraceEmitter) given to one source.
+// It batches items and sends full batches to the decoder: a file source
+// waits when the decoder is behind, a live source drops and counts.
+type emitter struct {
+	ctx   context.Context
+	src   int
+	live  bool
+	size  int
+	out   chan<- *batch
+	pool  *sync.Pool
+	mu    sync.Mutex
+	cur   *batch
+	since time.Time // when the first item of cur was added
+
+	dropped atomic.Int64
+}
+
+func (e *emitter) newBatch() *batch {
+	b := e.pool.Get().(*batch)
+	b.src = e.src
+	return b
+}
+
+// Packet implements sources.Emitter.
+func (e *emitter) Packet(p sources.Packet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur != nil && len(e.cur.traces) > 0 {
+		e.flushLocked(true)
+	}
+	if e.live && e.cur != nil && len(e.cur.pkts) >= e.size {
+		// The last full batch could not be sent: the decoder is behind.
+		if !e.flushLocked(false) {
+			e.dropped.Add(1)
+			return
+		}
+	}
+	if e.cur == nil {
+		e.cur = e.newBatch()
+		e.since = time.Now()
+	}
+	e.cur.pkts = append(e.cur.pkts, p)
+	if len(e.cur.pkts) >= e.size {
+		e.flushLocked(!e.live)
+	}
+}
+
+// Trace implements sources.TraceEmitter.
+func (e *emitter) Trace(t sources.Trace) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur != nil && len(e.cur.pkts) > 0 {
+		e.flushLocked(true)
+	}
+	if e.live && e.cur != nil && len(e.cur.traces) >= e.size {
+		if !e.flushLocked(false) {
+			e.dropped.Add(1)
+			return
+		}
+	}
+	if e.cur == nil {
+		e.cur = e.newBatch()
+		e.since = time.Now()
+	}
+	e.cur.traces = append(e.cur.traces, t)
+	if len(e.cur.traces) >= e.size {
+		e.flushLocked(!e.live)
+	}
+}
+
+// Status implements sources.Emitter. Notes are never dropped: they say
+// what went wrong, which matters most when the decoder is behind.
+func (e *emitter) Status(s sources.Status) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flushLocked(true)
+	b := e.newBatch()
+	b.status = &s
+	e.send(b, true)
+}
+
+// Secrets forwards key material a capture file embeds (see
+// pcapfile.SecretsEmitter), in order with the packets around it.
+func (e *emitter) Secrets(kind uint32, data []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flushLocked(true)
+	b := e.newBatch()
+	b.secret = &secret{kind: kind, data: data}
+	e.send(b, true)
+}
+
+// flushLocked sends the current batch; it reports whether it went out
+// (or there was nothing to send).
+func (e *emitter) flushLocked(block bool) bool {
+	if e.cur == nil {
+		return true
+	}
+	ok := e.send(e.cur, block)
+	if ok || block {
+		// Sent, or dropped because the run was cancelled.
+		e.cur = nil
+	}
+	return ok
+}
+
+// flushStale sends a partial batch that has waited at least age, so a
+// slow trickle of packets still reaches the decoder promptly. It never
+// waits: a busy emitter is sending anyway.
+func (e *emitter) flushStale(age time.Duration) {
+	if !e.mu.TryLock() {
+		return
+	}
+	defer e.mu.Unlock()
+	if e.cur != nil && time.Since(e.since) >= age {
+		e.flushLocked(false)
+	}
+}
+
+// send hands b to the decoder. With block it waits for room, giving up
+// (and dropping b) only when the run is cancelled.
+func (e *emitter) send(b *batch, block bool) bool {
+	if !block {
+		select {
+		case e.out <- b:
+			return true
+		default:
+			return false
+		}
+	}
+	select {
+	case e.out <- b:
+		return true
+	case <-e.ctx.Done():
+		e.dropped.Add(int64(len(b.pkts) + len(b.traces)))
+		return false
+	}
+}
+
+// finish sends what is left and the end marker. The end marker must
+// arrive even after cancellation (the decoder waits for it), so it waits
+// on the stop channel, closed only when the decoder gives up waiting.
+func (e *emitter) finish(err error, stop <-chan struct{}) {
+	e.mu.Lock()
+	e.flushLocked(true)
+	e.mu.Unlock()
+	b := e.newBatch()
+	b.done, b.err = true, err
+	select {
+	case e.out <- b:
+	case <-stop:
+	}
+}

@@ -1,0 +1,121 @@
+package tcp
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// lane is the per-source part of the decoder. Packets of different
+// sources never share a connection (their ordinals would mix), and each
+// source has its own capture clock: merged files and agents have
+// unrelated timestamps, so one source's time must not time out another's
+// flows.
+type lane struct {
+	d      *Decoder
+	name   string
+	pool   *reassembly.StreamPool
+	asm    *reassembly.Assembler
+	closed map[connKey]*conn // ended TCP connections still absorbing stray packets
+	udp    map[connKey]*conn
+
+	clock     time.Time // latest capture time of the source
+	lastMaint time.Time
+	packets   int // since the last Tick
+
+	lingerQ          []lingerEntry
+	udpHead, udpTail *conn // UDP conversations, least recently active first
+}
+
+// connKey identifies a connection regardless of direction.
+type connKey struct{ a, b netip.AddrPort }
+
+func makeKey(x, y netip.AddrPort) connKey {
+	if x.Compare(y) <= 0 {
+		return connKey{x, y}
+	}
+	return connKey{y, x}
+}
+
+type lingerEntry struct {
+	c     *conn
+	until time.Time
+}
+
+// lane returns the lane of a source, creating it on first use.
+func (d *Decoder) lane(name string) *lane {
+	if d.lastLane != nil && d.lastLane.name == name {
+		return d.lastLane
+	}
+	ln := d.byName[name]
+	if ln == nil {
+		ln = &lane{d: d, name: name, closed: make(map[connKey]*conn), udp: make(map[connKey]*conn)}
+		ln.pool = reassembly.NewStreamPool(&factory{d: d, lane: ln})
+		ln.asm = reassembly.NewAssembler(ln.pool)
+		ln.asm.MaxBufferedPagesPerConnection = d.cfg.MaxPagesPerConn
+		ln.asm.MaxBufferedPagesTotal = d.cfg.MaxPagesTotal
+		d.byName[name] = ln
+		d.lanes = append(d.lanes, ln)
+	}
+	d.lastLane = ln
+	return ln
+}
+
+// advance moves the lane's capture clock forward (never back: a damaged
+// timestamp must not reopen time) and runs maintenance when due.
+func (ln *lane) advance(ts time.Time) {
+	if ts.After(ln.clock) {
+		ln.clock = ts
+	}
+	if ln.lastMaint.IsZero() {
+		ln.lastMaint = ln.clock
+		return
+	}
+	if ln.clock.Sub(ln.lastMaint) >= ln.d.cfg.MaintainEvery {
+		ln.maintain()
+	}
+}
+
+// maintain flushes stale out-of-order data, ends idle flows, forgets
+// lingering connections and republishes flows whose counters changed.
+func (ln *lane) maintain() {
+	d := ln.d
+	ln.lastMaint = ln.clock
+	d.deferring = true
+	d.closing = decode.FlowTimedOut
+	ln.asm.FlushWithOptions(reassembly.FlushOptions{T: ln.clock.Add(-d.cfg.GapTimeout), TC: ln.clock.Add(-d.cfg.IdleTimeout)})
+	d.closing = ""
+	d.deferring = false
+	d.replayDeferred()
+	ln.expireUDP(ln.clock.Add(-d.cfg.UDPTimeout), decode.FlowTimedOut)
+	ln.expireLinger(false)
+	d.publishDirty()
+}
+
+// linger keeps an ended TCP connection findable by its addresses for a
+// while, so its last packets are counted to it.
+func (ln *lane) linger(c *conn) {
+	if c.key == (connKey{}) {
+		return
+	}
+	ln.closed[c.key] = c
+	ln.lingerQ = append(ln.lingerQ, lingerEntry{c: c, until: ln.clock.Add(ln.d.cfg.Linger)})
+}
+
+func (ln *lane) expireLinger(all bool) {
+	n := 0
+	for _, e := range ln.lingerQ {
+		if !all && !e.until.Before(ln.clock) {
+			break
+		}
+		if ln.closed[e.c.key] == e.c {
+			delete(ln.closed, e.c.key)
+		}
+		n++
+	}
+	clear(ln.lingerQ[:n])
+	ln.lingerQ = ln.lingerQ[n:]
+}
