@@ -343,7 +343,7 @@ func TestTrickleIsFlushed(t *testing.T) {
 // panicSource breaks; the others still run.
 type panicSource struct{}
 
-func (panicSource) Name() string                                  { return "broken" }
+func (panicSource) Name() string                               { return "broken" }
 func (panicSource) Run(context.Context, sources.Emitter) error { panic("bug") }
 
 func TestSourcePanicIsAnError(t *testing.T) {
