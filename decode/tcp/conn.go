@@ -54,13 +54,12 @@ type conn struct {
 var _ decode.Conn = (*conn)(nil)
 
 func newConn(d *Decoder, transport, source string, client, server netip.AddrPort, ts time.Time) *conn {
-	d.nextFlowID++
 	c := &conn{d: d, side0: client}
 	if len(d.cfg.Parsers) == 0 && transport == "tcp" || len(d.cfg.Datagrams) == 0 && transport == "udp" {
 		c.det.decided = true
 	}
 	c.flow = decode.Flow{
-		ID:        d.nextFlowID,
+		ID:        d.NextFlowID(),
 		Source:    source,
 		Transport: transport,
 		Client:    client,
@@ -150,10 +149,8 @@ func (c *conn) Flow() *decode.Flow { return &c.flow }
 // NewExchange implements decode.Conn: IDs are allocated decoder-wide from 1
 // so they are unique across flows and sources.
 func (c *conn) NewExchange(proto string) *decode.Exchange {
-	c.d.nextExchangeID++
-	c.d.stats.Exchanges++
 	return &decode.Exchange{
-		ID:     c.d.nextExchangeID,
+		ID:     c.d.NextExchangeID(),
 		FlowID: c.flow.ID,
 		Source: c.flow.Source,
 		Proto:  proto,
