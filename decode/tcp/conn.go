@@ -140,6 +140,9 @@ func (c *conn) end(state decode.FlowState, ts time.Time) {
 	if c.dgram != nil {
 		c.callDatagramEnd(state, ts)
 	}
+	// An ended connection may linger to absorb stray packets; it must not
+	// keep the parser's state alive meanwhile.
+	c.handler, c.dgram = nil, nil
 	c.publishFlow()
 }
 
