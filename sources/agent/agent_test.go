@@ -280,7 +280,9 @@ func TestCaptureOptionsSent(t *testing.T) {
 		{Capture{Device: "ens5", Filter: "port 80", SnapLen: 96}, &pcap.CaptureOptions{Device: "ens5", Filter: "port 80", SnapLen: 96}},
 	} {
 		fa := &fakeAgent{level: 1}
-		fa.capture = func(grpc.BidiStreamingServer[pcap.AgentRequest, pcap.CaptureResponse], *pcap.CaptureOptions) error { return nil }
+		fa.capture = func(grpc.BidiStreamingServer[pcap.AgentRequest, pcap.CaptureResponse], *pcap.CaptureOptions) error {
+			return nil
+		}
 		addr, _ := serveAgent(t, fa)
 		src, _ := New(Config{Addrs: []string{addr}, Capture: tc.in})
 		if err := src.Run(context.Background(), newRecorder()); err != nil {
