@@ -200,7 +200,9 @@ func (c *tcpConn) record(f func(t *TCP, now time.Time) []sources.Packet) {
 	c.rec.add(p)
 }
 
-// Write records b as one client write, then sends it.
+// Write records b as one client write, then sends it. Recording first
+// keeps a request ahead of its response; the price is that bytes of a
+// write that fails are recorded all the same.
 func (c *tcpConn) Write(b []byte) (int, error) {
 	c.record(func(t *TCP, now time.Time) []sources.Packet {
 		return t.Send(decode.ClientToServer, b, now)

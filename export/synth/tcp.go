@@ -131,7 +131,8 @@ func (t *TCP) segment(dir decode.Direction, flags uint8, payload []byte, ts time
 	if flags&flagSYN != 0 {
 		hlen = 24 // MSS option
 	}
-	h := make([]byte, hlen)
+	var hb [24]byte
+	h := hb[:hlen]
 	src, dst := t.ep[dir], t.ep[dir.Reverse()]
 	binary.BigEndian.PutUint16(h[0:2], src.addr.Port())
 	binary.BigEndian.PutUint16(h[2:4], dst.addr.Port())

@@ -48,7 +48,8 @@ func (u *UDP) Send(dir decode.Direction, payload []byte, ts time.Time) (sources.
 		return sources.Packet{}, fmt.Errorf("synth: UDP payload of %d bytes exceeds %d", len(payload), maxUDPPayload)
 	}
 	src, dst := u.ep[dir], u.ep[dir.Reverse()]
-	h := make([]byte, 8)
+	var hb [8]byte
+	h := hb[:]
 	binary.BigEndian.PutUint16(h[0:2], src.addr.Port())
 	binary.BigEndian.PutUint16(h[2:4], dst.addr.Port())
 	binary.BigEndian.PutUint16(h[4:6], uint16(8+len(payload)))
