@@ -55,8 +55,7 @@ func (s *ctxSlab) reserve() { s.next++ }
 // halfState tracks one direction of a TCP connection next to gopacket's
 // own state: pos is the sequence number of the next byte to deliver.
 type halfState struct {
-	started bool
-	pos     reassembly.Sequence
+	pos reassembly.Sequence
 }
 
 // tcpStream adapts a conn to gopacket's reassembly.Stream. firstIsClient
@@ -104,7 +103,7 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 	case f.Flags.Has(link.FlagSYN):
 	default:
 		partial = true
-		if serverPort(dst.Port(), src.Port()) == src.Port() {
+		if senderIsServer(src.Port(), dst.Port()) {
 			client, server = dst, src
 		}
 	}
@@ -120,14 +119,13 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 	return &tcpStream{c: c, firstIsClient: client == src}
 }
 
-// serverPort guesses which of two ports is the server's for a connection
-// joined mid-stream: a port below 1024 facing one that is not; otherwise
-// the destination of the first packet (a).
-func serverPort(a, b uint16) uint16 {
-	if b < 1024 && a >= 1024 {
-		return b
-	}
-	return a
+// senderIsServer guesses, for a connection joined mid-stream, whether the
+// sender of the first packet seen is the server: only when it uses a
+// well-known port (below 1024) and its peer does not. Otherwise the
+// destination is taken for the server; parsers correct the guess with
+// SwapDirections when the content says otherwise.
+func senderIsServer(srcPort, dstPort uint16) bool {
+	return srcPort < 1024 && dstPort >= 1024
 }
 
 // Accept implements reassembly.Stream. It runs for every packet of the
@@ -151,7 +149,6 @@ func (s *tcpStream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly
 			*start = true
 			h.pos = seq
 		}
-		h.started = true
 	} else if len(t.Payload) > 0 && !t.SYN && seq != nextSeq {
 		// Ahead of the stream (queued) or a retransmission (trimmed):
 		// either way gopacket may keep the context.
@@ -317,8 +314,14 @@ type packetCtx struct {
 // tcpPacket feeds one parsed TCP segment to the lane's assembler.
 func (d *Decoder) tcpPacket(ln *lane, p *sources.Packet, f *link.Frame, ip []byte) {
 	d.stats.TCPPackets++
+	// gopacket's layer is filled from the fixed 20-byte header only (data
+	// offset forced to 5): reassembly needs ports, numbers and flags, and
+	// odd options must not cost a packet.
+	h := &d.tcpHeader
+	copy(h[:], ip[f.TransportOffset:f.TransportOffset+20])
+	h[12] = 5<<4 | h[12]&0x0f
 	t := &d.tcpLayer
-	if err := t.DecodeFromBytes(ip[f.TransportOffset:f.PayloadOffset], gopacket.NilDecodeFeedback); err != nil {
+	if err := t.DecodeFromBytes(h[:], gopacket.NilDecodeFeedback); err != nil {
 		d.stats.Malformed++
 		return
 	}

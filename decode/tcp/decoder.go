@@ -138,12 +138,13 @@ type Decoder struct {
 	byName   map[string]*lane
 	lastLane *lane
 
-	frame    link.Frame
-	defrag   *link.Defragmenter
-	tcpLayer layers.TCP
-	ctx      ctxSlab
-	scratch  []byte
-	cur      packetCtx
+	frame     link.Frame
+	defrag    *link.Defragmenter
+	tcpLayer  layers.TCP
+	tcpHeader [20]byte
+	ctx       ctxSlab
+	scratch   []byte
+	cur       packetCtx
 
 	lastTick  time.Time
 	closing   decode.FlowState

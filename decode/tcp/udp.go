@@ -20,7 +20,7 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 		// The sender of the first datagram is the client, unless the
 		// ports clearly say otherwise (a well-known port facing an
 		// ephemeral one).
-		if src.Port() < 1024 && dst.Port() >= 1024 {
+		if senderIsServer(src.Port(), dst.Port()) {
 			client, server = dst, src
 		}
 		c = newConn(d, "udp", p.Source, client, server, p.Timestamp)
