@@ -58,7 +58,8 @@ type Config struct {
 	MaintainEvery time.Duration
 	// MaxPagesPerConn and MaxPagesTotal cap gopacket's out-of-order
 	// buffers (pages of 1900 bytes); past the cap the oldest missing
-	// bytes are skipped as a gap.
+	// bytes are skipped as a gap. The total applies per source (each
+	// source has its own assembler).
 	MaxPagesPerConn int
 	MaxPagesTotal   int
 	// DetectWindow, HoldLimit and DatagramTries bound detection; see the
@@ -118,7 +119,7 @@ type Stats struct {
 
 	Detected          int64 // flows given to a parser
 	Raw               int64 // flows no parser accepted
-	Exchanges         int64 // exchange IDs allocated
+	Exchanges         int64 // exchange IDs allocated (NewExchange and NextExchangeID)
 	PublishAfterFinal int64 // publications refused after a final one
 	ParserPanics      int64 // parser panics turned into flow notes
 
