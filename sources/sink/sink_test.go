@@ -22,8 +22,8 @@ import (
 	dtap "github.com/tapview/tapview/decode/taptrace"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/proto/gloo"
-	"github.com/tapview/tapview/sources/sink"
 	"github.com/tapview/tapview/sources"
+	"github.com/tapview/tapview/sources/sink"
 	"github.com/tapview/tapview/sources/taptrace/tracetest"
 )
 
