@@ -408,3 +408,45 @@ func TestTickTimesOutQuietLiveSource(t *testing.T) {
 		t.Errorf("not timed out after 90 quiet seconds: %s", out.flows[1].State)
 	}
 }
+
+// TestSequenceWrapAndQueuedCutSegment: sequence numbers wrap past 2^32
+// while a snaplen-cut segment waits out of order; bytes come out in
+// stream order and the cut part of the queued segment becomes a gap.
+func TestSequenceWrapAndQueuedCutSegment(t *testing.T) {
+	b := &segBuilder{t: t}
+	rec := &recorder{name: "rec"}
+	out := newCollector()
+	d := NewDecoder(out, Config{Parsers: []decode.Parser{rec}})
+	isn := uint32(0xffffff80)
+	a := bytes.Repeat([]byte("A"), 100)  // isn+1 .. wraps inside
+	bb := bytes.Repeat([]byte("B"), 100) // after the wrap
+	c := bytes.Repeat([]byte("C"), 100)  // cut to 40 captured bytes
+	pc := b.seg(t0.Add(2*time.Millisecond), true, isn+201, 1, "PA", c)
+	pc.Data = pc.Data[:len(pc.Data)-60]
+	pkts := []sources.Packet{
+		b.seg(t0, true, isn, 0, "S", nil),
+		b.seg(t0, false, 7, isn+1, "SA", nil),
+		b.seg(t0.Add(time.Millisecond), true, isn+1, 8, "PA", a),
+		pc, // ahead of B: queued
+		b.seg(t0.Add(3*time.Millisecond), true, isn+101, 8, "PA", bb),
+		b.seg(t0.Add(4*time.Millisecond), true, isn+301, 8, "FA", nil),
+		b.seg(t0.Add(4*time.Millisecond), false, 8, isn+302, "FA", nil),
+	}
+	for i := range pkts {
+		d.Packet(&pkts[i])
+	}
+	d.Finish(time.Time{})
+	rc := rec.conns[0]
+	got, gaps := rc.stream(decode.ClientToServer)
+	want := append(append(append([]byte(nil), a...), bb...), c[:40]...)
+	if !bytes.Equal(got, want) || gaps != 60 {
+		t.Errorf("stream %q + %d gap bytes", got, gaps)
+	}
+	last := rc.events[len(rc.events)-1]
+	if last.gap != 60 || !last.ts.Equal(t0.Add(2*time.Millisecond)) {
+		t.Errorf("last event %+v, want the cut segment's gap at its capture time", last)
+	}
+	if f := out.flows[1]; f.State != decode.FlowClosed || f.BytesC2S != 300 || d.Stats().OutOfOrder != 1 {
+		t.Errorf("flow %s bytes %d ooo %d", f.State, f.BytesC2S, d.Stats().OutOfOrder)
+	}
+}
