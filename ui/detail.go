@@ -221,20 +221,25 @@ func (j detailJob) rawTab(shown *decode.Exchange, w int) []dline {
 	return rawLines(shown, b, nil, "", w)
 }
 
-// exchangeTitle is the one-line summary above the tabs.
+// exchangeTitle is the one-line summary above the tabs: request, status
+// and reason (gRPC status by name), latency.
 func exchangeTitle(e *decode.Exchange) string {
 	var b strings.Builder
 	if e.Request != nil {
 		b.WriteString(e.Request.Method + " ")
 	}
 	b.WriteString(exchangeURL(e))
-	status, _ := statusText(e)
-	b.WriteString("  →  " + status)
-	if e.Response != nil && e.Response.Reason != "" {
-		b.WriteString(" " + e.Response.Reason)
+	b.WriteString("  →  ")
+	switch {
+	case e.Response != nil:
+		b.WriteString(strings.TrimSpace(fmt.Sprintf("%d %s", e.Response.Status, e.Response.Reason)))
+	case e.State == decode.Pending:
+		b.WriteString("pending")
+	default:
+		b.WriteString("no response (" + string(e.State) + ")")
 	}
 	if e.GRPC != nil && e.GRPC.Status >= 0 {
-		b.WriteString(" " + grpcName(e.GRPC.Status))
+		b.WriteString(fmt.Sprintf(" · gRPC %s (%d)", grpcName(e.GRPC.Status), e.GRPC.Status))
 	}
 	if lat := e.Latency(); lat > 0 {
 		b.WriteString(" · " + humanDuration(lat))

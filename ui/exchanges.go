@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 
-	"charm.land/lipgloss/v2"
-
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/view"
 )
@@ -29,15 +27,8 @@ const (
 type exRow struct {
 	id, version uint64
 	masked      bool
-	time        string
-	src         string
-	method      string
-	url         string
-	status      string
 	class       statusClass
-	latency     string
-	size        string
-	ctype       string
+	cells       [exNumCols]string // indexed by column key
 }
 
 // rowCacheMax bounds the row cache; it is simply cleared when full.
@@ -122,29 +113,30 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 		}
 	}
 	if !e.Start.IsZero() {
-		r.time = e.Start.In(m.loc).Format("15:04:05.000")
+		r.cells[exTime] = e.Start.In(m.loc).Format("15:04:05.000")
 	}
-	r.src = view.Sanitize(e.Source)
-	r.method = view.Sanitize(e.Method())
+	r.cells[exSrc] = view.Sanitize(e.Source)
+	method := view.Sanitize(e.Method())
 	if e.GRPC != nil || e.Proto == "grpc" {
-		r.method = "gRPC"
+		method = "gRPC"
 	}
 	if e.DNS != nil {
-		r.method = "DNS " + view.Sanitize(e.DNS.Type)
+		method = "DNS " + view.Sanitize(e.DNS.Type)
 	}
-	r.url = view.Sanitize(exchangeURL(e))
-	r.status, r.class = statusText(e)
+	r.cells[exMethod] = method
+	r.cells[exURL] = view.Sanitize(exchangeURL(e))
+	r.cells[exStatus], r.class = statusText(e)
 	if lat := e.Latency(); lat > 0 {
-		r.latency = humanDuration(lat)
+		r.cells[exLat] = humanDuration(lat)
 	} else if e.State == decode.Pending {
-		r.latency = "…"
+		r.cells[exLat] = "…"
 	}
 	if e.Response != nil {
-		r.size = humanBytes(e.Response.BodySize)
-		r.ctype = view.Sanitize(shortType(e.Response.ContentType()))
+		r.cells[exSize] = humanBytes(e.Response.BodySize)
+		r.cells[exType] = view.Sanitize(shortType(e.Response.ContentType()))
 	}
-	if r.ctype == "" && e.Request != nil {
-		r.ctype = view.Sanitize(shortType(e.Request.ContentType()))
+	if r.cells[exType] == "" && e.Request != nil {
+		r.cells[exType] = view.Sanitize(shortType(e.Request.ContentType()))
 	}
 	return r
 }
@@ -262,41 +254,35 @@ func (m *Model) exchangeTitles(cols []column) string {
 	return m.st.colTitle.Render(titleLine(cols, m.w))
 }
 
-// cells returns the row's values indexed by column key.
-func (r *exRow) cells() []string {
-	return []string{exTime: r.time, exSrc: r.src, exMethod: r.method, exURL: r.url, exStatus: r.status,
-		exLat: r.latency, exSize: r.size, exType: r.ctype}
-}
-
 // renderExRow lays out one row. Only the status cell is coloured, except
 // for broken exchanges (whole row red) and pending ones (whole row dim);
 // the cursor row is plain reverse video.
 func (m *Model) renderExRow(r *exRow, cols []column, selected bool) string {
-	pre, status, post := rowParts(cols, r.cells(), exStatus, m.w)
+	pre, status, post := rowParts(cols, r.cells[:], exStatus, m.w)
 	switch {
 	case selected:
-		return m.st.cursor.Render(pre + status + post)
+		return m.rp.cursor.wrap(pre + status + post)
 	case r.class == classError:
-		return m.st.errRow.Render(pre + status + post)
+		return m.rp.errRow.wrap(pre + status + post)
 	case r.class == classPending:
-		return m.st.pending.Render(pre + status + post)
+		return m.rp.pending.wrap(pre + status + post)
 	}
-	if st, ok := m.classStyle(r.class); ok {
-		return pre + st.Render(status) + post
+	if p, ok := m.classPaint(r.class); ok {
+		return pre + p.wrap(status) + post
 	}
 	return pre + status + post
 }
 
-func (m *Model) classStyle(c statusClass) (lipgloss.Style, bool) {
+func (m *Model) classPaint(c statusClass) (paint, bool) {
 	switch c {
 	case classOK:
-		return m.st.ok, true
+		return m.rp.ok, true
 	case classRedirect:
-		return m.st.redirect, true
+		return m.rp.redirect, true
 	case classClient:
-		return m.st.client, true
+		return m.rp.client, true
 	case classServer:
-		return m.st.server, true
+		return m.rp.server, true
 	}
-	return lipgloss.Style{}, false
+	return paint{}, false
 }

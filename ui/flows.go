@@ -124,12 +124,12 @@ func (m *Model) renderFlRow(r *flRow, cols []column, selected bool) string {
 	pre, state, post := rowParts(cols, r.cells(), flState, m.w)
 	switch {
 	case selected:
-		return m.st.cursor.Render(pre + state + post)
+		return m.rp.cursor.wrap(pre + state + post)
 	case r.class == classError:
-		return m.st.errRow.Render(pre + state + post)
+		return m.rp.errRow.wrap(pre + state + post)
 	}
-	if st, ok := m.classStyle(r.class); ok {
-		return pre + st.Render(state) + post
+	if p, ok := m.classPaint(r.class); ok {
+		return pre + p.wrap(state) + post
 	}
 	return pre + state + post
 }

@@ -25,6 +25,7 @@ type Model struct {
 	ctx    context.Context
 	keys   keyMap
 	st     styles
+	rp     rowPaints
 	loc    *time.Location
 	w, h   int
 	pane   paneID
@@ -62,11 +63,13 @@ func New(ctx context.Context, cfg Config) *Model {
 	if loc == nil {
 		loc = time.Local
 	}
+	st := newStyles()
 	m := &Model{
 		cfg:      cfg,
 		ctx:      ctx,
 		keys:     newKeyMap(),
-		st:       newStyles(),
+		st:       st,
+		rp:       newRowPaints(st),
 		loc:      loc,
 		w:        80,
 		h:        24,

@@ -399,3 +399,37 @@ func TestBodyViewCycle(t *testing.T) {
 		t.Errorf("after v the body is %s, want the next view (form)", got)
 	}
 }
+
+func TestLoadingGolden(t *testing.T) {
+	s := loadedStore()
+	s.stats = []decode.SourceStats{{Name: "big.pcapng", Packets: 12345, Bytes: 3 << 20, Total: 8 << 20}}
+	d := newDriver(t, baseConfig(s), 80, 24)
+	scr := d.screen()
+	golden(t, "loading_80x24", scr)
+	if !strings.Contains(scr, "reading big.pcapng · 12,345 packets · 3.0 MiB of 8.0 MiB · 37%") {
+		t.Errorf("no progress line:\n%s", scr)
+	}
+	// The list is usable while loading.
+	d.keys("j", "enter")
+	if !d.m.detail.open || d.m.detail.id != 2 {
+		t.Errorf("detail while loading: open=%v id=%d", d.m.detail.open, d.m.detail.id)
+	}
+	// Finishing removes the progress line.
+	s.stats[0].Done = true
+	d.send(storeChangedMsg{})
+	if strings.Contains(d.screen(), "reading big.pcapng") {
+		t.Error("progress line stays after loading")
+	}
+}
+
+func TestGRPCDetailGolden(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("j", "j", "j", "j", "j", "enter")
+	golden(t, "grpc_request_80x24", d.screen())
+	d.keys("tab")
+	scr := d.screen()
+	golden(t, "grpc_response_80x24", scr)
+	if !strings.Contains(scr, "gRPC status 14 UNAVAILABLE: connection refused") {
+		t.Errorf("gRPC status missing:\n%s", scr)
+	}
+}

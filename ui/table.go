@@ -79,6 +79,28 @@ func (c column) cell(v string) string {
 	return fit(v, c.w)
 }
 
+// writeCell writes v laid out in the column to b; the common ASCII case
+// writes straight into b without building intermediate strings.
+func (c column) writeCell(b *strings.Builder, v string) {
+	if !isASCII(v) || c.middle && len(v) > c.w {
+		b.WriteString(c.cell(v))
+		return
+	}
+	switch {
+	case len(v) > c.w:
+		if c.w > 0 {
+			b.WriteString(v[:c.w-1])
+			b.WriteString("…")
+		}
+	case c.right:
+		b.WriteString(spaces(c.w - len(v)))
+		b.WriteString(v)
+	default:
+		b.WriteString(v)
+		b.WriteString(spaces(c.w - len(v)))
+	}
+}
+
 // titleLine renders the column titles, padded to total.
 func titleLine(cols []column, total int) string {
 	titles := make([]string, 0, 16)
@@ -98,10 +120,16 @@ func titleLine(cols []column, total int) string {
 func rowParts(cols []column, vals []string, hl, total int) (string, string, string) {
 	var pre, post strings.Builder
 	pre.Grow(total + 8)
+	post.Grow(total/2 + 8)
 	mid := ""
 	cur := &pre
 	pre.WriteByte(' ')
+	used := 1 // every cell is exactly c.w wide, so no measuring is needed
 	for i, c := range cols {
+		used += c.w
+		if i < len(cols)-1 {
+			used += width(c.sep())
+		}
 		v := ""
 		if c.key < len(vals) {
 			v = vals[c.key]
@@ -110,13 +138,13 @@ func rowParts(cols []column, vals []string, hl, total int) (string, string, stri
 			mid = c.cell(v)
 			cur = &post
 		} else {
-			cur.WriteString(c.cell(v))
+			c.writeCell(cur, v)
 		}
 		if i < len(cols)-1 {
 			cur.WriteString(c.sep())
 		}
 	}
-	if used := width(pre.String()) + width(mid) + width(post.String()); used < total {
+	if used < total {
 		post.WriteString(spaces(total - used))
 	}
 	return pre.String(), mid, post.String()
