@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -31,9 +32,7 @@ func (m *Model) bodyHeight() int {
 	if m.showProgress() {
 		h--
 	}
-	if m.prompt != nil && m.prompt.err != "" {
-		h--
-	}
+	h -= len(m.promptError())
 	return max(h, 2)
 }
 
@@ -100,8 +99,8 @@ func (m *Model) render() string {
 			lines = append(lines, m.progressLine())
 		}
 	}
-	if m.prompt != nil && m.prompt.err != "" && !m.help {
-		lines = append(lines, m.promptError())
+	if !m.help {
+		lines = append(lines, m.promptError()...)
 	}
 	for len(lines) < m.h-1 {
 		lines = append(lines, "")
@@ -269,11 +268,17 @@ func (m *Model) promptLine() string {
 	return " " + m.st.bold.Render(label) + text
 }
 
-// promptError puts a caret under the problem the filter compiler found.
-func (m *Model) promptError() string {
+// promptError puts a caret under the problem the filter compiler found,
+// with the message after it; a message too long for the rest of the line
+// wraps onto at most two more lines below.
+func (m *Model) promptError() []string {
 	p := m.prompt
+	if p == nil || p.err == "" {
+		return nil
+	}
+	st := m.st.errText
 	if p.errPos < 0 {
-		return truncateStyled(" "+m.st.errText.Render(p.err), m.w)
+		return styledLines(wrapProse(p.err, m.w-2, 3), " ", st, m.w)
 	}
 	label := p.label(m.pane)
 	room := m.promptRoom(label)
@@ -281,6 +286,29 @@ func (m *Model) promptError() string {
 	if p.edit.pos >= room {
 		start = p.edit.pos - room + 1
 	}
-	col := 1 + width(label) + min(max(p.errPos-start, 0), room)
-	return truncateStyled(spaces(col)+m.st.errText.Render("^ "+p.err), m.w)
+	pos := min(max(p.errPos, start), len(p.edit.r))
+	col := 1 + width(label) + width(string(p.edit.r[start:pos]))
+	if col+2+width(p.err) <= m.w {
+		return []string{spaces(col) + st.Render("^ "+p.err)}
+	}
+	out := []string{spaces(col) + st.Render("^")}
+	return append(out, styledLines(wrapProse(p.err, m.w-2, 2), " ", st, m.w)...)
+}
+
+// wrapProse word-wraps text to w cells in at most n lines.
+func wrapProse(text string, w, n int) []string {
+	lines := strings.Split(ansi.Wrap(text, max(w, 10), ""), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+		lines[n-1] = ansi.Truncate(lines[n-1]+" …", w, "…")
+	}
+	return lines
+}
+
+func styledLines(lines []string, indent string, st lipgloss.Style, w int) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = truncateStyled(indent+st.Render(l), w)
+	}
+	return out
 }

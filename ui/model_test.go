@@ -433,3 +433,25 @@ func TestGRPCDetailGolden(t *testing.T) {
 		t.Errorf("gRPC status missing:\n%s", scr)
 	}
 }
+
+func TestLongFilterErrorWraps(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("/")
+	d.typeText("method == 1 && status > 500 && nonsense")
+	d.m.prompt.err = strings.Repeat("this message explains at length what went wrong ", 3)
+	d.m.prompt.errPos = 30
+	d.m.fixLists()
+	lines := strings.Split(strings.TrimSuffix(d.screen(), "\n"), "\n")
+	if len(lines) != 24 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	tail := strings.Join(lines[len(lines)-4:], "\n")
+	if !strings.Contains(tail, "^") || !strings.Contains(tail, "what went wrong") {
+		t.Errorf("wrapped error not shown:\n%s", tail)
+	}
+	for _, l := range lines {
+		if width(l) > 80 {
+			t.Errorf("line too wide: %q", l)
+		}
+	}
+}

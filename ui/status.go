@@ -90,7 +90,8 @@ func (m *Model) statusBar() string {
 	case ix.building:
 		add(m.st.warn.Render(m.spinner()+" filtering "+view.Sanitize(ix.next)), 70)
 	case ix.active():
-		add(m.st.dim.Render("filter ")+view.Sanitize(ix.expr), 70)
+		e := view.Sanitize(ix.expr)
+		add(m.st.dim.Render("filter ")+fit(e, min(width(e), max(m.w/3, 16))), 70)
 	}
 	if drops := m.drops(); drops > 0 {
 		add(m.st.warn.Render("drops "+thousands(int(drops))), 65)
