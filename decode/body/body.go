@@ -220,3 +220,23 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// GzipTrailerSize returns the decoded size a complete single-member gzip
+// body records in its trailer (ISIZE, RFC 1952 §2.3.1), without inflating
+// it. It is exact for valid streams under 4 GiB and costs nothing, which
+// matters when sizes are wanted for every message of a large capture;
+// unlike DecodedSize it cannot notice corruption. ok is false when data
+// does not start like a gzip member or is too short to hold a trailer.
+func GzipTrailerSize(data []byte) (size int64, ok bool) {
+	const minMember = 10 + 2 + 8 // header, smallest deflate block, trailer
+	if len(data) < minMember || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8 || data[3]&0xe0 != 0 {
+		return 0, false
+	}
+	n := len(data)
+	isize := int64(data[n-4]) | int64(data[n-3])<<8 | int64(data[n-2])<<16 | int64(data[n-1])<<24
+	// Deflate expands at most ~1032:1; a larger claim is not a real trailer.
+	if isize > int64(n)*1032 {
+		return 0, false
+	}
+	return isize, true
+}

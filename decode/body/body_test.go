@@ -296,3 +296,21 @@ func BenchmarkDecodedSizeGzipJSON(b *testing.B) {
 		}
 	}
 }
+
+func TestGzipTrailerSize(t *testing.T) {
+	plain := sample()
+	enc := encode(t, "gzip", plain)
+	if n, ok := GzipTrailerSize(enc); !ok || n != int64(len(plain)) {
+		t.Fatalf("GzipTrailerSize = %d, %v; want %d", n, ok, len(plain))
+	}
+	for _, bad := range [][]byte{nil, []byte("not gzip at all, really not"), enc[:10], encode(t, "zlib", plain)} {
+		if _, ok := GzipTrailerSize(bad); ok {
+			t.Fatalf("accepted %q", bad)
+		}
+	}
+	lying := bytes.Clone(enc)
+	lying[len(lying)-1] = 0x7f // claims ~2 GB from a few hundred bytes
+	if _, ok := GzipTrailerSize(lying); ok {
+		t.Fatal("accepted an impossible trailer")
+	}
+}

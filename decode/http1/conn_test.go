@@ -69,11 +69,14 @@ func (c *fakeConn) Publish(e *decode.Exchange) {
 	c.pubs = append(c.pubs, publication{shallow: cp, deep: deepCopy(e)})
 }
 
-func (c *fakeConn) SetProto(p string)          { c.protos = append(c.protos, p) }
-func (c *fakeConn) SetTLS(*decode.TLSInfo)     {}
-func (c *fakeConn) Limits() decode.Limits      { return c.lim }
-func (c *fakeConn) Note(msg string)            { c.notes = append(c.notes, msg) }
-func (c *fakeConn) SwapDirections()            { c.swaps++; c.flow.Client, c.flow.Server = c.flow.Server, c.flow.Client }
+func (c *fakeConn) SetProto(p string)      { c.protos = append(c.protos, p) }
+func (c *fakeConn) SetTLS(*decode.TLSInfo) {}
+func (c *fakeConn) Limits() decode.Limits  { return c.lim }
+func (c *fakeConn) Note(msg string)        { c.notes = append(c.notes, msg) }
+func (c *fakeConn) SwapDirections() {
+	c.swaps++
+	c.flow.Client, c.flow.Server = c.flow.Server, c.flow.Client
+}
 func (c *fakeConn) Handoff(p string) decode.StreamHandler {
 	c.asked = append(c.asked, p)
 	if r, ok := c.handoffs[p]; ok {
@@ -139,8 +142,8 @@ type recorder struct {
 }
 
 func (r *recorder) Data(dir decode.Direction, b []byte, _ time.Time) { r.data[dir].Write(b) }
-func (r *recorder) Gap(decode.Direction, int, time.Time)              { r.gaps++ }
-func (r *recorder) End(decode.FlowState, time.Time)                   { r.ended = true }
+func (r *recorder) Gap(decode.Direction, int, time.Time)             { r.gaps++ }
+func (r *recorder) End(decode.FlowState, time.Time)                  { r.ended = true }
 
 // step is one delivery to the handler.
 type step struct {

@@ -17,6 +17,7 @@ type xch struct {
 	partial  bool // a message lost bytes
 	final    bool // the final publication happened
 	dirty    bool // publish as pending at the end of the current call
+	orphan   bool // finalise as an orphan once the response completes
 }
 
 func (x *xch) addErr(msg string) {
@@ -71,7 +72,7 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 		h.skipResp--
 		x := h.newXch(protoName(m.Proto))
 		x.e.Response, x.e.Start = m, m.First
-		x.reqDone = true // nothing will come; finalised as an orphan at End
+		x.reqDone, x.orphan = true, true // its request was dropped
 		return x
 	}
 	if len(h.queue) > 0 {
@@ -105,8 +106,31 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 	return x
 }
 
+// orphanEarly gives up on responses captured before the client
+// direction's current position: their requests would have been delivered
+// by now, so the capture missed them.
+func (h *handler) orphanEarly(c2s *side) {
+	if len(h.early) == 0 || len(c2s.pend) > 0 || c2s.st == stHold {
+		return
+	}
+	for len(h.early) > 0 && h.early[0].e.Start.Before(c2s.ts) && h.early[0] != h.sides[decode.ServerToClient].x {
+		x := h.early[0]
+		h.early = h.early[1:]
+		if x.respDone {
+			h.finalize(x, decode.Orphan, "no request seen")
+		} else {
+			x.reqDone = true // nothing to wait for on the client side
+			x.orphan = true
+		}
+	}
+}
+
 // settle publishes an exchange as final once both messages are complete.
 func (h *handler) settle(x *xch) {
+	if x.orphan && x.respDone {
+		h.finalize(x, decode.Orphan, "no request seen")
+		return
+	}
 	if x.final || !x.reqDone || !x.respDone || x.e.Request == nil || x.e.Response == nil {
 		return
 	}
@@ -135,6 +159,7 @@ func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
 }
 
 func (h *handler) publish(x *xch) {
+	x.e.Version++
 	h.c.Publish(x.e)
 	for _, s := range h.sides {
 		if s.x == x {
@@ -239,8 +264,12 @@ func (h *handler) upgrade(x *xch, m *decode.Message) {
 func (h *handler) stopBoth() {
 	h.holdFor = nil
 	for _, s := range h.sides {
-		s.skipped += int64(len(s.pend))
-		s.pend = nil
 		s.st = stStopped
+		if !s.onPend {
+			// A side whose pend is being parsed right now drops it when
+			// its parse returns.
+			s.skipped += int64(len(s.pend))
+			s.pend = nil
+		}
 	}
 }

@@ -103,6 +103,9 @@ func (h *handler) Data(dir decode.Direction, data []byte, ts time.Time) {
 	s := h.sides[dir&1]
 	s.ts = ts
 	h.feed(s, data)
+	if s.dir == decode.ClientToServer {
+		h.orphanEarly(s)
+	}
 	h.flushDirty()
 }
 
@@ -183,7 +186,7 @@ func (h *handler) runPend(s *side) {
 		h.resync(s, "http1: parser made no progress")
 		n = len(s.pend)
 	}
-	rest := s.pend[n:]
+	rest := s.pend[min(n, len(s.pend)):]
 	switch s.st {
 	case stHandoff:
 		s.pend = s.pend[:0]

@@ -41,7 +41,7 @@ func TestSimpleGet(t *testing.T) {
 	if r.Method != "GET" || r.Target != "/index.html?q=1" || r.Host != "example.com" || r.Proto != "HTTP/1.1" {
 		t.Fatalf("request line: %+v", r)
 	}
-	want := []decode.Header{{"Host", "example.com"}, {"User-Agent", "t"}, {"X-Dup", "a"}, {"x-dup", "b"}}
+	want := []decode.Header{{Name: "Host", Value: "example.com"}, {Name: "User-Agent", Value: "t"}, {Name: "X-Dup", Value: "a"}, {Name: "x-dup", Value: "b"}}
 	if fmt.Sprint(r.Headers) != fmt.Sprint(want) {
 		t.Fatalf("headers %v, want %v", r.Headers, want)
 	}
@@ -483,5 +483,83 @@ func TestDetect(t *testing.T) {
 	}
 	if p.Name() != "http/1" {
 		t.Fatal(p.Name())
+	}
+}
+
+func TestEarlyResponseOrphanedBeforeEnd(t *testing.T) {
+	// One-sided view: the client direction only shows the tail of a body,
+	// so a response captured earlier can never be paired; it should not
+	// wait for End to be shown.
+	c := newFakeConn(t)
+	c.flow.Partial = true
+	h := New().New(c)
+	h.Data(s2c, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), at(1))
+	h.Data(c2s, []byte("tail of an upload"), at(2))
+	if len(c.order) != 1 || c.final[c.order[0]] != 1 || c.latest[c.order[0]].State != decode.Orphan {
+		t.Fatalf("early response not orphaned after later client bytes: %v", c.exchanges())
+	}
+	h.End(decode.FlowClosed, at(3))
+	c.check()
+}
+
+func TestGapWhileHeldForUpgrade(t *testing.T) {
+	c := newFakeConn(t)
+	rec := &recorder{}
+	c.handoffs = map[string]*recorder{"ws": rec}
+	x := one(t, run(t, c, decode.FlowClosed,
+		step{c2s, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x80", 0, 1},
+		step{c2s, "", 10, 2},
+		step{c2s, "\x81\x80abcd", 0, 3},
+		step{s2c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00", 0, 4}))
+	if x.State != decode.Complete || x.Status() != 101 {
+		t.Fatalf("%s %d", x.State, x.Status())
+	}
+	if rec.data[s2c].String() != "\x81\x00" {
+		t.Fatalf("server bytes after 101: %q", rec.data[s2c].String())
+	}
+}
+
+func TestVersionGrowsAndPendingFirst(t *testing.T) {
+	c := newFakeConn(t)
+	run(t, c, decode.FlowClosed,
+		step{c2s, "POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 0, 1},
+		step{c2s, "cd", 0, 2},
+		step{s2c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nwx", 0, 3},
+		step{s2c, "yz", 0, 4})
+	var last uint64
+	for i, p := range c.pubs {
+		if p.shallow.Version <= last {
+			t.Fatalf("publication %d: version %d after %d", i, p.shallow.Version, last)
+		}
+		last = p.shallow.Version
+	}
+	if first := c.pubs[0].shallow; first.State != decode.Pending || first.Request == nil || first.Request.Method != "POST" {
+		t.Fatalf("first publication: %+v", first)
+	}
+	// The pending publication's request must still show the 2 body bytes
+	// it had, although the parser went on appending (checked by check()).
+	if got := string(c.pubs[0].shallow.Request.Body); got != "ab" {
+		t.Fatalf("pending request body %q", got)
+	}
+}
+
+func TestGzipTrailerSizesOption(t *testing.T) {
+	js := strings.Repeat(`{"a":1},`, 100)
+	b := gz(t, js)
+	steps := []step{
+		{c2s, "GET / HTTP/1.1\r\n\r\n", 0, 1},
+		{s2c, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", len(b), b), 0, 2},
+	}
+	for _, p := range []*Parser{New(), NewWithOptions(Options{GzipTrailerSizes: true})} {
+		c := newFakeConn(t)
+		h := p.New(c)
+		for _, s := range steps {
+			h.Data(s.dir, []byte(s.data), at(s.at))
+		}
+		h.End(decode.FlowClosed, at(3))
+		x := one(t, c.exchanges())
+		if x.Response.DecodedSize != int64(len(js)) {
+			t.Fatalf("options %+v: decoded %d, want %d (%s)", p.opts, x.Response.DecodedSize, len(js), x.Response.DecodeError)
+		}
 	}
 }

@@ -39,13 +39,18 @@ func parseHead(block []byte, isRequest bool) (*decode.Message, framing) {
 	}
 	first = trimCRString(first)
 	if isRequest {
+		// The line was validated, unless it is the fragment of a message
+		// cut short; then the version may be missing or incomplete.
 		sp := strings.IndexByte(first, ' ')
 		if sp > 0 {
 			m.Method = first[:sp]
 			rest := first[sp+1:]
-			if sp2 := strings.IndexByte(rest, ' '); sp2 > 0 {
+			m.Target = rest
+			if sp2 := strings.IndexByte(rest, ' '); sp2 >= 0 {
 				m.Target = rest[:sp2]
-				m.Proto = trimOWS(rest[sp2+1:])
+				if p := trimOWS(rest[sp2+1:]); isHTTP1([]byte(p)) {
+					m.Proto = p
+				}
 			}
 		}
 	} else {

@@ -1,9 +1,9 @@
 package http1
 
 import (
-	"time"
-
 	"bytes"
+	"fmt"
+	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/body"
@@ -104,6 +104,10 @@ func (h *handler) expectLength(s *side, m *decode.Message, n int64) {
 // complete ends the current message of s: it computes the decoded size,
 // updates its exchange and decides what the direction does next.
 func (h *handler) complete(s *side) {
+	if s.msg == nil {
+		s.st = stStart
+		return
+	}
 	m := h.own(s)
 	x := s.x
 	if s.partial {
@@ -159,27 +163,41 @@ func (h *handler) decodedSize(m *decode.Message) {
 	case m.Truncated:
 		m.DecodedSize = -1
 		m.DecodeError = "body incomplete; content coding not undone"
-	default:
-		d := h.p.decoder()
-		n, err := d.DecodedSize(m.ContentEncoding, m.Body, h.lim.MaxDecoded)
-		h.p.release(d)
-		if err != nil {
-			m.DecodedSize, m.DecodeError = -1, err.Error()
-		} else {
-			m.DecodedSize = n
+	case h.p.opts.GzipTrailerSizes && len(m.ContentEncoding) == 1 && (m.ContentEncoding[0] == "gzip" || m.ContentEncoding[0] == "x-gzip"):
+		if n, ok := body.GzipTrailerSize(m.Body); ok {
+			if n > h.lim.MaxDecoded {
+				m.DecodedSize, m.DecodeError = -1, fmt.Sprintf("decoded size %d over the %d-byte cap", n, h.lim.MaxDecoded)
+			} else {
+				m.DecodedSize = n
+			}
+			return
 		}
+		h.inflateSize(m)
+	default:
+		h.inflateSize(m)
+	}
+}
+
+// inflateSize measures the decoded size by undoing the codings.
+func (h *handler) inflateSize(m *decode.Message) {
+	d := h.p.decoder()
+	n, err := d.DecodedSize(m.ContentEncoding, m.Body, h.lim.MaxDecoded)
+	h.p.release(d)
+	if err != nil {
+		m.DecodedSize, m.DecodeError = -1, err.Error()
+	} else {
+		m.DecodedSize = n
 	}
 }
 
 // gap handles n missing bytes (n < 0: unknown) in the direction of s.
 func (h *handler) gap(s *side, n int) {
-	if s.st == stHold {
-		// Bytes went missing before the response decided the upgrade;
-		// parse what was held as HTTP/1 and apply the gap after it.
-		s.st = stStart
-		h.runPend(s)
-	}
 	switch s.st {
+	case stHold:
+		// Bytes went missing after an Upgrade/CONNECT request: what was
+		// held cannot be parsed reliably either way. Drop it; a 101 still
+		// hands the stream over from here on.
+		s.skipped += int64(len(s.pend))
 	case stHandoff:
 		h.next.Gap(s.dir, n, s.ts)
 		return
@@ -231,15 +249,26 @@ func (h *handler) gap(s *side, n int) {
 }
 
 // partialHead turns a header block cut short (by a gap or the end of the
-// connection) into a partial message when its start line was complete,
-// so request/response pairing stays aligned.
+// connection) into a partial message, so request/response pairing stays
+// aligned and the user sees what was captured. Even an incomplete start
+// line is used when it shows at least a method and target, or a status.
 func (h *handler) partialHead(s *side) {
-	if s.scanned == 0 || len(s.pend) < s.scanned {
+	if len(s.pend) == 0 {
 		return
 	}
 	block := s.pend[:s.scanned]
-	if bytes.IndexByte(block, '\n') < 0 {
-		return
+	if s.scanned == 0 {
+		if k, _ := classify(s.pend); k != kindMore || !usableFragment(s.pend) {
+			return
+		}
+		block = s.pend
+		if isReq := !hasPrefixOrIsPrefix(s.pend, "HTTP/"); isReq != (s.dir == decode.ClientToServer) {
+			if h.oriented {
+				return
+			}
+			h.swap()
+		}
+		h.oriented = true
 	}
 	s.onPend = true
 	first := s.firstTS(s.pend)
@@ -247,6 +276,16 @@ func (h *handler) partialHead(s *side) {
 	s.scanned = 0
 	h.head(s, block, first, "headers incomplete")
 	s.st = stStart
+}
+
+// usableFragment reports whether an incomplete start line carries enough
+// to describe the message: a method and target, or a status code.
+func usableFragment(b []byte) bool {
+	if hasPrefixOrIsPrefix(b, "HTTP/") {
+		return len(b) >= len("HTTP/1.1 200")
+	}
+	sp := bytes.IndexByte(b, ' ')
+	return sp > 0 && sp+1 < len(b)
 }
 
 // endSide finishes the direction when the connection ends.

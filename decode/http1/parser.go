@@ -25,15 +25,30 @@ const detectScan = 16 << 10
 // Parser is the HTTP/1.x stream parser given to the TCP layer. One Parser
 // serves every connection; it is safe for concurrent use.
 type Parser struct {
+	opts Options
 	// decoders recycles content decoders between messages, because a
 	// gzip inflater costs tens of kilobytes to build and most bodies are
 	// small.
 	decoders sync.Pool
 }
 
-// New returns a Parser. cmd/tapview passes it to the TCP decoder.
-func New() *Parser {
-	p := &Parser{}
+// Options tune a Parser for the trade-offs a caller cares about.
+type Options struct {
+	// GzipTrailerSizes takes Message.DecodedSize of bodies whose only
+	// coding is gzip from the gzip trailer instead of inflating them.
+	// Inflating costs a few microseconds per body, often more than
+	// parsing the whole exchange; the trailer is exact for valid streams
+	// but cannot reveal a corrupt one (views find that when they decode).
+	GzipTrailerSizes bool
+}
+
+// New returns a Parser that inflates bodies to measure decoded sizes.
+// cmd/tapview passes it to the TCP decoder.
+func New() *Parser { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns a Parser configured by o.
+func NewWithOptions(o Options) *Parser {
+	p := &Parser{opts: o}
 	p.decoders.New = func() any { return new(body.Decoder) }
 	return p
 }

@@ -52,8 +52,9 @@ func (h *handler) stepStart(s *side, b []byte) int {
 		cut := bytes.LastIndexByte(b[:min(limit, len(b))], '\n') + 1
 		first := s.firstTS(b)
 		s.scanned = 0
-		h.head(s, b[:cut], first, fmt.Sprintf("header block over %d bytes", limit))
-		h.resync(s, "")
+		msg := fmt.Sprintf("header block over %d bytes", limit)
+		h.head(s, b[:cut], first, msg)
+		h.resync(s, "http1: "+msg)
 		return cut
 	}
 	first := s.firstTS(b)
