@@ -109,9 +109,11 @@ func receive(ctx context.Context, idx int, ep endpoint, drainTimeout time.Durati
 // (pcap-release's own client writes them as such); a missing timestamp
 // (older agents) becomes the arrival time.
 func toPacket(w *pcap.Packet, source string) sources.Packet {
-	ts := time.Now()
+	var ts time.Time
 	if w.GetTimestamp() != nil && w.GetTimestamp().IsValid() {
 		ts = w.GetTimestamp().AsTime()
+	} else {
+		ts = time.Now()
 	}
 	orig := int(w.GetLength())
 	if orig < len(w.GetData()) {

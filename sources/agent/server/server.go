@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/bpf"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -114,6 +115,16 @@ func openLive(device string, snaplen uint32, prog []bpf.Instruction) (Handle, er
 		return nil, err
 	}
 	return h, nil
+}
+
+// GRPCOptions are the gRPC server options an agent should use: keepalive
+// so a client that vanished without closing its connection is noticed and
+// its capture freed, and an enforcement policy that lets clients ping.
+func GRPCOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
 }
 
 // Register adds the Agent service to a gRPC server.
@@ -291,13 +302,26 @@ func (c *capture) run() error {
 	for {
 		select {
 		case p, ok := <-c.queue:
-			if !ok {
-				return c.finish(stopping)
+			// Send what is queued in one go before looking at the other
+			// cases again: the select costs more than a queue read.
+			for n := 0; ; n++ {
+				if !ok {
+					return c.finish(stopping)
+				}
+				if err := c.stream.Send(packetResponse(p)); err != nil {
+					return err
+				}
+				c.sent++
+				if n == 256 {
+					break
+				}
+				select {
+				case p, ok = <-c.queue:
+					continue
+				default:
+				}
+				break
 			}
-			if err := c.stream.Send(packetResponse(p)); err != nil {
-				return err
-			}
-			c.sent++
 		case <-stop:
 			stop, stopping = nil, true
 			_ = c.h.Close()
