@@ -116,10 +116,18 @@ type collector struct {
 	exchanges map[uint64]*decode.Exchange
 }
 
-func (c *collector) Packet(p sources.Packet) { c.mu.Lock(); c.packets = append(c.packets, p); c.mu.Unlock() }
-func (c *collector) Status(s sources.Status) { c.mu.Lock(); c.notes = append(c.notes, s); c.mu.Unlock() }
-func (c *collector) Flow(*decode.Flow)       {}
-func (c *collector) Note(sources.Status)     {}
+func (c *collector) Packet(p sources.Packet) {
+	c.mu.Lock()
+	c.packets = append(c.packets, p)
+	c.mu.Unlock()
+}
+func (c *collector) Status(s sources.Status) {
+	c.mu.Lock()
+	c.notes = append(c.notes, s)
+	c.mu.Unlock()
+}
+func (c *collector) Flow(*decode.Flow)   {}
+func (c *collector) Note(sources.Status) {}
 func (c *collector) Exchange(e *decode.Exchange) {
 	if c.exchanges == nil {
 		c.exchanges = map[uint64]*decode.Exchange{}
