@@ -48,7 +48,7 @@ func (m *Model) makeFlRow(f *decode.Flow) flRow {
 	if !f.First.IsZero() {
 		r.time = f.First.In(m.loc).Format("15:04:05.000")
 	}
-	r.proto = f.Transport
+	r.proto = view.Sanitize(f.Transport)
 	if f.Proto != "" {
 		r.proto += " " + f.Proto
 	}

@@ -114,6 +114,8 @@ func (m *Model) onListKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		m.openPrompt(promptFilter, m.idx[m.pane].expr)
 	case key.Matches(k, m.keys.Back):
 		m.status = statusLine{}
+	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Prev):
+		return m.flash("n/N step through search matches in the detail; here / filters the list", false), true
 	default:
 		return nil, false
 	}

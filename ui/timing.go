@@ -162,7 +162,7 @@ func reconstruct(m *decode.Message, req bool) []byte {
 
 // flowLines is the detail of a flow.
 func flowLines(f *decode.Flow, loc *time.Location, w int) []dline {
-	head := []string{fmt.Sprintf("#%d", f.ID), f.Transport}
+	head := []string{fmt.Sprintf("#%d", f.ID), view.Sanitize(f.Transport)}
 	if f.Proto != "" {
 		head = append(head, view.Sanitize(f.Proto))
 	}

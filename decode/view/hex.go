@@ -1,7 +1,5 @@
 package view
 
-import "strings"
-
 // HexWidth is the display width of a 16-byte hex dump line; narrower
 // widths get 8 bytes per line.
 const HexWidth = 78
@@ -19,10 +17,11 @@ func hexLines(b []byte, width int) []string {
 		per = 8
 	}
 	half := per / 2
-	out := make([]string, 0, (len(b)+per-1)/per)
-	line := make([]byte, 0, HexWidth+2)
+	n := (len(b) + per - 1) / per
+	buf := make([]byte, 0, n*(HexWidth+1))
+	ends := make([]int, 0, n)
 	for off := 0; off < len(b); off += per {
-		line = line[:0]
+		line := buf
 		for shift := 28; shift >= 0; shift -= 4 {
 			line = append(line, hexDigits[(off>>uint(shift))&0xf])
 		}
@@ -46,8 +45,16 @@ func hexLines(b []byte, width int) []string {
 				line = append(line, '.')
 			}
 		}
-		line = append(line, '|')
-		out = append(out, strings.TrimRight(string(line), " "))
+		buf = append(line, '|')
+		ends = append(ends, len(buf))
+	}
+	// One conversion for the whole dump; lines are substrings of it.
+	all := string(buf)
+	out := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		out[i] = all[start:end]
+		start = end
 	}
 	return out
 }

@@ -1,7 +1,5 @@
 package view
 
-import "strings"
-
 // maxJSONDepth bounds nesting so a hostile body of a million '[' cannot
 // exhaust the stack; deeper documents are shown as text.
 const maxJSONDepth = 512
@@ -10,10 +8,13 @@ const maxJSONDepth = 512
 // so object keys keep their wire order, duplicates survive and numbers keep
 // their exact spelling.
 type jsonPrinter struct {
-	in    []byte
-	pos   int
-	cur   strings.Builder
-	lines []string
+	in  []byte
+	pos int
+	// out holds every line back to back; ends marks where each line
+	// stops. One string conversion at the end yields all lines, instead
+	// of an allocation per line.
+	out  []byte
+	ends []int
 }
 
 // prettyJSON reformats one JSON value, or several separated by whitespace
@@ -21,7 +22,7 @@ type jsonPrinter struct {
 // top-level values (sniffing needs only the first). It reports false when
 // the input is not JSON.
 func prettyJSON(body []byte, limit int) ([]string, bool) {
-	p := &jsonPrinter{in: body}
+	p := &jsonPrinter{in: body, out: make([]byte, 0, len(body)+len(body)/2)}
 	n := 0
 	for {
 		p.skipSpace()
@@ -42,12 +43,20 @@ func prettyJSON(body []byte, limit int) ([]string, bool) {
 	if n == 0 {
 		return nil, false
 	}
-	p.lines = append(p.lines, p.cur.String())
-	for i, l := range p.lines {
-		p.lines[i] = Sanitize(l)
+	p.ends = append(p.ends, len(p.out))
+	all := string(p.out)
+	lines := make([]string, len(p.ends))
+	start := 0
+	for i, end := range p.ends {
+		lines[i] = Sanitize(all[start:end])
+		start = end
 	}
-	return p.lines, true
+	return lines, true
 }
+
+func (p *jsonPrinter) writeByte(c byte)     { p.out = append(p.out, c) }
+func (p *jsonPrinter) write(b []byte)       { p.out = append(p.out, b...) }
+func (p *jsonPrinter) writeString(s string) { p.out = append(p.out, s...) }
 
 func (p *jsonPrinter) skipSpace() {
 	for p.pos < len(p.in) {
@@ -61,10 +70,9 @@ func (p *jsonPrinter) skipSpace() {
 }
 
 func (p *jsonPrinter) newline(depth int) {
-	p.lines = append(p.lines, p.cur.String())
-	p.cur.Reset()
+	p.ends = append(p.ends, len(p.out))
 	for i := 0; i < depth; i++ {
-		p.cur.WriteString("  ")
+		p.out = append(p.out, ' ', ' ')
 	}
 }
 
@@ -94,11 +102,11 @@ func (p *jsonPrinter) value(depth int) bool {
 // container prints an object (keyed) or an array, one member per line;
 // empty containers stay on one line.
 func (p *jsonPrinter) container(depth int, end byte, keyed bool) bool {
-	p.cur.WriteByte(p.in[p.pos])
+	p.writeByte(p.in[p.pos])
 	p.pos++
 	p.skipSpace()
 	if p.pos < len(p.in) && p.in[p.pos] == end {
-		p.cur.WriteByte(end)
+		p.writeByte(end)
 		p.pos++
 		return true
 	}
@@ -114,7 +122,7 @@ func (p *jsonPrinter) container(depth int, end byte, keyed bool) bool {
 				return false
 			}
 			p.pos++
-			p.cur.WriteString(": ")
+			p.writeString(": ")
 			p.skipSpace()
 		}
 		if !p.value(depth + 1) {
@@ -126,12 +134,12 @@ func (p *jsonPrinter) container(depth int, end byte, keyed bool) bool {
 		}
 		switch p.in[p.pos] {
 		case ',':
-			p.cur.WriteByte(',')
+			p.writeByte(',')
 			p.pos++
 		case end:
 			p.pos++
 			p.newline(depth)
-			p.cur.WriteByte(end)
+			p.writeByte(end)
 			return true
 		default:
 			return false
@@ -147,7 +155,7 @@ func (p *jsonPrinter) str() bool {
 	for i < len(p.in) {
 		switch p.in[i] {
 		case '"':
-			p.cur.Write(p.in[start : i+1])
+			p.write(p.in[start : i+1])
 			p.pos = i + 1
 			return true
 		case '\\':
@@ -187,7 +195,7 @@ func (p *jsonPrinter) literal(word string) bool {
 	if len(p.in)-p.pos < len(word) || string(p.in[p.pos:p.pos+len(word)]) != word {
 		return false
 	}
-	p.cur.WriteString(word)
+	p.writeString(word)
 	p.pos += len(word)
 	return true
 }
@@ -209,6 +217,6 @@ func (p *jsonPrinter) number() bool {
 	if !digits {
 		return false
 	}
-	p.cur.Write(p.in[start:p.pos])
+	p.write(p.in[start:p.pos])
 	return true
 }
