@@ -3,7 +3,6 @@ package http1
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -361,16 +360,27 @@ func TestCorpusMessageCounts(t *testing.T) {
 	}
 }
 
-// corpusExchanges parses one capture and returns every exchange.
-func corpusExchanges(t *testing.T, name string) []*decode.Exchange {
+// corpusConns parses one capture and returns the Conn of every HTTP/1
+// connection.
+func corpusConns(t *testing.T, name string) []*fakeConn {
 	t.Helper()
 	dir := corpusDir(t)
-	var out []*decode.Exchange
+	var out []*fakeConn
 	p := New()
 	for _, cf := range readFlows(t, filepath.Join(dir, name)) {
 		if c, ok := parseFlow(t, p, cf); ok {
-			out = append(out, c.exchanges()...)
+			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// corpusExchanges parses one capture and returns every exchange.
+func corpusExchanges(t *testing.T, name string) []*decode.Exchange {
+	t.Helper()
+	var out []*decode.Exchange
+	for _, c := range corpusConns(t, name) {
+		out = append(out, c.exchanges()...)
 	}
 	return out
 }
@@ -431,9 +441,32 @@ func TestCorpusDetails(t *testing.T) {
 		}
 	})
 	t.Run("h2c_upgrade", func(t *testing.T) {
-		x := one(t, corpusExchanges(t, "h2c_upgrade_from_http11.pcap"))
+		cs := corpusConns(t, "h2c_upgrade_from_http11.pcap")
+		if len(cs) != 1 {
+			t.Fatalf("%d connections", len(cs))
+		}
+		x := one(t, cs[0].exchanges())
 		if x.Status() != 101 || x.State != decode.Complete {
 			t.Fatalf("%d %s", x.Status(), x.State)
+		}
+		h2 := cs[0].handoffs["h2"]
+		if !bytes.HasPrefix(h2.data[decode.ClientToServer].Bytes(), []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")) {
+			t.Fatalf("h2 handler got client bytes %q", clip(h2.data[decode.ClientToServer].Bytes()))
+		}
+		// The server's first HTTP/2 frame is SETTINGS (type 4).
+		if b := h2.data[decode.ServerToClient].Bytes(); len(b) < 9 || b[3] != 4 {
+			t.Fatalf("h2 handler got server bytes %q", clip(b))
+		}
+	})
+	t.Run("websocket", func(t *testing.T) {
+		for _, name := range []string{"websocket_basic.pcap", "websocket_permessage_deflate.pcap", "websocket_ping_pong_sll.pcap"} {
+			cs := corpusConns(t, name)
+			if len(cs) != 1 || cs[0].handoffs["ws"].data[decode.ServerToClient].Len() == 0 {
+				t.Fatalf("%s: %d connections or no server frames handed to ws", name, len(cs))
+			}
+			if x := one(t, cs[0].exchanges()); x.Status() != 101 || x.Request.HeaderValue("Upgrade") == "" {
+				t.Fatalf("%s: %d", name, x.Status())
+			}
 		}
 	})
 	t.Run("keepalive", func(t *testing.T) {
@@ -445,5 +478,3 @@ func TestCorpusDetails(t *testing.T) {
 		}
 	})
 }
-
-var _ = binary.BigEndian

@@ -116,12 +116,7 @@ func (h *handler) orphanEarly(c2s *side) {
 	for len(h.early) > 0 && h.early[0].e.Start.Before(c2s.ts) && h.early[0] != h.sides[decode.ServerToClient].x {
 		x := h.early[0]
 		h.early = h.early[1:]
-		if x.respDone {
-			h.finalize(x, decode.Orphan, "no request seen")
-		} else {
-			x.reqDone = true // nothing to wait for on the client side
-			x.orphan = true
-		}
+		h.finalize(x, decode.Orphan, "no request seen")
 	}
 }
 
@@ -155,6 +150,19 @@ func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
 	for len(h.live) > 0 && h.live[0].final {
 		h.live[0] = nil
 		h.live = h.live[1:]
+	}
+	if len(h.live) >= h.liveCompact {
+		// Exchanges usually finish in order; when one lingers at the
+		// front, drop the finished ones behind it (amortised).
+		kept := h.live[:0]
+		for _, y := range h.live {
+			if !y.final {
+				kept = append(kept, y)
+			}
+		}
+		clear(h.live[len(kept):])
+		h.live = kept
+		h.liveCompact = max(256, 2*len(kept))
 	}
 }
 

@@ -115,3 +115,48 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDetectAndHead checks the start-line classifier, Detect and the
+// header-block parser on arbitrary bytes: no panics, and what classify
+// accepts parses back into the same method or status.
+func FuzzDetectAndHead(f *testing.F) {
+	f.Add([]byte("GET /x HTTP/1.1\r\nHost: h\r\n folded\r\nBad line\r\n\r\n"))
+	f.Add([]byte("HTTP/1.0 304 Not Modified\nContent-Length: 1, 1\n\n"))
+	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	f.Add([]byte("junk\nPOST http://u:p@h:1/p HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"))
+	p := New()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, partial := range []bool{false, true} {
+			p.Detect(&decode.Flow{Partial: partial}, decode.ClientToServer, b)
+		}
+		k, end := classify(b)
+		if k != kindRequest && k != kindStatus {
+			return
+		}
+		blockEnd, _ := headerEnd(b, end)
+		if blockEnd < 0 {
+			blockEnd = len(b)
+		}
+		m, fr := parseHead(b[:blockEnd], k == kindRequest)
+		if k == kindRequest && (m.Method == "" || m.Target == "" || m.Proto == "") {
+			t.Fatalf("accepted request line parsed to %q %q %q", m.Method, m.Target, m.Proto)
+		}
+		if k == kindStatus && (m.Status < 100 || m.Status > 999) {
+			t.Fatalf("accepted status line parsed to %d", m.Status)
+		}
+		if fr.contentLength < -1 {
+			t.Fatalf("content length %d", fr.contentLength)
+		}
+	})
+}
+
+// FuzzChunkSize checks the chunk-size line parser.
+func FuzzChunkSize(f *testing.F) {
+	f.Add([]byte("1a;name=\"v\" "))
+	f.Add([]byte("fffffffffffffff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n, ok := parseChunkSize(b); ok && n < 0 {
+			t.Fatalf("negative size %d from %q", n, b)
+		}
+	})
+}

@@ -77,11 +77,13 @@ type handler struct {
 	skipResp int    // responses to drop because their requests were evicted
 	holdFor  *xch   // the Upgrade/CONNECT request the client direction is held for
 
+	liveCompact int // len(live) at which finished exchanges are filtered out
+
 	next decode.StreamHandler // upgraded protocol's handler
 }
 
 func newHandler(p *Parser, c decode.Conn) *handler {
-	h := &handler{p: p, c: c, lim: c.Limits().WithDefaults()}
+	h := &handler{p: p, c: c, lim: c.Limits().WithDefaults(), liveCompact: 256}
 	joined := false
 	if f := c.Flow(); f != nil {
 		joined = f.Partial
@@ -163,6 +165,12 @@ func (h *handler) feed(s *side, data []byte) {
 		}
 		s.pendOld = len(s.pend)
 		take := min(len(data), h.pendLimit()-len(s.pend), max(4096, 2*len(s.pend)))
+		if take <= 0 {
+			// Steps never leave a full buffer behind; never spin if one did.
+			h.resync(s, "http1: parser made no progress")
+			s.pend, s.pendOld = s.pend[:0], 0
+			continue
+		}
 		s.pend = append(s.pend, data[:take]...)
 		data = data[take:]
 		if s.st == stHold {

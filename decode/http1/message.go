@@ -243,6 +243,14 @@ func (h *handler) gap(s *side, n int) {
 		s.partial = true
 		h.complete(s)
 	}
+	if s.st == stHandoff || s.st == stStopped {
+		// The cut-short message was a 101 or a CONNECT answer: the
+		// missing bytes may belong to what follows it.
+		if s.st == stHandoff {
+			h.next.Gap(s.dir, -1, s.ts)
+		}
+		return
+	}
 	s.pend = s.pend[:0]
 	s.pendOld = 0
 	s.st, s.lineStart, s.scanned, s.synced = stSeek, true, 0, false

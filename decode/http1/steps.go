@@ -50,6 +50,11 @@ func (h *handler) stepStart(s *side, b []byte) int {
 		// Header block over the limit: keep the complete lines that fit,
 		// as a partial message, and resynchronise.
 		cut := bytes.LastIndexByte(b[:min(limit, len(b))], '\n') + 1
+		if cut == 0 {
+			// Not even the start line fits: not a message worth showing.
+			h.notHTTP(s, b)
+			return 0
+		}
 		first := s.firstTS(b)
 		s.scanned = 0
 		msg := fmt.Sprintf("header block over %d bytes", limit)
