@@ -5,12 +5,14 @@ package live
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/live/filter"
@@ -34,42 +36,43 @@ type Handle struct {
 }
 
 // Open starts capturing on device, keeping at most snaplen bytes of each
-// frame (0 means filter.MaxSnapLen) and attaching prog (nil: everything)
-// as a socket filter. It needs CAP_NET_RAW. Promiscuous mode is requested
+// frame (0 means filter.MaxSnapLen) and attaching prog (nil: everything,
+// cut to snaplen) as a socket filter. It needs CAP_NET_RAW. Promiscuous mode is requested
 // like pcap-release's agent does; when the kernel refuses it the capture
 // continues without it.
 func Open(device string, snaplen uint32, prog []bpf.Instruction) (*Handle, error) {
 	if snaplen == 0 || snaplen > filter.MaxSnapLen {
 		snaplen = filter.MaxSnapLen
 	}
-	var vm *bpf.VM
-	var raw []bpf.RawInstruction
-	if len(prog) > 0 {
-		var err error
-		if raw, err = bpf.Assemble(prog); err != nil {
-			return nil, openError(device, fmt.Errorf("assemble filter: %w", err))
-		}
-		if vm, err = bpf.NewVM(prog); err != nil {
-			return nil, openError(device, fmt.Errorf("check filter: %w", err))
-		}
+	if len(prog) == 0 {
+		prog = []bpf.Instruction{bpf.RetConstant{Val: snaplen}}
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, openError(device, fmt.Errorf("assemble filter: %w", err))
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return nil, openError(device, fmt.Errorf("check filter: %w", err))
 	}
 	eth, err := pcapgo.NewEthernetHandle(device)
 	if err != nil {
 		return nil, openError(device, err)
 	}
-	h := &Handle{eth: eth, snaplen: int(snaplen), vm: vm}
+	if ifc, err := net.InterfaceByName(device); err == nil && ifc.Flags&net.FlagLoopback != 0 {
+		// On loopback every frame is seen twice, leaving and arriving;
+		// keep only the arrival, as libpcap does.
+		raw = append(dropOutgoing(), raw...)
+	}
 	if err := eth.SetCaptureLength(int(snaplen)); err != nil {
 		_ = eth.Close()
 		return nil, openError(device, err)
 	}
-	if len(raw) > 0 {
-		if err := eth.SetBPF(raw); err != nil {
-			_ = eth.Close()
-			return nil, openError(device, fmt.Errorf("attach filter: %w", err))
-		}
-		h.attached = time.Now()
-		h.checking = true
+	if err := eth.SetBPF(raw); err != nil {
+		_ = eth.Close()
+		return nil, openError(device, fmt.Errorf("attach filter: %w", err))
 	}
+	h := &Handle{eth: eth, snaplen: int(snaplen), vm: vm, attached: time.Now(), checking: true}
 	_ = eth.SetPromiscuous(true) // best effort, see the doc comment
 	_, _ = eth.Stats()           // reset the kernel's drop counter
 	return h, nil
@@ -109,6 +112,19 @@ func (h *Handle) ReadPacket() (sources.Packet, error) {
 		p.Timestamp = ci.Timestamp
 		return p, nil
 	}
+}
+
+// dropOutgoing is a program prefix that rejects frames the host sends
+// (packet type PACKET_OUTGOING), read from the kernel's packet metadata.
+// It runs only in the kernel: user-space checks of early frames use the
+// filter alone.
+func dropOutgoing() []bpf.RawInstruction {
+	raw, _ := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 0, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	})
+	return raw
 }
 
 // insertVLAN returns the frame with an 802.1Q tag after the MAC addresses.

@@ -123,3 +123,48 @@ func TestInsertVLAN(t *testing.T) {
 		t.Fatalf("got % x", got)
 	}
 }
+
+// TestLoopbackSeenOnce: on lo each frame passes the packet tap twice (out
+// and in); the capture must show it once.
+func TestLoopbackSeenOnce(t *testing.T) {
+	ns := netnstest.New(t)
+	var h *Handle
+	var conn *net.UDPConn
+	ns.Do(t, func() error {
+		var err error
+		if h, err = Open("lo", 0, nil); err != nil {
+			return err
+		}
+		sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7777})
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { sink.Close() })
+		conn, err = net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7777})
+		return err
+	})
+	defer h.Close()
+	defer conn.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := conn.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[byte]int{}
+	timer := time.AfterFunc(2*time.Second, func() { h.Close() })
+	defer timer.Stop()
+	for {
+		p, err := h.ReadPacket()
+		if err != nil {
+			break
+		}
+		if len(p.Data) == 43 && p.Data[23] == 17 {
+			seen[p.Data[42]]++
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if n := seen[byte('a'+i)]; n != 1 {
+			t.Errorf("datagram %c captured %d times, want once", 'a'+i, n)
+		}
+	}
+}

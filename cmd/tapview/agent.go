@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/tapview/tapview/sources/agent/server"
+	"github.com/tapview/tapview/sources/agent/tlsconf"
+)
+
+// agentDrainTimeout bounds how long a stopping agent waits for its
+// captures to flush and end before it closes their connections.
+const agentDrainTimeout = 10 * time.Second
+
+func newAgentCmd() *cobra.Command {
+	var (
+		listen, cert, key, clientCA, origin string
+		plaintext                           bool
+		maxCaptures                         int
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Serve live captures of this host to tapview or a pcap-api (pcap.Agent over gRPC)",
+		Long: `Run a capture agent that speaks Cloud Foundry pcap-release's agent protocol
+(gRPC service pcap.Agent: Status and Capture). Clients ('tapview connect
+agent', a pcap-api) send a device, a tcpdump-style filter and a snaplen; the
+agent captures with an AF_PACKET socket (needs CAP_NET_RAW, no libpcap),
+filters in the kernel, and streams the packets back. Its own port is never
+captured. When a client cannot keep up, packets are dropped and counted and
+the client is told with CONGESTED notes.
+
+TLS is required unless --plaintext: --cert/--key is the server certificate,
+--client-ca makes clients present a certificate signed by that CA (mutual
+TLS). The agent runs until SIGINT or SIGTERM, then ends running captures
+cleanly (CAPTURE_STOPPED) and exits. Logs go to standard error.`,
+		Example: `  tapview agent --listen :9494 --cert agent.pem --key agent-key.pem --client-ca ca.pem
+  sudo tapview agent --plaintext --listen 127.0.0.1:9494`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var opts []grpc.ServerOption
+			switch {
+			case plaintext && (cert != "" || key != "" || clientCA != ""):
+				return usageErr("--plaintext cannot be combined with --cert, --key or --client-ca")
+			case !plaintext:
+				cfg, err := tlsconf.Server{Cert: cert, Key: key, ClientCA: clientCA}.Config()
+				if err != nil {
+					return usageErr("%v (or use --plaintext)", err)
+				}
+				opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+			}
+			if maxCaptures < 1 {
+				return usageErr("--max-captures must be at least 1")
+			}
+			if origin == "" {
+				origin = os.Getenv("NODE_NAME")
+			}
+			if origin == "" {
+				origin, _ = os.Hostname()
+			}
+			lis, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("agent: %w", err)
+			}
+			port, err := listenPort(lis.Addr())
+			if err != nil {
+				lis.Close()
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			srv := server.New(server.Config{MaxCaptures: maxCaptures, ExcludeTCPPorts: []uint16{port}, Origin: origin, Log: log})
+			g := grpc.NewServer(append(server.GRPCOptions(), opts...)...)
+			srv.Register(g)
+			return serveAgent(cmd.Context(), g, srv, lis, log, !plaintext && clientCA != "")
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&listen, "listen", ":9494", "`ADDR` to serve gRPC on (pcap-release agents use port 9494)")
+	fs.StringVar(&cert, "cert", "", "PEM server certificate `FILE`")
+	fs.StringVar(&key, "key", "", "PEM private key `FILE` of --cert")
+	fs.StringVar(&clientCA, "client-ca", "", "PEM `FILE` of CAs; clients must present a certificate they signed")
+	fs.BoolVar(&plaintext, "plaintext", false, "serve without TLS (HTTP/2 cleartext); only behind a trusted proxy or on localhost")
+	fs.IntVar(&maxCaptures, "max-captures", server.DefaultMaxCaptures, "concurrent captures; more are refused with LIMIT_REACHED")
+	fs.StringVar(&origin, "origin", "", "name of this agent in its notes (default $NODE_NAME, then the host name)")
+	return cmd
+}
+
+// serveAgent serves until ctx ends, then drains captures and stops.
+func serveAgent(ctx context.Context, g *grpc.Server, srv *server.Server, lis net.Listener, log *slog.Logger, mtls bool) error {
+	errc := make(chan error, 1)
+	go func() { errc <- g.Serve(lis) }()
+	log.Info("agent listening", "addr", lis.Addr().String(), "mtls", mtls)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("agent: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("agent stopping: ending captures")
+	dctx, cancel := context.WithTimeout(context.Background(), agentDrainTimeout)
+	defer cancel()
+	if err := srv.Drain(dctx); err != nil {
+		log.Warn("agent drain incomplete", "err", err)
+	}
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-dctx.Done():
+		g.Stop()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
+}
+
+// listenPort returns the TCP port of a listener address, which the agent
+// excludes from its captures.
+func listenPort(a net.Addr) (uint16, error) {
+	_, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return 0, fmt.Errorf("agent: listen address %v: %w", a, err)
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("agent: listen port %q: %w", p, err)
+	}
+	return uint16(n), nil
+}
