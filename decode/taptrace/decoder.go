@@ -43,6 +43,7 @@ func Opener[S Stream](open func(source string, client, server netip.AddrPort, ts
 
 type openerFunc[S Stream] func(string, netip.AddrPort, netip.AddrPort, time.Time) S
 
+// OpenStream calls the adapted method, turning a typed nil into nil.
 func (f openerFunc[S]) OpenStream(source string, client, server netip.AddrPort, ts time.Time) Stream {
 	s := f(source, client, server, ts)
 	if v := reflect.ValueOf(s); !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {

@@ -156,6 +156,7 @@ func decodeJSONBody(body []byte, max int) ([]*tapv3.TraceWrapper, error) {
 // are refused connections.
 type errorLog struct{ s *Sink }
 
+// Write counts one log line of net/http.
 func (e errorLog) Write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte("TLS handshake error")) || bytes.Contains(p, []byte("HTTP request to an HTTPS server")) {
 		e.s.counts.refused.Add(1)

@@ -74,6 +74,7 @@ type RecordError struct {
 	Err    error
 }
 
+// Error names the record and what was wrong with it.
 func (e *RecordError) Error() string {
 	if e.Offset >= 0 {
 		return fmt.Sprintf("record %d at offset %d: %v", e.Index, e.Offset, e.Err)
@@ -81,6 +82,7 @@ func (e *RecordError) Error() string {
 	return fmt.Sprintf("record %d: %v", e.Index, e.Err)
 }
 
+// Unwrap returns the decoding error.
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // errNoTrace marks a record that parsed but holds none of the four trace
@@ -250,6 +252,7 @@ type countingByteReader struct {
 	n int64
 }
 
+// ReadByte reads one byte and counts it.
 func (c *countingByteReader) ReadByte() (byte, error) {
 	b, err := c.r.ReadByte()
 	if err == nil {

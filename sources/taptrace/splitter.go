@@ -20,6 +20,7 @@ type SyntaxError struct {
 	Char   byte
 }
 
+// Error says where the stray byte is.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("offset %d: unexpected %q between JSON values", e.Offset, e.Char)
 }

@@ -178,8 +178,11 @@ type bearer struct {
 	insecure bool
 }
 
+// GetRequestMetadata adds the Authorization header to every call.
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + b.token}, nil
 }
 
+// RequireTransportSecurity keeps the token off plaintext connections
+// unless they were explicitly allowed.
 func (b bearer) RequireTransportSecurity() bool { return !b.insecure }
