@@ -455,3 +455,41 @@ func TestLongFilterErrorWraps(t *testing.T) {
 		}
 	}
 }
+
+func TestMouse(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.send(tea.MouseWheelMsg{X: 10, Y: 5, Button: tea.MouseWheelDown})
+	if c := d.m.lists[paneExchanges].cursor; c != 3 {
+		t.Errorf("wheel down moved the cursor to %d, want 3", c)
+	}
+	d.send(tea.MouseClickMsg{X: 10, Y: listTop + 4, Button: tea.MouseLeft})
+	if c := d.m.lists[paneExchanges].cursor; c != 4 {
+		t.Errorf("click selected row %d, want 4", c)
+	}
+	d.send(tea.MouseClickMsg{X: 10, Y: listTop + 4, Button: tea.MouseLeft})
+	if !d.m.detail.open || d.m.detail.id != 5 {
+		t.Errorf("second click did not open the row: open=%v id=%d", d.m.detail.open, d.m.detail.id)
+	}
+	d.keys("esc", "g", "j", "enter") // the JSON POST has a long body
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 12})
+	d.send(tea.MouseWheelMsg{X: 10, Y: 8, Button: tea.MouseWheelDown})
+	if d.m.detail.scroll == 0 {
+		t.Error("wheel over the detail did not scroll it")
+	}
+}
+
+func TestFlowFilter(t *testing.T) {
+	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
+	d.keys("2", "/")
+	d.typeText("grpc")
+	d.keys("enter")
+	if got := d.m.shown(paneFlows); got != 1 {
+		t.Errorf("flow filter shows %d flows, want 1", got)
+	}
+	if d.m.idx[paneExchanges].active() {
+		t.Error("the flow filter leaked into the exchanges pane")
+	}
+	if !strings.Contains(d.screen(), "flow filter") && !strings.Contains(d.screen(), "filter grpc") {
+		t.Errorf("filter not shown:\n%s", d.screen())
+	}
+}
