@@ -51,6 +51,7 @@ type OpenFunc func(device string, snaplen uint32, prog []bpf.Instruction) (Handl
 const (
 	DefaultMaxCaptures        = 5 // as pcap-release's concurrent_captures
 	DefaultQueueSize          = 16384
+	DefaultQueueBytes         = 32 << 20
 	DefaultCongestionInterval = time.Second
 	maxDeviceName             = 15 // IFNAMSIZ - 1
 )
@@ -65,9 +66,11 @@ type Config struct {
 	ExcludeTCPPorts []uint16
 	// Open opens captures; nil means live AF_PACKET capture.
 	Open OpenFunc
-	// QueueSize bounds the packets held per capture while the client is
-	// slower than the capture; beyond it packets are dropped and counted.
-	QueueSize int
+	// QueueSize and QueueBytes bound the packets (count and captured
+	// bytes) held per capture while the client is slower than the
+	// capture; beyond either, packets are dropped and counted.
+	QueueSize  int
+	QueueBytes int64
 	// CongestionInterval is how often drops are reported as CONGESTED.
 	CongestionInterval time.Duration
 	// Origin names this agent in Messages (usually the node name).
@@ -96,6 +99,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
 	}
 	if cfg.CongestionInterval <= 0 {
 		cfg.CongestionInterval = DefaultCongestionInterval
@@ -258,7 +264,8 @@ type capture struct {
 	opts   *pcap.CaptureOptions
 	queue  chan sources.Packet
 
-	readErr     error // set by the reader before it closes queue
+	readErr     error        // set by the reader before it closes queue
+	queued      atomic.Int64 // bytes in queue
 	dropped     atomic.Uint64
 	reported    uint64 // drops already reported
 	kernelDrops uint64
@@ -275,8 +282,14 @@ func (c *capture) read() {
 			c.readErr = err
 			return
 		}
+		n := int64(len(p.Data))
+		if c.queued.Load()+n > c.srv.cfg.QueueBytes {
+			c.dropped.Add(1)
+			continue
+		}
 		select {
 		case c.queue <- p:
+			c.queued.Add(n)
 		default:
 			c.dropped.Add(1)
 		}
@@ -308,6 +321,7 @@ func (c *capture) run() error {
 				if !ok {
 					return c.finish(stopping)
 				}
+				c.queued.Add(-int64(len(p.Data)))
 				if err := c.stream.Send(packetResponse(p)); err != nil {
 					return err
 				}

@@ -358,3 +358,35 @@ func ExampleServer() {
 	fmt.Println(srv.Running())
 	// Output: 0
 }
+
+// TestQueueBoundedByBytes: big frames are dropped once the queued bytes
+// reach the limit, even when the packet count is far below its bound.
+func TestQueueBoundedByBytes(t *testing.T) {
+	op := newOpener()
+	srv := New(Config{Open: op.open, QueueBytes: 1 << 20, CongestionInterval: 20 * time.Millisecond})
+	c := serve(t, srv)
+	st := startCapture(t, context.Background(), c, "")
+	h := op.next(t)
+	big := make([]byte, 64<<10)
+	const total = 400 // 25 MiB offered to a client that does not read
+	for i := 0; i < total; i++ {
+		h.feed(sources.Packet{Timestamp: time.Now(), Data: big, OrigLen: len(big)})
+	}
+	_ = st.CloseSend()
+	got, reported := 0, 0
+	re := regexp.MustCompile(`\((\d+) in total\)`)
+	for {
+		r, err := st.Recv()
+		if err != nil {
+			break
+		}
+		if r.GetPacket() != nil {
+			got++
+		} else if m := re.FindStringSubmatch(r.GetMessage().GetMessage()); m != nil {
+			reported, _ = strconv.Atoi(m[1])
+		}
+	}
+	if reported == 0 || got+reported != total {
+		t.Fatalf("received %d, reported dropped %d, fed %d", got, reported, total)
+	}
+}
