@@ -144,12 +144,15 @@ func (c *fakeConn) Publish(e *decode.Exchange) {
 		c.final[e.ID] = true
 	}
 }
-func (c *fakeConn) SetProto(string)                         {}
-func (c *fakeConn) SetTLS(*decode.TLSInfo)                  {}
-func (c *fakeConn) SwapDirections()                         { c.swaps++; c.flow.Client, c.flow.Server = c.flow.Server, c.flow.Client }
-func (c *fakeConn) Handoff(string) decode.StreamHandler     { return nil }
-func (c *fakeConn) Limits() decode.Limits                   { return c.lim }
-func (c *fakeConn) Note(msg string)                         { c.notes = append(c.notes, msg) }
+func (c *fakeConn) SetProto(string)        {}
+func (c *fakeConn) SetTLS(*decode.TLSInfo) {}
+func (c *fakeConn) SwapDirections() {
+	c.swaps++
+	c.flow.Client, c.flow.Server = c.flow.Server, c.flow.Client
+}
+func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
+func (c *fakeConn) Limits() decode.Limits               { return c.lim }
+func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
 func (c *fakeConn) finals() (out []*decode.Exchange) {
 	for id := uint64(1); id <= c.nextID; id++ {
 		if e := c.latest[id]; e != nil {
