@@ -112,8 +112,10 @@ func (m *Model) syncDetail() tea.Cmd {
 	case e != nil:
 		id, version = e.ID, e.Version
 	case f != nil:
+		// Flows carry no version; any change moves the last packet time
+		// or the packet count.
 		id = f.ID
-		version = uint64(f.PacketsC2S + f.PacketsS2C)
+		version = uint64(f.Last.UnixNano()) + uint64(f.PacketsC2S+f.PacketsS2C)
 	default:
 		return nil
 	}

@@ -493,3 +493,31 @@ func TestFlowFilter(t *testing.T) {
 		t.Errorf("filter not shown:\n%s", d.screen())
 	}
 }
+
+func TestRawTab(t *testing.T) {
+	cfg := baseConfig(loadedStore())
+	var asked []uint64
+	var mu sync.Mutex
+	cfg.Raw = func(e *decode.Exchange) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, e.ID)
+		return []byte("POST /v1/login?token=abc123 HTTP/1.1\r\n"), nil
+	}
+	d := newDriver(t, cfg, 80, 24)
+	d.keys("j", "enter", "tab", "tab", "tab")
+	scr := d.screen()
+	if !strings.Contains(scr, "Masking is on") || strings.Contains(scr, "bytes as captured ·") {
+		t.Errorf("masked raw tab shows captured bytes:\n%s", scr)
+	}
+	d.keys("m")
+	scr = d.screen()
+	if !strings.Contains(scr, "bytes as captured · 38 B") || !strings.Contains(scr, "|POST /v1/login?t|") {
+		t.Errorf("unmasked raw tab:\n%s", scr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 || asked[0] != 2 {
+		t.Errorf("Raw called for %v, want once for exchange 2", asked)
+	}
+}
