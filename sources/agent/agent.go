@@ -32,6 +32,8 @@ const (
 	DefaultSetupTimeout = 15 * time.Second
 	DefaultSnapLen      = 65535 // as pcap-release's CLI
 	DefaultDevice       = "eth0"
+
+	maxMessage = 512 << 10
 )
 
 // Capture is what to capture on every target.
@@ -75,6 +77,9 @@ func (t Transport) dialOptions() []grpc.DialOption {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithInitialWindowSize(4 << 20),
 		grpc.WithInitialConnWindowSize(16 << 20),
+		// A packet is at most a snaplen (256 KiB) plus framing; refusing
+		// more bounds what a hostile server makes us buffer.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage)),
 	}
 	return append(opts, t.DialOptions...)
 }
@@ -236,7 +241,7 @@ func (s *Source) Name() string { return s.label }
 // emitted. It returns nil when at least one endpoint ended cleanly or ctx
 // was cancelled, and the endpoints' errors when all of them failed.
 func (s *Source) Run(ctx context.Context, emit sources.Emitter) error {
-	events := make(chan event, 1024)
+	events := make(chan event, 256)
 	for i, ep := range s.eps {
 		go receive(ctx, i, ep, s.drain, events)
 	}

@@ -355,3 +355,21 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("%v %q", err, src.Name())
 	}
 }
+
+// TestOversizedPacketRefused: a server sending frames far beyond any
+// snaplen is cut off instead of making the client buffer them.
+func TestOversizedPacketRefused(t *testing.T) {
+	fa := &fakeAgent{level: 1}
+	fa.capture = func(s grpc.BidiStreamingServer[pcap.AgentRequest, pcap.CaptureResponse], _ *pcap.CaptureOptions) error {
+		return s.Send(packetResp(t0, make([]byte, 2<<20)...))
+	}
+	addr, _ := serveAgent(t, fa)
+	src, _ := New(Config{Addrs: []string{addr}})
+	rec := newRecorder()
+	if err := src.Run(context.Background(), rec); err == nil {
+		t.Fatal("no error")
+	}
+	if p, n := rec.snapshot(); len(p) != 0 || len(n) != 1 || n[0].Level != sources.Error {
+		t.Fatalf("packets %d notes %+v", len(p), n)
+	}
+}

@@ -11,6 +11,9 @@ import (
 // cannot grow memory without limit.
 const maxHeld = 1 << 17
 
+// maxHeldBytes bounds the captured bytes held back the same way.
+const maxHeldBytes = 64 << 20
+
 // merger puts the packets of several agents into one stream ordered by
 // capture time: a k-way merge of the agents' streams, each already in
 // capture order. The head with the oldest timestamp is released once no
@@ -24,6 +27,7 @@ type merger struct {
 	newest  []time.Time // newest capture time delivered per agent
 	live    []bool
 	held    int
+	bytes   int
 	ordinal map[string]uint64 // per Packet.Source
 }
 
@@ -73,6 +77,7 @@ func newMerger(n int, window time.Duration, emit sources.Emitter) *merger {
 func (m *merger) add(i int, p sources.Packet, now time.Time) {
 	m.queues[i].push(heldPacket{p: p, arrival: now})
 	m.held++
+	m.bytes += len(p.Data)
 }
 
 // end marks agent i as finished: it no longer holds others back.
@@ -85,7 +90,7 @@ func (m *merger) release(now time.Time) {
 		if j < 0 {
 			return
 		}
-		if !m.safe(m.queues[j].front().p.Timestamp) && !m.expired(now) && m.held <= maxHeld {
+		if !m.safe(m.queues[j].front().p.Timestamp) && !m.expired(now) && m.held <= maxHeld && m.bytes <= maxHeldBytes {
 			return
 		}
 		m.emitFrom(j)
@@ -102,6 +107,7 @@ func (m *merger) flush() {
 func (m *merger) emitFrom(j int) {
 	h := m.queues[j].pop()
 	m.held--
+	m.bytes -= len(h.p.Data)
 	if h.p.Timestamp.After(m.newest[j]) {
 		m.newest[j] = h.p.Timestamp
 	}

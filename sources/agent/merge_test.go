@@ -113,3 +113,22 @@ func TestFifoCompacts(t *testing.T) {
 		}
 	}
 }
+
+func TestMergerBoundsHeldBytes(t *testing.T) {
+	rec := newRecorder()
+	m := newMerger(2, time.Hour, rec)
+	now := time.Now()
+	const size = 1 << 20
+	for i := 0; i < 80; i++ {
+		p := pkt("a", i)
+		p.Data = make([]byte, size)
+		m.add(0, p, now)
+		m.release(now)
+	}
+	if held := m.bytes; held > maxHeldBytes+size {
+		t.Fatalf("%d bytes held, bound %d", held, maxHeldBytes)
+	}
+	if n := len(emittedMs(rec)); n == 0 {
+		t.Fatal("nothing released past the byte bound")
+	}
+}
