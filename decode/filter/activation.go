@@ -2,12 +2,65 @@ package filter
 
 import (
 	"strings"
+	"time"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/tapview/tapview/decode"
 )
+
+// valType is the CEL type family of a variable, for typed access.
+type valType uint8
+
+const (
+	tString valType = iota
+	tInt
+	tDuration
+	tHeaders
+)
+
+// typeOf says which typed getter holds a variable.
+func typeOf(k varKind) valType {
+	switch k {
+	case vStatus, vGRPCStatus, vReqSize, vRespSize, vClientPort, vServerPort:
+		return tInt
+	case vLatency:
+		return tDuration
+	case vReqHeaders, vRespHeaders:
+		return tHeaders
+	}
+	return tString
+}
+
+// values is how both evaluators read variables: CEL through ResolveName,
+// native predicates directly. One implementation per subject (exchange,
+// flow) keeps the two evaluators in agreement by construction.
+type values interface {
+	interpreter.Activation
+	str(k varKind) string
+	num(k varKind) int64
+	dur(k varKind) time.Duration
+	hdr(k varKind) headerMap
+}
+
+// resolve is the shared ResolveName: it boxes the typed value of a
+// declared variable as a CEL value.
+func resolve(v values, name string) (any, bool) {
+	k, ok := lookup(name)
+	if !ok {
+		return nil, false
+	}
+	switch typeOf(k) {
+	case tInt:
+		return types.Int(v.num(k)), true
+	case tDuration:
+		return types.Duration{Duration: v.dur(k)}, true
+	case tHeaders:
+		return v.hdr(k), true
+	}
+	return types.String(v.str(k)), true
+}
 
 // exchangeVars resolves variables of one exchange on demand. CEL asks only
 // for the names the program references, so an exchange costs what the
@@ -20,7 +73,7 @@ type exchangeVars struct {
 	haveReq, haveResp bool
 }
 
-var _ interpreter.Activation = (*exchangeVars)(nil)
+var _ values = (*exchangeVars)(nil)
 
 // reset points the activation at another exchange, so one activation
 // serves a whole batch without allocating.
@@ -32,97 +85,100 @@ func (a *exchangeVars) reset(e *decode.Exchange) {
 func (a *exchangeVars) Parent() interpreter.Activation { return nil }
 
 // ResolveName returns the CEL value of a declared variable.
-func (a *exchangeVars) ResolveName(name string) (any, bool) {
-	k, ok := lookup(name)
-	if !ok {
-		return nil, false
-	}
+func (a *exchangeVars) ResolveName(name string) (any, bool) { return resolve(a, name) }
+
+func (a *exchangeVars) str(k varKind) string {
 	e := a.e
 	switch k {
 	case vProto:
-		return types.String(e.Proto), true
+		return e.Proto
 	case vMethod:
-		return types.String(e.Method()), true
+		return e.Method()
 	case vHost:
-		return types.String(e.Host()), true
-	case vPath, vQuery:
-		p, q := splitTarget(e.Path())
-		if k == vQuery {
-			return types.String(q), true
-		}
-		return types.String(p), true
+		return e.Host()
+	case vPath:
+		p, _ := splitTarget(e.Path())
+		return p
+	case vQuery:
+		_, q := splitTarget(e.Path())
+		return q
 	case vURL:
-		return types.String(appendURL(nil, e)), true
-	case vStatus:
-		return types.Int(e.Status()), true
-	case vGRPCStatus:
-		if e.GRPC == nil {
-			return types.Int(-1), true
-		}
-		return types.Int(e.GRPC.Status), true
+		return string(appendURL(nil, e))
 	case vGRPCService:
-		if e.GRPC == nil {
-			return types.String(""), true
+		if e.GRPC != nil {
+			return e.GRPC.Service
 		}
-		return types.String(e.GRPC.Service), true
 	case vGRPCMethod:
-		if e.GRPC == nil {
-			return types.String(""), true
+		if e.GRPC != nil {
+			return e.GRPC.Method
 		}
-		return types.String(e.GRPC.Method), true
-	case vLatency:
-		return types.Duration{Duration: e.Latency()}, true
-	case vReqSize:
-		return types.Int(bodySize(e.Request)), true
-	case vRespSize:
-		return types.Int(bodySize(e.Response)), true
-	case vReqHeaders:
-		if e.Request == nil {
-			return headerMap{}, true
-		}
-		return headerMap{a: e.Request.Headers, b: e.Request.Trailers}, true
-	case vRespHeaders:
-		if e.Response == nil {
-			return headerMap{}, true
-		}
-		return headerMap{a: e.Response.Headers, b: e.Response.Trailers}, true
 	case vReqBody:
 		if !a.haveReq {
 			a.reqBody, a.haveReq = bodyText(e.Request), true
 		}
-		return types.String(a.reqBody), true
+		return a.reqBody
 	case vRespBody:
 		if !a.haveResp {
 			a.respBody, a.haveResp = bodyText(e.Response), true
 		}
-		return types.String(a.respBody), true
+		return a.respBody
 	case vContentType:
-		if e.Response == nil {
-			return types.String(""), true
+		if e.Response != nil {
+			return e.Response.ContentType()
 		}
-		return types.String(e.Response.ContentType()), true
 	case vClientIP:
-		return types.String(addrIP(e.Client)), true
-	case vClientPort:
-		return types.Int(e.Client.Port()), true
+		return addrIP(e.Client)
 	case vServerIP:
-		return types.String(addrIP(e.Server)), true
-	case vServerPort:
-		return types.Int(e.Server.Port()), true
+		return addrIP(e.Server)
 	case vSNI:
-		return types.String(e.SNI), true
+		return e.SNI
 	case vSource:
-		return types.String(e.Source), true
+		return e.Source
 	case vPod:
-		return types.String(e.Pod), true
+		return e.Pod
 	case vNamespace:
-		return types.String(e.Namespace), true
+		return e.Namespace
 	case vState:
-		return types.String(e.State), true
+		return string(e.State)
 	case vError:
-		return types.String(e.Error), true
+		return e.Error
 	}
-	return nil, false
+	return ""
+}
+
+func (a *exchangeVars) num(k varKind) int64 {
+	e := a.e
+	switch k {
+	case vStatus:
+		return int64(e.Status())
+	case vGRPCStatus:
+		if e.GRPC == nil {
+			return -1
+		}
+		return int64(e.GRPC.Status)
+	case vReqSize:
+		return bodySize(e.Request)
+	case vRespSize:
+		return bodySize(e.Response)
+	case vClientPort:
+		return int64(e.Client.Port())
+	case vServerPort:
+		return int64(e.Server.Port())
+	}
+	return 0
+}
+
+func (a *exchangeVars) dur(varKind) time.Duration { return a.e.Latency() }
+
+func (a *exchangeVars) hdr(k varKind) headerMap {
+	m := a.e.Request
+	if k == vRespHeaders {
+		m = a.e.Response
+	}
+	if m == nil {
+		return headerMap{}
+	}
+	return headerMap{a: m.Headers, b: m.Trailers}
 }
 
 // flowVars resolves variables of a flow. Variables that only make sense
@@ -132,57 +188,59 @@ type flowVars struct {
 	f *decode.Flow
 }
 
-var _ interpreter.Activation = (*flowVars)(nil)
+var _ values = (*flowVars)(nil)
 
 // Parent is nil: flow variables are the whole scope.
 func (a *flowVars) Parent() interpreter.Activation { return nil }
 
 // ResolveName returns the CEL value of a declared variable for a flow.
-func (a *flowVars) ResolveName(name string) (any, bool) {
-	k, ok := lookup(name)
-	if !ok {
-		return nil, false
-	}
+func (a *flowVars) ResolveName(name string) (any, bool) { return resolve(a, name) }
+
+func (a *flowVars) str(k varKind) string {
 	f := a.f
 	switch k {
 	case vProto:
 		if f.Proto == "" {
-			return types.String(f.Transport), true
+			return f.Transport
 		}
-		return types.String(f.Proto), true
+		return f.Proto
 	case vHost, vURL:
-		return types.String(flowHost(f)), true
+		return flowHost(f)
 	case vClientIP:
-		return types.String(addrIP(f.Client)), true
-	case vClientPort:
-		return types.Int(f.Client.Port()), true
+		return addrIP(f.Client)
 	case vServerIP:
-		return types.String(addrIP(f.Server)), true
-	case vServerPort:
-		return types.Int(f.Server.Port()), true
+		return addrIP(f.Server)
 	case vSNI:
-		return types.String(flowSNI(f)), true
+		return flowSNI(f)
 	case vSource:
-		return types.String(f.Source), true
+		return f.Source
 	case vPod:
-		return types.String(f.Pod), true
+		return f.Pod
 	case vNamespace:
-		return types.String(f.Namespace), true
+		return f.Namespace
 	case vState:
-		return types.String(f.State), true
+		return string(f.State)
 	case vError:
-		return types.String(f.Error), true
-	case vStatus, vReqSize, vRespSize:
-		return types.IntZero, true
-	case vGRPCStatus:
-		return types.IntNegOne, true
-	case vLatency:
-		return types.Duration{}, true
-	case vReqHeaders, vRespHeaders:
-		return headerMap{}, true
+		return f.Error
 	}
-	return types.String(""), true
+	return ""
 }
+
+func (a *flowVars) num(k varKind) int64 {
+	switch k {
+	case vClientPort:
+		return int64(a.f.Client.Port())
+	case vServerPort:
+		return int64(a.f.Server.Port())
+	case vGRPCStatus:
+		return -1
+	}
+	return 0
+}
+
+func (a *flowVars) dur(varKind) time.Duration { return 0 }
+
+func (a *flowVars) hdr(varKind) headerMap { return headerMap{} }
 
 // lowerASCII lower-cases a header name; names are ASCII tokens, and the
 // common already-lower case returns s without allocating.

@@ -275,6 +275,12 @@ func (t *translator) suggestFix(op string, v, lit celast.Expr) string {
 	val := lit.AsLiteral()
 	switch d.Type {
 	case "int":
+		if f, ok := val.(types.Double); ok && float64(f) == float64(int64(f)) {
+			return fmt.Sprintf("%s %s %d", d.Name, op, int64(f))
+		}
+		if u, ok := val.(types.Uint); ok {
+			return fmt.Sprintf("%s %s %d", d.Name, op, uint64(u))
+		}
 		if s, ok := val.(types.String); ok {
 			if n, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64); err == nil {
 				return fmt.Sprintf("%s %s %s", d.Name, op, strconv.FormatFloat(n, 'f', -1, 64))
@@ -329,8 +335,16 @@ func (t *translator) describe(e celast.Expr) string {
 	case celast.LiteralKind:
 		v := e.AsLiteral()
 		text := fmt.Sprint(v.Value())
-		if _, ok := v.(types.String); ok {
+		switch x := v.(type) {
+		case types.String:
 			text = strconv.Quote(text)
+		case types.Uint:
+			text += "u"
+		case types.Double:
+			text = strconv.FormatFloat(float64(x), 'f', -1, 64)
+			if !strings.ContainsAny(text, ".eE") {
+				text += ".0"
+			}
 		}
 		return fmt.Sprintf("%s (%s)", text, typeWords(v.Type().TypeName()))
 	}
@@ -340,8 +354,12 @@ func (t *translator) describe(e celast.Expr) string {
 // typeWords names CEL types the way the help text does.
 func typeWords(t string) string {
 	switch {
-	case t == "int" || t == "uint" || t == "double":
+	case t == "int":
 		return "a number"
+	case t == "uint":
+		return "an unsigned number"
+	case t == "double":
+		return "a decimal number"
 	case t == "string":
 		return "text"
 	case t == "bool":

@@ -21,6 +21,8 @@ func TestCompileErrors(t *testing.T) {
 		{`pets && status > 1`, 0, []string{`unknown variable "pets"`, `url.contains("pets")`}},
 		{`zzzz || status > 1`, 0, []string{`variables are proto, method`, "namespace"}},
 		{`status == "500"`, 7, []string{"status (a number)", `"500" (text)`, "write status == 500"}},
+		{`status == 404.0`, 7, []string{"status (a number)", "404.0 (a decimal number)", "write status == 404"}},
+		{`req_size != 0u`, 9, []string{"0u (an unsigned number)", "write req_size != 0"}},
 		{`method == 5`, 7, []string{"method (text)", `write method == "5"`}},
 		{`latency > "250ms"`, 8, []string{"latency (a duration)", `write latency > duration("250ms")`}},
 		{`path.startswith("/a")`, 15, []string{`unknown function "startswith"`, `did you mean "startsWith"`}},

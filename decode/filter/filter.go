@@ -43,7 +43,10 @@ type Program struct {
 	// then.
 	needle string
 	prg    cel.Program
-	vars   []string
+	// fast is the native form of prg when the filter only uses forms
+	// native supports; nil otherwise.
+	fast node
+	vars []string
 }
 
 // Compile parses and type-checks expr. Errors are *Error.
@@ -78,15 +81,15 @@ func Compile(expr string) (*Program, error) {
 	if out := checked.OutputType(); !out.IsExactType(cel.BoolType) {
 		return nil, tr.nonBool(out)
 	}
-	native := checked.NativeRep()
-	if e := tr.literals(native); e != nil {
+	tree := checked.NativeRep()
+	if e := tr.literals(tree); e != nil {
 		return nil, e
 	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, &Error{Pos: 0, Msg: fmt.Sprintf("cannot prepare the filter: %v", err)}
 	}
-	return &Program{src: expr, prg: prg, vars: referenced(native, decls)}, nil
+	return &Program{src: expr, prg: prg, fast: native(tree.Expr()), vars: referenced(tree, decls)}, nil
 }
 
 // nonBool explains a filter whose result is not true or false.
@@ -216,8 +219,7 @@ func (p *Program) Match(e *decode.Exchange) bool {
 	if p.needle != "" {
 		return p.urlHas(e)
 	}
-	a := &exchangeVars{e: e}
-	return p.eval(a)
+	return p.run(&exchangeVars{e: e})
 }
 
 // urlHas is the bare-word fast path: the URL is assembled in a stack
@@ -237,11 +239,21 @@ func (p *Program) MatchFlow(f *decode.Flow) bool {
 		return false
 	}
 	if p.needle != "" {
-		return containsFold([]byte(flowHost(f)), p.needle)
+		var buf [128]byte
+		return containsFold(append(buf[:0], flowHost(f)...), p.needle)
 	}
-	return p.eval(&flowVars{f: f})
+	return p.run(&flowVars{f: f})
 }
 
+// run evaluates natively when the filter compiled to Go, else with CEL.
+func (p *Program) run(v values) bool {
+	if p.fast != nil {
+		return p.fast(v)
+	}
+	return p.eval(v)
+}
+
+// eval evaluates with CEL; any error or non-bool result is "no match".
 func (p *Program) eval(a interpreter.Activation) (ok bool) {
 	defer func() {
 		if recover() != nil {
@@ -281,7 +293,7 @@ func (p *Program) MatchAll(exs []*decode.Exchange, workers int) []int {
 				continue
 			}
 			a.reset(exs[i])
-			out[i] = p.eval(&a)
+			out[i] = p.run(&a)
 		}
 	})
 }

@@ -30,7 +30,7 @@ func (h headerMap) value(name string) (string, bool) {
 	found := false
 	for _, list := range [2][]decode.Header{h.a, h.b} {
 		for _, f := range list {
-			if !strings.EqualFold(f.Name, name) {
+			if len(f.Name) != len(name) || !strings.EqualFold(f.Name, name) {
 				continue
 			}
 			switch {
@@ -104,8 +104,37 @@ func (h headerMap) Find(key ref.Val) (ref.Val, bool) {
 // Iterator walks the lower-case names.
 func (h headerMap) Iterator() traits.Iterator { return h.materialize().Iterator() }
 
-// Size is the number of distinct names.
-func (h headerMap) Size() ref.Val { return h.materialize().Size() }
+// Size is the number of distinct names, counted without building the
+// map.
+func (h headerMap) Size() ref.Val {
+	all := [2][]decode.Header{h.a, h.b}
+	n := 0
+	for li, list := range all {
+		for i, f := range list {
+			if !seenBefore(all, li, i, f.Name) {
+				n++
+			}
+		}
+	}
+	return types.Int(n)
+}
+
+// seenBefore reports whether name occurs (ignoring case) before field i
+// of list li.
+func seenBefore(all [2][]decode.Header, li, i int, name string) bool {
+	for l := 0; l <= li; l++ {
+		end := len(all[l])
+		if l == li {
+			end = i
+		}
+		for _, g := range all[l][:end] {
+			if len(g.Name) == len(name) && strings.EqualFold(g.Name, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // ConvertToNative converts like a map[string]string would.
 func (h headerMap) ConvertToNative(t reflect.Type) (any, error) {

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 
@@ -104,6 +105,9 @@ func appendURL(dst []byte, e *decode.Exchange) []byte {
 
 // hasScheme reports whether a request target is in absolute form.
 func hasScheme(t string) bool {
+	if t == "" || t[0] == '/' || t[0] == '*' {
+		return false // origin form, the common case
+	}
 	i := strings.Index(t, "://")
 	if i <= 0 {
 		return false
@@ -225,41 +229,20 @@ func flowSNI(f *decode.Flow) string {
 	return ""
 }
 
-// containsFold reports whether s contains the lower-case needle, ignoring
-// ASCII case in s. Non-ASCII needles fall back to Unicode lower-casing.
+// containsFold reports whether s contains the lower-case needle,
+// ignoring ASCII case in s. s is lower-cased in place (callers pass a
+// scratch buffer) so the search itself is the vectorised bytes.Index.
+// Non-ASCII needles fall back to Unicode lower-casing.
 func containsFold(s []byte, needle string) bool {
-	n := len(needle)
-	if n == 0 {
-		return true
-	}
 	if !isASCII(needle) {
 		return strings.Contains(strings.ToLower(string(s)), needle)
 	}
-	first := needle[0]
-	upper := first
-	if first >= 'a' && first <= 'z' {
-		upper = first - 'a' + 'A'
-	}
-	for i := 0; i+n <= len(s); i++ {
-		c := s[i]
-		if c != first && c != upper {
-			continue
-		}
-		j := 1
-		for ; j < n; j++ {
-			c := s[i+j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != needle[j] {
-				break
-			}
-		}
-		if j == n {
-			return true
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			s[i] = c + 'a' - 'A'
 		}
 	}
-	return false
+	return bytes.Contains(s, []byte(needle))
 }
 
 func isASCII(s string) bool {
