@@ -57,6 +57,10 @@ const (
 	// DefaultMaxPending bounds streamed traces (HTTP and socket) awaiting
 	// more segments; past it the least recently active one is finalised.
 	DefaultMaxPending = 10000
+	// DefaultMaxPendingBytes bounds the body bytes held by streamed HTTP
+	// traces awaiting more segments; past it the least recently active
+	// ones are finalised.
+	DefaultMaxPendingBytes = 256 << 20
 	// DefaultIdleTimeout finalises a streamed trace without segments for
 	// this long (Envoy marks no end of an HTTP stream).
 	DefaultIdleTimeout = 2 * time.Minute
@@ -69,6 +73,8 @@ type Options struct {
 	Limits decode.Limits
 	// MaxPending bounds streamed traces kept open at once.
 	MaxPending int
+	// MaxPendingBytes bounds the body bytes those traces hold.
+	MaxPendingBytes int64
 	// IdleTimeout is how long a streamed trace may go without segments.
 	IdleTimeout time.Duration
 }
@@ -81,7 +87,7 @@ type Stats struct {
 	SocketTraces int64 // buffered socket traces
 	SocketSegs   int64 // streamed socket segments
 	Exchanges    int64 // exchanges created
-	Evicted      int64 // streamed traces finalised early because MaxPending was reached
+	Evicted      int64 // streamed traces finalised early because MaxPending or MaxPendingBytes was reached
 	Expired      int64 // streamed traces finalised after IdleTimeout
 	Empty        int64 // traces holding none of the four kinds
 }
@@ -97,6 +103,8 @@ type Decoder struct {
 	stats   Stats
 
 	pending   map[key]*list.Element // of *entry
+	// pendingBytes sums the body bytes of pending streamed exchanges.
+	pendingBytes int64
 	lru       *list.List            // front = most recently active
 	lastSweep time.Time
 }
@@ -113,6 +121,8 @@ type key struct {
 type entry struct {
 	key  key
 	seen time.Time // arrival of the latest segment
+	// bytes counts the body bytes this entry holds (pendingBytes share).
+	bytes int64
 	http *streamedHTTP
 	sock *streamedSocket
 }
@@ -124,6 +134,9 @@ type entry struct {
 func NewDecoder(out decode.Output, streams StreamOpener, nextID func() uint64, opts Options) *Decoder {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
@@ -219,6 +232,22 @@ func (d *Decoder) lookup(k key, seen time.Time, create bool) *entry {
 	return en
 }
 
+// held records n more body bytes held by the pending entry en, and
+// finalises the least recently active other entries while the total is
+// over the bound.
+func (d *Decoder) held(en *entry, n int) {
+	en.bytes += int64(n)
+	d.pendingBytes += int64(n)
+	for d.pendingBytes > d.opts.MaxPendingBytes {
+		back := d.lru.Back()
+		if back == nil || back.Value.(*entry) == en {
+			return
+		}
+		d.stats.Evicted++
+		d.finish(back.Value.(*entry), decode.FlowTimedOut)
+	}
+}
+
 // finish finalises en and forgets it. state is how a socket stream ends
 // (timeout for idle or evicted ones, open at end of input).
 func (d *Decoder) finish(en *entry, state decode.FlowState) {
@@ -226,6 +255,8 @@ func (d *Decoder) finish(en *entry, state decode.FlowState) {
 		d.lru.Remove(e)
 		delete(d.pending, en.key)
 	}
+	d.pendingBytes -= en.bytes
+	en.bytes = 0
 	switch {
 	case en.http != nil:
 		d.finishHTTP(en.http, state != decode.FlowOpen)

@@ -279,3 +279,27 @@ func TestOddTraces(t *testing.T) {
 		t.Errorf("exchanges %+v", out.all())
 	}
 }
+
+// Body bytes held by unfinished streamed exchanges are bounded too: many
+// open uploads finalise the oldest instead of growing memory.
+func TestStreamedByteBound(t *testing.T) {
+	out := newOutput()
+	d := taptrace.NewDecoder(out, nil, counter(0), taptrace.Options{MaxPendingBytes: 1 << 20})
+	chunk := strings.Repeat("b", 100<<10)
+	for i := 0; i < 50; i++ {
+		segs := tracetest.HTTPStreamed(uint64(i+1), fmt.Sprint("/up/", i))
+		d.Trace(trace(segs[0], 0))
+		body := segs[1]
+		body.GetHttpStreamedTraceSegment().GetRequestBodyChunk().BodyType = &tapv3.Body_AsBytes{AsBytes: []byte(chunk)}
+		d.Trace(trace(body, 0))
+	}
+	if d.Pending() > 11 || d.Stats().Evicted < 39 {
+		t.Fatalf("pending %d evicted %d with 50 uploads of 100 KiB and a 1 MiB bound", d.Pending(), d.Stats().Evicted)
+	}
+	d.Flush()
+	for _, e := range out.all() {
+		if len(e.Request.Body) != 100<<10 || !e.State.Final() {
+			t.Fatalf("exchange %s: %d body bytes, %s", e.Path(), len(e.Request.Body), e.State)
+		}
+	}
+}

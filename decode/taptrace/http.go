@@ -116,8 +116,9 @@ func fillStart(m *decode.Message) {
 	}
 }
 
-// appendBody adds a body (or a streamed chunk) up to the body cap.
-func (d *Decoder) appendBody(m *decode.Message, b *tapv3.Body) {
+// appendBody adds a body (or a streamed chunk) up to the body cap and
+// returns how many bytes it kept.
+func (d *Decoder) appendBody(m *decode.Message, b *tapv3.Body) int {
 	data := bodyBytes(b)
 	m.BodySize += int64(len(data))
 	if b.GetTruncated() {
@@ -128,6 +129,7 @@ func (d *Decoder) appendBody(m *decode.Message, b *tapv3.Body) {
 		m.Truncated = true
 	}
 	m.Body = append(m.Body, data...)
+	return len(data)
 }
 
 // finishBody fills the content-coding facts once the body is whole.

@@ -58,7 +58,7 @@ func (d *Decoder) httpSegment(t *sources.Trace, seg *tapv3.HttpStreamedTraceSegm
 	case *tapv3.HttpStreamedTraceSegment_RequestHeaders:
 		setHeaders(side(&ex.Request), p.RequestHeaders)
 	case *tapv3.HttpStreamedTraceSegment_RequestBodyChunk:
-		d.appendBody(side(&ex.Request), p.RequestBodyChunk)
+		d.held(en, d.appendBody(side(&ex.Request), p.RequestBodyChunk))
 		publish = t.Arrival.Sub(s.lastPub) >= publishEvery
 	case *tapv3.HttpStreamedTraceSegment_RequestTrailers:
 		m := side(&ex.Request)
@@ -69,7 +69,7 @@ func (d *Decoder) httpSegment(t *sources.Trace, seg *tapv3.HttpStreamedTraceSegm
 		final = responseDone(ex.Request, m)
 	case *tapv3.HttpStreamedTraceSegment_ResponseBodyChunk:
 		m := side(&ex.Response)
-		d.appendBody(m, p.ResponseBodyChunk)
+		d.held(en, d.appendBody(m, p.ResponseBodyChunk))
 		final = responseDone(ex.Request, m)
 		publish = t.Arrival.Sub(s.lastPub) >= publishEvery
 	case *tapv3.HttpStreamedTraceSegment_ResponseTrailers:
