@@ -102,11 +102,11 @@ type Decoder struct {
 	body    *body.Decoder
 	stats   Stats
 
-	pending   map[key]*list.Element // of *entry
+	pending map[key]*list.Element // of *entry
 	// pendingBytes sums the body bytes of pending streamed exchanges.
 	pendingBytes int64
-	lru       *list.List            // front = most recently active
-	lastSweep time.Time
+	lru          *list.List // front = most recently active
+	lastSweep    time.Time
 }
 
 // key identifies a streamed trace: Envoy's trace ids are per Envoy (and
@@ -123,8 +123,8 @@ type entry struct {
 	seen time.Time // arrival of the latest segment
 	// bytes counts the body bytes this entry holds (pendingBytes share).
 	bytes int64
-	http *streamedHTTP
-	sock *streamedSocket
+	http  *streamedHTTP
+	sock  *streamedSocket
 }
 
 // NewDecoder publishes exchanges to out and opens socket streams with
