@@ -101,8 +101,8 @@ func (m *Model) flowColumns() []column {
 	}
 	cols = append(cols,
 		column{key: flProto, title: "PROTO", w: 12},
-		column{key: flClient, title: "CLIENT", weight: 1, middle: true, after: " → "},
-		column{key: flServer, title: "SERVER", weight: 1, middle: true},
+		column{key: flClient, title: "CLIENT", weight: 1, middle: true, after: " → ", min: 17},
+		column{key: flServer, title: "SERVER", weight: 1, middle: true, min: 17},
 		column{key: flState, title: "STATE", w: 8},
 		column{key: flPackets, title: "PKTS", w: 6, right: true, drop: 4},
 		column{key: flBytes, title: "BYTES", w: 5, right: true, drop: 5},

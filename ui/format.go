@@ -227,5 +227,13 @@ func shortType(ct string) string {
 	if i := strings.LastIndexByte(sub, '+'); i >= 0 && i < len(sub)-1 {
 		sub = sub[i+1:] // problem+json -> json
 	}
+	switch sub {
+	case "javascript", "ecmascript":
+		return "js"
+	case "plain":
+		return "text"
+	case "www-form-urlencoded":
+		return "form"
+	}
 	return sub
 }

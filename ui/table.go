@@ -5,7 +5,7 @@ import "strings"
 // column is one column of a list. Fixed columns keep w; flexible ones
 // (weight > 0) share what is left. On narrow screens, columns with a drop
 // rank are removed, highest rank first, until every flexible column gets
-// at least minFlex cells.
+// at least its min cells (minFlex when unset).
 type column struct {
 	key    int // index of the column's value in a row's values
 	title  string
@@ -15,6 +15,7 @@ type column struct {
 	middle bool   // truncated in the middle (endpoints)
 	drop   int    // 0: always shown; higher is dropped first
 	after  string // separator after the column; one space when empty
+	min    int    // flexible columns: fewest cells before others are dropped
 }
 
 const minFlex = 12
@@ -31,14 +32,14 @@ func (c column) sep() string {
 func fitColumns(cols []column, total int) []column {
 	cols = append([]column(nil), cols...)
 	for {
-		used, weights, flex := 1, 0, 0
+		used, weights, need := 1, 0, 0
 		for i, c := range cols {
 			if i < len(cols)-1 {
 				used += width(c.sep())
 			}
 			if c.weight > 0 {
 				weights += c.weight
-				flex++
+				need += max(c.min, minFlex)
 			} else {
 				used += c.w
 			}
@@ -50,7 +51,7 @@ func fitColumns(cols []column, total int) []column {
 				worst = i
 			}
 		}
-		if left >= minFlex*flex || worst < 0 {
+		if left >= need || worst < 0 {
 			given, last := 0, -1
 			for i := range cols {
 				if cols[i].weight > 0 {
