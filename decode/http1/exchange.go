@@ -40,7 +40,7 @@ func (h *handler) newXch(proto string) *xch {
 func (h *handler) pairRequest(m *decode.Message) *xch {
 	for len(h.early) > 0 {
 		x := h.early[0]
-		h.early = h.early[1:]
+		h.early = popFront(h.early)
 		if !m.First.IsZero() && x.e.Start.Before(m.First) {
 			// Captured before this request was sent: it answers a request
 			// the capture missed.
@@ -58,7 +58,7 @@ func (h *handler) pairRequest(m *decode.Message) *xch {
 	h.queue = append(h.queue, x)
 	if len(h.queue) > maxQueue {
 		old := h.queue[0]
-		h.queue = h.queue[1:]
+		h.queue = popFront(h.queue)
 		h.finalize(old, decode.Orphan, "no response seen (pipeline limit)")
 		h.skipResp++
 	}
@@ -81,7 +81,7 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 			x.e.Interim = append(x.e.Interim, m)
 		} else {
 			x.e.Response = m
-			h.queue = h.queue[1:]
+			h.queue = popFront(h.queue)
 		}
 		return x
 	}
@@ -94,7 +94,7 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 		h.early = append(h.early, x)
 		if len(h.early) > maxEarly {
 			old := h.early[0]
-			h.early = h.early[1:]
+			h.early = popFront(h.early)
 			h.finalize(old, decode.Orphan, "no request seen")
 		}
 	}
@@ -115,7 +115,7 @@ func (h *handler) orphanEarly(c2s *side) {
 	}
 	for len(h.early) > 0 && h.early[0].e.Start.Before(c2s.ts) && h.early[0] != h.sides[decode.ServerToClient].x {
 		x := h.early[0]
-		h.early = h.early[1:]
+		h.early = popFront(h.early)
 		h.finalize(x, decode.Orphan, "no request seen")
 	}
 }
@@ -280,4 +280,11 @@ func (h *handler) stopBoth() {
 			s.pend = nil
 		}
 	}
+}
+
+// popFront drops the first element, clearing its slot so the backing
+// array does not keep a finished exchange (and its bodies) alive.
+func popFront(q []*xch) []*xch {
+	q[0] = nil
+	return q[1:]
 }

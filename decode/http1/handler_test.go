@@ -477,3 +477,25 @@ func TestGzipTrailerSizesOption(t *testing.T) {
 		}
 	}
 }
+
+func TestEarlyHeadResponse(t *testing.T) {
+	// The HEAD request's start line is buffered (its headers are not
+	// complete) when its response arrives: the response has no body even
+	// though it carries Content-Length.
+	xs := run(t, newFakeConn(t), decode.FlowClosed,
+		step{c2s, "HEAD /h HTTP/1.1\r\nHost:", 0, 1},
+		step{s2c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 1},
+		step{c2s, " h\r\n\r\nGET /g HTTP/1.1\r\nHost: h\r\n\r\n", 0, 1})
+	if len(xs) != 2 || xs[0].Method() != "HEAD" || xs[0].Response.BodySize != 0 || string(xs[1].Response.Body) != "ok" || xs[1].State != decode.Complete {
+		t.Fatalf("%s", summary(xs))
+	}
+}
+
+func TestTransferEncodingWinsOverLength(t *testing.T) {
+	x := one(t, run(t, newFakeConn(t), decode.FlowClosed,
+		step{c2s, "POST /s HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0, 1},
+		step{s2c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 2}))
+	if string(x.Request.Body) != "hello" || !strings.Contains(x.Error, "both Transfer-Encoding and Content-Length") || x.State != decode.Complete {
+		t.Fatalf("%q %q %s", x.Request.Body, x.Error, x.State)
+	}
+}

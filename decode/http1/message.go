@@ -40,6 +40,11 @@ func (h *handler) head(s *side, block []byte, first time.Time, partial string) {
 	if f.malformed > 0 {
 		x.addErr("malformed header line")
 	}
+	if f.hasTE && f.contentLength >= 0 {
+		// RFC 9112 §6.3: Transfer-Encoding wins, but the pair is how
+		// request smuggling starts, so it is worth showing.
+		x.addErr("both Transfer-Encoding and Content-Length")
+	}
 	if partial != "" {
 		x.addErr(partial)
 		h.complete(s)
@@ -48,8 +53,29 @@ func (h *handler) head(s *side, block []byte, first time.Time, partial string) {
 	if isReq {
 		h.requestBody(s, m, f)
 	} else {
-		h.responseBody(s, m, f, x.method)
+		method := x.method
+		if x.e.Request == nil && len(h.early) == 1 && h.early[0] == x {
+			method = h.pendingMethod()
+		}
+		h.responseBody(s, m, f, method)
 	}
+}
+
+// pendingMethod guesses the method of the request that the first early
+// response (delivered before its request was parsed, as reassembly can
+// do) answers, from the start of the client's unparsed bytes: HEAD and
+// CONNECT change how the response is framed.
+func (h *handler) pendingMethod() string {
+	c2s := h.sides[decode.ClientToServer]
+	if c2s.st != stStart || len(c2s.pend) == 0 {
+		return ""
+	}
+	for _, m := range [...]string{"HEAD", "CONNECT"} {
+		if len(c2s.pend) > len(m) && string(c2s.pend[:len(m)]) == m && c2s.pend[len(m)] == ' ' {
+			return m
+		}
+	}
+	return ""
 }
 
 // requestBody applies RFC 9112 §6.3 to a request: chunked, else

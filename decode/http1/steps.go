@@ -299,7 +299,7 @@ func (h *handler) notHTTP(s *side, b []byte) {
 	desc := fmt.Sprintf("%s bytes are not HTTP/1: %q", s.dir, clip(b))
 	if s.dir == decode.ServerToClient && len(h.queue) > 0 {
 		x := h.queue[0]
-		h.queue = h.queue[1:]
+		h.queue = popFront(h.queue)
 		h.finalize(x, decode.Orphan, "response is not HTTP/1: "+fmt.Sprintf("%q", clip(b)))
 	}
 	s.synced = false
