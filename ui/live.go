@@ -51,12 +51,19 @@ func (m *Model) pull() tea.Cmd {
 		m.total = [2]int{ex, fl}
 	}
 	m.stats = m.cfg.Store.Stats()
-	m.note, m.noteLv = "", 0
+	m.note, m.noteLv, m.noteKd = "", 0, ""
 	notes := m.cfg.Store.Notes()
 	for i := len(notes) - 1; i >= 0; i-- {
 		if n := notes[i]; n.Level >= sources.Warning {
-			m.note = view.Sanitize(n.Source + ": " + n.Message)
+			m.note = view.Sanitize(n.Message)
+			if len(m.stats) > 1 {
+				m.note = view.Sanitize(n.Source) + ": " + m.note
+			}
 			m.noteLv = int(n.Level)
+			m.noteKd = view.Sanitize(n.Kind)
+			if m.noteKd == "" {
+				m.noteKd = n.Level.String()
+			}
 			break
 		}
 	}

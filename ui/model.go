@@ -41,6 +41,7 @@ type Model struct {
 	stats  []decode.SourceStats
 	note   string // latest warning or error from a source
 	noteLv int
+	noteKd string // its short kind ("truncated", "CONGESTED")
 
 	exRows   []exRow
 	flRows   []flRow

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/sources"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -519,5 +520,20 @@ func TestRawTab(t *testing.T) {
 	defer mu.Unlock()
 	if len(asked) != 1 || asked[0] != 2 {
 		t.Errorf("Raw called for %v, want once for exchange 2", asked)
+	}
+}
+
+func TestSourceNoteShown(t *testing.T) {
+	s := loadedStore()
+	s.notes = []sources.Status{{Source: "capture.pcap", Level: sources.Warning, Kind: "truncated",
+		Message: "file cut short in the middle of a packet\x1b[2J"}}
+	d := newDriver(t, baseConfig(s), 80, 24)
+	scr := d.screen()
+	if !strings.Contains(scr, "⚠ truncated") {
+		t.Errorf("note kind not in the status bar:\n%s", scr)
+	}
+	d.send(tea.WindowSizeMsg{Width: 200, Height: 24})
+	if scr := d.screen(); !strings.Contains(scr, `file cut short in the middle of a packet\x1b[2J`) {
+		t.Errorf("note text not shown (sanitized) at 200 columns:\n%s", scr)
 	}
 }

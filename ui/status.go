@@ -74,6 +74,13 @@ func (m *Model) statusBar() string {
 		add(st.Render(m.status.text), 90)
 	}
 	add(m.sourceSegment(), 60)
+	if m.noteKd != "" {
+		st := m.st.warn
+		if m.noteLv >= 2 {
+			st = m.st.errText
+		}
+		add(st.Render("⚠ "+m.noteKd), 75)
+	}
 	shown, total := m.shown(m.pane), m.total[m.pane]
 	count := thousands(shown)
 	if m.idx[m.pane].active() {
