@@ -96,10 +96,6 @@ type streamHandler struct {
 	skipped int64 // bytes dropped while resynchronising
 }
 
-// maxTCPMessage is the largest message a 2-byte length prefix allows,
-// with the prefix itself.
-const maxTCPMessage = 2 + 0xffff
-
 // Data frames messages; a swap of directions while parsing leaves s on
 // the same physical side, which is what the rest of data belongs to.
 func (h *streamHandler) Data(dir decode.Direction, data []byte, ts time.Time) {
@@ -130,9 +126,6 @@ func (h *streamHandler) Data(dir decode.Direction, data []byte, ts time.Time) {
 			need = 2 + int(binary.BigEndian.Uint16(s.buf))
 		}
 		take := min(need-len(s.buf), len(data))
-		if s.buf == nil {
-			s.buf = make([]byte, 0, min(maxTCPMessage, max(need, 512)))
-		}
 		s.buf = append(s.buf, data[:take]...)
 		data = data[take:]
 		if len(s.buf) >= 2 && len(s.buf) == 2+int(binary.BigEndian.Uint16(s.buf)) {
