@@ -1,0 +1,187 @@
+package mask
+
+import (
+	"unicode/utf8"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/body"
+)
+
+// Exchange returns e with its secrets masked, for views, JSON and HAR.
+// Published exchanges are shared and immutable, so e is never modified:
+// what changes is copied (the exchange, the messages, header slices,
+// bodies, parts), everything else is shared. When nothing is secret, e
+// itself is returned, which keeps the common case free.
+//
+// Headers, trailers and the request target get Display in place of
+// secrets. A body is masked in its decoded form: when it was content
+// encoded (gzip, br, zstd, deflate), the masked copy holds the decoded,
+// masked bytes with ContentEncoding cleared and Masked set, while the
+// Content-Encoding header stays as it was on the wire, which is what HAR
+// and the body views expect (they show decoded content). A body that
+// cannot be decoded cannot be checked, so it is withheld (Body nil, the
+// reason in DecodeError). Text bodies get Display; binary bodies and
+// gRPC/WebSocket parts are overwritten with '*' keeping their length, so
+// protobuf framing still parses. DNS facts are left alone.
+func (m *Masker) Exchange(e *decode.Exchange) *decode.Exchange {
+	if m == nil || e == nil {
+		return e
+	}
+	sc := m.get()
+	defer m.put(sc)
+	req := m.message(sc, e.Request)
+	resp := m.message(sc, e.Response)
+	var interim []*decode.Message
+	for i, im := range e.Interim {
+		if mm := m.message(sc, im); mm != im {
+			if interim == nil {
+				interim = append([]*decode.Message(nil), e.Interim...)
+			}
+			interim[i] = mm
+		}
+	}
+	var grpc *decode.GRPCInfo
+	if e.GRPC != nil {
+		if t, ok := m.text(sc, e.GRPC.Message); ok {
+			g := *e.GRPC
+			g.Message = t
+			grpc = &g
+		}
+	}
+	errText, errChanged := m.text(sc, e.Error)
+	if req == e.Request && resp == e.Response && interim == nil && grpc == nil && !errChanged {
+		return e
+	}
+	c := *e
+	c.Request, c.Response = req, resp
+	if interim != nil {
+		c.Interim = interim
+	}
+	if grpc != nil {
+		c.GRPC = grpc
+	}
+	c.Error = errText
+	return &c
+}
+
+// text masks a display string, reporting whether anything changed.
+func (m *Masker) text(sc *scratch, s string) (string, bool) {
+	if s == "" {
+		return s, false
+	}
+	sc.buf = append(sc.buf[:0], s...)
+	sc.spans = merge(m.scan(sc.buf, sc.spans[:0]))
+	if len(sc.spans) == 0 {
+		return s, false
+	}
+	return string(render(sc.buf, sc.spans)), true
+}
+
+// message returns msg, or a masked copy when anything in it is secret.
+func (m *Masker) message(sc *scratch, msg *decode.Message) *decode.Message {
+	if msg == nil {
+		return nil
+	}
+	var out *decode.Message
+	edit := func() *decode.Message {
+		if out == nil {
+			c := *msg
+			c.Masked = true
+			out = &c
+		}
+		return out
+	}
+	if hs, ok := m.headerList(sc, msg.Headers); ok {
+		edit().Headers = hs
+	}
+	if ts, ok := m.headerList(sc, msg.Trailers); ok {
+		edit().Trailers = ts
+	}
+	if t, ok := m.text(sc, msg.Target); ok {
+		edit().Target = t
+	}
+	m.body(sc, msg, edit)
+	if ps, ok := m.parts(sc, msg.Parts); ok {
+		edit().Parts = ps
+	}
+	if out == nil {
+		return msg
+	}
+	return out
+}
+
+// headerList masks a header list, copying it only when a value changes.
+func (m *Masker) headerList(sc *scratch, hs []decode.Header) ([]decode.Header, bool) {
+	var out []decode.Header
+	for i, h := range hs {
+		v, changed := m.header(sc, h.Name, h.Value)
+		if !changed {
+			continue
+		}
+		if out == nil {
+			out = append([]decode.Header(nil), hs...)
+		}
+		out[i].Value = v
+	}
+	return out, out != nil
+}
+
+// body masks msg's body through edit when it holds a secret.
+func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Message) {
+	data := msg.Body
+	if len(data) == 0 {
+		return
+	}
+	encoded := body.NeedsDecoding(msg.ContentEncoding)
+	var decodeErr error
+	if encoded {
+		data, decodeErr = body.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
+		if decodeErr != nil && len(data) == 0 {
+			c := edit()
+			c.Body, c.ContentEncoding = nil, nil
+			c.DecodeError = "body not shown: masking could not decode it to check for secrets: " + decodeErr.Error()
+			return
+		}
+	}
+	sc.spans = merge(m.scan(data, sc.spans[:0]))
+	if len(sc.spans) == 0 {
+		return
+	}
+	var masked []byte
+	if utf8.Valid(data) {
+		masked = render(data, sc.spans)
+	} else {
+		masked = append([]byte(nil), data...)
+		fill(masked, sc.spans)
+	}
+	c := edit()
+	c.Body = masked
+	if encoded {
+		c.ContentEncoding = nil
+		if decodeErr != nil {
+			c.Truncated = true
+		}
+	}
+}
+
+// parts masks framed payloads in place-length form, copying only the
+// parts that change.
+func (m *Masker) parts(sc *scratch, ps []decode.Part) ([]decode.Part, bool) {
+	var out []decode.Part
+	for i, p := range ps {
+		if len(p.Data) == 0 {
+			continue
+		}
+		sc.spans = merge(m.scan(p.Data, sc.spans[:0]))
+		if len(sc.spans) == 0 {
+			continue
+		}
+		if out == nil {
+			out = append([]decode.Part(nil), ps...)
+		}
+		d := append([]byte(nil), p.Data...)
+		fill(d, sc.spans)
+		out[i].Data = d
+	}
+	return out, out != nil
+}

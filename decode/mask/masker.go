@@ -1,0 +1,302 @@
+// Package mask hides secrets in captured traffic before anyone sees it.
+// One Masker serves every output: the UI, JSON lines, HAR and pcap
+// export. Masking is on by default; a nil *Masker is masking turned off
+// (--no-mask), and every method then returns its input unchanged.
+//
+// Rules come built in (BuiltinNames lists them): credential headers,
+// secret-named query parameters, form fields and JSON keys, and value
+// patterns (bearer tokens, JWTs, AWS access key ids, Luhn-checked card
+// numbers, e-mail addresses, passwords in URLs). A rules file adds rules
+// or disables built-in ones by name (see LoadRules).
+//
+// Two renderings exist. Views get Display ("••••••••") in place of each
+// secret, with structure kept: "Bearer ••••••••", cookie names, JSON
+// keys and nesting. Raw payload bytes (pcap export) are overwritten in
+// place with '*' so every length, offset and checksum-covered size holds.
+package mask
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// nameRule is a compiled header, param or field rule.
+type nameRule struct {
+	name  string
+	match func(name []byte) bool
+}
+
+// Masker applies a fixed set of rules. It is immutable after New and safe
+// for concurrent use.
+type Masker struct {
+	headers  []nameRule
+	params   []nameRule // query, form and JSON keys
+	fields   []nameRule // JSON keys only
+	patterns []finder
+	names    []string
+	maxBody  int64
+	scratch  sync.Pool // *scratch
+}
+
+// scratch is per-call working memory, pooled so that masking an exchange
+// with nothing to hide allocates nothing.
+type scratch struct {
+	spans []span
+	buf   []byte
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	rules   Rules
+	maxBody int64
+}
+
+// WithRules adds and disables rules (usually from LoadRules).
+func WithRules(r Rules) Option { return func(c *config) { c.rules = r } }
+
+// WithMaxBody caps how much of a content-encoded body is decoded to be
+// masked (default decode.DefaultMaxDecoded). Past the cap the masked
+// body is the decoded prefix, marked truncated.
+func WithMaxBody(n int64) Option { return func(c *config) { c.maxBody = n } }
+
+// New returns a Masker with the built-in rules plus the configured
+// changes. It fails on rules LoadRules would reject, so rules built in
+// code get the same checks as rules from a file.
+func New(opts ...Option) (*Masker, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = decode.DefaultMaxDecoded
+	}
+	disabled := make(map[string]bool)
+	bs := builtins()
+	known := make(map[string]bool)
+	for _, b := range bs {
+		known[b.Name] = true
+	}
+	for _, n := range c.rules.Disable {
+		if !known[n] {
+			return nil, fmt.Errorf("mask: cannot disable %q: no built-in rule has that name", n)
+		}
+		disabled[n] = true
+	}
+	m := &Masker{maxBody: c.maxBody}
+	for _, b := range bs {
+		if disabled[b.Name] {
+			continue
+		}
+		m.add(b.Kind, nameRule{b.Name, b.names}, b.find)
+	}
+	for _, r := range c.rules.Add {
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("mask: %w", err)
+		}
+		if known[r.Name] {
+			return nil, fmt.Errorf("mask: rule name %q is already used", r.Name)
+		}
+		known[r.Name] = true
+		nr, f, err := compile(r)
+		if err != nil {
+			return nil, fmt.Errorf("mask: %w", err)
+		}
+		nr.name = r.Name
+		m.add(r.Kind, nr, f)
+	}
+	return m, nil
+}
+
+// compile turns a user rule into a matcher or finder.
+func compile(r Rule) (nameRule, finder, error) {
+	if r.Kind == KindPattern {
+		if r.Match != "" {
+			return nameRule{}, literalFinder(r.Match), nil
+		}
+		re, err := compileRule(r)
+		if err != nil {
+			return nameRule{}, nil, err
+		}
+		return nameRule{}, regexFinder(re), nil
+	}
+	nr := nameRule{name: r.Name}
+	if r.Match != "" {
+		want := r.Match
+		nr.match = func(name []byte) bool { return equalFold(name, want) }
+		return nr, nil, nil
+	}
+	re, err := compileRule(r)
+	if err != nil {
+		return nameRule{}, nil, err
+	}
+	nr.match = re.Match
+	return nr, nil, nil
+}
+
+func (m *Masker) add(k Kind, nr nameRule, f finder) {
+	m.names = append(m.names, nr.name)
+	switch k {
+	case KindHeader:
+		m.headers = append(m.headers, nr)
+	case KindParam:
+		m.params = append(m.params, nr)
+	case KindField:
+		m.fields = append(m.fields, nr)
+	case KindPattern:
+		m.patterns = append(m.patterns, f)
+	}
+}
+
+// Default returns a Masker with the built-in rules only.
+func Default() *Masker {
+	m, err := New()
+	if err != nil {
+		panic("mask: built-in rules do not compile: " + err.Error())
+	}
+	return m
+}
+
+// Enabled reports whether m masks anything (false for nil, --no-mask),
+// so views can say so on screen.
+func (m *Masker) Enabled() bool { return m != nil }
+
+// secretHeader reports whether a header name is covered by a header rule.
+func (m *Masker) secretHeader(name []byte) bool {
+	for _, r := range m.headers {
+		if r.match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretParam reports whether a parameter name (or a JSON key when
+// jsonKey is set) is covered by a param (or field) rule.
+func (m *Masker) secretParam(name []byte, jsonKey bool) bool {
+	for _, r := range m.params {
+		if r.match(name) {
+			return true
+		}
+	}
+	if jsonKey {
+		for _, r := range m.fields {
+			if r.match(name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Masker) get() *scratch {
+	if s, ok := m.scratch.Get().(*scratch); ok {
+		return s
+	}
+	return &scratch{}
+}
+
+func (m *Masker) put(s *scratch) {
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // do not pin a large body's worth of memory
+	}
+	s.spans = s.spans[:0]
+	m.scratch.Put(s)
+}
+
+// MaskInPlace overwrites every secret in b with '*' (a bare JSON number
+// becomes "0" and spaces), keeping the length, so pcap export can
+// rewrite a packet's payload without touching any length field. It
+// returns how many secret values it overwrote. Secrets split across two
+// buffers (two TCP segments) are found only when the caller passes the
+// joined bytes.
+func (m *Masker) MaskInPlace(b []byte) int {
+	if m == nil || len(b) == 0 {
+		return 0
+	}
+	s := m.get()
+	defer m.put(s)
+	s.spans = merge(m.scan(b, s.spans[:0]))
+	fill(b, s.spans)
+	return len(s.spans)
+}
+
+// Bytes returns b with its secrets overwritten as MaskInPlace does. b is
+// not modified; when b holds no secret, b itself is returned.
+func (m *Masker) Bytes(b []byte) []byte {
+	if m == nil || len(b) == 0 {
+		return b
+	}
+	s := m.get()
+	defer m.put(s)
+	s.spans = merge(m.scan(b, s.spans[:0]))
+	if len(s.spans) == 0 {
+		return b
+	}
+	out := append([]byte(nil), b...)
+	fill(out, s.spans)
+	return out
+}
+
+// Text returns s with its secrets replaced by Display, for free text a
+// view shows (error strings, decoded payload previews). It returns s
+// itself when nothing is secret.
+func (m *Masker) Text(s string) string {
+	if m == nil || s == "" {
+		return s
+	}
+	sc := m.get()
+	defer m.put(sc)
+	sc.buf = append(sc.buf[:0], s...)
+	sc.spans = merge(m.scan(sc.buf, sc.spans[:0]))
+	if len(sc.spans) == 0 {
+		return s
+	}
+	return string(render(sc.buf, sc.spans))
+}
+
+// Header returns a header value as views show it: the credential part of
+// secret headers replaced by Display ("Bearer ••••••••",
+// "session=••••••••; theme=••••••••") and value patterns masked in any
+// header. It returns value itself when nothing is secret.
+func (m *Masker) Header(name, value string) string {
+	if m == nil || value == "" {
+		return value
+	}
+	sc := m.get()
+	defer m.put(sc)
+	v, changed := m.header(sc, name, value)
+	if !changed {
+		return value
+	}
+	return v
+}
+
+// header masks one header value using sc's memory.
+func (m *Masker) header(sc *scratch, name, value string) (string, bool) {
+	sc.buf = append(append(sc.buf[:0], name...), value...)
+	nb, vb := sc.buf[:len(name)], sc.buf[len(name):]
+	spans := m.headerValue(nb, vb, 0, sc.spans[:0])
+	spans = m.scanParams(vb, spans)
+	spans = m.scanJSON(vb, spans)
+	for _, f := range m.patterns {
+		spans = f(vb, spans)
+	}
+	sc.spans = merge(spans)
+	if len(sc.spans) == 0 {
+		return value, false
+	}
+	return string(render(vb, sc.spans)), true
+}
+
+// Rules lists the names of the rules in force, built-in ones first, for
+// help and status output.
+func (m *Masker) Rules() []string {
+	if m == nil {
+		return nil
+	}
+	return append([]string(nil), m.names...)
+}

@@ -1,0 +1,340 @@
+package mask
+
+import (
+	"bytes"
+	"regexp"
+)
+
+// span is a byte range [lo, hi) holding a secret value.
+type span struct{ lo, hi int }
+
+// finder appends the secret spans it finds in b to out. Finders never
+// write to b and allocate only when they find something.
+type finder func(b []byte, out []span) []span
+
+// isTokenChar reports characters of bearer tokens (RFC 6750 b64token).
+func isTokenChar(c byte) bool {
+	return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+}
+
+// indexFold returns the index of the lower-case ASCII term in b at or
+// after from, ignoring case, or -1.
+func indexFold(b []byte, from int, term string) int {
+	first := term[0]
+	for i := from; i+len(term) <= len(b); i++ {
+		if lower(b[i]) != first {
+			continue
+		}
+		k := 1
+		for k < len(term) && lower(b[i+k]) == term[k] {
+			k++
+		}
+		if k == len(term) {
+			return i
+		}
+	}
+	return -1
+}
+
+// findBearer masks the credential after "Bearer " anywhere (logs, JSON,
+// headers), keeping the scheme word readable.
+func findBearer(b []byte, out []span) []span {
+	for i := 0; ; {
+		i = indexFold(b, i, "bearer")
+		if i < 0 {
+			return out
+		}
+		j := i + len("bearer")
+		if i > 0 && isAlnum(b[i-1]) {
+			i = j
+			continue
+		}
+		k := j
+		for k < len(b) && (b[k] == ' ' || b[k] == '\t') {
+			k++
+		}
+		start := k
+		for k < len(b) && isTokenChar(b[k]) {
+			k++
+		}
+		for k < len(b) && b[k] == '=' {
+			k++
+		}
+		if start > j && k-start >= 8 {
+			out = append(out, span{start, k})
+		}
+		i = max(k, j)
+	}
+}
+
+func isB64URL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
+
+// findJWT masks JSON Web Tokens: three base64url segments, the first
+// starting with "eyJ" (the encoding of `{"`).
+func findJWT(b []byte, out []span) []span {
+	for i := 0; i < len(b); {
+		k := bytes.Index(b[i:], []byte("eyJ"))
+		if k < 0 {
+			return out
+		}
+		start := i + k
+		i = start + 3
+		if start > 0 && isB64URL(b[start-1]) {
+			continue
+		}
+		end, ok := start, true
+		for seg := 0; seg < 3 && ok; seg++ {
+			s := end
+			for end < len(b) && isB64URL(b[end]) {
+				end++
+			}
+			switch {
+			case seg < 2 && (end-s < 4 || end >= len(b) || b[end] != '.'):
+				ok = false
+			case seg < 2:
+				end++ // the dot
+			}
+		}
+		if ok {
+			out = append(out, span{start, end})
+			i = end
+		}
+	}
+	return out
+}
+
+// awsPrefixes are the four-letter prefixes of AWS access key ids.
+func isAWSPrefix(p []byte) bool {
+	switch string(p) {
+	case "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA":
+		return true
+	}
+	return false
+}
+
+// findAWSKey masks AWS access key ids (AKIA... and friends), keeping the
+// four-letter prefix that tells what kind of key it was.
+func findAWSKey(b []byte, out []span) []span {
+	for i := 0; i+20 <= len(b); {
+		k := bytes.IndexByte(b[i:len(b)-19], 'A')
+		if k < 0 {
+			return out
+		}
+		s := i + k
+		i = s + 1
+		if s > 0 && isAlnum(b[s-1]) || !isAWSPrefix(b[s:s+4]) {
+			continue
+		}
+		ok := true
+		for _, c := range b[s+4 : s+20] {
+			if !isUpper(c) && !isDigit(c) {
+				ok = false
+				break
+			}
+		}
+		if ok && (s+20 == len(b) || !isAlnum(b[s+20])) {
+			out = append(out, span{s + 4, s + 20})
+			i = s + 20
+		}
+	}
+	return out
+}
+
+// luhn reports whether the digits pass the Luhn checksum.
+func luhn(digits []byte) bool {
+	sum, double := 0, false
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// findCard masks payment card numbers: 13 to 19 digits, optionally in
+// groups separated by single spaces or dashes, starting with 2-6 (the
+// card networks' ranges), passing the Luhn check. The Luhn check and
+// the leading digit keep timestamps and ids from being taken for cards.
+func findCard(b []byte, out []span) []span {
+	var digits [19]byte
+	for i := 0; i < len(b); {
+		if !isDigit(b[i]) || i > 0 && (isAlnum(b[i-1]) || b[i-1] == '.') {
+			i++
+			continue
+		}
+		// One run of digits and single separators.
+		end, n, tooLong := i, 0, false
+		for end < len(b) {
+			c := b[end]
+			if isDigit(c) {
+				if n < len(digits) {
+					digits[n] = c
+				} else {
+					tooLong = true
+				}
+				n++
+				end++
+				continue
+			}
+			if (c == ' ' || c == '-') && end+1 < len(b) && isDigit(b[end+1]) {
+				end++
+				continue
+			}
+			break
+		}
+		boundary := end == len(b) || !isLetter(b[end]) && !(b[end] == '.' && end+1 < len(b) && isDigit(b[end+1]))
+		if boundary && !tooLong && n >= 13 && b[i] >= '2' && b[i] <= '6' && luhn(digits[:n]) {
+			out = append(out, span{i, end})
+		} else if boundary && tooLong {
+			out = cardGroups(b[:end], i, out)
+		}
+		i = end + 1
+	}
+	return out
+}
+
+// cardGroups checks each separator-free group of a digit run that was
+// too long to be one card ("call 2025550123 4111111111111111").
+func cardGroups(b []byte, i int, out []span) []span {
+	for i < len(b) {
+		j := i
+		for j < len(b) && isDigit(b[j]) {
+			j++
+		}
+		if n := j - i; n >= 13 && n <= 19 && b[i] >= '2' && b[i] <= '6' && luhn(b[i:j]) {
+			out = append(out, span{i, j})
+		}
+		i = j + 1
+	}
+	return out
+}
+
+func isLocalChar(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+// findEmail masks the local part of e-mail addresses, keeping the domain
+// (it says which system the address belongs to, which helps debugging
+// and is rarely personal). "%40" counts as "@" so URL-encoded addresses
+// in query strings and forms are found too.
+func findEmail(b []byte, out []span) []span {
+	for i := 0; i < len(b); i++ {
+		at := 0
+		switch {
+		case b[i] == '@':
+			at = 1
+		case b[i] == '%' && i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0':
+			at = 3
+		default:
+			continue
+		}
+		lo := i
+		for lo > 0 && isLocalChar(b[lo-1]) {
+			lo--
+		}
+		// An encoded "@" must not be swallowed into the local part of a
+		// later one, and a local part never starts with a dot.
+		for lo < i && b[lo] == '.' {
+			lo++
+		}
+		if lo == i || !validDomain(b[i+at:]) {
+			continue
+		}
+		out = append(out, span{lo, i})
+	}
+	return out
+}
+
+// validDomain reports whether b starts with a domain name of at least two
+// labels whose last label is two or more letters.
+func validDomain(b []byte) bool {
+	labels, lastLetters, cur, letters := 0, false, 0, true
+	for _, c := range b {
+		switch {
+		case isAlnum(c) || c == '-':
+			cur++
+			letters = letters && isLetter(c)
+			continue
+		case c == '.' && cur > 0:
+			labels++
+			cur, letters = 0, true
+			continue
+		}
+		break
+	}
+	if cur > 0 {
+		labels++
+		lastLetters = letters && cur >= 2
+	}
+	return labels >= 2 && lastLetters
+}
+
+// findURLPassword masks the password of user:password@host in URLs.
+func findURLPassword(b []byte, out []span) []span {
+	for i := 0; i < len(b); {
+		k := bytes.Index(b[i:], []byte("://"))
+		if k < 0 {
+			return out
+		}
+		s := i + k + 3
+		i = s
+		colon := -1
+		for j := s; j < len(b); j++ {
+			c := b[j]
+			if c == ':' && colon < 0 {
+				colon = j
+				continue
+			}
+			if c == '@' {
+				if colon >= 0 && j > colon+1 {
+					out = append(out, span{colon + 1, j})
+				}
+				i = j + 1
+				break
+			}
+			if c == '/' || c == '?' || c == '#' || c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// regexFinder masks each match of re, or its first group when it has
+// groups.
+func regexFinder(re *regexp.Regexp) finder {
+	group := re.NumSubexp() > 0
+	return func(b []byte, out []span) []span {
+		for _, m := range re.FindAllSubmatchIndex(b, -1) {
+			lo, hi := m[0], m[1]
+			if group {
+				lo, hi = m[2], m[3]
+			}
+			if lo >= 0 && hi > lo {
+				out = append(out, span{lo, hi})
+			}
+		}
+		return out
+	}
+}
+
+// literalFinder masks each occurrence of a fixed string.
+func literalFinder(lit string) finder {
+	needle := []byte(lit)
+	return func(b []byte, out []span) []span {
+		for i := 0; ; {
+			k := bytes.Index(b[i:], needle)
+			if k < 0 {
+				return out
+			}
+			out = append(out, span{i + k, i + k + len(needle)})
+			i += k + len(needle)
+		}
+	}
+}
