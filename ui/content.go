@@ -203,9 +203,35 @@ func wrapLine(text string, kind lineKind, w int) []dline {
 	return out
 }
 
+// dnsLines shows a DNS query (request tab) or its answer (response tab).
+func dnsLines(d *decode.DNSInfo, answer bool) []dline {
+	if !answer {
+		return []dline{
+			field("query", view.Sanitize(d.Name)),
+			field("type", view.Sanitize(d.Type)),
+			field("id", fmt.Sprintf("%d", d.ID)),
+		}
+	}
+	if d.Rcode == "" {
+		return []dline{{text: "no answer seen", kind: lineNote}}
+	}
+	out := []dline{field("rcode", view.Sanitize(d.Rcode))}
+	for i, a := range d.Answers {
+		label := ""
+		if i == 0 {
+			label = "answers"
+		}
+		out = append(out, field(label, view.Sanitize(a)))
+	}
+	return out
+}
+
 // requestLines is the request tab.
 func requestLines(e *decode.Exchange, w, choice int) ([]dline, view.Kind) {
 	req := e.Request
+	if req == nil && e.DNS != nil {
+		return dnsLines(e.DNS, false), view.Text
+	}
 	if req == nil {
 		return []dline{{text: "no request was seen (the capture joined after it, or it was lost)", kind: lineNote}}, view.Text
 	}
@@ -239,6 +265,9 @@ func responseLines(e *decode.Exchange, w, choice int) ([]dline, view.Kind) {
 		out = append(out, dline{})
 	}
 	resp := e.Response
+	if resp == nil && e.DNS != nil {
+		return append(out, dnsLines(e.DNS, true)...), view.Text
+	}
 	if resp == nil {
 		msg := "no response yet"
 		if e.State.Final() {

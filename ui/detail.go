@@ -235,6 +235,8 @@ func exchangeTitle(e *decode.Exchange) string {
 	switch {
 	case e.Response != nil:
 		b.WriteString(strings.TrimSpace(fmt.Sprintf("%d %s", e.Response.Status, e.Response.Reason)))
+	case e.DNS != nil && e.DNS.Rcode != "":
+		b.WriteString(e.DNS.Rcode)
 	case e.State == decode.Pending:
 		b.WriteString("pending")
 	default:
@@ -243,7 +245,7 @@ func exchangeTitle(e *decode.Exchange) string {
 	if e.GRPC != nil && e.GRPC.Status >= 0 {
 		b.WriteString(fmt.Sprintf(" · gRPC %s (%d)", grpcName(e.GRPC.Status), e.GRPC.Status))
 	}
-	if lat := e.Latency(); lat > 0 {
+	if lat := exchangeLatency(e); lat > 0 {
 		b.WriteString(" · " + humanDuration(lat))
 	}
 	return view.Sanitize(b.String())

@@ -3,6 +3,7 @@ package ui
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/view"
@@ -126,7 +127,7 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 	r.cells[exMethod] = method
 	r.cells[exURL] = view.Sanitize(exchangeURL(e))
 	r.cells[exStatus], r.class = statusText(e)
-	if lat := e.Latency(); lat > 0 {
+	if lat := exchangeLatency(e); lat > 0 {
 		r.cells[exLat] = humanDuration(lat)
 	} else if e.State == decode.Pending {
 		r.cells[exLat] = "…"
@@ -139,6 +140,18 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 		r.cells[exType] = view.Sanitize(shortType(e.Request.ContentType()))
 	}
 	return r
+}
+
+// exchangeLatency is Latency, or for exchanges without HTTP messages (DNS)
+// the span from first to last byte once final.
+func exchangeLatency(e *decode.Exchange) time.Duration {
+	if lat := e.Latency(); lat > 0 {
+		return lat
+	}
+	if e.Request == nil && e.Response == nil && e.State.Final() && e.End.After(e.Start) {
+		return e.End.Sub(e.Start)
+	}
+	return 0
 }
 
 // exchangeURL is host and path; gRPC shows service/method, DNS the name.

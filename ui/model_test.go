@@ -537,3 +537,22 @@ func TestSourceNoteShown(t *testing.T) {
 		t.Errorf("note text not shown (sanitized) at 200 columns:\n%s", scr)
 	}
 }
+
+func TestDNSDetail(t *testing.T) {
+	s := newFakeStore()
+	s.add(&decode.Exchange{ID: 1, Source: "dns.pcap", Proto: "dns", Version: 1, Client: client, Server: server,
+		Start: at(0), End: at(3), State: decode.Complete,
+		DNS: &decode.DNSInfo{ID: 4242, Name: "example.com", Type: "A", Rcode: "NOERROR", Answers: []string{"93.184.216.34", "93.184.216.35"}}})
+	d := newDriver(t, baseConfig(s), 80, 24)
+	if scr := d.screen(); !strings.Contains(scr, "DNS A   example.com                  OK     3.00ms") {
+		t.Errorf("DNS row:\n%s", scr)
+	}
+	d.keys("enter")
+	if scr := d.screen(); !strings.Contains(scr, "query      example.com") {
+		t.Errorf("DNS request tab:\n%s", scr)
+	}
+	d.keys("tab")
+	if scr := d.screen(); !strings.Contains(scr, "answers    93.184.216.34") || !strings.Contains(scr, "93.184.216.35") {
+		t.Errorf("DNS response tab:\n%s", scr)
+	}
+}

@@ -86,11 +86,11 @@ func (m *Model) statusBar() string {
 	if m.idx[m.pane].active() {
 		count += " of " + thousands(total)
 	}
+	noun := "exchange"
 	if m.pane == paneFlows {
-		count += " flows"
-	} else {
-		count += " exchanges"
+		noun = "flow"
 	}
+	count += " " + plural(total, noun)
 	add(count, 80)
 	ix := &m.idx[m.pane]
 	switch {
@@ -219,6 +219,14 @@ func (m *Model) sourceSegment() string {
 		return txt + m.st.ok.Render(" ● live")
 	}
 	return fmt.Sprintf("%s %s %d reading", txt, m.spinner(), len(m.stats)-done)
+}
+
+// plural picks "flow" or "flows" for n.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 func percent(n, total int64) int {
