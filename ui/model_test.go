@@ -217,6 +217,8 @@ func TestWideSplitGolden(t *testing.T) {
 		t.Fatal("no split at 160x40")
 	}
 	golden(t, "split_160x40", d.screen())
+	d.send(tea.WindowSizeMsg{Width: 250, Height: 70})
+	golden(t, "split_250x70", d.screen())
 	// J moves to the next exchange; the detail follows.
 	d.keys("J")
 	if d.m.detail.id != 3 || !strings.Contains(d.screen(), "GET /healthz HTTP/1.1") {

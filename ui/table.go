@@ -16,6 +16,8 @@ type column struct {
 	drop   int    // 0: always shown; higher is dropped first
 	after  string // separator after the column; one space when empty
 	min    int    // flexible columns: fewest cells before others are dropped
+	max    int    // flexible columns: most cells (0: no limit), so the eye
+	// does not travel across a 250-column screen from a URL to its status
 }
 
 const minFlex = 12
@@ -62,6 +64,11 @@ func fitColumns(cols []column, total int) []column {
 			}
 			if last >= 0 && left > given {
 				cols[last].w += left - given
+			}
+			for i := range cols {
+				if cols[i].weight > 0 && cols[i].max > 0 {
+					cols[i].w = min(cols[i].w, cols[i].max)
+				}
 			}
 			return cols
 		}
