@@ -41,6 +41,16 @@
 //     class (2xx green, 3xx cyan, 4xx yellow, 5xx red), except broken
 //     exchanges (whole row red) and pending ones (whole row dim), so the
 //     list stays calm and failures still jump out.
+//   - Columns. Lists are tables of fixed and flexible columns; on narrow
+//     screens the least useful columns (type, size, latency, time) go
+//     before the URL or the endpoints get too narrow, and on very wide
+//     screens the URL column stops growing. The source column appears
+//     with several sources or at 140 columns and up.
+//   - Sources speak through the status bar: one source by name and state
+//     (spinner and percent while reading, ✓ when done, ● live), several
+//     by count; the latest warning shows its kind (⚠ truncated,
+//     ⚠ CONGESTED) and, when there is room, its message. Drops are
+//     summed over sources.
 //   - Keys live in one keyMap; Update matches against it and the help
 //     screen is generated from it. "/" filters a list and searches the
 //     detail; n/N step through search matches in the detail.
