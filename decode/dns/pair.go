@@ -285,7 +285,7 @@ func (p *pairer) wireMessage(m *message, raw []byte, first, last time.Time) *dec
 		Body:        append([]byte(nil), raw[:keep]...),
 		BodySize:    int64(len(raw)),
 		Truncated:   keep < len(raw),
-		DecodedSize: -1,
+		DecodedSize: int64(len(raw)), // no content coding applies
 	}
 	msg.Parts = sectionParts(m, first)
 	return msg
