@@ -23,6 +23,7 @@ import (
 
 	pcap "github.com/tapview/tapview/proto/pcap"
 	"github.com/tapview/tapview/sources"
+	"github.com/tapview/tapview/sources/agent/wire"
 )
 
 // Defaults for zero Config durations.
@@ -79,7 +80,7 @@ func (t Transport) dialOptions() []grpc.DialOption {
 		grpc.WithInitialConnWindowSize(16 << 20),
 		// A packet is at most a snaplen (256 KiB) plus framing; refusing
 		// more bounds what a hostile server makes us buffer.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), wire.CallOption()),
 	}
 	return append(opts, t.DialOptions...)
 }
@@ -287,8 +288,8 @@ func (s *Source) Run(ctx context.Context, emit sources.Emitter) error {
 func (s *Source) handle(ctx context.Context, m *merger, ev event, now time.Time, errs *[]error) bool {
 	name := s.eps[ev.idx].name()
 	switch {
-	case ev.packet != nil:
-		m.add(ev.idx, *ev.packet, now)
+	case ev.isPacket:
+		m.add(ev.idx, ev.packet, now)
 	case ev.status != nil:
 		m.emit.Status(*ev.status)
 	case ev.done:

@@ -36,11 +36,12 @@ type endpoint interface {
 
 // event is what an endpoint's receiver hands to the merging loop.
 type event struct {
-	idx    int
-	packet *sources.Packet
-	status *sources.Status
-	done   bool
-	err    error // with done: why the endpoint ended, nil when cleanly
+	idx      int
+	isPacket bool
+	packet   sources.Packet // by value: no allocation per packet
+	status   *sources.Status
+	done     bool
+	err      error // with done: why the endpoint ended, nil when cleanly
 }
 
 // receive runs one endpoint until its stream ends. On ctx cancellation it
@@ -96,8 +97,7 @@ func receive(ctx context.Context, idx int, ep endpoint, drainTimeout time.Durati
 		}
 		switch pl := resp.GetPayload().(type) {
 		case *pcap.CaptureResponse_Packet:
-			p := toPacket(pl.Packet, ep.name())
-			events <- event{idx: idx, packet: &p}
+			events <- event{idx: idx, isPacket: true, packet: toPacket(pl.Packet, ep.name())}
 		case *pcap.CaptureResponse_Message:
 			s := toStatus(pl.Message, ep.name())
 			events <- event{idx: idx, status: &s}

@@ -113,7 +113,7 @@ func serve(t *testing.T, srv *Server) pcap.AgentClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer()
+	g := grpc.NewServer(GRPCOptions()...)
 	srv.Register(g)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)

@@ -25,6 +25,7 @@ import (
 
 	pcap "github.com/tapview/tapview/proto/pcap"
 	"github.com/tapview/tapview/sources"
+	"github.com/tapview/tapview/sources/agent/wire"
 	"github.com/tapview/tapview/sources/live"
 	"github.com/tapview/tapview/sources/live/filter"
 )
@@ -123,11 +124,13 @@ func openLive(device string, snaplen uint32, prog []bpf.Instruction) (Handle, er
 	return h, nil
 }
 
-// GRPCOptions are the gRPC server options an agent should use: keepalive
-// so a client that vanished without closing its connection is noticed and
-// its capture freed, and an enforcement policy that lets clients ping.
+// GRPCOptions are the gRPC server options an agent should use: the
+// reflection-free packet codec (same bytes on the wire), keepalive so a
+// client that vanished without closing its connection is noticed and its
+// capture freed, and an enforcement policy that lets clients ping.
 func GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		wire.ServerOption(),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
