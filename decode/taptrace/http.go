@@ -1,7 +1,6 @@
 package taptrace
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/body"
+	"github.com/tapview/tapview/decode/grpc"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -49,7 +49,7 @@ func (d *Decoder) complete(ex *decode.Exchange, missing decode.ExchangeState) {
 	req, resp := ex.Request, ex.Response
 	ex.Proto = guessProto(req, resp)
 	if ex.Proto == "grpc" {
-		ex.GRPC = grpcInfo(req, resp)
+		ex.GRPC = grpc.Info(req, resp)
 		d.grpcParts(req, resp)
 	}
 	ex.Start, ex.End = times(req, resp)
@@ -173,8 +173,8 @@ func headers(hs []*corev3.HeaderValue) []decode.Header {
 // the downstream connection was really HTTP/2; the trace does not say.
 func guessProto(req, resp *decode.Message) string {
 	for _, m := range []*decode.Message{req, resp} {
-		if m != nil && strings.HasPrefix(m.ContentType(), "application/grpc") {
-			return "grpc"
+		if m != nil && grpc.IsContentType(m.HeaderValue("content-type")) {
+			return grpc.Name
 		}
 	}
 	for _, m := range []*decode.Message{req, resp} {
@@ -201,79 +201,15 @@ func times(req, resp *decode.Message) (start, end time.Time) {
 	return start, end
 }
 
-// grpcInfo reads service, method and status; the status is in the
-// trailers, or in the headers of a trailers-only response.
-func grpcInfo(req, resp *decode.Message) *decode.GRPCInfo {
-	g := &decode.GRPCInfo{Status: -1}
-	if req != nil {
-		p := strings.TrimPrefix(req.Target, "/")
-		if i := strings.LastIndexByte(p, '/'); i >= 0 {
-			g.Service, g.Method = p[:i], p[i+1:]
-		}
-	}
-	if resp != nil {
-		for _, hs := range [][]decode.Header{resp.Trailers, resp.Headers} {
-			for _, h := range hs {
-				switch strings.ToLower(h.Name) {
-				case "grpc-status":
-					if n, err := strconv.Atoi(h.Value); err == nil && g.Status < 0 {
-						g.Status = n
-					}
-				case "grpc-message":
-					if g.Message == "" {
-						if s, err := url.PathUnescape(h.Value); err == nil {
-							g.Message = s
-						} else {
-							g.Message = h.Value
-						}
-					}
-				}
-			}
-		}
-	}
-	return g
-}
-
-// grpcParts splits both bodies into gRPC length-prefixed messages.
+// grpcParts splits both bodies into gRPC length-prefixed messages,
+// decompressing them with the side's grpc-encoding; a last message cut by
+// the tap's body limit is kept with Truncated set.
 func (d *Decoder) grpcParts(req, resp *decode.Message) {
 	for _, m := range []*decode.Message{req, resp} {
 		if m == nil || len(m.Body) == 0 || m.Parts != nil {
 			continue
 		}
-		enc := m.HeaderValue("grpc-encoding")
-		m.Parts = d.splitGRPC(m.Body, enc, m.First)
+		sp := grpc.NewSplitter(m.HeaderValue("grpc-encoding"), d.lim, d.body)
+		m.Parts = sp.Flush(sp.Write(nil, m.Body, m.First))
 	}
-}
-
-// splitGRPC cuts a gRPC body (flag byte, 4-byte length, payload) into
-// parts, decompressing compressed ones with the message's grpc-encoding
-// when possible. A final message cut by the tap's body limit is kept
-// with Truncated set.
-func (d *Decoder) splitGRPC(b []byte, enc string, ts time.Time) []decode.Part {
-	var parts []decode.Part
-	for len(b) >= 5 && len(parts) < d.lim.MaxParts {
-		compressed := b[0]&1 == 1
-		n := int64(b[1])<<24 | int64(b[2])<<16 | int64(b[3])<<8 | int64(b[4])
-		b = b[5:]
-		p := decode.Part{Time: ts, Kind: "grpc", Compressed: compressed, Size: n}
-		data := b
-		if int64(len(data)) > n {
-			data = data[:n]
-		} else if int64(len(data)) < n {
-			p.Truncated = true
-		}
-		b = b[len(data):]
-		if compressed && enc != "" && enc != "identity" {
-			if out, err := d.body.Decode([]string{enc}, data, int64(d.lim.MaxBody)); err == nil {
-				data = out
-			}
-		}
-		if len(data) > d.lim.MaxBody {
-			data = data[:d.lim.MaxBody]
-			p.Truncated = true
-		}
-		p.Data = append([]byte(nil), data...)
-		parts = append(parts, p)
-	}
-	return parts
 }

@@ -116,6 +116,12 @@ func TestMalformedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	em.wait(t, 1)
+	// grpc-go answers a message it cannot decode before the handler
+	// sees the error and counts it; give the count a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Counts().Malformed < 11 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if c := s.Counts(); c.Malformed != 11 || c.Received != 1 {
 		t.Errorf("counts %+v, want 11 malformed and 1 received", c)
 	}
@@ -221,6 +227,12 @@ func TestTLSAndToken(t *testing.T) {
 	em.wait(t, 2)
 	// Refused: two wrong tokens each on gRPC and HTTP, the HTTP TLS
 	// handshake without a client certificate and the plaintext request.
+	// The server logs a failed handshake after the client has given up,
+	// so give the count a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Counts().Refused < 6 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if c := s.Counts(); c.Received != 2 || c.Refused != 6 {
 		t.Errorf("counts %+v, want 2 received and 6 refused", c)
 	}

@@ -3,7 +3,9 @@ package sink_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"testing"
@@ -53,7 +55,7 @@ func streamTaps(ctx context.Context, cc *grpc.ClientConn, node string, ws []*tap
 			req.Identifier = &tapsvc.StreamTapsRequest_Identifier{Node: &corev3.Node{Id: node}, TapId: "t1"}
 		}
 		if err := st.Send(req); err != nil {
-			return err
+			return sendErr(st, err)
 		}
 	}
 	_, err = st.CloseAndRecv()
@@ -68,10 +70,19 @@ func reportTap(ctx context.Context, cc *grpc.ClientConn, ws []*tapv3.TraceWrappe
 	}
 	for _, w := range ws {
 		if err := st.Send(&gloo.TapRequest{TraceData: w}); err != nil {
-			return err
+			return sendErr(st, err)
 		}
 	}
 	_, err = st.CloseAndRecv()
+	return err
+}
+
+// sendErr returns the RPC's status when Send failed because the server
+// already ended the stream (grpc-go reports io.EOF from Send then).
+func sendErr[Resp any](st interface{ CloseAndRecv() (*Resp, error) }, err error) error {
+	if errors.Is(err, io.EOF) {
+		_, err = st.CloseAndRecv()
+	}
 	return err
 }
 
