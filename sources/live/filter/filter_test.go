@@ -153,35 +153,41 @@ func TestTruncatedFramesAreDropped(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	cases := []struct{ expr, token string }{
-		{"vlan", "vlan"},
-		{"vlan 100 and tcp", "vlan"},
-		{"tcp and ether host 02:00:00:00:00:01", "ether"},
-		{"tcp[13] & 2 != 0", "["},
-		{"host example.com", "example.com"},
-		{"port 99999", "99999"},
-		{"portrange 80", "80"},
-		{"net 10.0.0.1/8", "10.0.0.1/8"},
-		{"net 10.0.0.0/33", "10.0.0.0/33"},
-		{"ip6 host 10.0.0.1", "10.0.0.1"},
-		{"ip host fd00::1", "fd00::1"},
-		{"tcp host 10.0.0.1", "10.0.0.1"},
-		{"icmp port 80", "80"},
-		{"arp net 10/8", "10/8"},
-		{"tcp 80", "80"},
-		{"80", "80"},
-		{"(tcp", ""},
-		{"tcp)", ")"},
-		{"tcp and", ""},
-		{"tcp or or udp", "or"},
-		{"not", ""},
-		{"src", ""},
-		{"port", ""},
-		{"host fe80::1%eth0", "%"},
-		{"less 100", "less"},
-		{"gateway 10.0.0.1", "gateway"},
-		{"tcp udp", "udp"},
-		{strings.Repeat("(", 70) + "tcp" + strings.Repeat(")", 70), "("},
+	cases := []struct {
+		expr, token string
+		unsupported bool
+	}{
+		{"vlan", "vlan", true},
+		{"vlan 100 and tcp", "vlan", true},
+		{"tcp and ether host 02:00:00:00:00:01", "ether", true},
+		{"tcp and vlan", "vlan", true},
+		{"host 10.0.0.1 or vlan", "vlan", true},
+		{"foo", "foo", true},
+		{"tcp[13] & 2 != 0", "[", true},
+		{"host example.com", "example.com", false},
+		{"port 99999", "99999", false},
+		{"portrange 80", "80", false},
+		{"net 10.0.0.1/8", "10.0.0.1/8", false},
+		{"net 10.0.0.0/33", "10.0.0.0/33", false},
+		{"ip6 host 10.0.0.1", "10.0.0.1", false},
+		{"ip host fd00::1", "fd00::1", false},
+		{"tcp host 10.0.0.1", "10.0.0.1", false},
+		{"icmp port 80", "80", false},
+		{"arp net 10/8", "10/8", false},
+		{"tcp 80", "80", false},
+		{"80", "80", false},
+		{"(tcp", "", false},
+		{"tcp)", ")", false},
+		{"tcp and", "", false},
+		{"tcp or or udp", "or", false},
+		{"not", "", false},
+		{"src", "", false},
+		{"port", "", false},
+		{"host fe80::1%eth0", "%", false},
+		{"less 100", "less", true},
+		{"gateway 10.0.0.1", "gateway", true},
+		{"tcp udp", "udp", false},
+		{strings.Repeat("(", 70) + "tcp" + strings.Repeat(")", 70), "(", false},
 	}
 	for _, tc := range cases {
 		_, err := Compile(tc.expr, Options{})
@@ -192,6 +198,9 @@ func TestCompileErrors(t *testing.T) {
 		}
 		if fe.Token != tc.token {
 			t.Errorf("Compile(%q): token %q, want %q (%v)", tc.expr, fe.Token, tc.token, err)
+		}
+		if tc.unsupported && !strings.Contains(err.Error(), "unsupported token") {
+			t.Errorf("Compile(%q): %q does not say the token is unsupported", tc.expr, err)
 		}
 		if tc.token != "" && !strings.Contains(err.Error(), tc.token) {
 			t.Errorf("Compile(%q): message %q does not name %q", tc.expr, err, tc.token)

@@ -119,8 +119,13 @@ func parse(s string) (node, error) {
 		return nil, err
 	}
 	if t, ok := p.peek(); ok {
-		if t.text == ")" {
+		switch {
+		case t.text == ")":
 			return nil, p.errAt(t, "unbalanced parenthesis")
+		case !isWordByte(t.text[0]) && t.text != "(" && t.text != "!":
+			return nil, p.errAt(t, unsupportedMsg(t.text))
+		case knownUnsupported[strings.ToLower(t.text)]:
+			return nil, p.errAt(t, unsupportedMsg(t.text))
 		}
 		return nil, p.errAt(t, "expected \"and\" or \"or\"")
 	}
@@ -253,6 +258,14 @@ func (p *parser) primitive() (node, error) {
 			return nil, p.errEnd("expected an address or port")
 		}
 		return nil, p.errAt(id, "expected an address or port, not this")
+	}
+	if knownUnsupported[strings.ToLower(id.text)] {
+		return nil, p.errAt(id, unsupportedMsg(id.text))
+	}
+	if !qualified && p.last == nil {
+		if _, err := netip.ParseAddr(id.text); err != nil {
+			return nil, p.errAt(id, unsupportedMsg(id.text))
+		}
 	}
 	p.i++
 	switch {
@@ -429,6 +442,7 @@ var knownUnsupported = map[string]bool{
 	"outbound": true, "ifname": true, "on": true, "wlan": true, "llc": true,
 	"decnet": true, "iso": true, "stp": true, "ipx": true, "atalk": true,
 	"igmp": true, "pim": true, "vrrp": true, "ah": true, "esp": true, "protochain": true,
+	"mask": true, "icmptype": true, "tcpflags": true,
 }
 
 func unsupportedMsg(word string) string {
