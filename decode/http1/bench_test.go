@@ -135,6 +135,7 @@ func BenchmarkParseKeepAliveTrailerSizes(b *testing.B) {
 	segs := keepAliveSegments(perConn, true)
 	p := NewWithOptions(Options{GzipTrailerSizes: true})
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c := &benchConn{}
 		h := p.New(c)

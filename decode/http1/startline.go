@@ -1,6 +1,9 @@
 package http1
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // kind classifies the bytes at a possible message start.
 type kind uint8
@@ -17,18 +20,16 @@ const (
 const maxMethod = 24
 
 // knownMethods are the request methods Detect trusts from a prefix alone
-// (RFC 9110, WebDAV and its extensions, UPnP, common proxies). Any other
-// token is accepted only with a complete "TOKEN SP target SP HTTP/1.x"
-// line. PRI is deliberately absent: "PRI * HTTP/2.0" is the HTTP/2
-// preface.
-var knownMethods = [...]string{
-	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
-	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH",
-	"REPORT", "MKACTIVITY", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MERGE", "MKCALENDAR",
-	"ACL", "BIND", "UNBIND", "REBIND", "LINK", "UNLINK", "VERSION-CONTROL", "MKWORKSPACE",
-	"UPDATE", "LABEL", "BASELINE-CONTROL", "MKREDIRECTREF", "UPDATEREDIRECTREF", "ORDERPATCH",
-	"PURGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
-}
+// (RFC 9110, WebDAV and its extensions, UPnP, common proxies), separated
+// by spaces. Any other token is accepted only with a complete
+// "TOKEN SP target SP HTTP/1.x" line. PRI is deliberately absent:
+// "PRI * HTTP/2.0" is the HTTP/2 preface.
+const knownMethods = "GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH QUERY " +
+	"PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH " +
+	"REPORT MKACTIVITY CHECKOUT CHECKIN UNCHECKOUT MERGE MKCALENDAR " +
+	"ACL BIND UNBIND REBIND LINK UNLINK VERSION-CONTROL MKWORKSPACE " +
+	"UPDATE LABEL BASELINE-CONTROL MKREDIRECTREF UPDATEREDIRECTREF ORDERPATCH " +
+	"PURGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE"
 
 // isTchar reports whether c may appear in an RFC 9110 token.
 func isTchar(c byte) bool {
@@ -50,7 +51,14 @@ func isTargetByte(c byte) bool { return c > ' ' && c != 0x7f }
 // knownMethodPrefix reports whether b starts with a known method followed
 // by a space (yes), could still become one (more), or neither.
 func knownMethodPrefix(b []byte) (yes, more bool) {
-	for _, m := range knownMethods {
+	rest := knownMethods
+	for rest != "" {
+		m := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			m, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		if len(b) > len(m) {
 			if string(b[:len(m)]) == m && b[len(m)] == ' ' {
 				return true, false
