@@ -89,6 +89,7 @@ type handler struct {
 	buf    []byte    // plaintext scratch, reused
 	lastTS time.Time // capture time of the latest data
 
+	missing  bool // keys were looked for and never found
 	ended    bool
 	endState decode.FlowState
 	endTS    time.Time
@@ -140,6 +141,9 @@ func (h *handler) End(state decode.FlowState, ts time.Time) {
 
 // finish ends the inner parser and publishes the last handshake facts.
 func (h *handler) finish() {
+	if h.keys == keysWaiting || (h.keys == keysNever && h.missing) {
+		h.p.stats.missingKeys.Add(1)
+	}
 	h.in.end(h.endState, h.endTS)
 	h.pending, h.pendingBytes = nil, 0
 	h.publishInfo()
@@ -148,7 +152,9 @@ func (h *handler) finish() {
 // giveUpKeys ends a lingering connection whose keys never came: its
 // TLSInfo keeps Decrypted false, the visible "missing keys" state.
 func (h *handler) giveUpKeys() {
+	h.p.stats.lingerExpired.Add(1)
 	h.keys = keysNever
+	h.missing = true
 	h.finish()
 }
 
@@ -335,6 +341,7 @@ func (h *handler) serverHello(body []byte) {
 		return // renegotiation inside the encrypted stream is not followed
 	}
 	h.sh = sh
+	h.p.stats.handshakes.Add(1)
 	h.version = sh.negotiated()
 	h.suite = suiteByID(sh.suite)
 	h.info.Version = VersionName(h.version)

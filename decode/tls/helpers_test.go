@@ -10,6 +10,7 @@ import (
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/http1"
+	"github.com/tapview/tapview/decode/http2"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/sources"
@@ -112,7 +113,12 @@ func parsers(keys *keylog.KeyLog) []decode.Parser {
 }
 
 func innerParsers() []decode.Parser {
-	return append([]decode.Parser{http1.New()}, extraInner()...)
+	return []decode.Parser{http1.New(), http2.New()}
+}
+
+// newDecoder returns a TCP decoder with the given parsers.
+func newDecoder(out decode.Output, ps []decode.Parser) *tcp.Decoder {
+	return tcp.NewDecoder(out, tcp.Config{Parsers: ps})
 }
 
 // decodePackets runs recorded packets through the decoder.

@@ -28,6 +28,16 @@ type inner struct {
 	rejected  [2]bool
 	held      []heldPlain
 	heldBytes int
+	proto     string // protocol of the running inner parser, as inner parsers see Flow().Proto
+}
+
+// flow is the connection's flow as inner parsers see it: its protocol is
+// the inner one ("" before one runs), not "tls", so a parser can tell a
+// fresh connection from one handed over to it (h2c after a 101).
+func (in *inner) flow() *decode.Flow {
+	f := *in.h.c.Flow()
+	f.Proto = in.proto
+	return &f
 }
 
 // heldPlain is plaintext (or a gap, when data is nil) waiting for the
@@ -103,7 +113,7 @@ func (in *inner) safeDetect(q decode.Parser, dir decode.Direction) (v decode.Ver
 			v = decode.No
 		}
 	}()
-	return q.Detect(in.h.c.Flow(), dir, in.probe[dir])
+	return q.Detect(in.flow(), dir, in.probe[dir])
 }
 
 // start runs parser q and replays what was held.
@@ -118,6 +128,7 @@ func (in *inner) start(q decode.Parser) {
 		}()
 		in.handler = q.New(in.conn)
 	}()
+	in.proto = q.Name()
 	held := in.held
 	in.held, in.heldBytes, in.probe = nil, 0, [2][]byte{}
 	for _, it := range held {
@@ -213,9 +224,12 @@ func (c *tlsConn) Publish(e *decode.Exchange) {
 	c.Conn.Publish(e)
 }
 
-// SetProto is ignored: the flow stays "tls"; exchanges name their own
-// protocol.
-func (c *tlsConn) SetProto(string) {}
+// Flow returns the flow with the inner protocol as its Proto.
+func (c *tlsConn) Flow() *decode.Flow { return c.in.flow() }
+
+// SetProto records the inner protocol for Flow; the flow itself stays
+// "tls" (exchanges name their own protocol).
+func (c *tlsConn) SetProto(proto string) { c.in.proto = proto }
 
 // SetTLS is ignored: only the TLS layer describes the handshake.
 func (c *tlsConn) SetTLS(*decode.TLSInfo) {}
@@ -232,5 +246,9 @@ func (c *tlsConn) Handoff(proto string) decode.StreamHandler {
 	if q == nil {
 		return nil
 	}
-	return q.New(c)
+	h := q.New(c)
+	if h != nil {
+		c.in.proto = proto
+	}
+	return h
 }

@@ -48,6 +48,7 @@ type Config struct {
 type Parser struct {
 	cfg    Config
 	linger lingerList
+	stats  counters
 }
 
 // New returns a TLS parser decrypting with keys (nil: none) and handing
@@ -136,6 +137,7 @@ func (p *Parser) Detect(f *decode.Flow, dir decode.Direction, first []byte) deco
 
 // New returns the handler for one connection.
 func (p *Parser) New(c decode.Conn) decode.StreamHandler {
+	p.stats.connections.Add(1)
 	h := newHandler(p, c)
 	c.SetProto(Name)
 	return h

@@ -118,6 +118,7 @@ func (h *handler) resync(s *side, data []byte, ts time.Time) []byte {
 			rest := append(append([]byte(nil), buf[i+recordHeaderLen+n:]...), data...)
 			s.rec = s.rec[:0]
 			s.resync = false
+			h.p.stats.resyncs.Add(1)
 			return rest
 		}
 		s.tries++

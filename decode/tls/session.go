@@ -27,6 +27,9 @@ func (h *handler) tryKeys() {
 	store := h.p.cfg.Keys
 	if store == nil || h.ch == nil || h.suite == nil || h.suite.bulk == bulkNone ||
 		h.version < 0x0301 || h.version > 0x0304 || h.suite.tls13 != (h.version == 0x0304) {
+		if store != nil && h.ch != nil {
+			h.p.stats.unsupported.Add(1)
+		}
 		h.keys = keysNever
 		h.dropPending()
 		return
@@ -122,6 +125,7 @@ func (h *handler) keyUpdate13(s *side) {
 		h.decryptFailed(s, err)
 		return
 	}
+	h.p.stats.keyUpdates.Add(1)
 	h.setSecret13(s, next)
 }
 
@@ -167,6 +171,7 @@ func (h *handler) protected(s *side, typ uint8, version uint16, payload []byte, 
 	if err != nil {
 		if h.version == 0x0304 && s.dir == 0 && s.phase == phaseHandshake && h.ch.earlyData && s.skipped < maxEarlySkip {
 			s.skipped++ // 0-RTT data under the early traffic secret
+			h.p.stats.earlySkipped.Add(1)
 			return
 		}
 		h.decryptFailed(s, err)
@@ -207,7 +212,9 @@ func (h *handler) trialApp(s *side, typ uint8, version uint16, payload []byte, t
 
 // plaintext dispatches the content of a decrypted record.
 func (h *handler) plaintext(s *side, typ uint8, plain []byte, ts time.Time) {
+	h.p.stats.records.Add(1)
 	if !h.info.Decrypted {
+		h.p.stats.decrypted.Add(1)
 		h.info.Decrypted = true
 		h.publishInfo()
 	}
@@ -231,6 +238,7 @@ func (h *handler) decryptFailed(s *side, err error) {
 	}
 	s.failed = true
 	s.cipher = nil
+	h.p.stats.failures.Add(1)
 	h.c.Note(fmt.Sprintf("tls: decryption failed after %d records (%s): %v", s.seq, s.dir, err))
 	h.in.gap(s.dir, h.lastTS)
 }
