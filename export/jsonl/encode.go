@@ -38,6 +38,16 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(e.Response.Status), 10)
 	}
+	if len(e.Interim) > 0 {
+		b = append(b, `,"interim":[`...)
+		for i, m := range e.Interim {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(m.Status), 10)
+		}
+		b = append(b, ']')
+	}
 	if e.Request != nil {
 		b = headers(b, "req_headers", e.Request.Headers)
 		b = sizeField(b, "req_body_bytes", e.Request)

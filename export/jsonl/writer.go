@@ -41,6 +41,7 @@ type Writer struct {
 	buf   []byte
 	count int
 	err   error
+	hold  FlowHold
 }
 
 // NewWriter returns a Writer over w.
@@ -67,7 +68,7 @@ func (w *Writer) Exchange(e *decode.Exchange) {
 
 // Flow writes f once it has ended, when printing flows.
 func (w *Writer) Flow(f *decode.Flow) {
-	if !w.opts.Flows || !FlowEnded(f) {
+	if !w.opts.Flows {
 		return
 	}
 	if w.opts.Match != nil && !w.opts.Match.MatchFlow(f) {
@@ -75,8 +76,10 @@ func (w *Writer) Flow(f *decode.Flow) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf = AppendFlow(w.buf[:0], f)
-	w.emit()
+	for _, g := range w.hold.Add(f) {
+		w.buf = AppendFlow(w.buf[:0], g)
+		w.emit()
+	}
 }
 
 // Note writes a status line.
@@ -119,10 +122,15 @@ func (w *Writer) write() {
 	_, w.err = w.w.Write(w.buf)
 }
 
-// Flush writes buffered output and returns the first write error.
+// Flush writes held flows and buffered output and returns the first write
+// error. Call it once the sources have ended.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for _, g := range w.hold.Drain() {
+		w.buf = AppendFlow(w.buf[:0], g)
+		w.emit()
+	}
 	if w.err == nil {
 		w.err = w.w.Flush()
 	}

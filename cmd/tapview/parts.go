@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/dns"
+	"github.com/tapview/tapview/decode/http1"
+	"github.com/tapview/tapview/decode/http2"
+	"github.com/tapview/tapview/decode/pipeline"
+	"github.com/tapview/tapview/decode/taptrace"
+	"github.com/tapview/tapview/decode/tcp"
+	"github.com/tapview/tapview/decode/tls"
+	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/decode/ws"
+	"github.com/tapview/tapview/sources"
+)
+
+// streamParsers lists the TCP protocols offered every connection, in the
+// order they are asked; detection is by content, never by port. TLS hands
+// decrypted bytes to its own HTTP/1 and HTTP/2 parsers; WebSocket is only
+// reached through an HTTP/1 upgrade.
+func streamParsers(keys *keylog.KeyLog) []decode.Parser {
+	return []decode.Parser{
+		http1.New(),
+		http2.New(),
+		tls.New(keys, http1.New(), http2.New()),
+		dns.New(),
+		ws.New(),
+	}
+}
+
+// datagramParsers lists the UDP protocols.
+func datagramParsers() []decode.DatagramParser {
+	return []decode.DatagramParser{dns.New()}
+}
+
+// decoders couples the packet decoder with the tap-trace decoder so the
+// pipeline drives both from its one decoder goroutine.
+type decoders struct {
+	tcp   *tcp.Decoder
+	trace *taptrace.Decoder
+}
+
+func newDecoders(out decode.Output, keys *keylog.KeyLog) *decoders {
+	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers()})
+	t := taptrace.NewDecoder(out, taptrace.Opener(d.OpenStream), d.NextExchangeID, taptrace.Options{})
+	return &decoders{tcp: d, trace: t}
+}
+
+func (d *decoders) Packet(p *sources.Packet) { d.tcp.Packet(p) }
+
+func (d *decoders) Finish(ts time.Time) {
+	d.trace.Flush()
+	d.tcp.Finish(ts)
+}
+
+func (d *decoders) Tick(now time.Time) {
+	d.trace.Expire(now)
+	d.tcp.Tick(now)
+}
+
+// runPipeline decodes the inputs into out until they end or ctx is done.
+func runPipeline(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats pipeline.StatsSink) error {
+	dec := newDecoders(out, keys)
+	ins := make([]pipeline.Input, len(inputs))
+	for i, in := range inputs {
+		ins[i] = pipeline.Input{Source: in.src, Live: in.live}
+	}
+	opts := pipeline.Options{Notes: out, Traces: dec.trace, Secrets: keys}
+	if stats != nil {
+		opts.Stats = stats
+	}
+	return sourceErrors(pipeline.Run(ctx, ins, dec, opts))
+}
+
+// statsSink keeps the latest per-source statistics and prints them every
+// few seconds (the {"type":"stats"} lines of live headless runs).
+type statsSink struct {
+	w      statsWriter
+	every  time.Duration
+	mu     sync.Mutex
+	last   time.Time
+	order  []string
+	byName map[string]decode.SourceStats
+}
+
+func (s *statsSink) SetStats(st decode.SourceStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byName == nil {
+		s.byName = make(map[string]decode.SourceStats)
+	}
+	if _, ok := s.byName[st.Name]; !ok {
+		s.order = append(s.order, st.Name)
+	}
+	s.byName[st.Name] = st
+	now := time.Now()
+	if s.last.IsZero() {
+		s.last = now
+	}
+	if now.Sub(s.last) >= s.every {
+		s.last = now
+		s.w.Stats(now, s.snapshot())
+	}
+}
+
+func (s *statsSink) snapshot() []decode.SourceStats {
+	out := make([]decode.SourceStats, 0, len(s.order))
+	for _, n := range s.order {
+		out = append(out, s.byName[n])
+	}
+	return out
+}
+
+func (s *statsSink) final() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.order) > 0 {
+		s.w.Stats(time.Now(), s.snapshot())
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	var f sessionFlags
+	root := &cobra.Command{
+		Use:   "tapview",
+		Short: "Look at live and recorded network traffic in the terminal",
+		Long: `tapview shows TCP/UDP flows and HTTP/1.x, HTTP/2, gRPC, DNS and WebSocket
+exchanges from capture files, Envoy tap sinks, pcap-release agents and
+Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, err := demoSource()
+			if err != nil {
+				return err
+			}
+			return runSession(cmd, []input{{src: src}}, &f)
+		},
+	}
+	f.add(root)
+	root.AddCommand(newOpenCmd(), newVersionCmd())
+	return root
+}

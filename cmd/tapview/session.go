@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/filter"
+	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/export/jsonl"
+	"github.com/tapview/tapview/sources"
+)
+
+// input is one source of a session; live sources drop (and count) what the
+// decoder cannot keep up with, file sources wait for it.
+type input struct {
+	src  sources.Source
+	live bool
+}
+
+// sessionFlags are the flags every source command shares, so `open`,
+// `sink`, `connect` and `attach` behave alike.
+type sessionFlags struct {
+	output    string
+	flows     bool
+	filter    string
+	noMask    bool
+	maskRules string
+	write     string
+	duration  time.Duration
+	count     int
+	keylog    string
+}
+
+func (f *sessionFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVarP(&f.output, "output", "o", "", "print instead of starting the UI: json (JSON Lines) or table")
+	fs.BoolVar(&f.flows, "flows", false, "list flows (connections) instead of exchanges")
+	fs.StringVar(&f.filter, "filter", "", "CEL filter, e.g. 'status >= 500', or a bare word to find in URLs")
+	fs.BoolVar(&f.noMask, "no-mask", false, "show secrets and personal data (masked by default)")
+	fs.StringVar(&f.maskRules, "mask-rules", "", "YAML `FILE` adding or disabling masking rules")
+	fs.StringVarP(&f.write, "write", "w", "", "also record what the sources deliver to `FILE` (.pcapng, .pcap)")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until the sources end or Ctrl-C)")
+	fs.IntVar(&f.count, "count", 0, "stop after this many exchanges (flows with --flows)")
+	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
+}
+
+// runSession decodes the inputs into the UI, or prints them with -o.
+func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
+	prog, err := filter.Compile(f.filter)
+	if err != nil {
+		return usageErr("--filter %q: %v\n(see 'tapview help filters' for the variables)", f.filter, err)
+	}
+	masker, err := buildMasker(f.maskRules)
+	if err != nil {
+		return err
+	}
+	maskFn := maskFunc(masker, f.noMask)
+	keys := keylog.New()
+	if f.keylog != "" {
+		if err := keys.LoadFile(f.keylog); err != nil {
+			return fmt.Errorf("--keylog: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	if f.keylog != "" {
+		// A live key log grows while the session runs: keep reading it.
+		go func() { _ = keys.Watch(ctx, f.keylog) }()
+	}
+	if f.duration > 0 {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, f.duration)
+		defer c2()
+	}
+	rec, err := newRecorder(f.write)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		defer rec.Close()
+		inputs = rec.wrap(inputs)
+	}
+	mode := f.output
+	stdout := cmd.OutOrStdout()
+	if mode == "" && !isTerminal(stdout) {
+		mode = "table"
+	}
+	var runErr error
+	switch mode {
+	case "json":
+		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Limit: f.count, OnLimit: cancel})
+		runErr = runHeadless(ctx, inputs, keys, w, w)
+		if err := w.Flush(); err != nil && runErr == nil {
+			runErr = err
+		}
+	case "table":
+		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel)
+		runErr = runHeadless(ctx, inputs, keys, w, nil)
+		if err := w.Flush(); err != nil && runErr == nil {
+			runErr = err
+		}
+	case "":
+		runErr = runUI(ctx, cancel, inputs, keys, f, masker.Exchange)
+	default:
+		return usageErr("-o %q: use -o json or -o table (or no -o for the UI)", mode)
+	}
+	if rec != nil {
+		if err := rec.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+// statsWriter receives periodic per-source counters in headless mode.
+type statsWriter interface {
+	Stats(now time.Time, sts []decode.SourceStats)
+}
+
+// runHeadless runs the pipeline into out, printing notes to stderr for the
+// table mode (JSON mode prints them as status lines).
+func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter) error {
+	live := false
+	for _, in := range inputs {
+		live = live || in.live
+	}
+	if stats == nil || !live {
+		return runPipeline(ctx, inputs, keys, out, nil)
+	}
+	sink := &statsSink{w: stats, every: 5 * time.Second}
+	err := runPipeline(ctx, inputs, keys, out, sink)
+	sink.final()
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// sourceErrors turns pipeline errors into messages that say what to do.
+func sourceErrors(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("%w", err)
+}
