@@ -110,30 +110,97 @@ func (s *frameSource) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// seekSync finds the first offset in b where a plausible chain of frame
-// headers starts: a header whose frame is followed by another plausible
-// header, or whose frame ends exactly at the end of b. It returns the
-// offset and true, or the offset scanning must resume from (earlier
-// offsets can be dropped) and false when more bytes are needed.
-func seekSync(b []byte, maxFrame uint32) (int, bool) {
-	for off := 0; off+frameHeaderLen <= len(b); off++ {
-		fh := parseFrameHeader(b[off:])
-		if !plausible(fh, maxFrame) {
-			continue
-		}
-		end := off + frameHeaderLen + int(fh.length)
-		switch {
-		case end == len(b):
-			return off, true
-		case end+frameHeaderLen <= len(b):
-			if plausible(parseFrameHeader(b[end:]), maxFrame) {
-				return off, true
+// maxWaits bounds the candidate boundaries a seeker keeps open.
+const maxWaits = 32
+
+// seeker finds frame boundaries in a byte stream whose boundaries are
+// unknown. A candidate offset is accepted when a plausible frame header
+// there is followed by a complete frame and another plausible header, or
+// when its frame ends exactly where the bytes end (TCP segments usually
+// end at frame ends). A candidate whose frame is not complete yet stays
+// open while later offsets are examined: one plausible header alone is
+// weak evidence (a slice of HPACK bytes can look like one), so a later
+// offset with a confirmed chain wins over it. Every offset is judged
+// once, except open candidates, so searching stays linear.
+type seeker struct {
+	buf   []byte
+	from  int   // offsets before from are judged (rejected or open)
+	waits []int // open candidates, ascending
+}
+
+// chain judges one offset.
+type chain uint8
+
+const (
+	chainNo chain = iota
+	chainYes
+	chainWait
+)
+
+func chainAt(b []byte, maxFrame uint32) chain {
+	fh := parseFrameHeader(b)
+	if !plausible(fh, maxFrame) {
+		return chainNo
+	}
+	end := frameHeaderLen + int(fh.length)
+	switch {
+	case end == len(b):
+		return chainYes
+	case end+frameHeaderLen > len(b):
+		return chainWait
+	case plausible(parseFrameHeader(b[end:]), maxFrame):
+		return chainYes
+	}
+	return chainNo
+}
+
+// add appends bytes and reports the offset in s.buf of an accepted
+// boundary, or false. Without a boundary, bytes no candidate needs are
+// dropped, so the buffer holds at most a frame and a header beyond the
+// oldest open candidate, plus what one call added.
+func (s *seeker) add(b []byte, maxFrame uint32) (int, bool) {
+	s.buf = append(s.buf, b...)
+	best := -1
+	kept := s.waits[:0]
+	for _, off := range s.waits {
+		switch chainAt(s.buf[off:], maxFrame) {
+		case chainYes:
+			if best < 0 {
+				best = off
 			}
-		default:
-			// The candidate's frame or its successor's header is not
-			// here yet: wait for more bytes before judging it.
-			return off, false
+		case chainWait:
+			kept = append(kept, off)
 		}
 	}
-	return max(0, len(b)-frameHeaderLen+1), false
+	s.waits = kept
+	if best >= 0 {
+		return best, true
+	}
+	for ; s.from+frameHeaderLen <= len(s.buf); s.from++ {
+		switch chainAt(s.buf[s.from:], maxFrame) {
+		case chainYes:
+			return s.from, true
+		case chainWait:
+			if len(s.waits) == maxWaits {
+				s.waits = s.waits[1:]
+			}
+			s.waits = append(s.waits, s.from)
+		}
+	}
+	drop := s.from
+	if len(s.waits) > 0 {
+		drop = s.waits[0]
+	}
+	s.buf = s.buf[:copy(s.buf, s.buf[drop:])]
+	s.from -= drop
+	for i := range s.waits {
+		s.waits[i] -= drop
+	}
+	return 0, false
+}
+
+// reset forgets everything, after a gap: bytes on both sides of it
+// cannot form one chain.
+func (s *seeker) reset() {
+	s.buf, s.from, s.waits = s.buf[:0], 0, s.waits[:0]
 }

@@ -7,6 +7,10 @@ import (
 	"golang.org/x/net/http2"
 )
 
+// trustAfter is how many consistent frames make boundaries found by a
+// search as trusted as those known from the connection start.
+const trustAfter = 4
+
 // mode is where a direction's reader is in its byte stream.
 type mode uint8
 
@@ -37,7 +41,9 @@ type reader struct {
 	damaged bool    // DATA: bytes of this frame were lost to a gap
 	cur     *stream // DATA: the stream the frame belongs to, nil if none
 
-	scan []byte // mSeek: bytes searched for a frame boundary
+	seek    seeker // mSeek: the search for a frame boundary
+	trusted bool   // boundaries come from the connection start, not a search
+	good    int    // consistent frames since a search found a boundary
 
 	src      frameSource
 	fr       *http2.Framer
@@ -47,7 +53,7 @@ type reader struct {
 }
 
 func newReader(m mode) *reader {
-	r := &reader{mode: m, hp: newHPACKDecoder(), maxFrame: defaultMaxFrame}
+	r := &reader{mode: m, hp: newHPACKDecoder(), maxFrame: defaultMaxFrame, trusted: m != mSeek}
 	r.fr = http2.NewFramer(nil, &r.src)
 	// The observer checks frame order itself and keeps reading after a
 	// violation, where an endpoint would hang up.
@@ -110,11 +116,27 @@ func (h *handler) startFrame(r *reader) {
 	fh := parseFrameHeader(r.hdr[:])
 	r.fh = fh
 	if fh.bad || !consistent(fh) {
-		h.c.Note(fmt.Sprintf("http2: invalid %v frame header (stream %d, length %d, flags %#x); searching for the next frame", fh.typ, fh.stream, fh.length, uint8(fh.flags)))
-		h.loseSync(r)
-		// The header bytes may belong to a real frame further on.
-		r.scan = append(r.scan[:0], r.hdr[1:]...)
+		if !r.trusted {
+			// The boundary was a guess, and a wrong one.
+			h.c.Note(fmt.Sprintf("http2: invalid %v frame header (stream %d, length %d); searching for the next frame", fh.typ, fh.stream, fh.length))
+			h.loseSync(r)
+			// The header bytes may belong to a real frame further on.
+			r.seek.buf = append(r.seek.buf, r.hdr[1:]...)
+			return
+		}
+		// Boundaries known since the connection start stay right: the
+		// frame is malformed, and skipped by its length.
+		h.c.Note(fmt.Sprintf("http2: malformed %v frame header (stream %d, length %d, flags %#x) skipped", fh.typ, fh.stream, fh.length, uint8(fh.flags)))
+		r.mode, r.remain = mSkip, int(fh.length)
+		if r.remain == 0 {
+			r.mode = mHeader
+		}
 		return
+	}
+	if !r.trusted {
+		if r.good++; r.good >= trustAfter {
+			r.trusted = true
+		}
 	}
 	h.p.frames.Add(1)
 	if r.block.active && fh.typ != http2.FrameContinuation {
@@ -223,30 +245,36 @@ func (h *handler) finishData(r *reader) {
 }
 
 // seek searches for a frame boundary after bytes were lost or when the
-// connection was joined mid-stream. The client preface, if it shows up,
-// is a boundary too.
+// connection was joined mid-stream. The client preface, if it shows up
+// first, is a boundary too.
 func (h *handler) seek(r *reader, b []byte) []byte {
 	take := min(len(b), maxSeek)
-	r.scan = append(r.scan, b[:take]...)
+	chunk := b[:take]
 	b = b[take:]
-	if p := min(len(r.scan), len(preface)); string(r.scan[:p]) == preface[:p] {
-		if p < len(preface) {
-			return b
+	if sk := &r.seek; sk.from == 0 && len(sk.waits) == 0 && len(sk.buf) < len(preface) {
+		have := len(sk.buf)
+		n := min(len(chunk), len(preface)-have)
+		if string(sk.buf) == preface[:have] && string(chunk[:n]) == preface[have:have+n] {
+			if have+n < len(preface) {
+				sk.buf = append(sk.buf, chunk...)
+				return b
+			}
+			h.sawPreface(r)
+			sk.reset()
+			r.mode, r.trusted = mHeader, true
+			return append(append([]byte(nil), chunk[n:]...), b...)
 		}
-		h.sawPreface(r)
-		rest := r.scan[len(preface):]
-		r.scan = nil
-		r.mode = mHeader
-		return append(rest, b...)
 	}
-	off, ok := seekSync(r.scan, min(r.maxFrame, maxSeek-2*frameHeaderLen))
+	off, ok := r.seek.add(chunk, min(r.maxFrame, maxSeek-2*frameHeaderLen))
 	if !ok {
-		r.scan = append(r.scan[:0], r.scan[off:]...)
+		if cap(r.seek.buf) > 4*maxSeek {
+			r.seek.buf = append([]byte(nil), r.seek.buf...)
+		}
 		return b
 	}
-	rest := r.scan[off:]
-	r.scan = nil
-	r.mode = mHeader
+	rest := append([]byte(nil), r.seek.buf[off:]...)
+	r.seek.reset()
+	r.mode, r.good = mHeader, 0
 	return append(rest, b...)
 }
 
@@ -262,7 +290,8 @@ func (h *handler) loseSync(r *reader) {
 		h.blockLost(r, frameHeader{typ: http2.FrameContinuation, stream: r.block.stream}, "bytes missing")
 	}
 	r.hp.forget()
-	r.mode, r.nhdr, r.buf, r.scan = mSeek, 0, r.buf[:0], r.scan[:0]
+	r.mode, r.nhdr, r.buf, r.trusted = mSeek, 0, r.buf[:0], false
+	r.seek.reset()
 }
 
 // gap handles n missing bytes (n < 0: unknown) in the direction of r.
@@ -272,7 +301,7 @@ func (h *handler) gap(r *reader, n int) {
 	switch {
 	case r.mode == mSeek:
 		// Bytes on either side of a gap cannot form a frame chain.
-		r.scan = r.scan[:0]
+		r.seek.reset()
 		return
 	case n < 0:
 	case r.mode == mSkip && n <= r.remain:

@@ -275,7 +275,7 @@ func (h *handler) dataStart(r *reader) {
 	r.cur = h.stream(r.fh.stream, r.ts)
 	if st := r.cur; st != nil {
 		dir := h.dirOf(r)
-		if !st.hdrs[dir] && st.x.Response == nil && st.x.Request == nil {
+		if !st.hdrs[dir] {
 			st.partial = true
 			st.addErr("DATA before the stream's headers")
 		}
