@@ -223,3 +223,23 @@ func TestCorpusUDPExchange(t *testing.T) {
 		t.Errorf("response body %d bytes, size %d", len(x.Response.Body), x.Response.BodySize)
 	}
 }
+
+// TestCorpusNoFalsePositives decodes every capture of the corpus: DNS in
+// it only runs on DNS, mDNS and LLMNR ports, so a flow detected as DNS
+// anywhere else is a false positive, and a DNS-port flow with DNS
+// traffic that is not detected is a miss.
+func TestCorpusNoFalsePositives(t *testing.T) {
+	for _, row := range corpustest.Manifest(t) {
+		name := row["file"]
+		t.Run(name, func(t *testing.T) {
+			col := decodeCorpus(t, name)
+			for _, f := range col.flowList() {
+				onPort := dnsPort(f.Client.Port()) || dnsPort(f.Server.Port())
+				isDNS := f.Proto == "dns"
+				if isDNS != onPort && (isDNS || f.PacketsC2S+f.PacketsS2C > 0 && f.BytesC2S+f.BytesS2C > 0 && f.Transport == "udp") {
+					t.Errorf("flow %s %s -> %s (%d bytes): proto %q", f.Transport, f.Client, f.Server, f.BytesC2S+f.BytesS2C, f.Proto)
+				}
+			}
+		})
+	}
+}
