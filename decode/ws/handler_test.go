@@ -128,7 +128,7 @@ func describe(c *fakeConn) string {
 // conversation is a full exchange of frames in both directions.
 func conversation() []feed {
 	big := bytes.Repeat([]byte("0123456789"), 7000) // 64-bit length
-	mid := bytes.Repeat([]byte("m"), 200)            // 16-bit length
+	mid := bytes.Repeat([]byte("m"), 200)           // 16-bit length
 	return []feed{
 		{decode.ClientToServer, frame(true, 0, opText, key, []byte("hello")), 0},
 		{decode.ServerToClient, frame(true, 0, opText, nil, []byte("hi there")), 0},
