@@ -61,6 +61,7 @@ func (c *fakeConn) Publish(e *decode.Exchange) {
 	if e.State.Final() {
 		c.final[e.ID]++
 	}
+	e.Version++ // as decode/tcp's Conn does
 	cp := *e
 	if _, ok := c.latest[e.ID]; !ok {
 		c.order = append(c.order, e.ID)

@@ -166,8 +166,9 @@ func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
 	}
 }
 
+// publish hands x to the Conn (which bumps Version) and marks the
+// messages it shares as copy-on-write.
 func (h *handler) publish(x *xch) {
-	x.e.Version++
 	h.c.Publish(x.e)
 	for _, s := range h.sides {
 		if s.x == x {
