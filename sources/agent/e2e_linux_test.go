@@ -158,14 +158,19 @@ func tcpPorts(d []byte) (uint16, uint16, bool) {
 	return binary.BigEndian.Uint16(d[14+ihl:]), binary.BigEndian.Uint16(d[16+ihl:]), true
 }
 
-func TestEndToEndOneAgent(t *testing.T) { endToEnd(t, 1) }
+// TestEndToEndOneAgent: the HTTP client and server both run in the
+// agent's namespace, the agent captures on its loopback.
+func TestEndToEndOneAgent(t *testing.T) { endToEnd(t, 1, "lo") }
 
-func TestEndToEndTwoAgentsMerged(t *testing.T) { endToEnd(t, 2) }
+// TestEndToEndTwoAgentsMerged: two nodes, HTTP clients in the client
+// namespace, each agent captures on the eth0 that also carries its own
+// gRPC stream (which it must leave out).
+func TestEndToEndTwoAgentsMerged(t *testing.T) { endToEnd(t, 2, "eth0") }
 
 // endToEnd runs nodes agents in their own namespaces, captures real HTTP
-// between a client namespace and each node through `connect agent` over
-// mutual TLS, and decodes the merged capture into HTTP exchanges.
-func endToEnd(t *testing.T, nodes int) {
+// through `connect agent` over mutual TLS, and decodes the merged capture
+// into HTTP exchanges.
+func endToEnd(t *testing.T, nodes int, device string) {
 	client := netnstest.New(t)
 	var ips []net.IP
 	for i := 1; i <= nodes; i++ {
@@ -186,7 +191,7 @@ func endToEnd(t *testing.T, nodes int) {
 	}
 	src, err := agent.New(agent.Config{
 		Addrs:   addrs,
-		Capture: agent.Capture{Device: "eth0", Filter: "tcp"},
+		Capture: agent.Capture{Device: device, Filter: "tcp"},
 		Transport: agent.Transport{
 			Creds:       credentials.NewTLS(tc),
 			DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return dialIn(client)(ctx, "tcp", addr) })},
@@ -211,8 +216,12 @@ func endToEnd(t *testing.T, nodes int) {
 		}
 	}
 
-	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialIn(client), DisableKeepAlives: true}}
 	for i, n := range ns {
+		from := client
+		if device == "lo" {
+			from = n.ns // client and server side by side on the node
+		}
+		httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialIn(from), DisableKeepAlives: true}}
 		resp, err := httpc.Get(fmt.Sprintf("http://%s:8080/node%d", n.ip, i+1))
 		if err != nil {
 			t.Fatal(err)
@@ -269,13 +278,21 @@ func endToEnd(t *testing.T, nodes int) {
 			t.Errorf("no CAPTURE_STOPPED from %s", a)
 		}
 	}
+	requests := 0
 	for _, p := range col.packets {
+		if strings.Contains(string(p.Data), "GET /node") {
+			requests++
+		}
 		if sp, dp, ok := tcpPorts(p.Data); ok && (sp == agentPort || dp == agentPort) {
 			t.Fatalf("agent captured its own gRPC connection (%d -> %d)", sp, dp)
 		}
 		if !strings.HasPrefix(p.Source, "10.91.") {
 			t.Fatalf("packet source %q", p.Source)
 		}
+	}
+
+	if requests != nodes {
+		t.Errorf("%d request segments captured for %d requests (loopback frames twice?)", requests, nodes)
 	}
 
 	// Decode the merged capture into HTTP exchanges.
