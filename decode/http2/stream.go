@@ -158,12 +158,12 @@ func (h *handler) headers(r *reader, blk *headerBlock, fields []decode.Header, p
 		st.hdrs[dir] = true
 	case dir == decode.ServerToClient && !st.hdrs[dir] && informational(fields):
 		m := &decode.Message{First: blk.ts, Last: h.ts, Proto: "HTTP/2", Headers: fields, DecodedSize: 0}
-		m.Status = status(fields)
+		m.Status = statusOf(fields)
 		x.Interim = append(x.Interim, m)
 	case !st.hdrs[dir]:
 		m := st.message(dir, blk.ts)
 		m.First, m.Last, m.Headers = blk.ts, h.ts, fields
-		m.Status = status(fields)
+		m.Status = statusOf(fields)
 		m.ContentEncoding = body.Codings(m.HeaderValue("content-encoding"))
 		st.hdrs[dir] = true
 	default:
@@ -218,7 +218,7 @@ func headerValue(fields []decode.Header, name string) string {
 	return ""
 }
 
-func status(fields []decode.Header) int {
+func statusOf(fields []decode.Header) int {
 	n, err := strconv.Atoi(headerValue(fields, ":status"))
 	if err != nil || n < 0 || n > 999 {
 		return 0
@@ -229,18 +229,21 @@ func status(fields []decode.Header) int {
 // informational reports a 1xx response header block (100 Continue, 103
 // Early Hints), which precedes the final response on the same stream.
 func informational(fields []decode.Header) bool {
-	s := status(fields)
+	s := statusOf(fields)
 	return s >= 100 && s < 200
 }
 
 // startGRPC marks a stream as a gRPC call. Body bytes that arrived before
 // the content type was known are split from the kept body when it is
-// whole.
+// whole; other sides get their splitter with their first DATA, when
+// their grpc-encoding is known.
 func (h *handler) startGRPC(st *stream) {
 	st.grpc = true
 	st.x.Proto = grpc.Name
 	for dir := range st.split {
-		h.splitter(st, decode.Direction(dir))
+		if m := st.sideMessage(decode.Direction(dir)); m != nil && m.BodySize > 0 {
+			h.splitter(st, decode.Direction(dir))
+		}
 	}
 }
 
@@ -293,6 +296,7 @@ func (h *handler) data(r *reader, b []byte) {
 	dir := h.dirOf(r)
 	m := st.message(dir, h.ts)
 	m.Last, st.last = h.ts, h.ts
+	s := h.splitter(st, dir) // before b joins the body it would split again
 	m.BodySize += int64(len(b))
 	if !st.hole[dir] {
 		keep := min(len(b), h.lim.MaxBody-len(m.Body))
@@ -303,7 +307,7 @@ func (h *handler) data(r *reader, b []byte) {
 			m.Truncated = true
 		}
 	}
-	if s := h.splitter(st, dir); s != nil {
+	if s != nil {
 		n := len(m.Parts)
 		m.Parts = s.Write(m.Parts, b, h.ts)
 		if len(m.Parts) != n {
