@@ -125,13 +125,14 @@ func (h *handler) Gap(dir decode.Direction, n int, ts time.Time) {
 }
 
 // End implements decode.StreamHandler. A connection still waiting for
-// its keys lingers (bounded) so a lagging key log can decrypt it later.
+// its keys lingers (bounded) while a key log file is watched, so a
+// lagging live key log can decrypt it later.
 func (h *handler) End(state decode.FlowState, ts time.Time) {
 	h.p.retryLingering(ts)
 	h.checkKeys()
 	h.endState, h.endTS = state, ts
 	h.ended = true
-	if h.keys == keysWaiting && len(h.pending) > 0 {
+	if h.keys == keysWaiting && len(h.pending) > 0 && h.p.cfg.Keys.Watching() {
 		h.p.linger.add(h, ts)
 		h.publishInfo()
 		return

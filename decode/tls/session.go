@@ -239,7 +239,7 @@ func (h *handler) decryptFailed(s *side, err error) {
 	s.failed = true
 	s.cipher = nil
 	h.p.stats.failures.Add(1)
-	h.c.Note(fmt.Sprintf("tls: decryption failed after %d records (%s): %v", s.seq, s.dir, err))
+	h.c.Note(fmt.Sprintf("tls: decryption failed at record %d (%s): %v", s.records, s.dir, err))
 	h.in.gap(s.dir, h.lastTS)
 }
 

@@ -112,6 +112,7 @@ type KeyLog struct {
 	entries map[[32]byte]*entry
 	stats   Stats
 	gen     atomic.Uint64
+	watches atomic.Int32
 }
 
 // New returns an empty key log.
@@ -127,6 +128,13 @@ func (k *KeyLog) Generation() uint64 {
 		return 0
 	}
 	return k.gen.Load()
+}
+
+// Watching reports whether a Watch is following a key log file, so
+// secrets may still arrive for connections already seen (the decoder then
+// keeps ended connections a while instead of giving up at once).
+func (k *KeyLog) Watching() bool {
+	return k != nil && k.watches.Load() > 0
 }
 
 // Len returns how many client randoms have secrets.

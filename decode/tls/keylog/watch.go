@@ -38,6 +38,8 @@ func (k *KeyLog) WatchEvery(ctx context.Context, path string, every time.Duratio
 	if every <= 0 {
 		every = WatchInterval
 	}
+	k.watches.Add(1)
+	defer k.watches.Add(-1)
 	w := &watcher{k: k, path: path}
 	t := time.NewTicker(every)
 	defer t.Stop()
