@@ -44,10 +44,10 @@ func (c *fakeConn) SetTLS(info *decode.TLSInfo) {
 		c.flow.SNI = info.SNI
 	}
 }
-func (c *fakeConn) SwapDirections()                      { c.swaps++ }
+func (c *fakeConn) SwapDirections()                     { c.swaps++ }
 func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
-func (c *fakeConn) Limits() decode.Limits                { return decode.Limits{}.WithDefaults() }
-func (c *fakeConn) Note(msg string)                      { c.notes = append(c.notes, msg) }
+func (c *fakeConn) Limits() decode.Limits               { return decode.Limits{}.WithDefaults() }
+func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
 
 // lastTLS returns the latest TLS facts given to the conn.
 func (c *fakeConn) lastTLS() decode.TLSInfo {
