@@ -71,11 +71,11 @@ func detectDatagram(f *decode.Flow, b []byte) decode.Verdict {
 	if err != nil || !plausibleHeader(h) {
 		return decode.No
 	}
-	m, err := parseMessage(b)
-	if err != nil || !questionsPlausible(m) {
+	end, ok := scan(b)
+	if !ok {
 		return decode.No
 	}
-	if m.end != len(b) && !dnsPort(a.Port()) && !dnsPort(z.Port()) {
+	if end != len(b) && !dnsPort(a.Port()) && !dnsPort(z.Port()) {
 		return decode.No
 	}
 	return decode.Yes
@@ -103,8 +103,7 @@ func detectStream(f *decode.Flow, b []byte) decode.Verdict {
 	}
 	msg := b[2:]
 	if len(msg) >= n {
-		m, err := parseMessage(msg[:n])
-		if err != nil || m.end != n || !questionsPlausible(m) {
+		if end, ok := scan(msg[:n]); !ok || end != n {
 			return decode.No
 		}
 		return decode.Yes
@@ -141,11 +140,34 @@ func plausibleClass(c uint16) bool {
 	return false
 }
 
-func questionsPlausible(m *message) bool {
-	for _, q := range m.questions {
-		if !plausibleClass(q.qclass) {
-			return false
+// scan walks a whole message without building strings, for detection:
+// every name is made of plausible labels, questions have a real class,
+// records fit the message and A/AAAA data has its fixed size. It returns
+// the offset after the last record.
+func scan(b []byte) (end int, ok bool) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return 0, false
+	}
+	off := headerLen
+	for i := 0; i < int(h.qd); i++ {
+		next, cut, ok := labelsPlausible(b, off)
+		if !ok || cut || next+4 > len(b) || !plausibleClass(binary.BigEndian.Uint16(b[next+2:])) {
+			return 0, false
+		}
+		off = next + 4
+	}
+	for i := 0; i < int(h.an)+int(h.ns)+int(h.ar); i++ {
+		next, cut, ok := labelsPlausible(b, off)
+		if !ok || cut || next+10 > len(b) {
+			return 0, false
+		}
+		typ := binary.BigEndian.Uint16(b[next:])
+		n := int(binary.BigEndian.Uint16(b[next+8:]))
+		off = next + 10 + n
+		if off > len(b) || typ == typeA && n != 4 || typ == typeAAAA && n != 16 {
+			return 0, false
 		}
 	}
-	return true
+	return off, true
 }

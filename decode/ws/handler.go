@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -173,13 +174,24 @@ func (h *handler) readPayload(s *side, data []byte, ts time.Time) []byte {
 }
 
 // unmask XORs p, which starts at payload offset off, with the frame's
-// masking key.
+// masking key, eight bytes at a time where it can.
 func (s *side) unmask(p []byte, off uint64) {
 	if !s.fh.masked {
 		return
 	}
 	k := s.fh.key
 	j := int(off & 3)
+	if len(p) >= 16 {
+		var w [8]byte
+		for i := range w {
+			w[i] = k[(j+i)&3]
+		}
+		kw := binary.LittleEndian.Uint64(w[:])
+		for len(p) >= 8 {
+			binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^kw)
+			p = p[8:]
+		}
+	}
 	for i := range p {
 		p[i] ^= k[j]
 		j = (j + 1) & 3
