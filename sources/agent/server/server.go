@@ -420,8 +420,22 @@ func (c *capture) message(t pcap.MessageType, text string) *pcap.CaptureResponse
 	}}}
 }
 
+// packetMsg holds the parts of one packet response in a single
+// allocation: one message per packet makes allocations count.
+type packetMsg struct {
+	resp    pcap.CaptureResponse
+	payload pcap.CaptureResponse_Packet
+	packet  pcap.Packet
+	ts      timestamppb.Timestamp
+}
+
 func packetResponse(p sources.Packet) *pcap.CaptureResponse {
-	return &pcap.CaptureResponse{Payload: &pcap.CaptureResponse_Packet{Packet: &pcap.Packet{
-		Data: p.Data, Timestamp: timestamppb.New(p.Timestamp), Length: int32(min(p.OrigLen, 1<<31-1)),
-	}}}
+	m := &packetMsg{}
+	m.packet.Data = p.Data
+	m.packet.Length = int32(min(p.OrigLen, 1<<31-1))
+	m.ts.Seconds, m.ts.Nanos = p.Timestamp.Unix(), int32(p.Timestamp.Nanosecond())
+	m.packet.Timestamp = &m.ts
+	m.payload.Packet = &m.packet
+	m.resp.Payload = &m.payload
+	return &m.resp
 }

@@ -48,10 +48,9 @@ const (
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if r, ok := v.(*pcap.CaptureResponse); ok {
 		if p := hotPacket(r); p != nil {
+			// Pooled even when small: one packet per message makes the
+			// allocation, not the copy, the cost.
 			size := responseSize(p)
-			if mem.IsBelowBufferPoolingThreshold(size) {
-				return mem.BufferSlice{mem.SliceBuffer(appendResponse(make([]byte, 0, size), p))}, nil
-			}
 			pool := mem.DefaultBufferPool()
 			buf := pool.Get(size)
 			*buf = appendResponse((*buf)[:0], p)
@@ -152,9 +151,9 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	b := data.Materialize()
 	if r, ok := v.(*pcap.CaptureResponse); ok {
-		if p, ok := parseResponse(b); ok {
+		if h, ok := parseResponse(b); ok {
 			r.Reset()
-			r.Payload = &pcap.CaptureResponse_Packet{Packet: p}
+			r.Payload = &h.payload
 			return nil
 		}
 	}
@@ -164,10 +163,18 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
+// decoded holds the parts of one decoded packet response in a single
+// allocation; the payload points at the packet, the packet at the time.
+type decoded struct {
+	payload pcap.CaptureResponse_Packet
+	packet  pcap.Packet
+	ts      timestamppb.Timestamp
+}
+
 // parseResponse decodes the exact shape the fast path handles: a single
 // packet field holding data, timestamp and length at most once each and
 // nothing else. Anything else reports false and is left to proto.
-func parseResponse(b []byte) (*pcap.Packet, bool) {
+func parseResponse(b []byte) (*decoded, bool) {
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num != fieldResponsePacket || typ != protowire.BytesType {
 		return nil, false
@@ -176,7 +183,9 @@ func parseResponse(b []byte) (*pcap.Packet, bool) {
 	if m < 0 || n+m != len(b) {
 		return nil, false
 	}
-	p := &pcap.Packet{}
+	h := &decoded{}
+	h.payload.Packet = &h.packet
+	p := &h.packet
 	var seen [4]bool
 	for len(inner) > 0 {
 		num, typ, n := protowire.ConsumeTag(inner)
@@ -198,11 +207,10 @@ func parseResponse(b []byte) (*pcap.Packet, bool) {
 			if n < 0 {
 				return nil, false
 			}
-			ts, ok := parseTimestamp(d)
-			if !ok {
+			if !parseTimestamp(d, &h.ts) {
 				return nil, false
 			}
-			p.Timestamp = ts
+			p.Timestamp = &h.ts
 			inner = inner[n:]
 		case num == fieldPacketLength && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(inner)
@@ -215,21 +223,20 @@ func parseResponse(b []byte) (*pcap.Packet, bool) {
 			return nil, false
 		}
 	}
-	return p, true
+	return h, true
 }
 
-func parseTimestamp(b []byte) (*timestamppb.Timestamp, bool) {
-	ts := &timestamppb.Timestamp{}
+func parseTimestamp(b []byte, ts *timestamppb.Timestamp) bool {
 	var seen [3]bool
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || typ != protowire.VarintType || num < 1 || num > 2 || seen[num] {
-			return nil, false
+			return false
 		}
 		seen[num] = true
 		v, m := protowire.ConsumeVarint(b[n:])
 		if m < 0 {
-			return nil, false
+			return false
 		}
 		if num == fieldSeconds {
 			ts.Seconds = int64(v)
@@ -238,5 +245,5 @@ func parseTimestamp(b []byte) (*timestamppb.Timestamp, bool) {
 		}
 		b = b[n+m:]
 	}
-	return ts, true
+	return true
 }
