@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/pcapfile"
+	"github.com/tapview/tapview/sources/taptrace"
 )
 
 func newOpenCmd() *cobra.Command {
@@ -16,7 +19,8 @@ func newOpenCmd() *cobra.Command {
 		Short: "Open capture files (pcap, pcapng, - for stdin)",
 		Long: `Open one or more capture files and show their flows and exchanges.
 FILE may be a pcap or pcapng file (any byte order, several interfaces and
-link types), or - to read a capture from standard input:
+link types), an Envoy file-per-tap trace (.json, .pb, .pb_length_delimited,
+.pb_text), or - to read a capture from standard input:
 
   tcpdump -i any -U -w - port 8080 | tapview open -`,
 		Example: `  tapview open trace.pcapng
@@ -39,11 +43,24 @@ link types), or - to read a capture from standard input:
 	return cmd
 }
 
-// openFile picks the reader for a path.
+// openFile picks the reader for a path: Envoy file-per-tap traces by
+// their extension (as Envoy names them), captures by content.
 func openFile(path string) (sources.Source, error) {
+	if _, ok := taptrace.FormatOf(path); ok {
+		src, err := taptrace.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w\n(Envoy tap traces are read by extension: .json, .pb, .pb_length_delimited, .pb_text)", err)
+		}
+		return src, nil
+	}
 	src, err := pcapfile.Open(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, pcapfile.ErrNotCapture):
 		return nil, fmt.Errorf("%w\n(tapview open reads pcap and pcapng captures; record one with: tcpdump -w file.pcap)", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file (check the path, or use - to read a capture from stdin)", path)
+	case err != nil:
+		return nil, err
 	}
 	return src, nil
 }

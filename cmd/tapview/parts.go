@@ -22,11 +22,16 @@ import (
 // order they are asked; detection is by content, never by port. TLS hands
 // decrypted bytes to its own HTTP/1 and HTTP/2 parsers; WebSocket is only
 // reached through an HTTP/1 upgrade.
+//
+// HTTP/1 takes decoded body sizes of gzip bodies from the gzip trailer
+// instead of inflating every body: exact for valid gzip and several times
+// cheaper on big captures; views still inflate (and show errors) on demand.
 func streamParsers(keys *keylog.KeyLog) []decode.Parser {
+	h1 := http1.NewWithOptions(http1.Options{GzipTrailerSizes: true})
 	return []decode.Parser{
-		http1.New(),
+		h1,
 		http2.New(),
-		tls.New(keys, http1.New(), http2.New()),
+		tls.New(keys, h1, http2.New()),
 		dns.New(),
 		ws.New(),
 	}

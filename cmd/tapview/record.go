@@ -142,6 +142,15 @@ func (s *recordedSource) Size() int64 {
 	return 0
 }
 
+// Counts forwards a live source's own drop counters, so recording does not
+// hide them from the status bar.
+func (s *recordedSource) Counts() sources.Counts {
+	if c, ok := s.Source.(sources.Counter); ok {
+		return c.Counts()
+	}
+	return sources.Counts{}
+}
+
 type teeEmitter struct {
 	sources.Emitter
 	rec *recorder

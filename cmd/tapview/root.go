@@ -24,6 +24,16 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 		},
 	}
 	f.add(root)
-	root.AddCommand(newOpenCmd(), newVersionCmd())
+	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp())
 	return root
+}
+
+// newConnectCmd groups the clients of remote sources.
+func newConnectCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "connect",
+		Short: "Connect to a remote source: pcap agents, a pcap-api, an Envoy admin /tap, a tapview sink",
+	}
+	c.AddCommand(newConnectAgentCmd(), newConnectAPICmd(), newConnectEnvoyCmd(), newConnectSinkCmd())
+	return c
 }

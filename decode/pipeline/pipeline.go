@@ -118,6 +118,7 @@ func (o Options) withDefaults() Options {
 type srcState struct {
 	name        string
 	em          *emitter
+	counter     sources.Counter // drops inside a live source, when it counts them
 	stats       decode.SourceStats
 	changed     bool
 	lastDropped int64
@@ -143,6 +144,9 @@ func Run(ctx context.Context, inputs []Input, dec PacketDecoder, opts Options) e
 		st.stats.Name = st.name
 		if s, ok := in.Source.(sizer); ok {
 			st.stats.Total = s.Size()
+		}
+		if c, ok := in.Source.(sources.Counter); ok {
+			st.counter = c
 		}
 		st.changed = true
 		states[i] = st
@@ -303,6 +307,9 @@ func (l *loop) report(final bool) {
 	}
 	for _, st := range l.states {
 		dropped := st.em.dropped.Load()
+		if st.counter != nil {
+			dropped += st.counter.Counts().Dropped
+		}
 		if !st.changed && dropped == st.lastDropped && !final {
 			continue
 		}
