@@ -240,8 +240,12 @@ func validate(o *pcap.CaptureOptions) error {
 	if len(d) > maxDeviceName {
 		return fmt.Errorf("capture options: device name longer than %d bytes", maxDeviceName)
 	}
+	// The kernel's dev_valid_name rules, plus printable ASCII only.
+	if d == "." || d == ".." {
+		return fmt.Errorf("capture options: %q is not a device name", d)
+	}
 	for _, c := range []byte(d) {
-		if c <= ' ' || c > '~' || c == '/' {
+		if c <= ' ' || c > '~' || c == '/' || c == ':' {
 			return fmt.Errorf("capture options: device name %q has a forbidden character", d)
 		}
 	}

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -86,6 +87,10 @@ func TestCompileMatches(t *testing.T) {
 		{"(((host 10.0.0.1)))", []frame{web}, []frame{web6}},
 		{"TCP AND PORT 80", []frame{web}, []frame{dns}},
 		{"ip6 and tcp", []frame{web6, v6frag}, []frame{web}},
+		// What a pcap-api sends: its own addresses excluded, then the
+		// user's filter.
+		{"not (ip host 10.0.0.1 or ip6 host fd00::1) and (port 53)", []frame{with(dns, func(f *frame) { f.src = netip.MustParseAddr("10.0.0.7") })}, []frame{dns, web}},
+		{"not (ip host 192.168.1.53 or ip6 host fe80::1)", []frame{web, web6}, []frame{dns}},
 	}
 	for _, tc := range cases {
 		prog, err := Compile(tc.expr, Options{SnapLen: 1500})
