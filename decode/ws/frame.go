@@ -43,6 +43,10 @@ type frameHeader struct {
 
 func (h *frameHeader) control() bool { return h.opcode >= opClose }
 
+// data reports a frame that belongs to a message: text, binary or
+// continuation (reserved opcodes belong to none).
+func (h *frameHeader) data() bool { return h.opcode <= opBinary }
+
 // headerSize returns the size of the header starting with b0 b1 (the
 // first two bytes).
 func headerSize(b1 byte) int {

@@ -111,7 +111,7 @@ func (h *handler) readHeader(s *side, data []byte, ts time.Time) []byte {
 	fh, err := parseFrameHeader(s.hdr[:s.hn])
 	s.hn = 0
 	if err != nil {
-		h.loseSync(s, "ws: "+err.Error())
+		h.loseSync(s, err.Error())
 		return nil
 	}
 	if v := fh.violation(s.inMsg); v != "" {
@@ -144,7 +144,7 @@ func (h *handler) readPayload(s *side, data []byte, ts time.Time) []byte {
 		n = int(left)
 	}
 	chunk := data[:n]
-	if s.inMsg && s.compressed && !s.fh.control() {
+	if s.inMsg && s.compressed && s.fh.data() {
 		room := h.lim.MaxBody - len(s.comp)
 		k := min(room, n)
 		if k < n {
@@ -221,7 +221,7 @@ func (h *handler) frameDone(s *side, ts time.Time) {
 			h.closes[s.dir&1] = true
 		}
 		h.addDecoded(s, int64(len(s.data)))
-	case s.inMsg && s.compressed:
+	case s.inMsg && s.compressed && fh.data():
 		p.Compressed = true
 		if fh.fin {
 			p.Data, p.Truncated = h.inflate(s, msg)
@@ -232,7 +232,7 @@ func (h *handler) frameDone(s *side, ts time.Time) {
 		h.addDecoded(s, int64(fh.length))
 	}
 	s.data = nil
-	if fh.opcode <= opBinary && fh.fin {
+	if fh.data() && fh.fin {
 		s.inMsg, s.compressed = false, false
 	}
 	h.addPart(p, ts)
@@ -331,7 +331,7 @@ func (h *handler) Gap(dir decode.Direction, n int, ts time.Time) {
 	if s.inFr && n >= 0 && uint64(n) <= s.fh.length-s.got {
 		s.got += uint64(n)
 		s.miss = true
-		if s.inMsg && s.compressed {
+		if s.inMsg && s.compressed && s.fh.data() {
 			s.compCut = true
 		}
 		if s.got == s.fh.length {
