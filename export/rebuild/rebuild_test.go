@@ -60,7 +60,7 @@ func TestHTTP2GRPCAsHTTP11WithTrailers(t *testing.T) {
 		Request: &decode.Message{
 			Method: "POST", Target: "/greet.GreetService/Greet", Host: "localhost:50051", Scheme: "http", Proto: "HTTP/2",
 			Headers: hs(":method", "POST", ":path", "/greet.GreetService/Greet", ":authority", "localhost:50051", ":scheme", "http", "content-type", "application/grpc", "te", "trailers", "authorization", "Bearer ••••••••"),
-			Body: msg,
+			Body:    msg,
 		},
 		Response: &decode.Message{
 			Status: 200, Proto: "HTTP/2",
