@@ -218,7 +218,11 @@ func (h *handler) fragment(r *reader, frag []byte, end bool) {
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("header block on stream %d: %v", blk.stream, err))
 	}
-	h.orient(r, fields)
+	if !blk.push {
+		// A pushed request comes from the server: it says nothing about
+		// which side is which.
+		h.orient(r, fields)
+	}
 	h.headers(r, &blk, fields, problems)
 }
 

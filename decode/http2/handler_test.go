@@ -271,3 +271,35 @@ func fakeTime() func() time.Time {
 		return ts
 	}
 }
+
+// TestGRPCJoinedAfterRequestHeaders joins a gRPC call after its request
+// HEADERS: the request DATA is kept as a body until the response's
+// content type shows it is gRPC, then split into its message.
+func TestGRPCJoinedAfterRequestHeaders(t *testing.T) {
+	w := newWire(t).start()
+	w.headers(c2s, 1, false, ":method", "POST", ":scheme", "http", ":authority", "svc", ":path", "/pets.v1.Store/Get", "content-type", "application/grpc")
+	skip := len(w.chunks)
+	msg := []byte{0, 0, 0, 0, 4, 0x08, 0x96, 0x01, 0x10}
+	w.data(c2s, 1, true, msg)
+	w.headers(s2c, 1, false, ":status", "200", "content-type", "application/grpc+proto")
+	w.data(s2c, 1, false, append(append([]byte{}, msg...), msg...))
+	w.headers(s2c, 1, true, "grpc-status", "3", "grpc-message", "bad%20id")
+	c := newFakeConn(t)
+	c.flow.Partial = true
+	h := New().New(c)
+	ts := fakeTime()
+	for _, ch := range w.chunks[skip:] {
+		h.Data(ch.dir, ch.data, ts())
+	}
+	h.End(decode.FlowClosed, ts())
+	x := only(t, c.out, 1)[0]
+	if x.Proto != "grpc" || x.GRPC == nil || x.GRPC.Status != 3 || x.GRPC.Message != "bad id" || x.GRPC.Method != "" {
+		t.Fatalf("%s", dump(x))
+	}
+	if len(x.Request.Parts) != 1 || string(x.Request.Parts[0].Data) != string(msg[5:]) || len(x.Response.Parts) != 2 {
+		t.Fatalf("messages %d/%d", len(x.Request.Parts), len(x.Response.Parts))
+	}
+	if x.State != decode.Partial || !strings.Contains(x.Error, "DATA before the stream's headers") {
+		t.Fatalf("%s %q", x.State, x.Error)
+	}
+}

@@ -28,6 +28,27 @@ type collector struct {
 	finals   map[uint64]int
 	pubs     int
 	snapshot map[uint64]string // canonical text of each final version
+
+	// everyVersion keeps every published copy with its text then, so
+	// checkVersions can prove that later parsing never overwrote bytes
+	// readers already had.
+	everyVersion bool
+	versions     []version
+}
+
+type version struct {
+	e    *decode.Exchange
+	text string
+}
+
+// checkVersions fails if any published copy reads differently now.
+func (c *collector) checkVersions() {
+	c.t.Helper()
+	for _, v := range c.versions {
+		if got := dump(v.e); got != v.text {
+			c.t.Fatalf("published version %d of exchange %d changed:\n%s\nvs\n%s", v.e.Version, v.e.ID, got, v.text)
+		}
+	}
 }
 
 func newCollector(t testing.TB) *collector {
@@ -45,6 +66,9 @@ func (c *collector) Exchange(e *decode.Exchange) {
 		c.t.Errorf("exchange %d published after its final version", e.ID)
 	}
 	c.ex[e.ID] = e
+	if c.everyVersion {
+		c.versions = append(c.versions, version{e, dump(e)})
+	}
 	if e.State.Final() {
 		c.finals[e.ID]++
 		c.snapshot[e.ID] = dump(e)
