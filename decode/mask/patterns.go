@@ -77,11 +77,11 @@ func findJWT(b []byte, out []span) []span {
 		if k < 0 {
 			return out
 		}
+		// No boundary is required before "eyJ": in binary payloads
+		// (protobuf) the byte before a token is often a length that
+		// happens to be a letter.
 		start := i + k
 		i = start + 3
-		if start > 0 && isB64URL(b[start-1]) {
-			continue
-		}
 		end, ok := start, true
 		for seg := 0; seg < 3 && ok; seg++ {
 			s := end
@@ -161,56 +161,64 @@ func luhn(digits []byte) bool {
 // groups separated by single spaces or dashes, starting with 2-6 (the
 // card networks' ranges), passing the Luhn check. The Luhn check and
 // the leading digit keep timestamps and ids from being taken for cards.
+// A run of digit groups ("call 2025550123 4111 1111 1111 1111 ext 5")
+// is searched for any consecutive groups that form a card.
 func findCard(b []byte, out []span) []span {
-	var digits [19]byte
+	var groups [32]span
 	for i := 0; i < len(b); {
 		if !isDigit(b[i]) || i > 0 && (isAlnum(b[i-1]) || b[i-1] == '.') {
 			i++
 			continue
 		}
-		// One run of digits and single separators.
-		end, n, tooLong := i, 0, false
-		for end < len(b) {
-			c := b[end]
-			if isDigit(c) {
-				if n < len(digits) {
-					digits[n] = c
-				} else {
-					tooLong = true
-				}
-				n++
+		// One run of digit groups joined by single separators.
+		n, end := 0, i
+		for end < len(b) && n < len(groups) {
+			lo := end
+			for end < len(b) && isDigit(b[end]) {
 				end++
-				continue
 			}
-			if (c == ' ' || c == '-') && end+1 < len(b) && isDigit(b[end+1]) {
+			groups[n] = span{lo, end}
+			n++
+			if end+1 < len(b) && (b[end] == ' ' || b[end] == '-') && isDigit(b[end+1]) {
 				end++
 				continue
 			}
 			break
 		}
-		boundary := end == len(b) || !isLetter(b[end]) && !(b[end] == '.' && end+1 < len(b) && isDigit(b[end+1]))
-		if boundary && !tooLong && n >= 13 && b[i] >= '2' && b[i] <= '6' && luhn(digits[:n]) {
-			out = append(out, span{i, end})
-		} else if boundary && tooLong {
-			out = cardGroups(b[:end], i, out)
+		// A run glued to letters or continuing as a decimal is not a
+		// number on its own; drop its last group.
+		if end < len(b) && (isLetter(b[end]) || b[end] == '.' && end+1 < len(b) && isDigit(b[end+1])) {
+			n--
 		}
+		out = cardWindows(b, groups[:max(n, 0)], out)
 		i = end + 1
 	}
 	return out
 }
 
-// cardGroups checks each separator-free group of a digit run that was
-// too long to be one card ("call 2025550123 4111111111111111").
-func cardGroups(b []byte, i int, out []span) []span {
-	for i < len(b) {
-		j := i
-		for j < len(b) && isDigit(b[j]) {
-			j++
+// cardWindows appends the longest valid card made of consecutive groups
+// at each position, left to right, without overlap.
+func cardWindows(b []byte, groups []span, out []span) []span {
+	var digits [19]byte
+	for first := 0; first < len(groups); {
+		best := -1
+		n := 0
+		for last := first; last < len(groups); last++ {
+			g := groups[last]
+			if n+g.hi-g.lo > len(digits) {
+				break
+			}
+			n += copy(digits[n:], b[g.lo:g.hi])
+			if n >= 13 && digits[0] >= '2' && digits[0] <= '6' && luhn(digits[:n]) {
+				best = last
+			}
 		}
-		if n := j - i; n >= 13 && n <= 19 && b[i] >= '2' && b[i] <= '6' && luhn(b[i:j]) {
-			out = append(out, span{i, j})
+		if best < 0 {
+			first++
+			continue
 		}
-		i = j + 1
+		out = append(out, span{groups[first].lo, groups[best].hi})
+		first = best + 1
 	}
 	return out
 }
@@ -257,7 +265,9 @@ func validDomain(b []byte) bool {
 	labels, lastLetters, cur, letters := 0, false, 0, true
 	for _, c := range b {
 		switch {
-		case isAlnum(c) || c == '-':
+		case isAlnum(c) || c == '-' || c == '*':
+			// '*' is what masking writes; counting it as a non-letter
+			// keeps masked text from forming a new address.
 			cur++
 			letters = letters && isLetter(c)
 			continue

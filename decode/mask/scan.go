@@ -81,7 +81,7 @@ func (m *Masker) headerValue(name, v []byte, base int, out []span) []span {
 // isSchemeWord reports whether w looks like an auth scheme ("Bearer",
 // "Basic", "Digest", "AWS4-HMAC-SHA256").
 func isSchemeWord(w []byte) bool {
-	if len(w) > 32 {
+	if len(w) > 32 || !isLetter(w[0]) {
 		return false
 	}
 	for _, c := range w {
@@ -180,7 +180,8 @@ func (m *Masker) scanParams(b []byte, out []span) []span {
 }
 
 // jsonString returns the end of the JSON string whose opening quote is
-// at i (the index of the closing quote), or len(b) when it never closes.
+// at i (the index of the closing quote, or of a raw line break), or
+// len(b) when it never closes.
 // With escaped set, the string is itself inside a JSON string and is
 // delimited by \" pairs.
 func jsonString(b []byte, i int, escaped bool) int {
@@ -195,11 +196,22 @@ func jsonString(b []byte, i int, escaped bool) int {
 		switch b[j] {
 		case '\\':
 			j++
-		case '"':
+		case '"', '\n', '\r':
+			// A raw line break cannot be inside a JSON string: the text
+			// is not JSON, and masking stops at the line's end.
 			return j
 		}
 	}
 	return len(b)
+}
+
+// isJSONDelim reports bytes that end a bare JSON value.
+func isJSONDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', '"', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 func isNumberChar(c byte) bool {
@@ -230,9 +242,14 @@ func (m *Masker) scanJSON(b []byte, out []span) []span {
 		if escaped {
 			closing = q - 1
 		}
+		// Keys are short and, being JSON strings, hold no raw control
+		// characters; anything else is not a key.
 		open := closing - 1
-		for open >= 0 && closing-open <= 128 && b[open] != '"' {
+		for open >= 0 && closing-open <= 128 && b[open] != '"' && b[open] >= ' ' {
 			open--
+		}
+		if open >= 0 && b[open] != '"' {
+			continue
 		}
 		if open < 0 || closing-open > 128 {
 			continue
@@ -267,14 +284,19 @@ func (m *Masker) scanJSON(b []byte, out []span) []span {
 			}
 			i = end
 		case isDigit(c) || c == '-':
+			// A bare value: the whole token up to a JSON delimiter, so a
+			// malformed number hides all of itself.
 			end := v
-			for end < len(b) && isNumberChar(b[end]) {
+			for end < len(b) && !isJSONDelim(b[end]) {
 				end++
 			}
 			out = append(out, span{v, end})
 			i = end
 		case c == '{' || c == '[':
-			out, i = jsonContainer(b, v, out)
+			// Keep scanning inside: members of the container are
+			// checked as keys too (spans merge later).
+			out, _ = jsonContainer(b, v, out)
+			i = v + 1
 		}
 	}
 	return out
@@ -307,7 +329,7 @@ func jsonContainer(b []byte, v int, out []span) ([]span, int) {
 			j = end
 		case isDigit(c) || c == '-':
 			end := j
-			for end < len(b) && isNumberChar(b[end]) {
+			for end < len(b) && !isJSONDelim(b[end]) {
 				end++
 			}
 			out = append(out, span{j, end})
@@ -346,7 +368,7 @@ func (m *Masker) scanMultipart(b []byte, out []span) []span {
 		if !m.secretParam(name, false) {
 			continue
 		}
-		rest := b[i:]
+		rest := b[k:]
 		blank, skip := bytes.Index(rest, []byte("\r\n\r\n")), 4
 		if lf := bytes.Index(rest, []byte("\n\n")); lf >= 0 && (blank < 0 || lf < blank) {
 			blank, skip = lf, 2
@@ -354,7 +376,7 @@ func (m *Masker) scanMultipart(b []byte, out []span) []span {
 		if blank < 0 {
 			return out
 		}
-		lo := i + blank + skip
+		lo := k + blank + skip
 		hi := len(b)
 		if e := bytes.Index(b[lo:], []byte("\n--")); e >= 0 {
 			hi = lo + e
