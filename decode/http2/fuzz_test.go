@@ -107,8 +107,8 @@ func FuzzHandler(f *testing.F) {
 // checkBounds fails when a handler holds more than its limits allow.
 func checkBounds(t *testing.T, h *handler) {
 	t.Helper()
-	if len(h.streams) > maxStreams || len(h.closed) > closedMemory {
-		t.Fatalf("%d streams, %d closed ids", len(h.streams), len(h.closed))
+	if len(h.streams) > maxStreams || len(h.closed) > closedMemory || len(h.order) > 2*len(h.streams)+65 {
+		t.Fatalf("%d streams, %d closed ids, %d in order", len(h.streams), len(h.closed), len(h.order))
 	}
 	for _, r := range h.rd {
 		if len(r.buf) > h.maxKeep() || len(r.block.buf) > h.lim.MaxHeaderBytes || len(r.seek.buf) > 3*maxSeek ||

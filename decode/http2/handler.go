@@ -49,6 +49,7 @@ type handler struct {
 	stopped  bool       // End was called
 
 	streams    map[uint32]*stream
+	order      []*stream // streams in creation order, finished ones removed lazily
 	closed     map[uint32]struct{}
 	closedRing []uint32
 	closedPos  int

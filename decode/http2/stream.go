@@ -54,21 +54,38 @@ func (h *handler) stream(id uint32, ts time.Time) *stream {
 		st.ended[decode.ClientToServer] = true
 	}
 	h.streams[id] = st
+	h.track(st)
 	h.p.streams.Add(1)
 	return st
 }
 
-// evictOldest finalises the lowest-numbered open stream to make room.
+// evictOldest finalises the longest-open stream to make room. Streams
+// leave h.order lazily: finished ones are skipped here and compacted
+// away once they outnumber the open ones, so this stays O(1) amortised.
 func (h *handler) evictOldest() {
-	var old *stream
-	for _, st := range h.streams {
-		if old == nil || st.id < old.id {
-			old = st
+	for len(h.order) > 0 {
+		st := h.order[0]
+		h.order[0] = nil
+		h.order = h.order[1:]
+		if !st.final {
+			h.finalize(st, decode.Partial, "too many open streams on the connection")
+			return
 		}
 	}
-	if old != nil {
-		h.finalize(old, decode.Partial, "too many open streams on the connection")
+}
+
+// track adds a new stream to the creation order.
+func (h *handler) track(st *stream) {
+	if len(h.order) > 2*len(h.streams)+64 {
+		kept := make([]*stream, 0, 2*len(h.streams)+16)
+		for _, o := range h.order {
+			if !o.final {
+				kept = append(kept, o)
+			}
+		}
+		h.order = kept
 	}
+	h.order = append(h.order, st)
 }
 
 // message returns the side's message, creating an empty one (a side
