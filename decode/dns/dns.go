@@ -159,3 +159,26 @@ func (h *streamHandler) End(st decode.FlowState, _ time.Time) {
 	}
 	h.p.end(st)
 }
+
+// Summary parses one DNS message outside a conversation, such as the
+// body of a DNS-over-HTTPS request or response (RFC 8484,
+// application/dns-message), so the HTTP parsers can fill Exchange.DNS
+// the same way this package does. Rcode and Answers are set for
+// responses only. A message damaged after its question section still
+// yields a summary together with the error.
+func Summary(msg []byte) (*decode.DNSInfo, error) {
+	m, err := parseMessage(msg)
+	if m == nil {
+		return nil, fmt.Errorf("dns summary: %w", err)
+	}
+	info := &decode.DNSInfo{ID: m.id}
+	info.Name, info.Type = subject(m)
+	if m.response {
+		info.Rcode = rcodeName(m.rcode())
+		info.Answers = answers(m)
+	}
+	if err != nil {
+		return info, fmt.Errorf("dns summary: %w", err)
+	}
+	return info, nil
+}

@@ -241,3 +241,17 @@ func TestRdataFormats(t *testing.T) {
 		t.Error("a 3-byte A record must fail")
 	}
 }
+
+func TestSummary(t *testing.T) {
+	info, err := Summary(richResponse(t, 0x77))
+	if err != nil || info.ID != 0x77 || info.Name != "www.example.org" || info.Type != "A" || info.Rcode != "BADVERS" || len(info.Answers) != 7 {
+		t.Errorf("response summary %+v %v", info, err)
+	}
+	info, err = Summary(query(t, 1, "doh.example.", dnsmessage.TypeHTTPS))
+	if err != nil || info.Name != "doh.example" || info.Type != "HTTPS" || info.Rcode != "" || info.Answers != nil {
+		t.Errorf("query summary %+v %v", info, err)
+	}
+	if _, err := Summary([]byte{1, 2}); err == nil {
+		t.Error("a 2-byte message must fail")
+	}
+}
