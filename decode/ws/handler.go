@@ -246,6 +246,9 @@ func (h *handler) inflate(s *side, msg *decode.Message) ([]byte, bool) {
 	wasStale := s.inf.stale
 	out, total, err := s.inf.inflate(s.comp, h.lim.MaxBody, h.lim.MaxDecoded)
 	s.comp = s.comp[:0]
+	if cap(s.comp) > 64<<10 {
+		s.comp = nil // do not hold a large message's buffer for the connection's life
+	}
 	cut := s.compCut || int64(len(out)) < total
 	if s.compCut {
 		s.inf.stale = true
