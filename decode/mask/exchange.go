@@ -70,7 +70,7 @@ func (m *Masker) text(sc *scratch, s string) (string, bool) {
 		return s, false
 	}
 	sc.buf = append(sc.buf[:0], s...)
-	sc.spans = merge(m.scan(sc.buf, sc.spans[:0]))
+	sc.spans = merge(m.scan(sc, sc.buf, sc.spans[:0]))
 	if len(sc.spans) == 0 {
 		return s, false
 	}
@@ -143,7 +143,7 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 			return
 		}
 	}
-	sc.spans = merge(m.scan(data, sc.spans[:0]))
+	sc.spans = merge(m.scan(sc, data, sc.spans[:0]))
 	if len(sc.spans) == 0 {
 		return
 	}
@@ -172,7 +172,7 @@ func (m *Masker) parts(sc *scratch, ps []decode.Part) ([]decode.Part, bool) {
 		if len(p.Data) == 0 {
 			continue
 		}
-		sc.spans = merge(m.scan(p.Data, sc.spans[:0]))
+		sc.spans = merge(m.scan(sc, p.Data, sc.spans[:0]))
 		if len(sc.spans) == 0 {
 			continue
 		}

@@ -45,6 +45,49 @@ type Masker struct {
 type scratch struct {
 	spans []span
 	buf   []byte
+	names nameCache
+}
+
+// nameCache is a small direct-mapped memo of name-rule answers.
+type nameCache struct {
+	slots [64]nameSlot
+}
+
+type nameSlot struct {
+	n            uint8 // name length; 0 = empty
+	json, secret bool
+	name         [30]byte
+}
+
+func cacheIndex(name []byte, json bool) int {
+	h := uint32(2166136261)
+	for _, c := range name {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	if json {
+		h ^= 0x9e3779b9
+	}
+	return int(h>>7) & 63
+}
+
+func (c *nameCache) lookup(name []byte, json bool) (secret, ok bool) {
+	if len(name) == 0 || len(name) > 30 {
+		return false, false
+	}
+	s := &c.slots[cacheIndex(name, json)]
+	if int(s.n) != len(name) || s.json != json || string(s.name[:s.n]) != string(name) {
+		return false, false
+	}
+	return s.secret, true
+}
+
+func (c *nameCache) store(name []byte, json, secret bool) {
+	if len(name) == 0 || len(name) > 30 {
+		return
+	}
+	s := &c.slots[cacheIndex(name, json)]
+	s.n, s.json, s.secret = uint8(len(name)), json, secret
+	copy(s.name[:], name)
 }
 
 // Option configures New.
@@ -175,8 +218,19 @@ func (m *Masker) secretHeader(name []byte) bool {
 }
 
 // secretParam reports whether a parameter name (or a JSON key when
-// jsonKey is set) is covered by a param (or field) rule.
-func (m *Masker) secretParam(name []byte, jsonKey bool) bool {
+// jsonKey is set) is covered by a param (or field) rule. Answers are
+// remembered in sc, because bodies repeat the same few keys many times
+// (an array of objects) and the rules are fixed for the Masker's life.
+func (m *Masker) secretParam(sc *scratch, name []byte, jsonKey bool) bool {
+	if secret, ok := sc.names.lookup(name, jsonKey); ok {
+		return secret
+	}
+	secret := m.matchParam(name, jsonKey)
+	sc.names.store(name, jsonKey, secret)
+	return secret
+}
+
+func (m *Masker) matchParam(name []byte, jsonKey bool) bool {
 	for _, r := range m.params {
 		if r.match(name) {
 			return true
@@ -219,7 +273,7 @@ func (m *Masker) MaskInPlace(b []byte) int {
 	}
 	s := m.get()
 	defer m.put(s)
-	s.spans = merge(m.scan(b, s.spans[:0]))
+	s.spans = merge(m.scan(s, b, s.spans[:0]))
 	fill(b, s.spans)
 	return len(s.spans)
 }
@@ -232,7 +286,7 @@ func (m *Masker) Bytes(b []byte) []byte {
 	}
 	s := m.get()
 	defer m.put(s)
-	s.spans = merge(m.scan(b, s.spans[:0]))
+	s.spans = merge(m.scan(s, b, s.spans[:0]))
 	if len(s.spans) == 0 {
 		return b
 	}
@@ -251,7 +305,7 @@ func (m *Masker) Text(s string) string {
 	sc := m.get()
 	defer m.put(sc)
 	sc.buf = append(sc.buf[:0], s...)
-	sc.spans = merge(m.scan(sc.buf, sc.spans[:0]))
+	sc.spans = merge(m.scan(sc, sc.buf, sc.spans[:0]))
 	if len(sc.spans) == 0 {
 		return s
 	}
@@ -280,8 +334,8 @@ func (m *Masker) header(sc *scratch, name, value string) (string, bool) {
 	sc.buf = append(append(sc.buf[:0], name...), value...)
 	nb, vb := sc.buf[:len(name)], sc.buf[len(name):]
 	spans := m.headerValue(nb, vb, 0, sc.spans[:0])
-	spans = m.scanParams(vb, spans)
-	spans = m.scanJSON(vb, spans)
+	spans = m.scanParams(sc, vb, spans)
+	spans = m.scanJSON(sc, vb, spans)
 	for _, f := range m.patterns {
 		spans = f(vb, spans)
 	}

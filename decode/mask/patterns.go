@@ -18,12 +18,30 @@ func isTokenChar(c byte) bool {
 }
 
 // indexFold returns the index of the lower-case ASCII term in b at or
-// after from, ignoring case, or -1.
+// after from, ignoring case, or -1. Candidates are found with the
+// vectorised IndexByte for both cases of the first letter.
 func indexFold(b []byte, from int, term string) int {
 	first := term[0]
-	for i := from; i+len(term) <= len(b); i++ {
-		if lower(b[i]) != first {
-			continue
+	upper := first
+	if isLower(first) {
+		upper = first - 'a' + 'A'
+	}
+	last := len(b) - len(term) // last possible start
+	nextLo, nextUp := -2, -2   // -2: not searched yet; -1: none left
+	for i := from; i <= last; {
+		if nextLo != -1 && nextLo < i {
+			nextLo = indexByteFrom(b[:last+1], i, first)
+		}
+		if nextUp != -1 && nextUp < i {
+			nextUp = indexByteFrom(b[:last+1], i, upper)
+		}
+		switch {
+		case nextLo < 0 && nextUp < 0:
+			return -1
+		case nextUp < 0 || nextLo >= 0 && nextLo < nextUp:
+			i = nextLo
+		default:
+			i = nextUp
 		}
 		k := 1
 		for k < len(term) && lower(b[i+k]) == term[k] {
@@ -32,6 +50,17 @@ func indexFold(b []byte, from int, term string) int {
 		if k == len(term) {
 			return i
 		}
+		i++
+	}
+	return -1
+}
+
+func indexByteFrom(b []byte, from int, c byte) int {
+	if from >= len(b) {
+		return -1
+	}
+	if k := bytes.IndexByte(b[from:], c); k >= 0 {
+		return from + k
 	}
 	return -1
 }
@@ -232,15 +261,28 @@ func isLocalChar(c byte) bool {
 // and is rarely personal). "%40" counts as "@" so URL-encoded addresses
 // in query strings and forms are found too.
 func findEmail(b []byte, out []span) []span {
+	nextAt, nextPct := -2, -2
 	for i := 0; i < len(b); i++ {
-		at := 0
+		if nextAt != -1 && nextAt < i {
+			nextAt = indexByteFrom(b, i, '@')
+		}
+		if nextPct != -1 && nextPct < i {
+			nextPct = indexByteFrom(b, i, '%')
+		}
 		switch {
-		case b[i] == '@':
-			at = 1
-		case b[i] == '%' && i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0':
-			at = 3
+		case nextAt < 0 && nextPct < 0:
+			return out
+		case nextPct < 0 || nextAt >= 0 && nextAt < nextPct:
+			i = nextAt
 		default:
-			continue
+			i = nextPct
+		}
+		at := 1
+		if b[i] == '%' {
+			if i+2 >= len(b) || b[i+1] != '4' || b[i+2] != '0' {
+				continue
+			}
+			at = 3
 		}
 		lo := i
 		for lo > 0 && isLocalChar(b[lo-1]) {

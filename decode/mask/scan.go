@@ -145,7 +145,7 @@ func isValueEnd(c byte) bool {
 
 // scanParams finds name=value pairs (query strings, URL-encoded forms, and
 // the same shape inside JSON strings or logs) whose name is secret.
-func (m *Masker) scanParams(b []byte, out []span) []span {
+func (m *Masker) scanParams(sc *scratch, b []byte, out []span) []span {
 	for i := 0; i < len(b); {
 		k := bytes.IndexByte(b[i:], '=')
 		if k < 0 {
@@ -164,7 +164,7 @@ func (m *Masker) scanParams(b []byte, out []span) []span {
 		for lo > 0 && eq-lo < 128 && isParamNameChar(b[lo-1]) {
 			lo--
 		}
-		if lo == eq || !m.secretParam(b[lo:eq], false) {
+		if lo == eq || !m.secretParam(sc, b[lo:eq], false) {
 			continue
 		}
 		hi := eq + 1
@@ -222,7 +222,7 @@ func isNumberChar(c byte) bool {
 // any depth, and JSON that was escaped into a string ("{\"password\":
 // \"x\"}"). It is tolerant: it works on fragments (a packet's payload,
 // a truncated body) and on text that only contains some JSON.
-func (m *Masker) scanJSON(b []byte, out []span) []span {
+func (m *Masker) scanJSON(sc *scratch, b []byte, out []span) []span {
 	for i := 0; i < len(b); {
 		k := bytes.IndexByte(b[i:], ':')
 		if k < 0 {
@@ -260,7 +260,7 @@ func (m *Masker) scanJSON(b []byte, out []span) []span {
 				continue
 			}
 		}
-		if !m.secretParam(b[keyLo:closing], true) {
+		if !m.secretParam(sc, b[keyLo:closing], true) {
 			continue
 		}
 		v := colon + 1
@@ -342,7 +342,7 @@ func jsonContainer(b []byte, v int, out []span) ([]span, int) {
 // scanMultipart finds the values of multipart/form-data fields whose name is
 // secret: the bytes between the part's blank line and the next boundary.
 // File parts are left to the pattern rules.
-func (m *Masker) scanMultipart(b []byte, out []span) []span {
+func (m *Masker) scanMultipart(sc *scratch, b []byte, out []span) []span {
 	for i := 0; ; {
 		k := indexFold(b, i, "content-disposition:")
 		if k < 0 {
@@ -365,7 +365,7 @@ func (m *Masker) scanMultipart(b []byte, out []span) []span {
 		if q := bytes.IndexByte(name, '"'); q >= 0 {
 			name = name[:q]
 		}
-		if !m.secretParam(name, false) {
+		if !m.secretParam(sc, name, false) {
 			continue
 		}
 		rest := b[k:]
@@ -392,11 +392,11 @@ func (m *Masker) scanMultipart(b []byte, out []span) []span {
 }
 
 // scan appends every secret span in b, from all rules. It reads b only.
-func (m *Masker) scan(b []byte, out []span) []span {
+func (m *Masker) scan(sc *scratch, b []byte, out []span) []span {
 	out = m.scanHeaderLines(b, out)
-	out = m.scanParams(b, out)
-	out = m.scanJSON(b, out)
-	out = m.scanMultipart(b, out)
+	out = m.scanParams(sc, b, out)
+	out = m.scanJSON(sc, b, out)
+	out = m.scanMultipart(sc, b, out)
 	for _, f := range m.patterns {
 		out = f(b, out)
 	}
