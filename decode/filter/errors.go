@@ -408,4 +408,3 @@ func (t *translator) find(id int64) celast.Expr {
 	}))
 	return found
 }
-
