@@ -248,3 +248,22 @@ func TestStreamGapResync(t *testing.T) {
 		t.Errorf("notes %q", c.notes)
 	}
 }
+
+// TestQueueStaysBounded answers many queries behind one that never gets
+// an answer: the bookkeeping must not grow with them.
+func TestQueueStaysBounded(t *testing.T) {
+	c := newFakeConn(t, "udp")
+	h := New().NewDatagram(c).(*datagramHandler)
+	h.Datagram(decode.ClientToServer, query(t, 0, "never.example.", dnsmessage.TypeA), at(0))
+	for i := 1; i < 20000; i++ {
+		name := fmt.Sprintf("n%d.example.", i)
+		h.Datagram(decode.ClientToServer, query(t, uint16(i), name, dnsmessage.TypeA), at(0))
+		h.Datagram(decode.ServerToClient, answer(t, uint16(i), name, [4]byte{1, 2, 3, 4}), at(0))
+	}
+	if n := len(h.p.queue); n > 4*MaxPending+1 {
+		t.Errorf("queue holds %d entries", n)
+	}
+	if h.p.live != 1 || len(h.p.byKey) != 1 {
+		t.Errorf("live %d keys %d", h.p.live, len(h.p.byKey))
+	}
+}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,11 @@ func (p *pairer) ask(m *message, raw []byte, first, last time.Time, perr error) 
 	}
 	pd := &pending{x: x, key: keyOf(m), at: last}
 	p.byKey[pd.key] = append(p.byKey[pd.key], pd)
+	if len(p.queue) >= 4*MaxPending {
+		// Answered queries behind an unanswered one pile up until it
+		// times out; drop them so the queue stays near MaxPending.
+		p.queue = slices.DeleteFunc(p.queue, func(q *pending) bool { return q.done })
+	}
 	p.queue = append(p.queue, pd)
 	p.live++
 	p.c.Publish(x)
