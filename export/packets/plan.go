@@ -1,0 +1,227 @@
+// Package packets writes the packets behind decoded traffic as pcap or
+// pcapng: the packets of the flows a filter selected (every packet of
+// those connections, handshake and teardown included, in capture order),
+// with secrets overwritten in place when masking is on, a comment on the
+// first packet of each exchange, and synthesized TCP connections for
+// exchanges that came without packets.
+//
+// An export is two passes so that a capture of any size is never held in
+// memory. Pass one decodes the inputs into a Collector, which records in a
+// Plan, per flow, only the packet ordinals, a one-line summary per
+// exchange and the secret values the masker found. Pass two (Write)
+// re-reads the captures packet by packet (or a spool of what could not be
+// re-read) and writes the packets the Plan selects.
+//
+// Masking packets keeps every length: secrets are overwritten with '*'
+// inside the payload and the TCP/UDP checksum is recomputed, so Wireshark
+// shows valid packets with masked values. Three mechanisms cover what one
+// packet cannot show on its own: each payload is scanned by the raw
+// masker (header lines, parameters, JSON fields, token patterns); the
+// exact secret values the decoder found in the flow's exchanges are
+// overwritten wherever they occur in the flow's payloads (also when a
+// value continues into the next segment of the same direction while that
+// segment is still in a small look-ahead window); and HTTP/2 header values
+// that HPACK Huffman-coded are overwritten in their coded form, so they
+// decode as '*'. Content-encoded (gzip, br, ...) bodies that held a secret
+// cannot be masked inside the compressed bytes, so those bodies are
+// overwritten whole and no longer decompress; the section comment says so.
+// Not covered: secrets inside TLS (the ciphertext is left alone; exported
+// keys would reveal them), values split across segments farther apart
+// than the window, HPACK values sent as references to the dynamic table,
+// and IP fragments of a datagram other than the one that completed it
+// (their payload is still scanned, but their checksum cannot be fixed).
+package packets
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/mask"
+)
+
+// Bounds on what a Plan keeps per flow, so a hostile capture with a
+// secret in every request cannot grow memory without limit. Past them
+// the per-packet scan is all that masks.
+const (
+	maxSecretsPerFlow = 256
+	maxWipePerFlow    = 1 << 16 // body pieces (16 bytes each): 1 MiB
+	// minSecretLen keeps short values ("1", "abc") from being searched
+	// for everywhere in a flow, where they would also hit protocol bytes.
+	minSecretLen = 6
+)
+
+// Plan is what pass one learnt and pass two needs: which flows to write,
+// their packet ordinals, exchange comments and secret values. It is built
+// by one goroutine (the Collector, or a caller with a snapshot) and then
+// read by Write.
+type Plan struct {
+	all    bool
+	masker *mask.Masker
+	flows  map[uint64]*flowPlan
+	stats  PlanStats
+}
+
+// PlanStats counts what a Plan holds, for the section comment and the
+// command's summary.
+type PlanStats struct {
+	Flows         int // flows known
+	Selected      int // flows selected (all flows when the Plan is unfiltered)
+	Exchanges     int // exchanges recorded
+	Secrets       int // exchanges in which the masker found a secret
+	WipedBodies   int // content-encoded bodies that will be overwritten whole
+	SecretsCapped int // flows whose secret list hit its bound
+}
+
+// flowPlan is one flow's part of the plan.
+type flowPlan struct {
+	id       uint64
+	source   string
+	client   netip.AddrPort
+	tls      bool
+	ordinals []uint64
+	selected bool
+
+	secrets []secret
+	wipe    map[piece]struct{}
+	capped  bool
+
+	comments [2][]comment // by direction: requests, then response-only exchanges
+	next     [2]int       // first comment not yet placed (pass two)
+	last     [2]*held     // newest packet with payload per direction (pass two)
+}
+
+// secret is a byte string to overwrite wherever it occurs in the flow,
+// with the byte to write: '*' for plain text, 0xf9 for HPACK Huffman
+// code (the code of '*', so the value decodes as asterisks).
+type secret struct {
+	b    []byte
+	fill byte
+}
+
+// comment is an exchange summary placed on the first packet with payload
+// in its direction at or after its time.
+type comment struct {
+	at   time.Time
+	text string
+}
+
+// NewPlan returns an empty plan. With all set, Write writes every packet
+// of the inputs (non-IP frames too) and selection is ignored; otherwise
+// only the packets of selected flows. m masks; nil exports unmasked.
+func NewPlan(all bool, m *mask.Masker) *Plan {
+	return &Plan{all: all, masker: m, flows: make(map[uint64]*flowPlan)}
+}
+
+// Masked reports whether the plan masks payloads.
+func (p *Plan) Masked() bool { return p.masker != nil }
+
+// All reports whether the plan writes every packet.
+func (p *Plan) All() bool { return p.all }
+
+// Stats returns the counters so far.
+func (p *Plan) Stats() PlanStats {
+	st := p.stats
+	st.Flows = len(p.flows)
+	st.Selected = 0
+	for _, fp := range p.flows {
+		if p.all || fp.selected {
+			st.Selected++
+		}
+		if fp.capped {
+			st.SecretsCapped++
+		}
+	}
+	return st
+}
+
+func (p *Plan) flow(id uint64) *flowPlan {
+	fp := p.flows[id]
+	if fp == nil {
+		fp = &flowPlan{id: id}
+		p.flows[id] = fp
+	}
+	return fp
+}
+
+// AddFlow records (or refreshes) a flow: its source, client endpoint and
+// packet ordinals. Published flows share their ordinals' backing array,
+// so keeping the newest version costs nothing extra.
+func (p *Plan) AddFlow(f *decode.Flow) {
+	if f == nil || f.ID == 0 {
+		return
+	}
+	fp := p.flow(f.ID)
+	fp.source = f.Source
+	fp.client = unmap(f.Client)
+	fp.ordinals = f.Ordinals
+	if f.Proto == "tls" || f.TLS != nil {
+		fp.tls = true
+	}
+}
+
+// Select marks a flow for export (a matching exchange on it, or the flow
+// itself matched). It is sticky: a flow once selected stays selected.
+func (p *Plan) Select(flowID uint64) {
+	if flowID != 0 {
+		p.flow(flowID).selected = true
+	}
+}
+
+// SetSelected sets a flow's selection to the latest filter result, for
+// filters on flows, whose later versions may stop matching.
+func (p *Plan) SetSelected(flowID uint64, on bool) {
+	if flowID != 0 {
+		p.flow(flowID).selected = on
+	}
+}
+
+// Selected reports whether a flow is selected.
+func (p *Plan) Selected(flowID uint64) bool {
+	fp := p.flows[flowID]
+	return fp != nil && fp.selected
+}
+
+// AddExchange records a final exchange: its one-line summary (masked)
+// for the packet comment, and, when masking, the secret values it holds
+// so they can be found in the flow's packets.
+func (p *Plan) AddExchange(e *decode.Exchange) {
+	if e == nil || e.FlowID == 0 {
+		return
+	}
+	p.stats.Exchanges++
+	fp := p.flow(e.FlowID)
+	if e.TLS {
+		fp.tls = true
+	}
+	me := p.masker.Exchange(e)
+	at, dir := e.Start, 0
+	switch {
+	case e.Request != nil && !e.Request.First.IsZero():
+		at = e.Request.First
+	case e.Request == nil && e.Response != nil && !e.Response.First.IsZero():
+		at, dir = e.Response.First, 1
+	}
+	fp.comments[dir] = append(fp.comments[dir], comment{at: at, text: Summary(me)})
+	if me != e && !fp.tls {
+		p.stats.Secrets++
+		p.collectSecrets(fp, e, me)
+	}
+}
+
+// prepare sorts comments by time before pass two and resets its state,
+// so a plan can be written more than once.
+func (p *Plan) prepare() {
+	for _, fp := range p.flows {
+		for d := range fp.comments {
+			slices.SortStableFunc(fp.comments[d], func(a, b comment) int { return a.at.Compare(b.at) })
+			fp.next[d] = 0
+			fp.last[d] = nil
+		}
+	}
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}

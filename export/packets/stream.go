@@ -1,0 +1,177 @@
+package packets
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/tapview/tapview/export/spool"
+	"github.com/tapview/tapview/sources"
+)
+
+// Stream yields the records of one input in its own order: packets
+// (with their ordinals) and the key material between them. Write merges
+// several streams by timestamp.
+type Stream interface {
+	// Next returns the next record, or io.EOF after the last.
+	Next() (spool.Record, error)
+	// Close stops the stream early and releases it.
+	Close() error
+}
+
+// FromSpool reads a spool as a stream.
+func FromSpool(r *spool.Reader) Stream { return spoolStream{r} }
+
+type spoolStream struct{ r *spool.Reader }
+
+func (s spoolStream) Next() (spool.Record, error) { return s.r.Next() }
+func (s spoolStream) Close() error                { return nil }
+
+// FromSource runs a source (a capture file opened again for the second
+// pass) in its own goroutine and turns what it emits into a stream.
+// Status notes go to notes when it is non-nil.
+func FromSource(ctx context.Context, src sources.Source, notes func(sources.Status)) Stream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &sourceStream{ch: make(chan spool.Record, 256), cancel: cancel}
+	em := &chanEmitter{ctx: ctx, ch: s.ch, notes: notes}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.ch)
+		s.err = src.Run(ctx, em)
+	}()
+	return s
+}
+
+type sourceStream struct {
+	ch     chan spool.Record
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	err    error // written by the goroutine before ch is closed
+	closed bool
+}
+
+func (s *sourceStream) Next() (spool.Record, error) {
+	rec, ok := <-s.ch
+	if ok {
+		return rec, nil
+	}
+	if s.err != nil && !errors.Is(s.err, context.Canceled) {
+		return spool.Record{}, s.err
+	}
+	return spool.Record{}, io.EOF
+}
+
+func (s *sourceStream) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.cancel()
+	for range s.ch {
+		// drain so the source's goroutine can finish
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// chanEmitter hands a source's packets and secrets to a channel; it is
+// also a pcapfile.SecretsEmitter, so embedded keys arrive in order.
+type chanEmitter struct {
+	ctx   context.Context
+	ch    chan<- spool.Record
+	notes func(sources.Status)
+}
+
+func (e *chanEmitter) Packet(p sources.Packet) {
+	select {
+	case e.ch <- spool.Record{Packet: p}:
+	case <-e.ctx.Done():
+	}
+}
+
+func (e *chanEmitter) Status(st sources.Status) {
+	if e.notes != nil {
+		e.notes(st)
+	}
+}
+
+// Secrets receives a pcapng Decryption Secrets Block.
+func (e *chanEmitter) Secrets(kind uint32, data []byte) {
+	if data == nil {
+		data = []byte{}
+	}
+	select {
+	case e.ch <- spool.Record{SecretsKind: kind, Secrets: data}:
+	case <-e.ctx.Done():
+	}
+}
+
+// merger interleaves streams by packet timestamp, keeping each stream's
+// own order (a capture whose clock jumps back stays in file order). Key
+// material is returned as soon as it heads its stream.
+type merger struct {
+	streams []Stream
+	synth   []bool
+	heads   []*spool.Record
+	done    []bool
+}
+
+func newMerger(captured []Stream, synthetic Stream) *merger {
+	m := &merger{}
+	for _, s := range captured {
+		m.streams = append(m.streams, s)
+		m.synth = append(m.synth, false)
+	}
+	if synthetic != nil {
+		m.streams = append(m.streams, synthetic)
+		m.synth = append(m.synth, true)
+	}
+	m.heads = make([]*spool.Record, len(m.streams))
+	m.done = make([]bool, len(m.streams))
+	return m
+}
+
+// next returns the next record and whether it was synthesized.
+func (m *merger) next() (spool.Record, bool, error) {
+	best := -1
+	for i, s := range m.streams {
+		if m.done[i] {
+			continue
+		}
+		if m.heads[i] == nil {
+			rec, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				m.done[i] = true
+				continue
+			}
+			if err != nil {
+				return spool.Record{}, false, err
+			}
+			m.heads[i] = &rec
+		}
+		h := m.heads[i]
+		if h.IsSecrets() {
+			best = i
+			break
+		}
+		if best < 0 || h.Packet.Timestamp.Before(m.heads[best].Packet.Timestamp) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return spool.Record{}, false, io.EOF
+	}
+	rec := *m.heads[best]
+	m.heads[best] = nil
+	return rec, m.synth[best], nil
+}
+
+func (m *merger) close() error {
+	var errs []error
+	for _, s := range m.streams {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}

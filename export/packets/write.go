@@ -1,0 +1,337 @@
+package packets
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tapview/tapview/decode/link"
+	"github.com/tapview/tapview/export/pcapw"
+	"github.com/tapview/tapview/sources"
+)
+
+// DefaultWindow is how many packets Write holds back before writing, so a
+// secret that continues into a later segment of the same direction can
+// still be masked in the earlier one.
+const DefaultWindow = 256
+
+// Inputs are the streams of pass two.
+type Inputs struct {
+	// Captured are the captures read again (or their spools), each in
+	// its own order with the ordinals of pass one.
+	Captured []Stream
+	// Synthetic holds packets synthesized from exchanges without packets,
+	// in time order, already masked and commented. They bypass selection
+	// and masking. May be nil.
+	Synthetic Stream
+}
+
+// Options tune Write.
+type Options struct {
+	// IncludeKeys writes key material into the file when the writer can
+	// hold it (pcapng Decryption Secrets Blocks): KeyLog first, then every
+	// block the captures embed, where they occur.
+	IncludeKeys bool
+	// KeyLog is NSS key log text (from --keylog) written before any packet.
+	KeyLog []byte
+	// Seen limits each source to the packets pass one decoded (a run cut
+	// short by --duration or --count); nil writes everything.
+	Seen *SourceSet
+	// Window is the look-ahead in packets; 0 means DefaultWindow.
+	Window int
+}
+
+// Result counts what Write wrote.
+type Result struct {
+	Packets     int // packets written
+	Synthesized int // of which synthesized
+	Masked      int // packets whose payload was changed by masking
+	Fixed       int // of which got a recomputed checksum
+	Comments    int // exchange comments placed
+	Unplaced    int // exchange comments of selected flows that found no packet
+	KeyBlocks   int // Decryption Secrets Blocks written
+}
+
+// secretsWriter is the part of pcapw.PcapngWriter that holds key material.
+type secretsWriter interface {
+	WriteSecrets(kind uint32, data []byte) error
+}
+
+// packetOut is a packet on its way out, with its comment.
+type packetOut struct {
+	p       sources.Packet
+	comment string
+}
+
+// Write runs pass two: it merges the input streams by time, keeps the
+// packets the plan selects, masks and annotates them, and writes them to
+// pw, then flushes pw. The streams are closed when Write returns.
+func Write(ctx context.Context, pw pcapw.PacketWriter, plan *Plan, in Inputs, opts Options) (Result, error) {
+	mg := newMerger(in.Captured, in.Synthetic)
+	w := &writer{plan: plan, pw: pw, opts: opts, idx: plan.indexes()}
+	err := w.run(ctx, mg)
+	if cerr := mg.close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = pw.Flush()
+	}
+	return w.res, err
+}
+
+type writer struct {
+	plan    *Plan
+	pw      pcapw.PacketWriter
+	opts    Options
+	idx     map[string]*ordIndex
+	res     Result
+	frame   link.Frame
+	ring    []*held
+	head, n int
+	seq     uint64
+	scratch []byte
+}
+
+func (w *writer) run(ctx context.Context, mg *merger) error {
+	w.plan.prepare()
+	size := w.opts.Window
+	if size <= 0 {
+		size = DefaultWindow
+	}
+	w.ring = make([]*held, size)
+	sw, canKeys := w.pw.(secretsWriter)
+	canKeys = canKeys && w.opts.IncludeKeys
+	if canKeys && len(w.opts.KeyLog) > 0 {
+		if err := sw.WriteSecrets(pcapw.SecretsTLSKeyLog, w.opts.KeyLog); err != nil {
+			return err
+		}
+		w.res.KeyBlocks++
+	}
+	for i := 0; ; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("export: %w", ctx.Err())
+		}
+		rec, synthetic, err := mg.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("export: reading the input again: %w", err)
+		}
+		if rec.IsSecrets() {
+			if canKeys {
+				if err := sw.WriteSecrets(rec.SecretsKind, rec.Secrets); err != nil {
+					return err
+				}
+				w.res.KeyBlocks++
+			}
+			continue
+		}
+		var h *held
+		if synthetic {
+			h = &held{pkt: packetOut{rec.Packet, rec.Comment}}
+			w.res.Synthesized++
+		} else if h = w.captured(rec.Packet); h == nil {
+			continue
+		}
+		if err := w.push(h); err != nil {
+			return err
+		}
+	}
+	for w.n > 0 {
+		if err := w.pop(); err != nil {
+			return err
+		}
+	}
+	for _, fp := range w.plan.flows {
+		if w.plan.all || fp.selected {
+			for d := range fp.comments {
+				w.res.Unplaced += len(fp.comments[d]) - fp.next[d]
+			}
+		}
+	}
+	return nil
+}
+
+// captured decides about one re-read packet: nil when it is not
+// exported, else the packet masked and with its comment.
+func (w *writer) captured(p sources.Packet) *held {
+	if w.opts.Seen != nil {
+		if last, ok := w.opts.Seen.Last(p.Source); !ok || p.Ordinal > last {
+			return nil
+		}
+	}
+	var fp *flowPlan
+	if ix := w.idx[p.Source]; ix != nil {
+		fp = ix.lookup(p.Ordinal)
+	}
+	if fp == nil && !w.plan.all {
+		return nil
+	}
+	h := &held{pkt: packetOut{p: p}, fp: fp}
+	f := &w.frame
+	if err := link.Parse(p.LinkType, p.Data, f); err != nil {
+		return h
+	}
+	m := w.plan.masker
+	if m != nil {
+		h.inspect(f, p.Data)
+	}
+	if fp == nil {
+		if m != nil && len(h.payload) > 0 && m.MaskInPlace(h.payload) > 0 {
+			h.changed = true
+		}
+		return h
+	}
+	src, _ := f.AddrPorts()
+	if unmap(src) != fp.client {
+		h.dir = 1
+	}
+	if !f.Fragment && f.PayloadLen > 0 {
+		if c := fp.take(h.dir, p); c != "" {
+			h.pkt.comment = c
+		}
+	}
+	if m == nil || fp.tls || len(h.payload) == 0 {
+		return h
+	}
+	if maskBytes(m, fp, h.payload) {
+		h.changed = true
+	}
+	if f.Fragment {
+		return h
+	}
+	if prev := fp.last[h.dir]; w.holds(prev) {
+		h.prev = prev
+	}
+	if len(fp.secrets) > 0 || len(fp.wipe) > 0 {
+		w.scratch = maskAcross(fp, h, w.holds, w.scratch)
+	}
+	fp.last[h.dir] = h
+	return h
+}
+
+// take returns the comments due at packet p's time in direction dir.
+func (fp *flowPlan) take(dir int, p sources.Packet) string {
+	list := fp.comments[dir]
+	i := fp.next[dir]
+	var texts []string
+	for i < len(list) && !list[i].at.After(p.Timestamp) {
+		texts = append(texts, list[i].text)
+		i++
+	}
+	fp.next[dir] = i
+	return strings.Join(texts, "\n")
+}
+
+// holds reports whether h is still in the window (not yet written).
+func (w *writer) holds(h *held) bool {
+	return h != nil && h.seq+uint64(w.n) >= w.seq
+}
+
+func (w *writer) push(h *held) error {
+	if w.n == len(w.ring) {
+		if err := w.pop(); err != nil {
+			return err
+		}
+	}
+	h.seq = w.seq
+	w.seq++
+	w.ring[(w.head+w.n)%len(w.ring)] = h
+	w.n++
+	return nil
+}
+
+// pop writes the oldest held packet.
+func (w *writer) pop() error {
+	h := w.ring[w.head]
+	w.ring[w.head] = nil
+	w.head = (w.head + 1) % len(w.ring)
+	w.n--
+	if h.changed {
+		w.res.Masked++
+		if h.fix() {
+			w.res.Fixed++
+		}
+	}
+	if h.pkt.comment != "" {
+		w.res.Comments += strings.Count(h.pkt.comment, "\n") + 1
+	}
+	if h.fp != nil && h.fp.last[h.dir] == h {
+		h.fp.last[h.dir] = nil
+	}
+	h.prev = nil
+	if err := w.pw.WritePacket(h.pkt.p, h.pkt.comment); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	w.res.Packets++
+	return nil
+}
+
+// ordIndex finds the flow of a packet by its ordinal: a heap over the
+// flows of one source, keyed by each flow's next ordinal. Packets come in
+// ordinal order, so each flow's ordinal list is walked once.
+type ordIndex []cursor
+
+type cursor struct {
+	fp *flowPlan
+	i  int
+}
+
+func (x ordIndex) Len() int           { return len(x) }
+func (x ordIndex) Less(i, j int) bool { return x[i].next() < x[j].next() }
+func (x ordIndex) Swap(i, j int)      { x[i], x[j] = x[j], x[i] }
+func (x *ordIndex) Push(v any)        { *x = append(*x, v.(cursor)) }
+func (x *ordIndex) Pop() any {
+	old := *x
+	v := old[len(old)-1]
+	*x = old[:len(old)-1]
+	return v
+}
+
+func (c cursor) next() uint64 { return c.fp.ordinals[c.i] }
+
+// lookup returns the flow that packet ordinal ord belongs to, or nil.
+func (x *ordIndex) lookup(ord uint64) *flowPlan {
+	for x.Len() > 0 {
+		top := &(*x)[0]
+		n := top.next()
+		if n > ord {
+			return nil
+		}
+		fp := top.fp
+		top.i++
+		if top.i >= len(fp.ordinals) {
+			heap.Pop(x)
+		} else {
+			heap.Fix(x, 0)
+		}
+		if n == ord {
+			return fp
+		}
+	}
+	return nil
+}
+
+// indexes builds the per-source ordinal indexes of the flows to write.
+func (p *Plan) indexes() map[string]*ordIndex {
+	out := make(map[string]*ordIndex)
+	for _, fp := range p.flows {
+		if len(fp.ordinals) == 0 || !(p.all || fp.selected) {
+			continue
+		}
+		ix := out[fp.source]
+		if ix == nil {
+			ix = &ordIndex{}
+			out[fp.source] = ix
+		}
+		*ix = append(*ix, cursor{fp: fp})
+	}
+	for _, ix := range out {
+		heap.Init(ix)
+	}
+	return out
+}
