@@ -17,7 +17,12 @@
 // Orphan ("no response seen"), and responses without a query (mDNS
 // announcements) become Orphan exchanges, at most MaxOrphans per
 // conversation. Detection is by content: the header must be plausible
-// and the message must parse; ports only make a cut TCP probe acceptable.
+// (opcode, counts, flags) and the whole message must walk cleanly (label
+// names, records within bounds, A/AAAA sizes); ports only make a TCP probe
+// cut inside the first question acceptable, and NetBIOS ports, whose
+// messages look like DNS, are refused. Over TCP, missing bytes drop the
+// message in progress and framing resumes at the next segment that starts
+// with a plausible length-prefixed message.
 package dns
 
 import (
