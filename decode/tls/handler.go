@@ -47,6 +47,7 @@ type side struct {
 	skip     int  // bytes of a record cut by a gap still to discard
 	gapBytes int  // size of the gap being resynchronised (-1 unknown)
 	tries    int  // resynchronisation candidates tried
+	budget   int  // trial decryption bytes left for this gap
 	version  uint16
 	dropped  int // protected records not kept while waiting for keys
 	failed   bool
@@ -85,6 +86,8 @@ type handler struct {
 	pending      []pendingRec
 	pendingBytes int
 
+	resyncBudget int // trial decryption bytes left for this connection
+
 	in     inner
 	buf    []byte    // plaintext scratch, reused
 	lastTS time.Time // capture time of the latest data
@@ -96,7 +99,7 @@ type handler struct {
 }
 
 func newHandler(p *Parser, c decode.Conn) *handler {
-	h := &handler{p: p, c: c}
+	h := &handler{p: p, c: c, resyncBudget: resyncConnBudget}
 	h.sides[0] = &side{dir: decode.ClientToServer}
 	h.sides[1] = &side{dir: decode.ServerToClient}
 	h.in.h = h

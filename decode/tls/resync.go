@@ -12,6 +12,11 @@ const (
 	maxResyncCandidates = 16
 	maxResyncSeqs       = 256
 	resyncBuffer        = 2 * (recordHeaderLen + maxCiphertext)
+	// resyncGapBudget and resyncConnBudget bound the bytes trial
+	// decryption may process per gap and per connection, so hostile
+	// gaps cannot turn the decoder into an AEAD benchmark.
+	resyncGapBudget  = 4 << 20
+	resyncConnBudget = 32 << 20
 )
 
 // gap handles n missing bytes (n < 0: unknown) of side s. When the gap
@@ -55,6 +60,7 @@ func (h *handler) gap(s *side, n int) {
 		return
 	}
 	s.resync, s.gapBytes, s.tries = true, n, 0
+	s.budget = min(resyncGapBudget, h.resyncBudget)
 }
 
 // recordLost accounts for a record cut by a gap: its sequence number is
@@ -122,7 +128,7 @@ func (h *handler) resync(s *side, data []byte, ts time.Time) []byte {
 			return rest
 		}
 		s.tries++
-		if s.tries >= maxResyncCandidates {
+		if s.tries >= maxResyncCandidates || s.budget < recordHeaderLen+maxCiphertext/16 {
 			h.lose(s, fmt.Sprintf("tls: record boundaries lost after a capture gap (%s)", s.dir))
 			return nil
 		}
@@ -161,6 +167,11 @@ func (h *handler) tryResync(s *side, typ uint8, ver uint16, payload []byte, ts t
 		span = min(span, s.gapBytes/(recordHeaderLen+s.cipher.overhead())+2)
 	}
 	try := func(seq uint64) bool {
+		if s.budget < len(payload) {
+			return false
+		}
+		s.budget -= len(payload)
+		h.resyncBudget -= len(payload)
 		plain, inner, err := s.cipher.open(h.buf, seq, typ, ver, payload)
 		if err != nil {
 			return false
