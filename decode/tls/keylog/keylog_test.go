@@ -32,7 +32,7 @@ func TestParseAndLookup(t *testing.T) {
 		line("SERVER_TRAFFIC_SECRET_0", random(2), bytes.Repeat([]byte{0x13}, 48)),
 		line("EXPORTER_SECRET", random(2), random(0x14)),
 		"RSA 0011223344556677 " + strings.Repeat("ab", 48), // well-formed, not usable
-		"CLIENT_RANDOM zz " + strings.Repeat("ab", 48),      // bad hex
+		"CLIENT_RANDOM zz " + strings.Repeat("ab", 48),     // bad hex
 		line("CLIENT_RANDOM", random(3), random(1)),        // master secret of the wrong size
 		line("CLIENT_RANDOM", random(4)[:31], master),      // short random
 		"CLIENT_RANDOM only-two-fields",
