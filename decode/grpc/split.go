@@ -50,6 +50,12 @@ type Splitter struct {
 // NewSplitter returns a splitter for a direction whose headers named
 // encoding in grpc-encoding ("" or "identity" for none). dec may be nil,
 // then compressed messages are decoded with body.Decode.
+//
+// Each message becomes a decode.Part of Kind "grpc": Size is the payload
+// length on the wire, Compressed the prefix's flag, and Data the payload
+// decompressed (capped; Truncated when anything is missing). When the
+// coding is unknown (snappy) or the payload corrupt, Data holds the wire
+// bytes and Compressed stays set.
 func NewSplitter(encoding string, lim decode.Limits, dec Decompressor) *Splitter {
 	lim = lim.WithDefaults()
 	s := &Splitter{lim: lim, dec: dec, budget: int64(lim.MaxBody)}

@@ -117,7 +117,13 @@ func detectFrames(b []byte) decode.Verdict {
 	return decode.No
 }
 
-// New returns the handler for one connection.
+// New returns the handler for one connection. When the connection's flow
+// already names another protocol, New was called through Conn.Handoff
+// (decode/http1 after a 101 to h2c): both directions then start at a
+// frame boundary, and stream 1 carries the response to the HTTP/1.1
+// request that asked for the upgrade, so its exchange has no Request.
+// Otherwise a flow joined mid-stream starts by searching for frame
+// boundaries, and its HPACK state is learnt as it goes.
 func (p *Parser) New(c decode.Conn) decode.StreamHandler {
 	return newHandler(p, c)
 }

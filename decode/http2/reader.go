@@ -127,6 +127,9 @@ func (h *handler) startFrame(r *reader) {
 		// Boundaries known since the connection start stay right: the
 		// frame is malformed, and skipped by its length.
 		h.c.Note(fmt.Sprintf("http2: malformed %v frame header (stream %d, length %d, flags %#x) skipped", fh.typ, fh.stream, fh.length, uint8(fh.flags)))
+		if carriesHeaders(fh.typ) {
+			h.blockLost(r, fh, "malformed header frame")
+		}
 		r.mode, r.remain = mSkip, int(fh.length)
 		if r.remain == 0 {
 			r.mode = mHeader
