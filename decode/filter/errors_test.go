@@ -119,7 +119,8 @@ func TestClosest(t *testing.T) {
 }
 
 func FuzzCompile(f *testing.F) {
-	for _, s := range []string{`status >= 500`, `pets`, `"a" in req_headers`, `(`, `namespace == "x"`, `host.matches("^a")`, `r"""x`} {
+	for _, s := range []string{`status >= 500`, `pets`, `"a" in req_headers`, `(`, `namespace == "x"`, `host.matches("^a")`, `r"""x`,
+		`!(status < 400.5) || method.endsWith("T") && latency <= duration("1s")`, `grpc_status == -1 && "x-checksum" in resp_headers`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
@@ -134,8 +135,16 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		e := apiExchange(t)
-		p.Match(e)
+		if !p.all && p.needle == "" && p.prg == nil {
+			t.Fatalf("%q compiled to a program that cannot run", expr)
+		}
+		// Whatever compiles natively must agree with CEL.
+		for _, v := range fixtures(t) {
+			got := p.run(v)
+			if p.fast != nil && got != p.eval(v) {
+				t.Fatalf("%q: native %v disagrees with CEL", expr, got)
+			}
+		}
 		p.MatchFlow(nil)
 	})
 }

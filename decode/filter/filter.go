@@ -71,6 +71,9 @@ func Compile(expr string) (*Program, error) {
 	tr.parsed = parsed.NativeRep()
 	if lit := tr.parsed.Expr(); lit.Kind() == celast.LiteralKind {
 		if s, ok := lit.AsLiteral().(types.String); ok {
+			if s == "" {
+				return &Program{src: expr, all: true}, nil
+			}
 			return &Program{src: expr, needle: strings.ToLower(string(s)), vars: []string{"url"}}, nil
 		}
 	}

@@ -193,6 +193,7 @@ func TestIssueExamples(t *testing.T) {
 		{`"v1/PETS?limit"`, [3]bool{true, false, false}},
 		{``, [3]bool{true, true, true}},
 		{`   `, [3]bool{true, true, true}},
+		{`""`, [3]bool{true, true, true}},
 		{`true`, [3]bool{true, true, true}},
 		{`req_headers["x-missing"] == "1"`, [3]bool{false, false, false}},
 		{`!(req_headers["x-missing"] == "1")`, [3]bool{false, false, false}},
