@@ -1,0 +1,160 @@
+// Package har writes HTTP exchanges as HAR 1.2 (HTTP Archive), the format
+// browsers' developer tools, proxies and HTTP analysers import. The Writer
+// streams: the log header is written first, each entry as it is added,
+// the closing brackets last, so an export of a huge capture holds one
+// entry at a time.
+//
+// Callers pass the exchanges as they should appear — the masked copies
+// from decode/mask unless masking is off. Bodies are shown decoded
+// (Content-Encoding removed) as text when they are text and as base64
+// otherwise; gRPC bodies (length-prefixed messages) are always base64,
+// with the call's status in the custom fields _grpcStatus and
+// _grpcMessage. Pages are not written: captured traffic has no notion of
+// a page.
+package har
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// Version is the HAR version written.
+const Version = "1.2"
+
+// Options describe the log a Writer opens.
+type Options struct {
+	// Name and Version identify the creator ("tapview", "v1.2.3").
+	Name, Version string
+	// Comment is the log's comment, e.g. whether values are masked.
+	Comment string
+}
+
+// Writer streams one HAR log. It is not safe for concurrent use.
+type Writer struct {
+	w       *bufio.Writer
+	entries int
+	skipped int
+	closed  bool
+	err     error
+}
+
+// NewWriter writes the log header to w and returns a Writer for entries.
+func NewWriter(w io.Writer, opts Options) (*Writer, error) {
+	hw := &Writer{w: bufio.NewWriterSize(w, 64<<10)}
+	head := struct {
+		Version string  `json:"version"`
+		Creator creator `json:"creator"`
+		Comment string  `json:"comment,omitempty"`
+	}{Version, creator{Name: opts.Name, Version: opts.Version}, opts.Comment}
+	b, err := json.Marshal(head)
+	if err != nil {
+		return nil, fmt.Errorf("har: %w", err)
+	}
+	// The log object is opened by hand so entries can follow one by one.
+	hw.write([]byte(`{"log":`))
+	hw.write(b[:len(b)-1])
+	hw.write([]byte(`,"entries":[`))
+	if hw.err != nil {
+		return nil, hw.err
+	}
+	return hw, nil
+}
+
+type creator struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Supported reports whether an exchange becomes a HAR entry: HTTP/1.x,
+// HTTP/2 and gRPC exchanges that have a request (a response seen without
+// its request has nothing to fill the entry's request with).
+func Supported(e *decode.Exchange) bool {
+	switch e.Proto {
+	case "http/1.0", "http/1.1", "h2", "grpc":
+		return e.Request != nil
+	}
+	return false
+}
+
+// Add writes e as the next entry, or counts it as skipped when it is not
+// Supported.
+func (w *Writer) Add(e *decode.Exchange) error {
+	if w.closed {
+		return errors.New("har: add after close")
+	}
+	if !Supported(e) {
+		w.skipped++
+		return nil
+	}
+	b, err := marshal(newEntry(e))
+	if err != nil {
+		return fmt.Errorf("har: entry for %s %s: %w", e.Method(), e.Path(), err)
+	}
+	if w.entries > 0 {
+		w.write([]byte(",\n"))
+	} else {
+		w.write([]byte("\n"))
+	}
+	w.write(b)
+	w.entries++
+	return w.err
+}
+
+// Close ends the log and flushes. It does not close the underlying
+// writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	w.write([]byte("\n]}}\n"))
+	if w.err == nil {
+		if err := w.w.Flush(); err != nil {
+			w.err = fmt.Errorf("har: %w", err)
+		}
+	}
+	return w.err
+}
+
+// Entries returns how many entries were written.
+func (w *Writer) Entries() int { return w.entries }
+
+// Skipped returns how many exchanges were not HAR material.
+func (w *Writer) Skipped() int { return w.skipped }
+
+func (w *Writer) write(b []byte) {
+	if w.err != nil {
+		return
+	}
+	if _, err := w.w.Write(b); err != nil {
+		w.err = fmt.Errorf("har: %w", err)
+	}
+}
+
+// marshal encodes without HTML escaping, so bodies and URLs stay as they
+// were ("<", "&" are common in both).
+func marshal(v any) ([]byte, error) {
+	var buf jsonBuffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := buf.b
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	return b, nil
+}
+
+type jsonBuffer struct{ b []byte }
+
+func (j *jsonBuffer) Write(p []byte) (int, error) {
+	j.b = append(j.b, p...)
+	return len(p), nil
+}
