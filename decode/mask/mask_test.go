@@ -155,7 +155,7 @@ func dump(t testing.TB, e *decode.Exchange) string {
 		if body.NeedsDecoding(m.ContentEncoding) {
 			d, err := body.Decode(m.ContentEncoding, m.Body, 1<<24)
 			if err != nil {
-				t.Fatalf("decoding %v body: %v", m.ContentEncoding, err)
+				t.Errorf("decoding %v body: %v", m.ContentEncoding, err) // Errorf: dump runs in goroutines too
 			}
 			data = d
 		}
@@ -399,5 +399,57 @@ func TestBinaryBodyKeepsLength(t *testing.T) {
 	got := m.Exchange(e)
 	if len(got.Request.Body) != len(raw) || bytes.Contains(got.Request.Body, []byte(secrets["card"])) {
 		t.Fatalf("binary body: %q", got.Request.Body)
+	}
+}
+
+func TestHTTP2PseudoHeaders(t *testing.T) {
+	m := Default()
+	e := &decode.Exchange{Proto: "h2", Request: &decode.Message{
+		Method: "GET", Target: "/cb?code=1&access_token=" + secrets["bearer"], Scheme: "https",
+		Headers: []decode.Header{
+			{Name: ":method", Value: "GET"},
+			{Name: ":path", Value: "/cb?code=1&access_token=" + secrets["bearer"]},
+			{Name: "authorization", Value: "Bearer " + secrets["jwt"]},
+		},
+	}}
+	got := m.Exchange(e)
+	assertNone(t, "h2", dump(t, got))
+	if v := got.Request.Headers[1].Value; v != "/cb?code=1&access_token="+Display {
+		t.Errorf(":path = %q", v)
+	}
+	if v := got.Request.Headers[2].Value; v != "Bearer "+Display {
+		t.Errorf("authorization = %q", v)
+	}
+}
+
+// TestConcurrentUse runs one Masker from several goroutines (the UI and
+// an export at once); results must match sequential masking.
+func TestConcurrentUse(t *testing.T) {
+	m := Default()
+	inputs := []*decode.Exchange{
+		plantedExchange(t, jsonBody(), "gzip"), plantedExchange(t, formBody(), ""),
+		plantedExchange(t, multipartBody(), "br"), cleanExchange(),
+	}
+	want := make([]string, len(inputs))
+	for i, e := range inputs {
+		want[i] = dump(t, m.Exchange(e))
+	}
+	done := make(chan string, 4*len(inputs)*20)
+	for g := range 4 {
+		go func() {
+			for r := range 20 {
+				i := (g + r) % len(inputs)
+				if got := dump(t, m.Exchange(inputs[i])); got != want[i] {
+					done <- fmt.Sprintf("goroutine %d: exchange %d differs", g, i)
+					continue
+				}
+				done <- ""
+			}
+		}()
+	}
+	for range 4 * 20 {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
 	}
 }
