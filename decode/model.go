@@ -62,6 +62,11 @@ type TLSInfo struct {
 	ALPNChosen string   // selected by the server
 	Cipher     string
 	Decrypted  bool
+	// ClientRandom is the ClientHello random, which names the session
+	// in NSS key logs (decode/tls/keylog's LinesFor), so an export can
+	// embed exactly the keys of the flows it writes. Shared between
+	// copies and never modified.
+	ClientRandom []byte
 }
 
 // ExchangeState is the life stage of an Exchange.

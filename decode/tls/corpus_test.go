@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/pipeline"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/sources"
@@ -169,4 +171,40 @@ func (e *lateEmitter) Secrets(kind uint32, data []byte) {
 	if kind == keylog.SecretsTLSKeyLog {
 		e.secrets = append(e.secrets, data...)
 	}
+}
+
+// TestPipelineDSB runs the DSB capture through decode/pipeline with the
+// key log as Options.Secrets, the way cmd/tapview wires it.
+func TestPipelineDSB(t *testing.T) {
+	src, err := pcapfile.Open(corpusFile(t, "pcapng_dsb_tls_keys_decryptable.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := keylog.New()
+	out := newCollector()
+	dec := tcp.NewDecoder(out, tcp.Config{Parsers: parsers(keys)})
+	if err := pipeline.Run(context.Background(), []pipeline.Input{{Source: src}}, dec, pipeline.Options{Secrets: keys}); err != nil {
+		t.Fatal(err)
+	}
+	ex := out.exchanges()
+	if len(ex) != 1 || ex[0].Path() != "/s?wd=ccc" || ex[0].Status() != 200 || !ex[0].TLS {
+		t.Fatalf("%d exchanges, want the decrypted GET /s?wd=ccc", len(ex))
+	}
+	f := out.tcpFlows()[0]
+	random := mustHex(t, "75db01ecd858f0066c5b75884de569b7370101ee0cd6a21f900333d501ffc2a4")
+	if !bytes.Equal(f.TLS.ClientRandom, random) {
+		t.Errorf("flow client random %x", f.TLS.ClientRandom)
+	}
+	lines := keys.LinesFor(f.TLS.ClientRandom)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "CLIENT_RANDOM 75db01ec") {
+		t.Errorf("LinesFor the flow's client random: %q", lines)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

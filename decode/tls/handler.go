@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -329,6 +330,7 @@ func (h *handler) clientHello(body []byte) {
 	h.ch = ch
 	h.info.SNI = ch.sni
 	h.info.ALPN = ch.alpn
+	h.info.ClientRandom = ch.random
 	h.publishInfo()
 }
 
@@ -378,7 +380,8 @@ func (h *handler) publishInfo() {
 
 func infoEqual(a, b *decode.TLSInfo) bool {
 	if a.Version != b.Version || a.SNI != b.SNI || a.ALPNChosen != b.ALPNChosen ||
-		a.Cipher != b.Cipher || a.Decrypted != b.Decrypted || len(a.ALPN) != len(b.ALPN) {
+		a.Cipher != b.Cipher || a.Decrypted != b.Decrypted || len(a.ALPN) != len(b.ALPN) ||
+		!bytes.Equal(a.ClientRandom, b.ClientRandom) {
 		return false
 	}
 	for i := range a.ALPN {

@@ -116,6 +116,13 @@ func innerParsers() []decode.Parser {
 	return []decode.Parser{http1.New(), http2.New()}
 }
 
+// keylogFrom returns a key store holding the given key log text.
+func keylogFrom(text []byte) *keylog.KeyLog {
+	k := keylog.New()
+	k.AddText(text)
+	return k
+}
+
 // newDecoder returns a TCP decoder with the given parsers.
 func newDecoder(out decode.Output, ps []decode.Parser) *tcp.Decoder {
 	return tcp.NewDecoder(out, tcp.Config{Parsers: ps})

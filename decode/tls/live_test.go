@@ -190,6 +190,9 @@ func checkSession(t testing.TB, rec *synth.Recording, keyLog []byte, want wantSe
 	if f.Error != "" {
 		t.Errorf("flow error %q", f.Error)
 	}
+	if !bytes.Contains(keyLog, []byte(hexs(f.TLS.ClientRandom))) {
+		t.Errorf("flow client random %x is not in the key log", f.TLS.ClientRandom)
+	}
 	checkExchanges(t, out.exchanges(), want.proto)
 }
 

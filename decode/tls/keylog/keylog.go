@@ -196,6 +196,24 @@ func (k *KeyLog) LinesFor(clientRandom []byte) []string {
 	return out
 }
 
+// TextFor returns the key log lines of several connections as one
+// newline-terminated text, each connection once, ready for a pcapng
+// Decryption Secrets Block.
+func (k *KeyLog) TextFor(clientRandoms [][]byte) []byte {
+	var out []byte
+	seen := make(map[string]bool, len(clientRandoms))
+	for _, r := range clientRandoms {
+		if seen[string(r)] {
+			continue
+		}
+		seen[string(r)] = true
+		for _, l := range k.LinesFor(r) {
+			out = append(append(out, l...), '\n')
+		}
+	}
+	return out
+}
+
 // Secrets receives a pcapng Decryption Secrets Block (the decode pipeline
 // calls it, in order with the packets, so keys embedded at the start of a
 // file are known before its handshakes). Only TLS key logs are used.

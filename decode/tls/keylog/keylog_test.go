@@ -85,6 +85,10 @@ func TestLinesFor(t *testing.T) {
 	if !bytes.Equal(a.ServerTraffic0, b.ServerTraffic0) || !bytes.Equal(a.ClientHandshake, b.ClientHandshake) {
 		t.Error("round trip lost secrets")
 	}
+	text2 := string(k.TextFor([][]byte{random(3), random(2), random(3), random(8)}))
+	if text2 != line("CLIENT_RANDOM", random(3), bytes.Repeat([]byte{6}, 48))+"\n"+strings.Join(want, "\n")+"\n" {
+		t.Errorf("TextFor = %q", text2)
+	}
 	if k.LinesFor(random(7)) != nil || (*KeyLog)(nil).LinesFor(random(2)) != nil {
 		t.Error("lines for unknown randoms")
 	}
