@@ -12,14 +12,19 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/export/pcapw"
 	"github.com/tapview/tapview/export/synth"
 )
 
@@ -293,4 +298,72 @@ func TestGoSessions(t *testing.T) {
 func h2Suite(id uint16) bool {
 	s := suiteByID(id)
 	return s != nil && (s.bulk == bulkGCM || s.bulk == bulkChaCha) && !strings.HasPrefix(s.name, "TLS_RSA_")
+}
+
+// TestAgainstTshark decrypts the same recordings with tshark (key log in
+// a pcapng Decryption Secrets Block) and compares the request paths it
+// finds with the decoder's.
+func TestAgainstTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	certs := newTestCerts(t)
+	for _, tc := range []struct {
+		name  string
+		max   uint16
+		h2    bool
+		field string
+	}{
+		{"TLS 1.2 http/1.1", stdtls.VersionTLS12, false, "http.request.uri"},
+		{"TLS 1.3 h2", stdtls.VersionTLS13, true, "http2.headers.path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startTLSServer(t, &stdtls.Config{Certificates: []stdtls.Certificate{certs.rsa}, MaxVersion: tc.max}, tc.h2)
+			rec, kl := recordSession(t, srv, certs, &stdtls.Config{MaxVersion: tc.max}, tc.h2)
+			file := filepath.Join(t.TempDir(), "session.pcapng")
+			f, err := os.Create(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nw, err := pcapw.NewPcapng(f, pcapw.NgOptions{})
+			if err == nil {
+				err = nw.WriteTLSKeyLog(kl)
+			}
+			if err == nil {
+				err = rec.Export(nw)
+			}
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := srv.Listener.Addr().(*net.TCPAddr).Port
+			out, err := exec.Command(tshark, "-n", "-r", file, "-d", fmt.Sprintf("tcp.port==%d,tls", port), "-Y", tc.field, "-T", "fields", "-e", tc.field).Output()
+			if err != nil {
+				t.Fatalf("tshark: %v", err)
+			}
+			var mine []string
+			for _, e := range decodePackets(t, rec.Packets(), keylogFrom(kl)).exchanges() {
+				mine = append(mine, e.Path())
+			}
+			theirs := strings.Fields(string(out))
+			if strings.Join(mine, " ") != strings.Join(theirs, " ") || len(mine) != len(sessionRequests()) {
+				t.Errorf("decoded paths %q, tshark %q", mine, theirs)
+			}
+		})
+	}
+}
+
+// TestGoSessionWithoutKeys decodes a recorded session with an empty key
+// store: the flow shows TLS with its SNI, not decrypted, no exchanges and
+// no error.
+func TestGoSessionWithoutKeys(t *testing.T) {
+	certs := newTestCerts(t)
+	srv := startTLSServer(t, &stdtls.Config{Certificates: []stdtls.Certificate{certs.ecdsa}}, true)
+	rec, _ := recordSession(t, srv, certs, &stdtls.Config{}, true)
+	out := decodePackets(t, rec.Packets(), keylog.New())
+	f := out.tcpFlows()[0]
+	if f.Proto != "tls" || f.TLS == nil || f.TLS.Decrypted || f.SNI != serverName || f.TLS.ALPNChosen != "" || f.Error != "" || len(out.ex) != 0 {
+		t.Errorf("flow %q TLS %+v error %q, %d exchanges", f.Proto, f.TLS, f.Error, len(out.ex))
+	}
 }

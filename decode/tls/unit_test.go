@@ -276,3 +276,64 @@ func TestLingerLateKeys(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestHelloRetryRequest: after a HelloRetryRequest the client sends a
+// second ClientHello (same random) and the real ServerHello follows; the
+// handler waits for it before deriving keys.
+func TestHelloRetryRequest(t *testing.T) {
+	s := newSession13(0x1302, "h2")
+	s.app(0, []byte("after retry"))
+	ch, sh := s.events[0], s.events[1]
+	hrr := plainRecord(ctHandshake, 0x0303, hsMsg(hsServerHello, buildServerHello([]byte(helloRetryRandom), 0x1302, true, "")))
+	events := append([]event{ch, {1, hrr}, {1, plainRecord(ctChangeCipherSpec, 0x0303, []byte{1})}, {0, plainRecord(ctChangeCipherSpec, 0x0303, []byte{1})}, ch, sh}, s.events[2:]...)
+	keys := keylogFrom(s.keyLog)
+	var sk sink
+	c := newFakeConn()
+	play(New(keys, &sk).New(c), events, 0)
+	info := c.lastTLS()
+	if !info.Decrypted || info.Cipher != "TLS_AES_256_GCM_SHA384" || info.ALPNChosen != "h2" || string(sk.got[0]) != "after retry" || len(c.notes) != 0 {
+		t.Errorf("TLS %+v, plaintext %q, notes %q", info, sk.got[0], c.notes)
+	}
+}
+
+// TestDetect checks the verdicts on first bytes.
+func TestDetect(t *testing.T) {
+	ch := plainRecord(ctHandshake, 0x0301, hsMsg(hsClientHello, buildClientHello(detBytes("r", 32), "x", nil, true, 0x1301)))
+	sh := plainRecord(ctHandshake, 0x0303, hsMsg(hsServerHello, buildServerHello(detBytes("s", 32), 0x1301, true, "")))
+	ssl3 := append([]byte(nil), ch...)
+	ssl3[2] = 0 // SSL 3.0 record layer, allowed for a ClientHello
+	app := []byte{23, 3, 3, 0, 40, 1, 2, 3}
+	p := New(nil)
+	full, partial := &decode.Flow{}, &decode.Flow{Partial: true}
+	cases := []struct {
+		name  string
+		flow  *decode.Flow
+		dir   decode.Direction
+		first []byte
+		want  decode.Verdict
+	}{
+		{"ClientHello", full, 0, ch, decode.Yes},
+		{"ClientHello from the side taken for the server", full, 1, ch, decode.Yes},
+		{"ServerHello mid-handshake", full, 1, sh, decode.Yes},
+		{"ClientHello in an SSL 3.0 record", full, 0, ssl3, decode.Yes},
+		{"first byte", full, 0, ch[:1], decode.NeedMore},
+		{"five bytes", full, 0, ch[:5], decode.NeedMore},
+		{"six bytes", full, 0, ch[:6], decode.Yes},
+		{"HTTP", full, 0, []byte("GET / HTTP/1.1\r\n"), decode.No},
+		{"h2 preface", full, 0, []byte("PRI * HTTP/2.0\r\n"), decode.No},
+		{"SSLv2 hello", full, 0, []byte{0x80, 0x2e, 0x01, 0x03, 0x01, 0x00}, decode.No},
+		{"record version 3.9", full, 0, []byte{22, 3, 9, 0, 10, 1}, decode.No},
+		{"empty record", full, 0, []byte{22, 3, 1, 0, 0, 1}, decode.No},
+		{"oversized record", full, 0, []byte{22, 3, 1, 0x48, 0x01, 1}, decode.No},
+		{"Certificate first", full, 1, []byte{22, 3, 3, 0, 10, 11}, decode.No},
+		{"application data on a fresh flow", full, 0, app, decode.No},
+		{"application data joined mid-stream", partial, 1, app, decode.Yes},
+		{"alert joined mid-stream", partial, 0, []byte{21, 3, 3, 0, 2, 1, 0}, decode.Yes},
+		{"application data with TLS 1.3 record version", partial, 0, []byte{23, 3, 4, 0, 40}, decode.No},
+	}
+	for _, tc := range cases {
+		if got := p.Detect(tc.flow, tc.dir, tc.first); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
