@@ -3,6 +3,7 @@ package filter
 import (
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 
@@ -219,9 +220,64 @@ func stringTest(fn string, target, arg celast.Expr) node {
 	case "endsWith":
 		return func(v values) bool { return strings.HasSuffix(v.str(k), lit) }
 	}
+	if f := literalRegex(lit); f != nil {
+		return func(v values) bool { return f(v.str(k)) }
+	}
 	re, err := regexp.Compile(lit)
 	if err != nil {
 		return nil
 	}
 	return func(v values) bool { return re.MatchString(v.str(k)) }
+}
+
+// literalRegex returns a plain string test for patterns that are an
+// ASCII literal, optionally anchored ("^api\.", "json$", "^GET$",
+// "error"), which is most of what people type; nil otherwise.
+func literalRegex(pattern string) func(string) bool {
+	r, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	r = r.Simplify()
+	lit := func(x *syntax.Regexp) (string, bool) {
+		if x.Op != syntax.OpLiteral || x.Flags&syntax.FoldCase != 0 {
+			return "", false
+		}
+		for _, c := range x.Rune {
+			if c >= 0x80 {
+				return "", false
+			}
+		}
+		return string(x.Rune), true
+	}
+	if s, ok := lit(r); ok {
+		return func(v string) bool { return strings.Contains(v, s) }
+	}
+	if r.Op != syntax.OpConcat {
+		return nil
+	}
+	subs := r.Sub
+	begin := len(subs) > 0 && subs[0].Op == syntax.OpBeginText
+	if begin {
+		subs = subs[1:]
+	}
+	end := len(subs) > 0 && subs[len(subs)-1].Op == syntax.OpEndText
+	if end {
+		subs = subs[:len(subs)-1]
+	}
+	if len(subs) != 1 {
+		return nil
+	}
+	s, ok := lit(subs[0])
+	switch {
+	case !ok:
+		return nil
+	case begin && end:
+		return func(v string) bool { return v == s }
+	case begin:
+		return func(v string) bool { return strings.HasPrefix(v, s) }
+	case end:
+		return func(v string) bool { return strings.HasSuffix(v, s) }
+	}
+	return func(v string) bool { return strings.Contains(v, s) }
 }

@@ -95,7 +95,8 @@ func randomExpr(r *rand.Rand, depth int) string {
 		return fmt.Sprintf(`latency %s duration("%s")`, op, ds[r.IntN(len(ds))])
 	case 3:
 		fns := []string{"contains", "startsWith", "endsWith", "matches"}
-		args := []string{`""`, `"api"`, `"/"`, `"error"`, `"^api\\."`, `"[0-9]+$"`, `"(?i)POST"`, `"hello"`}
+		args := []string{`""`, `"api"`, `"/"`, `"error"`, `"^api\\."`, `"[0-9]+$"`, `"(?i)POST"`, `"hello"`,
+			`"^/api"`, `"json$"`, `"^POST$"`, `"^$"`, `"^"`, `"(?i)^api"`, `"^a.b"`, `"\\.com$"`, `"é"`}
 		return fmt.Sprintf("%s.%s(%s)", strVars[r.IntN(len(strVars))], fns[r.IntN(len(fns))], args[r.IntN(len(args))])
 	case 4:
 		names := []string{`"authorization"`, `"Authorization"`, `"x-checksum"`, `"cookie"`, `"set-cookie"`, `""`}
