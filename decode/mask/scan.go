@@ -3,6 +3,7 @@ package mask
 import (
 	"bytes"
 	"slices"
+	"strings"
 )
 
 // headerStyle says which part of a credential header's value is secret.
@@ -93,7 +94,7 @@ func isSchemeWord(w []byte) bool {
 }
 
 func isTchar(c byte) bool {
-	return isAlnum(c) || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+	return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // scanHeaderLines finds "Name: value" lines (raw HTTP/1 headers, multipart
@@ -157,7 +158,7 @@ func (m *Masker) scanParams(sc *scratch, b []byte, out []span) []span {
 			i = eq + 2 // "==", a comparison or base64 padding
 			continue
 		}
-		if eq > 0 && bytes.IndexByte([]byte("=!<>"), b[eq-1]) >= 0 {
+		if eq > 0 && strings.IndexByte("=!<>", b[eq-1]) >= 0 {
 			continue
 		}
 		lo := eq
