@@ -25,6 +25,7 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 	}
 	f.add(root)
 	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp())
+	root.AddCommand(newExportCmd())
 	return root
 }
 
