@@ -287,7 +287,7 @@ type harOutput struct {
 	err error
 }
 
-func (h *harOutput) Flow(*decode.Flow) {}
+func (h *harOutput) Flow(*decode.Flow)     {}
 func (h *harOutput) Note(s sources.Status) { h.e.note(s) }
 func (h *harOutput) Exchange(x *decode.Exchange) {
 	if !x.State.Final() || h.err != nil || !har.Supported(x) {

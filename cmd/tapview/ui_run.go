@@ -40,6 +40,7 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 		},
 		Mask: mask,
 	}
+	cfg.Export = exportShownWith(f)
 	uiErr := ui.Run(ctx, cfg)
 	cancel()
 	perr := <-errc
