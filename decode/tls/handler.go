@@ -56,12 +56,15 @@ type side struct {
 	skipped  int // TLS 1.3 client records skipped as 0-RTT data
 }
 
-// pendingRec is a protected record kept until the keys arrive.
+// pendingRec is a protected record kept until the keys arrive, a record
+// a gap cut (payload nil: its sequence number is used up), or a gap
+// marker for the inner parser.
 type pendingRec struct {
 	s       *side
 	typ     uint8
 	version uint16
 	payload []byte
+	gap     bool
 	ts      time.Time
 }
 
@@ -124,7 +127,13 @@ func (h *handler) Gap(dir decode.Direction, n int, ts time.Time) {
 	if s.lost {
 		return
 	}
-	h.in.gap(dir, ts)
+	if h.keys == keysUnknown || h.keys == keysWaiting {
+		// The plaintext before the gap is still waiting for its keys:
+		// the inner parser learns of the gap in order, on replay.
+		h.holdGap(s, ts)
+	} else {
+		h.in.gap(dir, ts)
+	}
 	h.gap(s, n)
 }
 

@@ -29,6 +29,10 @@ func (h *handler) tryKeys() {
 		h.version < 0x0301 || h.version > 0x0304 || h.suite.tls13 != (h.version == 0x0304) {
 		if store != nil && h.ch != nil {
 			h.p.stats.unsupported.Add(1)
+			if _, ok := store.Lookup(h.ch.random); ok {
+				// The user gave keys: say why they are not used.
+				h.c.Note(fmt.Sprintf("tls: %s with %s is not decrypted", h.info.Version, h.info.Cipher))
+			}
 		}
 		h.keys = keysNever
 		h.dropPending()
@@ -40,7 +44,11 @@ func (h *handler) tryKeys() {
 	switch {
 	case !ok,
 		!v13 && k.MasterSecret == nil,
-		v13 && (k.ClientHandshake == nil || k.ServerHandshake == nil) && (k.ClientTraffic0 == nil || k.ServerTraffic0 == nil):
+		// TLS 1.3 needs both application secrets; the handshake ones
+		// only reveal EncryptedExtensions (without them the first
+		// application record is found by trial). A live key log read
+		// between two of its lines waits for the rest.
+		v13 && (k.ClientTraffic0 == nil || k.ServerTraffic0 == nil):
 		h.keys = keysWaiting
 		return
 	}
@@ -262,12 +270,29 @@ func (h *handler) hold(s *side, typ uint8, version uint16, payload []byte, ts ti
 	h.pendingBytes += len(payload)
 }
 
+// pendingGapCost is what a gap marker counts against the pending budget,
+// so a stream of gaps cannot grow the queue without limit.
+const pendingGapCost = 64
+
+// holdGap queues a gap marker behind the records waiting for keys.
+func (h *handler) holdGap(s *side, ts time.Time) {
+	if h.p.cfg.Keys == nil || s.dropped > 0 || h.pendingBytes+pendingGapCost > h.p.cfg.MaxPending {
+		return // the records after it are dropped too, and replay reports that gap
+	}
+	h.pending = append(h.pending, pendingRec{s: s, gap: true, ts: ts})
+	h.pendingBytes += pendingGapCost
+}
+
 // replay decrypts the records that waited for the keys, in arrival
 // order, then accounts for the ones that did not fit.
 func (h *handler) replay() {
 	pending := h.pending
 	h.pending, h.pendingBytes = nil, 0
 	for _, r := range pending {
+		if r.gap {
+			h.in.gap(r.s.dir, r.ts)
+			continue
+		}
 		h.protected(r.s, r.typ, r.version, r.payload, r.ts)
 	}
 	for _, s := range h.sides {

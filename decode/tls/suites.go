@@ -29,7 +29,7 @@ type suite struct {
 	tls13  bool
 }
 
-// suites lists the cipher suites tapview names and, where bulk is set,
+// suites (read-only) lists the cipher suites tapview names and, where bulk is set,
 // decrypts. Names are the IANA registry's.
 var suites = []suite{
 	{0x1301, "TLS_AES_128_GCM_SHA256", bulkGCM, 16, 0, crypto.SHA256, true},

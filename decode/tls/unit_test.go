@@ -337,3 +337,37 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestGapWhileWaiting: a gap inside a record arrives while the keys are
+// still missing; when they come, the records before and after the gap
+// decrypt and the inner parser sees the gap between them.
+func TestGapWhileWaiting(t *testing.T) {
+	s := newSession12(0xc02f, "")
+	hs := len(s.events)
+	for i := 0; i < 4; i++ {
+		s.app(1, payload(i, 500))
+	}
+	recs := s.events[hs:]
+	s.events = s.events[:hs]
+	keys := keylog.New()
+	var sk sink
+	p := New(keys, &sk)
+	c := newFakeConn()
+	h := p.New(c)
+	ts := time.Unix(1700000000, 0)
+	for _, e := range s.events {
+		h.Data(e.dir, e.data, ts)
+	}
+	h.Data(1, recs[0].data, ts)
+	h.Data(1, recs[1].data[:100], ts)
+	h.Gap(1, len(recs[1].data)-200, ts)
+	h.Data(1, recs[1].data[len(recs[1].data)-100:], ts)
+	h.Data(1, recs[2].data, ts)
+	keys.AddText(s.keyLog)
+	h.Data(1, recs[3].data, ts)
+	h.End(decode.FlowClosed, ts)
+	want := append(append(payload(0, 500), payload(2, 500)...), payload(3, 500)...)
+	if !bytes.Equal(sk.got[1], want) || sk.gaps[1] != 1 || len(c.notes) != 0 {
+		t.Errorf("plaintext %d bytes (want %d), gaps %d, notes %q", len(sk.got[1]), len(want), sk.gaps[1], c.notes)
+	}
+}

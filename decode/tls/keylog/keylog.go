@@ -36,6 +36,7 @@ const (
 	numLabels
 )
 
+// labelNames (read-only) are the key log spellings of the labels.
 var labelNames = [numLabels]string{
 	"CLIENT_RANDOM",
 	"CLIENT_EARLY_TRAFFIC_SECRET",
