@@ -52,7 +52,29 @@ type Flow struct {
 	Ordinals []uint64
 	// Pod and Namespace are the Kubernetes owner when known.
 	Pod, Namespace string
+
+	// Leg says which side of a service-mesh sidecar (Envoy) the flow is
+	// on, so each request can be shown once although a sidecar pod's
+	// capture sees it twice: LegApp between the application and its
+	// sidecar (plaintext, loopback or iptables redirect ports), LegNetwork
+	// between the sidecar and the network (usually mTLS), "" when no mesh
+	// is involved. Set by decode/mesh.
+	Leg string
+	// Direction is DirInbound or DirOutbound relative to the captured
+	// pod, "" when unknown.
+	Direction string
+	// Linked is the flow carrying the same connection on the other leg
+	// (TLS passed through the sidecar), 0 when none was paired.
+	Linked uint64
 }
+
+// Mesh legs and directions of flows and exchanges (see Flow.Leg).
+const (
+	LegApp      = "app"
+	LegNetwork  = "network"
+	DirInbound  = "inbound"
+	DirOutbound = "outbound"
+)
 
 // TLSInfo describes what a TLS handshake revealed without decryption.
 type TLSInfo struct {
@@ -129,6 +151,16 @@ type Exchange struct {
 
 	// Pod and Namespace are the Kubernetes owner when known.
 	Pod, Namespace string
+
+	// Leg and Direction are those of the exchange's flow (see Flow.Leg).
+	Leg, Direction string
+	// Linked is the flow of the same request on the other mesh leg: for
+	// an exchange decoded on the app leg, the sidecar's network-leg
+	// connection (often TLS without keys, so it has no exchanges of its
+	// own); for a network-leg exchange, the app-leg flow that carried it
+	// first. A network-leg exchange with Linked set is a duplicate that
+	// default views hide. 0 when not paired.
+	Linked uint64
 }
 
 // Header is one header field as it was on the wire: case and order kept,
