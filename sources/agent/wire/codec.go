@@ -48,9 +48,12 @@ const (
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if r, ok := v.(*pcap.CaptureResponse); ok {
 		if p := hotPacket(r); p != nil {
-			// Pooled even when small: one packet per message makes the
-			// allocation, not the copy, the cost.
 			size := responseSize(p)
+			if mem.IsBelowBufferPoolingThreshold(size) {
+				// The transport frees buffers on its writer goroutine, so
+				// small pooled buffers rarely come back to this one.
+				return mem.BufferSlice{mem.SliceBuffer(appendResponse(make([]byte, 0, size), p))}, nil
+			}
 			pool := mem.DefaultBufferPool()
 			buf := pool.Get(size)
 			*buf = appendResponse((*buf)[:0], p)
