@@ -1,0 +1,347 @@
+package mesh
+
+import (
+	"slices"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/sources"
+)
+
+// Defaults of Options fields left zero.
+const (
+	// DefaultHold is how long (capture time) a network-leg exchange that
+	// is not paired yet waits before the default output shows it.
+	DefaultHold = 2 * time.Second
+	// linkWindow is how far apart in time the two legs of one request may
+	// start; the sidecar forwards within milliseconds.
+	linkWindow = 2 * time.Second
+	// flowLinger keeps an ended flow's state so requests finishing just
+	// after their connection can still be paired with it.
+	flowLinger = time.Minute
+	// liveLinger keeps an ended flow among the link candidates.
+	liveLinger = 10 * time.Second
+	// sweepEvery paces state cleanup (capture time).
+	sweepEvery = time.Second
+	// Caps on state.
+	maxFlows = 1 << 16
+	maxLive  = 4096
+	maxHeld  = 4096
+	maxExs   = 1 << 16
+)
+
+// Options configure a Labeler.
+type Options struct {
+	// Pod is what the Kubernetes API says about the captured pod; nil
+	// means unknown: the sidecar, its redirect ports and the pod's
+	// addresses are inferred from the traffic.
+	Pod *PodInfo
+	// All receives every labelled flow and exchange, network-leg
+	// duplicates included, for a view that shows both legs; nil keeps
+	// none.
+	All decode.Output
+	// Hold bounds how long a network-leg exchange waits to be paired
+	// before the default output shows it; 0 means DefaultHold.
+	Hold time.Duration
+}
+
+// Labeler is a decode.Output that labels flows and exchanges with their
+// mesh leg and direction, links each app-leg request to the network-leg
+// connection that carried it, and passes on copies: everything to
+// Options.All, and to its output each request once (network-leg
+// duplicates of app-leg exchanges are left out). Use it from the
+// decoder's goroutine only.
+type Labeler struct {
+	out, all decode.Output
+	pod      podView
+	hold     time.Duration
+
+	now, swept time.Time
+	flows      map[uint64]*flowState
+	live       []*flowState // flows that may still be paired
+	apps       appRing
+	exs        map[uint64]*exState
+	held       []uint64
+	stats      Stats
+}
+
+// Stats counts what a Labeler did, for tests and the status line.
+type Stats struct {
+	AppFlows, NetworkFlows int64 // flows labelled (each counted once)
+	Linked                 int64 // app-leg exchanges paired with a network flow
+	Duplicates             int64 // network-leg exchanges hidden as duplicates
+	Released               int64 // held exchanges shown unpaired after Hold
+}
+
+// flowState is what the Labeler remembers of a flow.
+type flowState struct {
+	id           uint64
+	ep           endpoints
+	svc          Service
+	meshSvc      bool
+	leg, dir     string
+	first, last  time.Time
+	ended        bool
+	linked       uint64
+	counted      bool
+	cur          *decode.Flow // latest labelled copy
+	inLive       bool
+	exchangeSeen bool
+}
+
+// exState follows one exchange until its final publication.
+type exState struct {
+	linked uint64
+	shown  bool // published to the default output
+	held   bool
+	heldAt time.Time
+	latest *decode.Exchange
+}
+
+// NewLabeler returns a Labeler publishing to out.
+func NewLabeler(out decode.Output, opts Options) *Labeler {
+	hold := opts.Hold
+	if hold <= 0 {
+		hold = DefaultHold
+	}
+	return &Labeler{
+		out:   out,
+		all:   opts.All,
+		pod:   newPodView(opts.Pod),
+		hold:  hold,
+		flows: make(map[uint64]*flowState),
+		exs:   make(map[uint64]*exState),
+		apps:  newAppRing(1024),
+	}
+}
+
+// Meshed reports whether a sidecar is known or was seen.
+func (l *Labeler) Meshed() bool { return l.pod.mesh }
+
+// Stats returns the counters so far. Call it from the decoder's
+// goroutine, or after decoding ended.
+func (l *Labeler) Stats() Stats { return l.stats }
+
+// Note passes a source's status on to both outputs.
+func (l *Labeler) Note(s sources.Status) {
+	l.out.Note(s)
+	if l.all != nil {
+		l.all.Note(s)
+	}
+}
+
+// Flow labels f and publishes the copy.
+func (l *Labeler) Flow(f *decode.Flow) {
+	l.advance(f.Last)
+	st := l.flows[f.ID]
+	if st == nil {
+		st = &flowState{id: f.ID}
+		l.flows[f.ID] = st
+	}
+	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+	if f.TLS != nil {
+		st.ep.alpn = f.TLS.ALPN
+		if st.ep.sni == "" {
+			st.ep.sni = f.TLS.SNI
+		}
+	}
+	st.svc, st.meshSvc = ParseSNI(st.ep.sni)
+	st.first, st.last = f.First, f.Last
+	st.ended = flowEnded(f)
+	l.pod.observe(st.ep)
+	st.leg, st.dir = l.pod.classify(st.ep)
+	if !st.counted && st.leg != "" {
+		st.counted = true
+		if st.leg == decode.LegApp {
+			l.stats.AppFlows++
+		} else {
+			l.stats.NetworkFlows++
+		}
+	}
+	if l.pod.mesh && !st.inLive && !st.ended {
+		l.addLive(st)
+	}
+	c := *f
+	c.Leg, c.Direction = st.leg, st.dir
+	st.cur = &c
+	if l.pod.mesh && st.linked == 0 {
+		if other := l.pairFlow(st); other != nil {
+			st.linked, other.linked = other.id, st.id
+			l.republish(other)
+		}
+	}
+	c.Linked = st.linked
+	l.out.Flow(&c)
+	if l.all != nil {
+		l.all.Flow(&c)
+	}
+	l.sweep()
+}
+
+// republish sends a flow again after a link was found for it.
+func (l *Labeler) republish(st *flowState) {
+	if st.cur == nil {
+		return
+	}
+	c := *st.cur
+	c.Linked = st.linked
+	st.cur = &c
+	l.out.Flow(&c)
+	if l.all != nil {
+		l.all.Flow(&c)
+	}
+}
+
+// Exchange labels e, pairs it with the other leg and publishes the copy.
+func (l *Labeler) Exchange(e *decode.Exchange) {
+	l.advance(e.End)
+	c := *e
+	st := l.flows[e.FlowID]
+	if st != nil {
+		c.Leg, c.Direction = st.leg, st.dir
+		st.exchangeSeen = true
+	} else {
+		ep := endpoints{client: e.Client, server: e.Server, sni: e.SNI}
+		l.pod.observe(ep)
+		c.Leg, c.Direction = l.pod.classify(ep)
+	}
+	xs := l.exs[e.ID]
+	if xs == nil {
+		xs = &exState{}
+		if len(l.exs) >= maxExs {
+			clear(l.exs) // pairing state lost, never correctness of data
+		}
+		l.exs[e.ID] = xs
+	}
+	if l.pod.mesh {
+		switch c.Leg {
+		case decode.LegApp:
+			if xs.linked == 0 {
+				xs.linked = l.linkApp(&c)
+				if xs.linked != 0 {
+					l.stats.Linked++
+				}
+			}
+			l.apps.remember(&c)
+		case decode.LegNetwork:
+			if xs.linked == 0 {
+				xs.linked = l.linkNetwork(&c)
+			}
+		}
+	}
+	c.Linked = xs.linked
+	if l.all != nil {
+		l.all.Exchange(&c)
+	}
+	l.route(&c, xs)
+	if c.State.Final() {
+		delete(l.exs, e.ID)
+	}
+	l.sweep()
+}
+
+// route decides whether the default output sees an exchange now, later
+// or never (a paired network-leg duplicate).
+func (l *Labeler) route(c *decode.Exchange, xs *exState) {
+	if !l.pod.mesh || c.Leg != decode.LegNetwork || xs.shown {
+		xs.shown = true
+		l.out.Exchange(c)
+		return
+	}
+	if c.Linked != 0 {
+		if c.State.Final() {
+			l.stats.Duplicates++
+		}
+		xs.held, xs.latest = false, nil
+		return
+	}
+	if c.State.Final() || (xs.held && l.now.Sub(xs.heldAt) >= l.hold) {
+		xs.held, xs.latest, xs.shown = false, nil, true
+		l.out.Exchange(c)
+		return
+	}
+	if !xs.held {
+		xs.held, xs.heldAt = true, l.now
+		l.held = append(l.held, c.ID)
+	}
+	xs.latest = c
+}
+
+// advance moves the capture clock.
+func (l *Labeler) advance(t time.Time) {
+	if t.After(l.now) {
+		l.now = t
+	}
+}
+
+func flowEnded(f *decode.Flow) bool {
+	switch f.State {
+	case decode.FlowClosed, decode.FlowReset, decode.FlowTimedOut:
+		return true
+	}
+	return false
+}
+
+func (l *Labeler) addLive(st *flowState) {
+	if len(l.live) >= maxLive {
+		l.live[0].inLive = false
+		l.live = append(l.live[:0], l.live[1:]...)
+	}
+	st.inLive = true
+	l.live = append(l.live, st)
+}
+
+// sweep releases held exchanges whose wait is over and forgets old flows,
+// at most once per sweepEvery of capture time.
+func (l *Labeler) sweep() {
+	if l.now.Sub(l.swept) < sweepEvery && len(l.held) < maxHeld {
+		return
+	}
+	l.swept = l.now
+	keep := l.held[:0]
+	for i, id := range l.held {
+		xs := l.exs[id]
+		if xs == nil || !xs.held {
+			continue
+		}
+		if l.now.Sub(xs.heldAt) >= l.hold || len(l.held)-i > maxHeld/2 {
+			xs.held, xs.shown = false, true
+			l.stats.Released++
+			l.out.Exchange(xs.latest)
+			xs.latest = nil
+			continue
+		}
+		keep = append(keep, id)
+	}
+	l.held = keep
+	live := l.live[:0]
+	for _, st := range l.live {
+		if st.ended && l.now.Sub(st.last) > liveLinger {
+			st.inLive = false
+			continue
+		}
+		live = append(live, st)
+	}
+	clear(l.live[len(live):])
+	l.live = live
+	for id, st := range l.flows {
+		if st.ended && l.now.Sub(st.last) > flowLinger {
+			delete(l.flows, id)
+		}
+	}
+	if len(l.flows) > maxFlows {
+		l.evictOldest(len(l.flows) - maxFlows*3/4)
+	}
+}
+
+// evictOldest forgets the n flows that started first.
+func (l *Labeler) evictOldest(n int) {
+	all := make([]*flowState, 0, len(l.flows))
+	for _, st := range l.flows {
+		all = append(all, st)
+	}
+	slices.SortFunc(all, func(a, b *flowState) int { return a.first.Compare(b.first) })
+	for _, st := range all[:min(n, len(all))] {
+		delete(l.flows, st.id)
+	}
+}
