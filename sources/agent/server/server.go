@@ -55,6 +55,10 @@ const (
 	DefaultQueueBytes         = 32 << 20
 	DefaultCongestionInterval = time.Second
 	maxDeviceName             = 15 // IFNAMSIZ - 1
+
+	// coalesceDelay is how long the sender waits for more packets after
+	// emptying the queue in a burst; it bounds the latency it adds.
+	coalesceDelay = 500 * time.Microsecond
 )
 
 // Config tunes a Server.
@@ -340,6 +344,13 @@ func (c *capture) run() error {
 				case p, ok = <-c.queue:
 					continue
 				default:
+				}
+				if n > 0 {
+					// Traffic is streaming: let packets gather instead
+					// of waking this goroutine and the transport's
+					// writer (one write per packet) for each one. A
+					// single packet goes out at once.
+					time.Sleep(coalesceDelay)
 				}
 				break
 			}
