@@ -371,3 +371,36 @@ func TestGapWhileWaiting(t *testing.T) {
 		t.Errorf("plaintext %d bytes (want %d), gaps %d, notes %q", len(sk.got[1]), len(want), sk.gaps[1], c.notes)
 	}
 }
+
+// TestFragmentedAndCoalesced: a ClientHello fragmented over three records
+// (handshake message spanning records), and consecutive records of one
+// direction delivered in a single segment.
+func TestFragmentedAndCoalesced(t *testing.T) {
+	s := newSession13(0x1301, "http/1.1")
+	s.app(0, []byte("one"))
+	s.app(0, []byte("two"))
+	s.app(1, []byte("three"))
+	s.keyUpdate(1, false)
+	s.app(1, []byte("four"))
+	ch := s.events[0].data[recordHeaderLen:]
+	var frag []byte
+	for _, part := range [][]byte{ch[:3], ch[3:50], ch[50:]} {
+		frag = append(frag, plainRecord(ctHandshake, 0x0301, part)...)
+	}
+	events := []event{{0, frag}}
+	for _, e := range s.events[1:] {
+		if last := &events[len(events)-1]; last.dir == e.dir {
+			last.data = append(last.data, e.data...)
+			continue
+		}
+		events = append(events, event{e.dir, append([]byte(nil), e.data...)})
+	}
+	c, sk := newFakeConn(), &sink{}
+	play(New(keylogFrom(s.keyLog), sk).New(c), events, 0)
+	if info := c.lastTLS(); info.SNI != "synth.test" || info.ALPNChosen != "http/1.1" || !info.Decrypted {
+		t.Errorf("TLS %+v", info)
+	}
+	if string(sk.got[0]) != "onetwo" || string(sk.got[1]) != "threefour" || len(c.notes) != 0 {
+		t.Errorf("plaintext %q %q, notes %q", sk.got[0], sk.got[1], c.notes)
+	}
+}
