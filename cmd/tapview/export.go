@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -270,12 +271,28 @@ func (e *exporter) json(ctx context.Context, ins []exportInput, out *output) (st
 	if p := e.matcher(); p != nil {
 		m = p
 	}
-	w := jsonl.NewWriter(out.w, jsonl.Options{Match: m, Mask: maskFunc(e.masker, e.masker == nil), Flows: e.f.flows, Limit: e.f.count, OnLimit: e.cancel})
+	lines := &lineCounter{w: out.w}
+	w := jsonl.NewWriter(lines, jsonl.Options{Match: m, Mask: maskFunc(e.masker, e.masker == nil), Flows: e.f.flows, Limit: e.f.count, OnLimit: e.cancel})
 	err := runPipeline(ctx, plainInputs(ins), e.keys, w, nil)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	return "", err
+	what := "wrote " + count(lines.n, "JSON line")
+	if e.masker != nil {
+		return what + ", masked", err
+	}
+	return what + ", NOT masked", err
+}
+
+// lineCounter counts the lines written through it, for the summary.
+type lineCounter struct {
+	w io.Writer
+	n int
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.n += bytes.Count(p, []byte{'\n'})
+	return l.w.Write(p)
 }
 
 // harOutput is the decode.Output of a HAR export: matching final
