@@ -123,8 +123,8 @@ func keyLogOf(t *testing.T, path string) []byte {
 
 type secretsCollector struct{ keys []byte }
 
-func (s *secretsCollector) Packet(sources.Packet)        {}
-func (s *secretsCollector) Status(sources.Status)        {}
+func (s *secretsCollector) Packet(sources.Packet)      {}
+func (s *secretsCollector) Status(sources.Status)      {}
 func (s *secretsCollector) Secrets(_ uint32, b []byte) { s.keys = append(s.keys, b...) }
 
 // TestExportCorpusRoundTrip is issue 6's round trip: every corpus
