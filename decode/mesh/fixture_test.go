@@ -239,13 +239,14 @@ func recordSidecar(t *testing.T) capture {
 			return r.dial(ctx, relay, netip.AddrPortFrom(podIP, r.port(portAppTLS)), redirectOut)
 		}}}
 	get(t, appTLS, "https://api.github.com/zen")
-	if c, err := r.dial(ctx, blackhole, netip.AddrPortFrom(podIP, r.port(portAppBlocked)), redirectOut); err == nil {
-		tc := tls.Client(c, &tls.Config{ServerName: "exfil.attacker.io", InsecureSkipVerify: true})
-		if tc.HandshakeContext(ctx) == nil {
-			t.Fatal("the black hole completed a TLS handshake")
-		}
-		c.Close()
+	c, err := r.dial(ctx, blackhole, netip.AddrPortFrom(podIP, r.port(portAppBlocked)), redirectOut)
+	if err != nil {
+		t.Fatalf("dial the black hole: %v", err)
 	}
+	if tls.Client(c, &tls.Config{ServerName: "exfil.attacker.io", InsecureSkipVerify: true}).HandshakeContext(ctx) == nil {
+		t.Fatal("the black hole completed a TLS handshake")
+	}
+	c.Close()
 	peer := &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{ServerName: productpageSNI, InsecureSkipVerify: true,
 			NextProtos: []string{"istio-peer-exchange", "istio-http/1.1", "http/1.1"}, KeyLogWriter: &r.keys},
@@ -320,8 +321,8 @@ func relayListener(t *testing.T, dial func(context.Context) (net.Conn, error)) s
 	return ln.Addr().String()
 }
 
-// resetListener resets every connection at once, as the BlackHoleCluster
-// does for TCP it may not pass.
+// resetListener resets every connection after its first bytes, as the
+// BlackHoleCluster does for TCP it may not pass.
 func resetListener(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -334,6 +335,10 @@ func resetListener(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			// Read the ClientHello first, as Envoy's TLS inspector does
+			// before it finds no route; resetting at once could beat the
+			// client's connect.
+			c.Read(make([]byte, 4096))
 			c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 		}
