@@ -53,7 +53,13 @@ func resolve(v values, name string) (any, bool) {
 	}
 	switch typeOf(k) {
 	case tInt:
-		return types.Int(v.num(k)), true
+		n := v.num(k)
+		if k == vGRPCStatus && n < 0 {
+			// Absent: CEL reports an error, which a filter reads as
+			// false, so `grpc_status != 0` means failed gRPC calls.
+			return nil, false
+		}
+		return types.Int(n), true
 	case tDuration:
 		return types.Duration{Duration: v.dur(k)}, true
 	case tHeaders:
@@ -142,6 +148,10 @@ func (a *exchangeVars) str(k varKind) string {
 		return string(e.State)
 	case vError:
 		return e.Error
+	case vDirection:
+		return e.Direction
+	case vLeg:
+		return e.Leg
 	}
 	return ""
 }
@@ -222,6 +232,10 @@ func (a *flowVars) str(k varKind) string {
 		return string(f.State)
 	case vError:
 		return f.Error
+	case vDirection:
+		return f.Direction
+	case vLeg:
+		return f.Leg
 	}
 	return ""
 }

@@ -57,6 +57,8 @@ const (
 	vNamespace
 	vState
 	vError
+	vDirection
+	vLeg
 	numVars
 )
 
@@ -95,7 +97,7 @@ func declarations() []varDecl {
 		d(vQuery, "query", str, false, `query string without "?"`),
 		d(vURL, "url", str, true, "scheme://host + path and query; what a bare word searches (flows: host)"),
 		d(vStatus, "status", num, false, "final response status code, 0 without a response"),
-		d(vGRPCStatus, "grpc_status", num, false, "grpc-status code, -1 when none was seen"),
+		d(vGRPCStatus, "grpc_status", num, false, "grpc-status code; absent when none was seen, so comparisons on it are false"),
 		d(vGRPCService, "grpc_service", str, false, "gRPC service, e.g. \"helloworld.Greeter\""),
 		d(vGRPCMethod, "grpc_method", str, false, "gRPC method, e.g. \"SayHello\""),
 		d(vLatency, "latency", cel.DurationType, false, `first request byte to last response byte, compare with duration("250ms")`),
@@ -116,6 +118,8 @@ func declarations() []varDecl {
 		d(vNamespace, "namespace", str, true, "Kubernetes namespace, when known"),
 		d(vState, "state", str, true, `exchange state ("complete", "partial", "reset", ...) or flow state ("open", "closed", ...)`),
 		d(vError, "error", str, true, "decode or connection error, \"\" when none"),
+		d(vDirection, "direction", str, true, `"inbound" or "outbound" relative to the captured pod, "" when unknown`),
+		d(vLeg, "leg", str, true, `service-mesh leg: "app" (app to sidecar, plaintext) or "network" (sidecar to network, mTLS), "" without a mesh`),
 	}
 }
 

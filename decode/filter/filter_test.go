@@ -138,6 +138,8 @@ func TestVariables(t *testing.T) {
 		{"namespace", api, `namespace == "shop"`, `namespace == "default"`},
 		{"state", g, `state == "reset"`, `state == "complete"`},
 		{"error", g, `error.contains("reset")`, `error == ""`},
+		{"direction", &decode.Exchange{Direction: decode.DirOutbound}, `direction == "outbound"`, `direction == "inbound"`},
+		{"leg", &decode.Exchange{Leg: decode.LegApp}, `leg == "app"`, `leg == "network"`},
 	}
 	declared := map[string]bool{}
 	for _, v := range Variables() {

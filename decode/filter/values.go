@@ -73,6 +73,10 @@ func lookup(name string) (varKind, bool) {
 		return vState, true
 	case "error":
 		return vError, true
+	case "direction":
+		return vDirection, true
+	case "leg":
+		return vLeg, true
 	}
 	return 0, false
 }
