@@ -72,9 +72,22 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	b = dnsFields(b, e)
 	b = optStr(b, "pod", e.Pod)
 	b = optStr(b, "namespace", e.Namespace)
+	b = meshFields(b, e.Direction, e.Leg, e.Linked)
 	b = str(b, "state", string(e.State))
 	b = optStr(b, "error", e.Error)
 	return append(b, '}')
+}
+
+// meshFields adds the service-mesh labels of decode/mesh when set:
+// direction, leg, and the flow of the other leg ("linked").
+func meshFields(b []byte, direction, leg string, linked uint64) []byte {
+	b = optStr(b, "direction", direction)
+	b = optStr(b, "leg", leg)
+	if linked != 0 {
+		b = append(b, `,"linked":`...)
+		b = strconv.AppendUint(b, linked, 10)
+	}
+	return b
 }
 
 func grpcFields(b []byte, e *decode.Exchange) []byte {
@@ -142,6 +155,7 @@ func AppendFlow(b []byte, f *decode.Flow) []byte {
 	b = optStr(b, "sni", f.SNI)
 	b = optStr(b, "pod", f.Pod)
 	b = optStr(b, "namespace", f.Namespace)
+	b = meshFields(b, f.Direction, f.Leg, f.Linked)
 	b = optStr(b, "error", f.Error)
 	return append(b, '}')
 }
