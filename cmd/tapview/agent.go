@@ -24,9 +24,10 @@ const agentDrainTimeout = 10 * time.Second
 
 func newAgentCmd() *cobra.Command {
 	var (
-		listen, cert, key, clientCA, origin string
-		plaintext                           bool
-		maxCaptures                         int
+		listen                      []string
+		cert, key, clientCA, origin string
+		plaintext                   bool
+		maxCaptures                 int
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -44,7 +45,8 @@ TLS is required unless --plaintext: --cert/--key is the server certificate,
 TLS). The agent runs until SIGINT or SIGTERM, then ends running captures
 cleanly (CAPTURE_STOPPED) and exits. Logs go to standard error.`,
 		Example: `  tapview agent --listen :9494 --cert agent.pem --key agent-key.pem --client-ca ca.pem
-  sudo tapview agent --plaintext --listen 127.0.0.1:9494`,
+  sudo tapview agent --plaintext --listen 127.0.0.1:9494
+  tapview agent --listen 10.0.1.11:9494 --listen 127.0.0.1:9494 --cert ... --key ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var opts []grpc.ServerOption
@@ -67,24 +69,39 @@ cleanly (CAPTURE_STOPPED) and exits. Logs go to standard error.`,
 			if origin == "" {
 				origin, _ = os.Hostname()
 			}
-			lis, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("agent: %w", err)
+			if len(listen) == 0 {
+				return usageErr("--listen needs an address")
 			}
-			port, err := listenPort(lis.Addr())
-			if err != nil {
-				lis.Close()
-				return err
+			var liss []net.Listener
+			var ports []uint16
+			closeAll := func() {
+				for _, l := range liss {
+					l.Close()
+				}
+			}
+			for _, a := range listen {
+				lis, err := net.Listen("tcp", a)
+				if err != nil {
+					closeAll()
+					return fmt.Errorf("agent: %w", err)
+				}
+				liss = append(liss, lis)
+				port, err := listenPort(lis.Addr())
+				if err != nil {
+					closeAll()
+					return err
+				}
+				ports = append(ports, port)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			srv := server.New(server.Config{MaxCaptures: maxCaptures, ExcludeTCPPorts: []uint16{port}, Origin: origin, Log: log})
+			srv := server.New(server.Config{MaxCaptures: maxCaptures, ExcludeTCPPorts: ports, Origin: origin, Log: log})
 			g := grpc.NewServer(append(server.GRPCOptions(), opts...)...)
 			srv.Register(g)
-			return serveAgent(cmd.Context(), g, srv, lis, log, !plaintext && clientCA != "")
+			return serveAgent(cmd.Context(), g, srv, liss, log, !plaintext && clientCA != "")
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&listen, "listen", ":9494", "`ADDR` to serve gRPC on (pcap-release agents use port 9494)")
+	fs.StringArrayVar(&listen, "listen", []string{":9494"}, "`ADDR` to serve gRPC on, repeatable (pcap-release agents use port 9494)")
 	fs.StringVar(&cert, "cert", "", "PEM server certificate `FILE`")
 	fs.StringVar(&key, "key", "", "PEM private key `FILE` of --cert")
 	fs.StringVar(&clientCA, "client-ca", "", "PEM `FILE` of CAs; clients must present a certificate they signed")
@@ -94,13 +111,17 @@ cleanly (CAPTURE_STOPPED) and exits. Logs go to standard error.`,
 	return cmd
 }
 
-// serveAgent serves until ctx ends, then drains captures and stops.
-func serveAgent(ctx context.Context, g *grpc.Server, srv *server.Server, lis net.Listener, log *slog.Logger, mtls bool) error {
-	errc := make(chan error, 1)
-	go func() { errc <- g.Serve(lis) }()
-	log.Info("agent listening", "addr", lis.Addr().String(), "mtls", mtls)
+// serveAgent serves on every listener until ctx ends, then drains
+// captures and stops.
+func serveAgent(ctx context.Context, g *grpc.Server, srv *server.Server, liss []net.Listener, log *slog.Logger, mtls bool) error {
+	errc := make(chan error, len(liss))
+	for _, lis := range liss {
+		go func(lis net.Listener) { errc <- g.Serve(lis) }(lis)
+		log.Info("agent listening", "addr", lis.Addr().String(), "mtls", mtls)
+	}
 	select {
 	case err := <-errc:
+		g.Stop()
 		return fmt.Errorf("agent: %w", err)
 	case <-ctx.Done():
 	}
@@ -117,8 +138,10 @@ func serveAgent(ctx context.Context, g *grpc.Server, srv *server.Server, lis net
 	case <-dctx.Done():
 		g.Stop()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return fmt.Errorf("agent: %w", err)
+	for range liss {
+		if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("agent: %w", err)
+		}
 	}
 	return nil
 }

@@ -196,7 +196,7 @@ func TestAgentDaemonSetManifest(t *testing.T) {
 	if c.Args[0] != "agent" {
 		t.Errorf("args %v do not run the agent", c.Args)
 	}
-	for _, want := range []string{"--listen=$(NODE_IP):9494", "--client-ca=/etc/tapview/tls/ca.crt",
+	for _, want := range []string{"--listen=$(NODE_IP):9494", "--listen=127.0.0.1:9494", "--client-ca=/etc/tapview/tls/ca.crt",
 		"--cert=/etc/tapview/tls/tls.crt", "--key=/etc/tapview/tls/tls.key", "--origin=$(NODE_NAME)"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args lack %s", want)
