@@ -37,6 +37,7 @@ type sessionFlags struct {
 	duration  time.Duration
 	count     int
 	keylog    string
+	bodies    bool
 }
 
 func (f *sessionFlags) add(cmd *cobra.Command) {
@@ -49,6 +50,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.StringVarP(&f.write, "write", "w", "", "also record what the sources deliver to `FILE` (.pcapng, .pcap)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until the sources end or Ctrl-C)")
 	fs.IntVar(&f.count, "count", 0, "stop after this many exchanges (flows with --flows)")
+	fs.BoolVar(&f.bodies, "bodies", false, "with -o json: include decoded bodies and gRPC/WebSocket messages")
 	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
 }
 
@@ -96,7 +98,7 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	var runErr error
 	switch mode {
 	case "json":
-		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Limit: f.count, OnLimit: cancel})
+		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel})
 		runErr = runHeadless(ctx, inputs, keys, w, w)
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err

@@ -111,7 +111,7 @@ func TestVariables(t *testing.T) {
 		{"url", api, `url == "https://api.example.com/api/v1/pets?limit=5"`, `url.startsWith("http:")`},
 		{"url h2 scheme", g, `url == "http://greeter:50051/helloworld.Greeter/SayHello"`, `url.startsWith("https")`},
 		{"status", api, `status == 503`, `status < 500`},
-		{"grpc_status none", api, `grpc_status == -1`, `grpc_status == 0`},
+		{"grpc_status none", api, `proto != "grpc"`, `grpc_status == 0 || grpc_status != 0 || grpc_status == -1`},
 		{"grpc_status", g, `grpc_status == 14`, `grpc_status == 0`},
 		{"grpc_service", g, `grpc_service == "helloworld.Greeter"`, `grpc_service == ""`},
 		{"grpc_method", g, `grpc_method == "SayHello"`, `grpc_method == "sayhello"`},
@@ -182,7 +182,9 @@ func TestIssueExamples(t *testing.T) {
 		{`method == "POST" && path.startsWith("/api")`, [3]bool{true, false, false}},
 		{`latency > duration("250ms")`, [3]bool{true, false, false}},
 		{`"authorization" in req_headers`, [3]bool{true, false, false}},
-		{`grpc_status != 0`, [3]bool{true, true, true}},
+		// Without a gRPC status, comparisons on it are false: the
+		// example means "failed gRPC calls".
+		{`grpc_status != 0`, [3]bool{false, false, true}},
 		{`grpc_status > 0`, [3]bool{false, false, true}},
 		{`resp_body.contains("error")`, [3]bool{true, false, false}},
 		{`host.matches("^api\\.")`, [3]bool{true, false, false}},
@@ -233,7 +235,14 @@ func TestEmptyAndNil(t *testing.T) {
 	for _, v := range Variables() {
 		expr := v.Name + ` == ` + zeroLiteral(v.Type)
 		if v.Name == "grpc_status" {
-			expr = "grpc_status == -1"
+			// Absent: no comparison holds, and none may panic.
+			for _, e := range []string{"grpc_status == -1", "grpc_status != 0", "!(grpc_status == 0)"} {
+				p := mustCompile(t, e)
+				if p.Match(&decode.Exchange{}) || p.MatchFlow(&decode.Flow{}) {
+					t.Errorf("%s matched without a gRPC status", e)
+				}
+			}
+			continue
 		}
 		p := mustCompile(t, expr)
 		if !p.Match(&decode.Exchange{}) {
@@ -283,7 +292,8 @@ func TestMatchFlow(t *testing.T) {
 		{`server_ip == "10.0.0.9" && server_port == 443`, true, false},
 		{`state == "reset" && error.contains("reset")`, true, false},
 		{`source == "agent-1" && pod == "checkout-7d9" && namespace == "shop"`, true, false},
-		{`status == 0 && grpc_status == -1 && method == "" && latency == duration("0s")`, true, true},
+		{`status == 0 && method == "" && latency == duration("0s")`, true, true},
+		{`grpc_status != 0`, false, false},
 		{`size(resp_headers) == 0 && req_body == ""`, true, true},
 		{`status >= 500`, false, false},
 	}

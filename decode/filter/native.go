@@ -22,7 +22,14 @@ type node func(v values) bool
 
 // native compiles a checked expression into a node, or nil when it uses
 // anything outside the supported forms.
-func native(e celast.Expr) node {
+func native(e celast.Expr) node { return nativeUnder(e, false) }
+
+// nativeUnder compiles e, knowing whether it sits under a negation. A
+// comparison with grpc_status is not total (an exchange without a gRPC
+// status makes CEL fail, which a filter reads as false); outside a
+// negation "false" is exactly CEL's final answer, under one it is not, so
+// there the CEL program runs instead.
+func nativeUnder(e celast.Expr, negated bool) node {
 	switch e.Kind() {
 	case celast.LiteralKind:
 		if b, ok := e.AsLiteral().(types.Bool); ok {
@@ -41,7 +48,7 @@ func native(e celast.Expr) node {
 		if len(args) != 2 {
 			return nil
 		}
-		l, r := native(args[0]), native(args[1])
+		l, r := nativeUnder(args[0], negated), nativeUnder(args[1], negated)
 		if l == nil || r == nil {
 			return nil
 		}
@@ -53,13 +60,16 @@ func native(e celast.Expr) node {
 		if len(args) != 1 {
 			return nil
 		}
-		x := native(args[0])
+		x := nativeUnder(args[0], !negated)
 		if x == nil {
 			return nil
 		}
 		return func(v values) bool { return !x(v) }
 	case "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_":
 		if len(args) != 2 {
+			return nil
+		}
+		if negated && (mentions(args[0], vGRPCStatus) || mentions(args[1], vGRPCStatus)) {
 			return nil
 		}
 		if n := compare(fn, args[0], args[1]); n != nil {
@@ -101,6 +111,12 @@ func flip(fn string) string {
 		return "_<=_"
 	}
 	return fn
+}
+
+// mentions reports whether e is a reference to the variable k.
+func mentions(e celast.Expr, k varKind) bool {
+	got, ok := variable(e)
+	return ok && got == k
 }
 
 // variable returns the kind of a declared variable reference.
@@ -167,16 +183,25 @@ func compare(fn string, lhs, rhs celast.Expr) node {
 		switch lit := rhs.AsLiteral().(type) {
 		case types.Int:
 			n := int64(lit)
+			if k == vGRPCStatus {
+				return func(v values) bool { x := v.num(k); return x >= 0 && ordered(fn, cmp(x, n)) }
+			}
 			return func(v values) bool { return ordered(fn, cmp(v.num(k), n)) }
 		case types.Uint:
 			if uint64(lit) > math.MaxInt64 {
+				if k == vGRPCStatus {
+					return func(v values) bool { return v.num(k) >= 0 && ordered(fn, -1) }
+				}
 				return func(values) bool { return ordered(fn, -1) }
 			}
 			n := int64(lit)
+			if k == vGRPCStatus {
+				return func(v values) bool { x := v.num(k); return x >= 0 && ordered(fn, cmp(x, n)) }
+			}
 			return func(v values) bool { return ordered(fn, cmp(v.num(k), n)) }
 		case types.Double:
 			f := float64(lit)
-			if math.IsNaN(f) {
+			if math.IsNaN(f) || k == vGRPCStatus {
 				return nil
 			}
 			return func(v values) bool { return ordered(fn, cmp(float64(v.num(k)), f)) }

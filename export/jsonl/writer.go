@@ -25,6 +25,8 @@ type Options struct {
 	Mask func(*decode.Exchange) *decode.Exchange
 	// Flows prints flows instead of exchanges.
 	Flows bool
+	// Bodies adds decoded bodies and gRPC/WebSocket parts to exchanges.
+	Bodies bool
 	// Limit stops printing after this many records (0: no limit) and
 	// calls OnLimit once, so the caller can stop the sources.
 	Limit   int
@@ -63,6 +65,10 @@ func (w *Writer) Exchange(e *decode.Exchange) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = AppendExchange(w.buf[:0], e)
+	if w.opts.Bodies {
+		w.buf = appendBodies(w.buf[:len(w.buf)-1], e)
+		w.buf = append(w.buf, '}')
+	}
 	w.emit()
 }
 
