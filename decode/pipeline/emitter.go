@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +30,11 @@ type secret struct {
 // It batches items and sends full batches to the decoder: a file source
 // waits when the decoder is behind, a live source drops and counts.
 type emitter struct {
-	ctx   context.Context
+	// stop closes when the decoder stops reading (after the grace period
+	// that follows cancellation). Until then a blocking send waits, so
+	// what a source drains after cancellation (an agent's last packets
+	// and its CAPTURE_STOPPED note) still reaches the decoder.
+	stop  <-chan struct{}
 	src   int
 	live  bool
 	size  int
@@ -147,7 +150,7 @@ func (e *emitter) flushStale(age time.Duration) {
 }
 
 // send hands b to the decoder. With block it waits for room, giving up
-// (and dropping b) only when the run is cancelled.
+// (and dropping b) only when the decoder stopped reading.
 func (e *emitter) send(b *batch, block bool) bool {
 	if !block {
 		select {
@@ -160,7 +163,7 @@ func (e *emitter) send(b *batch, block bool) bool {
 	select {
 	case e.out <- b:
 		return true
-	case <-e.ctx.Done():
+	case <-e.stop:
 		e.dropped.Add(int64(len(b.pkts) + len(b.traces)))
 		return false
 	}

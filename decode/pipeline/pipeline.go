@@ -139,7 +139,7 @@ func Run(ctx context.Context, inputs []Input, dec PacketDecoder, opts Options) e
 	states := make([]*srcState, len(inputs))
 	live := false
 	for i, in := range inputs {
-		em := &emitter{ctx: ctx, src: i, live: in.Live, size: opts.BatchSize, out: ch, pool: pool}
+		em := &emitter{stop: stop, src: i, live: in.Live, size: opts.BatchSize, out: ch, pool: pool}
 		st := &srcState{name: in.Source.Name(), em: em}
 		st.stats.Name = st.name
 		if s, ok := in.Source.(sizer); ok {
