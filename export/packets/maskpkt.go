@@ -137,19 +137,22 @@ func fold(s uint32) uint16 {
 
 // maskBytes overwrites in b what m's raw scan, the flow's secret values
 // and its wiped-body pieces cover. It reports whether b changed.
-func maskBytes(m *mask.Masker, fp *flowPlan, b []byte) bool {
+func maskBytes(m *mask.Masker, fp *flowPlan, dir int, b []byte) bool {
 	changed := m.MaskInPlace(b) > 0
-	if fp != nil && maskValues(fp, b) {
+	if fp != nil && maskValues(fp, dir, b) {
 		changed = true
 	}
 	return changed
 }
 
-// maskValues overwrites the flow's known secret values and wiped-body
-// pieces in b. It reports whether b changed.
-func maskValues(fp *flowPlan, b []byte) bool {
+// maskValues overwrites the known secret values of one direction of the
+// flow, and wiped-body pieces, in b. It reports whether b changed.
+func maskValues(fp *flowPlan, dir int, b []byte) bool {
 	changed := false
 	for _, s := range fp.secrets {
+		if int(s.dir) != dir {
+			continue
+		}
 		for i := 0; i+len(s.b) <= len(b); {
 			j := bytes.Index(b[i:], s.b)
 			if j < 0 {
@@ -201,7 +204,7 @@ func maskAcross(fp *flowPlan, cur *held, holds func(*held) bool, scratch []byte)
 	for i := len(parts) - 1; i >= 0; i-- {
 		joined = append(joined, parts[i].payload...)
 	}
-	if !maskValues(fp, joined) {
+	if !maskValues(fp, cur.dir, joined) {
 		return joined
 	}
 	off := 0

@@ -92,12 +92,14 @@ type flowPlan struct {
 	last     [2]*held     // newest packet with payload per direction (pass two)
 }
 
-// secret is a byte string to overwrite wherever it occurs in the flow,
-// with the byte to write: '*' for plain text, 0xf9 for HPACK Huffman
-// code (the code of '*', so the value decodes as asterisks).
+// secret is a byte string to overwrite wherever it occurs in one
+// direction of the flow, with the byte to write: '*' for plain text,
+// 0xf9 for HPACK Huffman code (the code of '*', so the value decodes as
+// asterisks).
 type secret struct {
 	b    []byte
 	fill byte
+	dir  uint8 // 0: client to server
 }
 
 // comment is an exchange summary placed on the first packet with payload
@@ -195,7 +197,6 @@ func (p *Plan) AddExchange(e *decode.Exchange) {
 	if e.TLS {
 		fp.tls = true
 	}
-	me := p.masker.Exchange(e)
 	at, dir := e.Start, 0
 	switch {
 	case e.Request != nil && !e.Request.First.IsZero():
@@ -203,11 +204,27 @@ func (p *Plan) AddExchange(e *decode.Exchange) {
 	case e.Request == nil && e.Response != nil && !e.Response.First.IsZero():
 		at, dir = e.Response.First, 1
 	}
-	fp.comments[dir] = append(fp.comments[dir], comment{at: at, text: Summary(me)})
-	if me != e && !fp.tls {
+	fp.comments[dir] = append(fp.comments[dir], comment{at: at, text: Summary(p.maskedURL(e))})
+	if p.masker != nil && !fp.tls && p.collectSecrets(fp, e) {
 		p.stats.Secrets++
-		p.collectSecrets(fp, e, me)
 	}
+}
+
+// maskedURL returns e with its request's host and target masked, all a
+// summary shows of what could be secret; the full display masking of
+// bodies would be wasted here.
+func (p *Plan) maskedURL(e *decode.Exchange) *decode.Exchange {
+	if p.masker == nil || e.Request == nil {
+		return e
+	}
+	t, h := p.masker.Text(e.Request.Target), p.masker.Text(e.Request.Host)
+	if t == e.Request.Target && h == e.Request.Host {
+		return e
+	}
+	c, r := *e, *e.Request
+	r.Target, r.Host = t, h
+	c.Request = &r
+	return &c
 }
 
 // prepare sorts comments by time before pass two and resets its state,

@@ -22,77 +22,97 @@ const pieceLen = 16
 type piece [pieceLen]byte
 
 // collectSecrets records in fp the byte strings that must not survive in
-// the flow's packets: the raw masker's findings in every value that the
-// display masker changed (header and trailer values, the request target,
-// bodies, framed parts), the HPACK Huffman code of changed HTTP/2 header
-// values, and content-encoded bodies that held a secret.
-func (p *Plan) collectSecrets(fp *flowPlan, e, me *decode.Exchange) {
+// the flow's packets, and reports whether there were any: what the raw
+// masker finds in each header and trailer line, the request target,
+// bodies and framed parts; the HPACK Huffman code of HTTP/2 header values
+// that hold a secret; and content-encoded bodies whose decoded form holds
+// one. Each field is scanned once, by the same rules the display masker
+// applies.
+func (p *Plan) collectSecrets(fp *flowPlan, e *decode.Exchange) bool {
 	h2 := e.Proto == "h2" || e.Proto == "grpc"
-	p.messageSecrets(fp, e.Request, me.Request, h2)
-	p.messageSecrets(fp, e.Response, me.Response, h2)
-	for i, m := range e.Interim {
-		if i < len(me.Interim) {
-			p.messageSecrets(fp, m, me.Interim[i], h2)
+	found := p.messageSecrets(fp, 0, e.Request, h2)
+	if p.messageSecrets(fp, 1, e.Response, h2) {
+		found = true
+	}
+	for _, m := range e.Interim {
+		if p.messageSecrets(fp, 1, m, h2) {
+			found = true
 		}
 	}
+	return found
 }
 
-func (p *Plan) messageSecrets(fp *flowPlan, m, mm *decode.Message, h2 bool) {
-	if m == nil || mm == nil || m == mm {
-		return
+// messageSecrets collects one message's secrets; dir is the direction
+// that carries it (0 client to server), the only one searched for them.
+func (p *Plan) messageSecrets(fp *flowPlan, dir uint8, m *decode.Message, h2 bool) bool {
+	if m == nil {
+		return false
 	}
-	p.headerSecrets(fp, m.Headers, mm.Headers, h2)
-	p.headerSecrets(fp, m.Trailers, mm.Trailers, h2)
-	if m.Target != mm.Target {
-		p.valueSecrets(fp, []byte(m.Target), 0, len(m.Target))
+	found := p.headerSecrets(fp, dir, m.Headers, h2)
+	if p.headerSecrets(fp, dir, m.Trailers, h2) {
+		found = true
 	}
-	if len(m.Body) > 0 && !sameBytes(m.Body, mm.Body) {
+	if m.Target != "" && p.valueSecrets(fp, dir, []byte(m.Target), 0, len(m.Target)) {
+		found = true
+	}
+	if len(m.Body) > 0 {
 		if body.NeedsDecoding(m.ContentEncoding) {
-			// The secret is inside compressed bytes: no plain value can be
-			// found in the packets, so the body goes as a whole.
-			p.wipeBody(fp, m.Body)
-		} else {
-			p.valueSecrets(fp, m.Body, 0, len(m.Body))
+			// The secret would be inside compressed bytes, where no plain
+			// value can be found in the packets: the body goes as a whole.
+			plain, _ := body.Decode(m.ContentEncoding, m.Body, decode.DefaultMaxDecoded)
+			if len(plain) > 0 && p.masker.MaskInPlace(bytes.Clone(plain)) > 0 {
+				p.wipeBody(fp, dir, m.Body)
+				found = true
+			}
+		} else if p.valueSecrets(fp, dir, m.Body, 0, len(m.Body)) {
+			found = true
 		}
 	}
-	for i, part := range m.Parts {
-		if i >= len(mm.Parts) || sameBytes(part.Data, mm.Parts[i].Data) {
+	for _, part := range m.Parts {
+		if len(part.Data) == 0 {
 			continue
 		}
 		if part.Compressed {
-			p.wipeBody(fp, m.Body)
+			if p.masker.MaskInPlace(bytes.Clone(part.Data)) > 0 {
+				p.wipeBody(fp, dir, m.Body)
+				found = true
+			}
 			continue
 		}
-		p.valueSecrets(fp, part.Data, 0, len(part.Data))
+		if p.valueSecrets(fp, dir, part.Data, 0, len(part.Data)) {
+			found = true
+		}
 	}
+	return found
 }
 
-// headerSecrets handles the fields whose masked value differs.
-func (p *Plan) headerSecrets(fp *flowPlan, hs, mhs []decode.Header, h2 bool) {
-	for i, h := range hs {
-		if i >= len(mhs) || mhs[i].Value == h.Value {
+// headerSecrets handles header (or trailer) fields. The raw masker
+// recognises a header line by its name, so it is given one; only spans
+// inside the value are kept.
+func (p *Plan) headerSecrets(fp *flowPlan, dir uint8, hs []decode.Header, h2 bool) bool {
+	found := false
+	var line []byte
+	for _, h := range hs {
+		if h.Value == "" {
 			continue
 		}
-		// The raw masker recognises a header line by its name, so it is
-		// given one; only spans inside the value are kept.
-		line := make([]byte, 0, len(h.Name)+len(h.Value)+4)
-		line = append(append(append(line, h.Name...), ": "...), h.Value...)
+		line = append(append(append(line[:0], h.Name...), ": "...), h.Value...)
 		line = append(line, "\r\n"...)
-		if !p.valueSecrets(fp, line, len(h.Name)+2, len(h.Name)+2+len(h.Value)) {
-			// The display masker saw a secret the raw one does not
-			// place: the whole value goes.
-			fp.addSecret(secret{b: []byte(h.Value), fill: '*'})
+		if !p.valueSecrets(fp, dir, line, len(h.Name)+2, len(h.Name)+2+len(h.Value)) {
+			continue
 		}
-		if h2 && h.Value != "" {
+		found = true
+		if h2 {
 			code := hpack.AppendHuffmanString(nil, h.Value)
-			fp.addSecret(secret{b: code, fill: huffmanStar})
+			fp.addSecret(secret{b: code, fill: huffmanStar, dir: dir})
 		}
 	}
+	return found
 }
 
 // valueSecrets runs the raw masker over b and records the overwritten
 // runs that lie in b[lo:hi]. It reports whether any run was found.
-func (p *Plan) valueSecrets(fp *flowPlan, b []byte, lo, hi int) bool {
+func (p *Plan) valueSecrets(fp *flowPlan, dir uint8, b []byte, lo, hi int) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -115,7 +135,7 @@ func (p *Plan) valueSecrets(fp *flowPlan, b []byte, lo, hi int) bool {
 		for j < hi && masked[j] == ' ' && b[j] != ' ' {
 			j++
 		}
-		fp.addSecret(secret{b: bytes.Clone(b[i:j]), fill: '*'})
+		fp.addSecret(secret{b: bytes.Clone(b[i:j]), fill: '*', dir: dir})
 		found = true
 		i = j
 	}
@@ -128,7 +148,7 @@ func (fp *flowPlan) addSecret(s secret) {
 		return
 	}
 	for _, have := range fp.secrets {
-		if have.fill == s.fill && bytes.Equal(have.b, s.b) {
+		if have.fill == s.fill && have.dir == s.dir && bytes.Equal(have.b, s.b) {
 			return
 		}
 	}
@@ -140,7 +160,7 @@ func (fp *flowPlan) addSecret(s secret) {
 }
 
 // wipeBody records a body to overwrite wherever its pieces occur.
-func (p *Plan) wipeBody(fp *flowPlan, b []byte) {
+func (p *Plan) wipeBody(fp *flowPlan, dir uint8, b []byte) {
 	if len(b) == 0 {
 		return
 	}
@@ -156,15 +176,5 @@ func (p *Plan) wipeBody(fp *flowPlan, b []byte) {
 		fp.wipe[piece(b[:pieceLen])] = struct{}{}
 		b = b[pieceLen:]
 	}
-	fp.addSecret(secret{b: bytes.Clone(b), fill: '*'})
-}
-
-func sameBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || &a[0] == &b[0] {
-		return true
-	}
-	return bytes.Equal(a, b)
+	fp.addSecret(secret{b: bytes.Clone(b), fill: '*', dir: dir})
 }

@@ -198,7 +198,7 @@ func (w *writer) captured(p sources.Packet) *held {
 	if m == nil || fp.tls || len(h.payload) == 0 {
 		return h
 	}
-	if maskBytes(m, fp, h.payload) {
+	if maskBytes(m, fp, h.dir, h.payload) {
 		h.changed = true
 	}
 	if f.Fragment {
