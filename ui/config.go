@@ -101,6 +101,16 @@ type Config struct {
 	// When nil (or while masking is on) the raw tab shows bytes
 	// reconstructed from the decoded messages and says so.
 	Raw func(e *decode.Exchange) ([]byte, error)
+
+	// Both is the store with both legs of service-mesh traffic, including
+	// the network-leg duplicates Store leaves out; the b key switches to
+	// it. nil disables the key.
+	Both Store
+	// External lists destinations outside the cluster for the external
+	// lens (key 3); nil hides the lens.
+	External ExternalReader
+	// StartExternal opens the external lens first.
+	StartExternal bool
 }
 
 // Run shows the UI on the terminal until the user quits or ctx ends. It

@@ -150,6 +150,9 @@ func (m *Model) reloadDetail() tea.Cmd {
 		job.fl = m.cfg.Store.FlowByID(d.id)
 	} else {
 		job.ex = m.cfg.Store.ExchangeByID(d.id)
+		if job.ex != nil && job.ex.Linked != 0 {
+			job.linked = m.cfg.Store.FlowByID(job.ex.Linked)
+		}
 	}
 	return m.work(job.run)
 }
@@ -172,6 +175,8 @@ type detailJob struct {
 	loc  *time.Location
 	mask func(*decode.Exchange) *decode.Exchange
 	raw  func(*decode.Exchange) ([]byte, error)
+	// linked is the flow of the exchange's other mesh leg, when known.
+	linked *decode.Flow
 }
 
 func (j detailJob) run() tea.Msg {
@@ -192,7 +197,7 @@ func (j detailJob) run() tea.Msg {
 		case tabResponse:
 			res.lines, res.used = responseLines(e, w, j.key.choice)
 		case tabTiming:
-			res.lines = timingLines(e, j.loc, w)
+			res.lines = timingLines(e, j.linked, j.loc, w)
 		default:
 			res.lines = j.rawTab(e, w)
 		}

@@ -54,6 +54,14 @@
 //   - Keys live in one keyMap; Update matches against it and the help
 //     screen is generated from it. "/" filters a list and searches the
 //     detail; n/N step through search matches in the detail.
+//   - Service mesh. With a sidecar, the CLI gives two stores: Store shows
+//     each request once (the app leg; network-leg duplicates left out by
+//     decode/mesh) and Both has both legs; b swaps them, and since list
+//     positions differ the cursors start over and filters run again. The
+//     UI wakes on Both's signal, which sees every change. Key 3 shows the
+//     external lens (destinations outside the cluster, read from an
+//     ExternalReader in a command on each refresh); both keys are
+//     disabled, and absent from help, when the CLI gives no source.
 //   - The prompt is a small line editor using the real terminal cursor:
 //     no blink timer, so the screen is still between keystrokes.
 package ui

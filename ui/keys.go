@@ -7,6 +7,7 @@ import "charm.land/bubbles/v2/key"
 type keyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown     key.Binding
 	Enter, Back, Tab, BackTab, Exchanges, Flows key.Binding
+	External, Both                              key.Binding
 	NextItem, PrevItem                          key.Binding
 	Filter, Next, Prev, View                    key.Binding
 	Mask, Follow, Pause, Export, Copy           key.Binding
@@ -30,6 +31,8 @@ func newKeyMap() keyMap {
 		BackTab:   b("shift+tab", "previous tab", "shift+tab"),
 		Exchanges: b("1", "exchanges", "1"),
 		Flows:     b("2", "flows", "2"),
+		External:  b("3", "external destinations", "3"),
+		Both:      b("b", "both sidecar legs", "b"),
 		NextItem:  b("J/K", "next/prev item in detail", "J"),
 		PrevItem:  b("K", "previous item in detail", "K"),
 		Filter:    b("/", "filter · search detail", "/"),
@@ -53,13 +56,24 @@ type helpGroup struct {
 }
 
 // groups orders the bindings for the help screen. PrevItem is folded into
-// NextItem's "J/K" entry.
+// NextItem's "J/K" entry; disabled bindings (the external lens and both
+// legs without a mesh) are left out.
 func (k keyMap) groups() []helpGroup {
 	return []helpGroup{
 		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
-		{"Panes", []key.Binding{k.Exchanges, k.Flows, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem}},
+		{"Panes", enabled(k.Exchanges, k.Flows, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem)},
 		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View}},
 		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Export, k.Copy}},
 		{"General", []key.Binding{k.Help, k.Quit}},
 	}
+}
+
+func enabled(bs ...key.Binding) []key.Binding {
+	out := bs[:0]
+	for _, b := range bs {
+		if b.Enabled() {
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -88,6 +88,8 @@ func (m *Model) render() string {
 	switch {
 	case m.help:
 		lines = append(lines, m.helpLines(m.h-2)...)
+	case m.ext.open:
+		lines = append(lines, m.externalLines(m.bodyHeight())...)
 	default:
 		if !m.detail.open || m.split() {
 			lines = append(lines, m.listLines(m.listHeight())...)

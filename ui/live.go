@@ -24,7 +24,7 @@ type (
 
 // waitCmd blocks until the store signals a change (or the UI ends).
 func (m *Model) waitCmd() tea.Cmd {
-	ch := m.cfg.Store.Changed()
+	ch := m.wake
 	ctx := m.ctx
 	return func() tea.Msg {
 		select {
@@ -68,7 +68,7 @@ func (m *Model) pull() tea.Cmd {
 		}
 	}
 	m.fixLists()
-	return tea.Batch(m.stepFilters(true), m.syncDetail(), m.startSpin())
+	return tea.Batch(m.stepFilters(true), m.syncDetail(), m.startSpin(), m.loadExternal())
 }
 
 // resume catches up after a pause.

@@ -48,6 +48,9 @@ type Model struct {
 	rowCache map[uint64]exRow
 
 	detail detailState
+	ext    externalState
+	both   bool            // showing cfg.Store swapped with cfg.Both
+	wake   <-chan struct{} // change signal: Both's when set (it sees every change)
 
 	status    statusLine
 	statusSeq int
@@ -79,6 +82,13 @@ func New(ctx context.Context, cfg Config) *Model {
 	}
 	m.lists[paneExchanges].follow = cfg.Live
 	m.lists[paneFlows].follow = cfg.Live
+	m.wake = cfg.Store.Changed()
+	if cfg.Both != nil {
+		m.wake = cfg.Both.Changed()
+	}
+	m.keys.External.SetEnabled(cfg.External != nil)
+	m.keys.Both.SetEnabled(cfg.Both != nil)
+	m.ext.open = cfg.StartExternal && cfg.External != nil
 	return m
 }
 
@@ -88,7 +98,7 @@ func (m *Model) Init() tea.Cmd {
 	if m.cfg.Filter != "" {
 		cmds = append(cmds, m.applyFilter(m.cfg.Filter))
 	}
-	cmds = append(cmds, m.startSpin())
+	cmds = append(cmds, m.startSpin(), m.loadExternal())
 	return tea.Batch(cmds...)
 }
 
@@ -130,6 +140,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case curlResult:
 		m.inflight--
 		return m, m.onCurlResult(msg)
+	case externalResult:
+		m.inflight--
+		m.onExternalResult(msg)
+		return m, nil
 	case clearStatusMsg:
 		if msg.seq == m.statusSeq {
 			m.status = statusLine{}
@@ -160,7 +174,11 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.prompt != nil {
 		return m.onPromptKey(k)
 	}
-	if m.detail.open {
+	if m.ext.open {
+		if cmd, handled := m.onExternalKey(k); handled {
+			return cmd
+		}
+	} else if m.detail.open {
 		if cmd, handled := m.onDetailKey(k); handled {
 			return cmd
 		}
@@ -181,6 +199,10 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 		m.switchPane(paneExchanges)
 	case key.Matches(k, m.keys.Flows):
 		m.switchPane(paneFlows)
+	case key.Matches(k, m.keys.External):
+		return m.openExternal()
+	case key.Matches(k, m.keys.Both):
+		return m.toggleBoth()
 	case key.Matches(k, m.keys.Mask):
 		return m.toggleMask()
 	case key.Matches(k, m.keys.Follow):
@@ -209,9 +231,10 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) switchPane(p paneID) {
-	if m.pane == p && !m.detail.open {
+	if m.pane == p && !m.detail.open && !m.ext.open {
 		return
 	}
+	m.ext.open = false
 	m.pane = p
 	m.detail = detailState{}
 	m.fixLists()

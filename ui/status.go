@@ -16,12 +16,13 @@ func (m *Model) headerLine() string {
 		if m.idx[p].active() {
 			label += "/" + thousands(m.total[p])
 		}
-		if m.pane == p {
+		if m.pane == p && !m.ext.open {
 			return m.st.paneOn.Render(label)
 		}
 		return m.st.paneOff.Render(label)
 	}
 	left := " " + m.st.app.Render("tapview") + "   " + tab(paneExchanges, "1", "Exchanges") + "   " + tab(paneFlows, "2", "Flows")
+	left += m.externalTab()
 	right := m.st.keyHint.Render("? help ")
 	return joinEnds(left, right, m.w)
 }
@@ -91,7 +92,13 @@ func (m *Model) statusBar() string {
 		noun = "flow"
 	}
 	count += " " + plural(total, noun)
+	if m.ext.open {
+		count = thousands(len(m.ext.groups)) + " " + plural(len(m.ext.groups), "destination")
+	}
 	add(count, 80)
+	if m.both {
+		add(m.st.warn.Render("both legs"), 85)
+	}
 	ix := &m.idx[m.pane]
 	switch {
 	case ix.building:
@@ -162,6 +169,8 @@ func (m *Model) layoutSegments(segs []segment, hints string) string {
 // hints are the few keys worth remembering in the current state.
 func (m *Model) hints() string {
 	switch {
+	case m.ext.open:
+		return "esc back · 1 exchanges "
 	case m.detail.open && m.detail.pane == paneFlows:
 		return "/ search · esc back "
 	case m.detail.open:

@@ -32,7 +32,7 @@ func stamp(t time.Time, loc *time.Location) string {
 
 // timingLines is the timing tab: who talked, when each side started and
 // ended, and a waterfall of request, wait and response.
-func timingLines(e *decode.Exchange, loc *time.Location, w int) []dline {
+func timingLines(e *decode.Exchange, linked *decode.Flow, loc *time.Location, w int) []dline {
 	head := []string{fmt.Sprintf("#%d", e.ID), view.Sanitize(e.Proto)}
 	if e.StreamID != 0 {
 		head = append(head, fmt.Sprintf("stream %d", e.StreamID))
@@ -50,6 +50,7 @@ func timingLines(e *decode.Exchange, loc *time.Location, w int) []dline {
 	}
 	out = append(out, field("server", server))
 	out = append(out, field("flow", fmt.Sprintf("#%d", e.FlowID)))
+	out = append(out, meshLines(e.Leg, e.Direction, e.Linked, linked)...)
 	if e.Pod != "" {
 		out = append(out, field("pod", view.Sanitize(e.Namespace+"/"+e.Pod)))
 	}
@@ -174,6 +175,7 @@ func flowLines(f *decode.Flow, loc *time.Location, w int) []dline {
 	out = append(out, field("source", view.Sanitize(f.Source)))
 	out = append(out, field("client", f.Client.String()))
 	out = append(out, field("server", f.Server.String()))
+	out = append(out, meshLines(f.Leg, f.Direction, f.Linked, nil)...)
 	if f.Pod != "" {
 		out = append(out, field("pod", view.Sanitize(f.Namespace+"/"+f.Pod)))
 	}

@@ -1,0 +1,325 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/mesh"
+	"github.com/tapview/tapview/decode/view"
+)
+
+// ExternalReader is where the external lens reads destinations outside
+// the cluster; *mesh.External satisfies it. Groups must be cheap enough to
+// call on every refresh (a bounded table copy).
+type ExternalReader interface {
+	Groups() []mesh.Group
+}
+
+// externalState is the external lens: destinations by name with their
+// verdict, read in a command on open and on every store refresh.
+type externalState struct {
+	open           bool
+	loaded         bool
+	groups         []mesh.Group
+	cursor, offset int
+}
+
+// externalResult carries a fresh copy of the destinations.
+type externalResult struct{ groups []mesh.Group }
+
+// openExternal shows the lens in place of the lists.
+func (m *Model) openExternal() tea.Cmd {
+	if m.cfg.External == nil {
+		return m.flash("the external lens is not available here", true)
+	}
+	m.ext.open = true
+	m.detail = detailState{}
+	return m.loadExternal()
+}
+
+// loadExternal reads the destinations off the update loop.
+func (m *Model) loadExternal() tea.Cmd {
+	if !m.ext.open || m.cfg.External == nil {
+		return nil
+	}
+	r := m.cfg.External
+	return m.work(func() tea.Msg { return externalResult{groups: r.Groups()} })
+}
+
+func (m *Model) onExternalResult(r externalResult) {
+	name := ""
+	if m.ext.cursor < len(m.ext.groups) {
+		name = m.ext.groups[m.ext.cursor].Name
+	}
+	m.ext.groups, m.ext.loaded = r.groups, true
+	for i, g := range r.groups { // the cursor stays on its destination as the order changes
+		if g.Name == name {
+			m.ext.cursor = i
+			break
+		}
+	}
+	m.clampExternal()
+}
+
+// externalRows is how many destinations fit above the detail lines.
+func (m *Model) externalRows() int { return max(m.bodyHeight()-1-externalDetail, 1) }
+
+// externalDetail is the number of lines describing the selected
+// destination under the table.
+const externalDetail = 4
+
+func (m *Model) clampExternal() {
+	e := &m.ext
+	n, rows := len(e.groups), m.externalRows()
+	e.cursor = min(max(e.cursor, 0), max(n-1, 0))
+	if e.cursor < e.offset {
+		e.offset = e.cursor
+	}
+	if e.cursor >= e.offset+rows {
+		e.offset = e.cursor - rows + 1
+	}
+	e.offset = min(max(e.offset, 0), max(n-rows, 0))
+}
+
+// onExternalKey moves through the lens; esc goes back to the lists.
+func (m *Model) onExternalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	e := &m.ext
+	rows := m.externalRows()
+	switch {
+	case key.Matches(k, m.keys.Up):
+		e.cursor--
+	case key.Matches(k, m.keys.Down):
+		e.cursor++
+	case key.Matches(k, m.keys.PageUp):
+		e.cursor -= rows
+	case key.Matches(k, m.keys.PageDown):
+		e.cursor += rows
+	case key.Matches(k, m.keys.Top):
+		e.cursor = 0
+	case key.Matches(k, m.keys.Bottom):
+		e.cursor = len(e.groups) - 1
+	case key.Matches(k, m.keys.Back):
+		e.open = false
+		m.fixLists()
+		return nil, true
+	case key.Matches(k, m.keys.Enter), key.Matches(k, m.keys.Filter):
+		return m.flash("the external lens lists every destination; 1 and / filter exchanges", false), true
+	default:
+		return nil, false
+	}
+	m.clampExternal()
+	return nil, true
+}
+
+// External lens column keys.
+const (
+	xVerdict = iota
+	xName
+	xVia
+	xReqs
+	xErrs
+	xBytes
+	xFirst
+	xLast
+	xNumCols
+)
+
+func (m *Model) externalColumns() []column {
+	return fitColumns([]column{
+		{key: xVerdict, title: "VERDICT", w: 7},
+		{key: xName, title: "DESTINATION", weight: 2, min: 16},
+		{key: xVia, title: "VIA", weight: 1, drop: 3},
+		{key: xReqs, title: "REQS", w: 6, right: true},
+		{key: xErrs, title: "ERR", w: 5, right: true},
+		{key: xBytes, title: "BYTES", w: 6, right: true, drop: 5},
+		{key: xFirst, title: "FIRST", w: 12, drop: 6},
+		{key: xLast, title: "LAST", w: 12, drop: 4},
+	}, m.w)
+}
+
+// externalLines renders the lens in exactly h lines: titles, one row per
+// destination, and the selected destination's addresses and reasons.
+func (m *Model) externalLines(h int) []string {
+	cols := m.externalColumns()
+	out := []string{m.st.colTitle.Render(titleLine(cols, m.w))}
+	e := &m.ext
+	rows := min(m.externalRows(), h-1)
+	switch {
+	case !e.loaded:
+		out = append(out, m.st.dim.Render(" reading…"))
+	case len(e.groups) == 0:
+		out = append(out, m.st.dim.Render(" no destinations outside the cluster yet"))
+	}
+	for i := e.offset; i < len(e.groups) && i < e.offset+rows; i++ {
+		out = append(out, m.externalRow(&e.groups[i], cols, i == e.cursor))
+	}
+	for len(out) < h-externalDetail {
+		out = append(out, "")
+	}
+	if e.cursor < len(e.groups) {
+		out = append(out, m.externalDetailLines(&e.groups[e.cursor])...)
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out[:h]
+}
+
+func (m *Model) externalRow(g *mesh.Group, cols []column, selected bool) string {
+	vals := make([]string, xNumCols)
+	vals[xVerdict] = string(g.Verdict)
+	vals[xName] = view.Sanitize(g.Name)
+	vals[xVia] = view.Sanitize(g.Via)
+	vals[xReqs] = thousands(int(g.Requests))
+	vals[xErrs] = strconv.FormatInt(g.Errors, 10)
+	vals[xBytes] = humanBytes(g.Bytes)
+	if !g.First.IsZero() {
+		vals[xFirst] = g.First.In(m.loc).Format("15:04:05.000")
+		vals[xLast] = g.Last.In(m.loc).Format("15:04:05.000")
+	}
+	pre, verdict, post := rowParts(cols, vals, xVerdict, m.w)
+	if selected {
+		return m.rp.cursor.wrap(pre + verdict + post)
+	}
+	switch g.Verdict {
+	case mesh.Blocked:
+		return m.rp.errRow.wrap(pre + verdict + post)
+	case mesh.Failed:
+		return pre + m.rp.client.wrap(verdict) + post
+	case mesh.Passed:
+		return pre + m.rp.ok.wrap(verdict) + post
+	}
+	return pre + m.rp.pending.wrap(verdict) + post
+}
+
+// externalDetailLines describe one destination: addresses, how its
+// requests ended, and why it is not a plain pass.
+func (m *Model) externalDetailLines(g *mesh.Group) []string {
+	ips := make([]string, len(g.IPs))
+	for i, ip := range g.IPs {
+		ips[i] = ip.String()
+	}
+	addr := "no address seen (named by the request only)"
+	if len(ips) > 0 {
+		addr = strings.Join(ips, " ")
+	}
+	lines := []string{
+		m.st.dim.Render(strings.Repeat("─", m.w)),
+		" " + m.st.bold.Render(view.Sanitize(g.Name)) + "  " + addr,
+		fmt.Sprintf(" %s passed · %s blocked · %s failed · %s", thousands(int(g.Passed)), thousands(int(g.Blocked)),
+			thousands(int(g.Failed)), longBytes(g.Bytes)),
+	}
+	why := ""
+	switch {
+	case g.Reason != "":
+		why = view.Sanitize(g.Reason)
+	case g.Via != "":
+		why = "sent through " + view.Sanitize(g.Via)
+	}
+	if g.Via != "" && g.Reason != "" {
+		why += " · via " + view.Sanitize(g.Via)
+	}
+	lines = append(lines, " "+why)
+	for i := range lines {
+		lines[i] = truncateStyled(lines[i], m.w)
+	}
+	return lines
+}
+
+// toggleBoth switches between the store that shows each mesh request
+// once and the one with both legs. Positions differ between the two, so
+// cursors start over and filters run again.
+func (m *Model) toggleBoth() tea.Cmd {
+	if m.cfg.Both == nil {
+		return m.flash("both legs: no service-mesh sidecar in this session", false)
+	}
+	m.cfg.Store, m.cfg.Both = m.cfg.Both, m.cfg.Store
+	m.both = !m.both
+	ex, fl := m.cfg.Store.Len() // even while paused: old positions mean nothing here
+	m.total = [2]int{ex, fl}
+	m.detail = detailState{}
+	clear(m.rowCache)
+	cmds := []tea.Cmd{}
+	for p := range m.idx {
+		m.lists[p] = listState{follow: m.lists[p].follow}
+		expr := m.idx[p].expr
+		if m.idx[p].building {
+			expr = m.idx[p].next
+		}
+		m.idx[p] = filterIndex{gen: m.idx[p].gen + 1}
+		if expr != "" {
+			if cmd, err := m.setFilter(paneID(p), expr); err == nil {
+				cmds = append(cmds, cmd)
+			}
+		}
+	}
+	msg := "showing each request once (app leg); b shows both legs"
+	if m.both {
+		msg = "showing both sidecar legs; b shows each request once"
+	}
+	cmds = append(cmds, m.pull(), m.flash(msg, false))
+	return tea.Batch(cmds...)
+}
+
+// externalTab is the lens's entry in the header, when there is a lens.
+func (m *Model) externalTab() string {
+	if m.cfg.External == nil {
+		return ""
+	}
+	label := "3 External"
+	if m.ext.loaded {
+		label += " " + thousands(len(m.ext.groups))
+	}
+	if m.ext.open {
+		return "   " + m.st.paneOn.Render(label)
+	}
+	return "   " + m.st.paneOff.Render(label)
+}
+
+// meshLines describe where an exchange or flow sits around a service-mesh
+// sidecar: its leg and direction, and the connection on the other leg
+// (for an app-leg request, the mTLS connection that carried it on).
+func meshLines(leg, dir string, linkedID uint64, linked *decode.Flow) []dline {
+	if leg == "" && dir == "" && linkedID == 0 {
+		return nil
+	}
+	var parts []string
+	switch leg {
+	case decode.LegApp:
+		parts = append(parts, "app leg (app ⇄ sidecar)")
+	case decode.LegNetwork:
+		parts = append(parts, "network leg (sidecar ⇄ network)")
+	}
+	if dir != "" {
+		parts = append(parts, view.Sanitize(dir))
+	}
+	out := []dline{}
+	if len(parts) > 0 {
+		out = append(out, field("mesh", strings.Join(parts, " · ")))
+	}
+	if linkedID == 0 {
+		return out
+	}
+	other := fmt.Sprintf("flow #%d", linkedID)
+	if linked != nil {
+		other += fmt.Sprintf(" %s → %s", linked.Client, linked.Server)
+		if linked.SNI != "" {
+			other += " · SNI " + view.Sanitize(linked.SNI)
+		}
+		if linked.TLS != nil && !linked.TLS.Decrypted {
+			other += " · TLS, not decrypted"
+		}
+	}
+	label := "other leg"
+	if leg == decode.LegApp {
+		label = "network"
+	} else if leg == decode.LegNetwork {
+		label = "app leg"
+	}
+	return append(out, field(label, other))
+}
