@@ -467,42 +467,9 @@ func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) 
 // newPacketWriter opens a pcap or pcapng writer on w.
 func newPacketWriter(w io.Writer, format, comment string) (pcapw.PacketWriter, error) {
 	if format == fmtPcap {
-		return &lazyPcap{w: w}, nil
+		return packets.NewPcap(w), nil
 	}
 	return pcapw.NewPcapng(w, pcapw.NgOptions{Application: "tapview " + versionString(), Comment: comment})
-}
-
-// lazyPcap opens the pcap writer with the first packet's link type: a
-// pcap file holds one link type, which is only known once a packet
-// comes. An empty export is an Ethernet pcap without packets.
-type lazyPcap struct {
-	w  io.Writer
-	pw *pcapw.PcapWriter
-}
-
-func (l *lazyPcap) WritePacket(p sources.Packet, comment string) error {
-	if l.pw == nil {
-		pw, err := pcapw.NewPcap(l.w, p.LinkType, 0, true)
-		if err != nil {
-			return err
-		}
-		l.pw = pw
-	}
-	if err := l.pw.WritePacket(p, comment); err != nil {
-		return fmt.Errorf("%w\n(export .pcapng instead: it holds several link types)", err)
-	}
-	return nil
-}
-
-func (l *lazyPcap) Flush() error {
-	if l.pw == nil {
-		pw, err := pcapw.NewPcap(l.w, sources.LinkEthernet, 0, true)
-		if err != nil {
-			return err
-		}
-		l.pw = pw
-	}
-	return l.pw.Flush()
 }
 
 // output is where an export goes: stdout, or a temporary file next to

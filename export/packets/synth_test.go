@@ -1,6 +1,7 @@
 package packets
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"strings"
@@ -183,4 +184,27 @@ func (s *secretsFirst) Next() (spool.Record, error) {
 		return spool.Record{SecretsKind: 0x544c534b, Secrets: []byte("embedded")}, nil
 	}
 	return s.sliceStream.Next()
+}
+
+func TestPcapTakesTheFirstPacketsLinkType(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewPcap(&buf)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 24 || buf.Bytes()[20] != byte(sources.LinkEthernet) {
+		t.Fatalf("empty pcap: % x", buf.Bytes())
+	}
+	buf.Reset()
+	w = NewPcap(&buf)
+	if err := w.WritePacket(sources.Packet{Timestamp: t0, LinkType: sources.LinkLinuxSLL, Data: make([]byte, 20), OrigLen: 20}, ""); err != nil {
+		t.Fatal(err)
+	}
+	err := w.WritePacket(sources.Packet{Timestamp: t0, LinkType: sources.LinkEthernet, Data: make([]byte, 20), OrigLen: 20}, "")
+	if err == nil || !strings.Contains(err.Error(), "pcapng") {
+		t.Fatalf("mixed link types: %v", err)
+	}
+	if err := w.Flush(); err != nil || buf.Bytes()[20] != byte(sources.LinkLinuxSLL) {
+		t.Fatalf("header link type %d, err %v", buf.Bytes()[20], err)
+	}
 }
