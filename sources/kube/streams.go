@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
+	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
 // attacher attaches to a running container's stdio.
@@ -43,8 +44,13 @@ type restStreams struct {
 
 // fallBack reports whether a WebSocket attempt failed in a way that SPDY
 // may not (the upgrade itself was refused), as client-go recommends.
+// client-go's WebSocket round tripper reports refused upgrades with
+// k8s.io/streaming's error type while the SPDY code still uses
+// apimachinery's; both are recognized, or a server without WebSocket
+// support would never get the SPDY attempt.
 func fallBack(err error) bool {
-	return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	return httpstream.IsUpgradeFailure(err) || streamhttp.IsUpgradeFailure(err) ||
+		httpstream.IsHTTPSProxyError(err) || streamhttp.IsHTTPSProxyError(err)
 }
 
 // Attach streams the container's stdio; stdin, stdout and stderr are
@@ -122,8 +128,12 @@ func streamError(op, ns, pod string, err error) error {
 	}
 	cause := err
 	var uf *httpstream.UpgradeFailureError
-	if errors.As(err, &uf) && uf.Cause != nil {
+	var suf *streamhttp.UpgradeFailureError
+	switch {
+	case errors.As(err, &uf) && uf.Cause != nil:
 		cause = uf.Cause
+	case errors.As(err, &suf) && suf.Cause != nil:
+		cause = suf.Cause
 	}
 	sub := "attach"
 	if op == "port-forward" {
