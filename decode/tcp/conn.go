@@ -68,6 +68,9 @@ func newConn(d *Decoder, transport, source string, client, server netip.AddrPort
 		Last:      ts,
 		State:     decode.FlowOpen,
 	}
+	if d.cfg.Owner != nil {
+		c.flow.Pod, c.flow.Namespace = d.cfg.Owner(source)
+	}
 	return c
 }
 

@@ -69,6 +69,12 @@ type Config struct {
 	DatagramTries int
 	// Defrag bounds IP fragment reassembly.
 	Defrag link.DefragConfig
+	// Owner, when set, names the Kubernetes pod and namespace a source's
+	// traffic was captured in (sources that capture one pod each, such
+	// as `tapview attach`); it is asked once per new flow, and the flow's
+	// exchanges inherit the answer, so filters can use pod and namespace.
+	// Empty strings mean unknown.
+	Owner func(source string) (pod, namespace string)
 }
 
 func (c Config) withDefaults() Config {
