@@ -254,7 +254,7 @@ func (m *Model) exchangeColumns() []column {
 	}
 	cols = append(cols,
 		column{key: exMethod, title: "METHOD", w: 7},
-		column{key: exURL, title: "HOST+PATH", weight: 1, max: 120},
+		column{key: exURL, title: "HOST+PATH", weight: 1, max: 120, url: true},
 		column{key: exStatus, title: "STATUS", w: 6},
 		column{key: exLat, title: "LAT", w: 6, right: true, drop: 4},
 		column{key: exSize, title: "SIZE", w: 5, right: true, drop: 5},

@@ -62,6 +62,28 @@ func fitMiddle(s string, w int) string {
 	return s[:head] + "…" + s[len(s)-tail:]
 }
 
+// fitURL truncates host+path so the path, which tells requests apart,
+// stays readable: the host gives way first (down to a few characters),
+// then the path is cut in the middle, keeping its last segment.
+func fitURL(s string, w int) string {
+	if !isASCII(s) || len(s) <= w || w < 12 {
+		return fit(s, w)
+	}
+	slash := strings.IndexByte(s, '/')
+	if slash <= 0 || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return fitMiddle(s, w)
+	}
+	host, path := s[:slash], s[slash:]
+	const minHost = 6
+	if len(host) <= minHost {
+		return host + fitMiddle(path, w-len(host))
+	}
+	if len(path)+minHost+1 <= w {
+		return host[:w-len(path)-1] + "…" + path
+	}
+	return host[:minHost] + "…" + fitMiddle(path, w-minHost-1)
+}
+
 // isASCII reports printable ASCII only: one byte is one cell. Styled text
 // (escape sequences) and anything else takes the slow, exact path.
 func isASCII(s string) bool {

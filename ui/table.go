@@ -13,6 +13,7 @@ type column struct {
 	weight int    // > 0: flexible, share of the remaining width
 	right  bool   // right-aligned (numbers)
 	middle bool   // truncated in the middle (endpoints)
+	url    bool   // host+path: the host gives way before the path
 	drop   int    // 0: always shown; higher is dropped first
 	after  string // separator after the column; one space when empty
 	min    int    // flexible columns: fewest cells before others are dropped
@@ -83,6 +84,8 @@ func (c column) cell(v string) string {
 		return fitRight(v, c.w)
 	case c.middle:
 		return fitMiddle(v, c.w)
+	case c.url:
+		return fitURL(v, c.w)
 	}
 	return fit(v, c.w)
 }
@@ -90,7 +93,7 @@ func (c column) cell(v string) string {
 // writeCell writes v laid out in the column to b; the common ASCII case
 // writes straight into b without building intermediate strings.
 func (c column) writeCell(b *strings.Builder, v string) {
-	if !isASCII(v) || c.middle && len(v) > c.w {
+	if !isASCII(v) || (c.middle || c.url) && len(v) > c.w {
 		b.WriteString(c.cell(v))
 		return
 	}
