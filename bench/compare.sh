@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# compare.sh: time tapview against tshark on the same capture, in one run.
+#
+#   bench/compare.sh [-r RUNS] [-R TSHARK_RUNS] FILE
+#       Runs `tapview open FILE -o json > /dev/null` RUNS times (default 3)
+#       and `tshark -r FILE -Y http.request -T fields -e http.request.method
+#       -e http.request.uri > /dev/null` TSHARK_RUNS times (default 1),
+#       each under /usr/bin/time -v, and prints wall time, CPU time,
+#       packets/s, MB/s and peak RSS (medians), and the ratios.
+#
+#   bench/compare.sh -n [-r RUNS] [-t] [-d DIR]
+#       Generates a 150 MB and a 600 MB (4x) HTTP/1.1 keep-alive capture
+#       with bench/gen in DIR (default: $TMPDIR or /tmp) and compares
+#       tapview's peak RSS on both (memory must grow sub-linearly). With -t
+#       tshark runs on both as well.
+#
+# The machine is described at the top of the output; on a shared or busy
+# machine wall times are noisy, so CPU time (user+sys) is printed too.
+set -euo pipefail
+
+runs=3
+truns=1
+growth=0
+growth_tshark=0
+dir="${TMPDIR:-/tmp}"
+while getopts "r:R:ntd:h" opt; do
+	case $opt in
+	r) runs=$OPTARG ;;
+	R) truns=$OPTARG ;;
+	n) growth=1 ;;
+	t) growth_tshark=1 ;;
+	d) dir=$OPTARG ;;
+	*) sed -n '2,18p' "$0"; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+TSHARK=${TSHARK:-/usr/bin/tshark}
+if [[ ! -x /usr/bin/time ]]; then
+	echo "compare.sh: /usr/bin/time is missing (Debian/Ubuntu: apt-get install time)" >&2
+	exit 1
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "building tapview and bench/gen..." >&2
+(cd "$root" && go build -o "$work/tapview" ./cmd/tapview && go build -o "$work/gen" ./bench/gen)
+
+machine() {
+	local cpu
+	cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+	echo "machine: $(uname -srm), $(nproc) CPUs (${cpu:-unknown CPU}), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); tapview $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'), $("$TSHARK" --version 2>/dev/null | head -1)"
+}
+
+# measure NAME OUTFILE CMD...: runs CMD under /usr/bin/time -v with stdout
+# to /dev/null and appends "wall cpu rss_kb" to OUTFILE.
+measure() {
+	local out=$1
+	shift
+	local tf="$work/time.txt"
+	/usr/bin/time -v -o "$tf" "$@" >/dev/null 2>"$work/stderr.txt" || {
+		echo "compare.sh: $* failed:" >&2
+		cat "$work/stderr.txt" "$tf" >&2
+		exit 1
+	}
+	awk '
+		/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+		/User time/ { u = $NF }
+		/System time/ { s = $NF }
+		/Maximum resident set size/ { r = $NF }
+		END { printf "%.2f %.2f %d\n", w, u + s, r }' "$tf" >>"$out"
+}
+
+# median FILE COLUMN
+median() {
+	sort -n -k"$2","$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+packets_of() {
+	if command -v capinfos >/dev/null; then
+		capinfos -c -M "$1" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}'
+	else
+		echo 0
+	fi
+}
+
+# compare FILE: the tapview/tshark table for one file.
+compare() {
+	local file=$1 tv="$work/tapview.runs" ts="$work/tshark.runs"
+	: >"$tv"
+	: >"$ts"
+	local bytes pkts
+	bytes=$(stat -c %s "$file")
+	pkts=$(packets_of "$file")
+	echo "file: $file ($(awk -v b="$bytes" 'BEGIN {printf "%.1f MB", b / 1e6}'), $pkts packets)"
+	for ((i = 1; i <= runs; i++)); do
+		echo "  tapview run $i/$runs..." >&2
+		measure "$tv" "$work/tapview" open "$file" -o json
+	done
+	for ((i = 1; i <= truns; i++)); do
+		echo "  tshark run $i/$truns (slow)..." >&2
+		measure "$ts" "$TSHARK" -r "$file" -Y http.request -T fields -e http.request.method -e http.request.uri
+	done
+	table "$bytes" "$pkts" "$tv" "$ts"
+}
+
+# table BYTES PACKETS TAPVIEW_RUNS [TSHARK_RUNS]
+table() {
+	local bytes=$1 pkts=$2 tv=$3 ts=${4:-}
+	local tw tc tr sw sc sr
+	tw=$(median "$tv" 1)
+	tc=$(median "$tv" 2)
+	tr=$(median "$tv" 3)
+	printf "  %-8s %9s %9s %12s %9s %12s   %s\n" tool "wall s" "cpu s" "packets/s" "MB/s" "peak RSS MB" "runs (wall/cpu/RSS MB)"
+	row() {
+		awk -v n="$1" -v w="$2" -v c="$3" -v r="$4" -v b="$bytes" -v p="$pkts" -v runs="$5" \
+			'BEGIN { printf "  %-8s %9.2f %9.2f %12.0f %9.1f %12.1f   %s\n", n, w, c, p / w, b / 1e6 / w, r / 1024, runs }'
+	}
+	row tapview "$tw" "$tc" "$tr" "$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$tv")"
+	if [[ -n $ts && -s $ts ]]; then
+		sw=$(median "$ts" 1)
+		sc=$(median "$ts" 2)
+		sr=$(median "$ts" 3)
+		row tshark "$sw" "$sc" "$sr" "$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$ts")"
+		awk -v tw="$tw" -v tc="$tc" -v tr="$tr" -v sw="$sw" -v sc="$sc" -v sr="$sr" 'BEGIN {
+			printf "  ratios: tapview is %.1fx faster (wall), %.1fx less CPU; peak RSS is %.3f of tshark'"'"'s (1/%.1f)\n", sw / tw, sc / tc, tr / sr, sr / tr }'
+	fi
+}
+
+machine
+if ((growth == 0)); then
+	if (($# != 1)); then
+		sed -n '2,18p' "$0" >&2
+		exit 2
+	fi
+	compare "$1"
+	exit 0
+fi
+
+# Growth mode: 150 MB and 600 MB captures of the same traffic.
+mkdir -p "$dir"
+small="$dir/tapview-bench-150M.pcap"
+large="$dir/tapview-bench-600M.pcap"
+for spec in "150M:$small" "600M:$large"; do
+	echo "generating ${spec#*:} (${spec%%:*})..." >&2
+	"$work/gen" -size "${spec%%:*}" -o "${spec#*:}" >&2
+done
+declare -A rss
+for f in "$small" "$large"; do
+	if ((growth_tshark)); then compare "$f"; else
+		: >"$work/tapview.runs"
+		bytes=$(stat -c %s "$f")
+		pkts=$(packets_of "$f")
+		echo "file: $f ($(awk -v b="$bytes" 'BEGIN {printf "%.1f MB", b / 1e6}'), $pkts packets)"
+		for ((i = 1; i <= runs; i++)); do
+			echo "  tapview run $i/$runs..." >&2
+			measure "$work/tapview.runs" "$work/tapview" open "$f" -o json
+		done
+		table "$bytes" "$pkts" "$work/tapview.runs"
+	fi
+	rss[$f]=$(median "$work/tapview.runs" 3)
+done
+awk -v a="${rss[$small]}" -v b="${rss[$large]}" -v sa="$(stat -c %s "$small")" -v sb="$(stat -c %s "$large")" 'BEGIN {
+	printf "growth: capture %.2fx larger, tapview peak RSS %.1f MB -> %.1f MB (%.2fx): %s\n", sb / sa, a / 1024, b / 1024, b / a,
+		(b / a < sb / sa) ? "sub-linear" : "NOT sub-linear" }'
