@@ -12,6 +12,7 @@ import (
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/link/corpustest"
 	"github.com/tapview/tapview/decode/mesh"
+	"github.com/tapview/tapview/sources"
 )
 
 // decodeCorpus runs one corpus capture through Labeler and External.
@@ -164,5 +165,35 @@ func TestNoMeshInCorpus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExternalSeveralSources: captures from different years decoded in
+// one session keep their own clocks, so no flow is forgotten and counted
+// twice, and each destination has the counts it has alone.
+func TestExternalSeveralSources(t *testing.T) {
+	// A newer capture after an older one, as sources read side by side
+	// interleave: the older one's flows are republished at the end.
+	files := []string{"mix_non_http_services.pcap", "tls13_sll2_sni_zeek_org.pcap", "http11_keepalive_5req_1conn.pcap"}
+	alone := map[string]mesh.Group{}
+	var pkts []sources.Packet
+	for _, f := range files {
+		x, _, _ := decodeCorpus(t, f)
+		for _, g := range x.Groups() {
+			alone[g.Name] = g
+		}
+		pkts = append(pkts, corpustest.Read(t, f)...)
+	}
+	x := mesh.NewExternal(nil, mesh.ExternalOptions{})
+	decodeInto(pkts, nil, mesh.NewLabeler(x, mesh.Options{}))
+	gs := x.Groups()
+	if len(gs) != len(alone) {
+		t.Fatalf("%v together, %d alone", groupNames(gs), len(alone))
+	}
+	for _, g := range gs {
+		a := alone[g.Name]
+		if g.Requests != a.Requests || g.Bytes != a.Bytes || g.Verdict != a.Verdict {
+			t.Errorf("%s together %d requests %d bytes %s, alone %d %d %s", g.Name, g.Requests, g.Bytes, g.Verdict, a.Requests, a.Bytes, a.Verdict)
+		}
 	}
 }

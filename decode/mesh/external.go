@@ -102,8 +102,9 @@ type External struct {
 	dns     *dnsCache
 	gen     uint64
 	evicted int64
-	now     time.Time
+	now     time.Time // latest capture time of any source, paces sweeps
 	swept   time.Time
+	clocks  map[string]time.Time
 }
 
 // NewExternal returns an External passing everything on to next (which
@@ -123,6 +124,7 @@ func NewExternal(next decode.Output, opts ExternalOptions) *External {
 		lru:    list.New(),
 		flows:  make(map[uint64]*extFlow),
 		dns:    newDNSCache(),
+		clocks: make(map[string]time.Time),
 	}
 	if x.egress == nil {
 		x.egress = DefaultEgressSuffixes()
@@ -144,7 +146,7 @@ func (x *External) Note(s sources.Status) {
 // destination and passes it on.
 func (x *External) Flow(f *decode.Flow) {
 	x.mu.Lock()
-	x.advance(f.Last)
+	x.advance(f.Source, f.Last)
 	ef := x.flows[f.ID]
 	if ef == nil {
 		ef = &extFlow{}
@@ -173,7 +175,7 @@ func (x *External) Exchange(e *decode.Exchange) {
 }
 
 func (x *External) observe(e *decode.Exchange) {
-	x.advance(e.End)
+	x.advance(e.Source, e.End)
 	if e.DNS != nil {
 		x.dns.add(e.DNS)
 		return
@@ -273,7 +275,23 @@ func (x *External) flowTarget(ef *extFlow) (target, bool) {
 	} else if sni != "" {
 		name = sni
 	}
+	if name == "" && carriesExchanges(f) {
+		return target{}, false // wait for the Host of its first request
+	}
 	return x.classify(name, ip, "")
+}
+
+// carriesExchanges reports flows whose requests are decoded: they are
+// named and judged by their exchanges, not as opaque connections.
+func carriesExchanges(f *decode.Flow) bool {
+	if f.TLS != nil && f.TLS.Decrypted {
+		return true
+	}
+	switch f.Proto {
+	case "http/1.1", "http/1.0", "http/1", "h2", "h2c", "grpc", "ws", "dns":
+		return true
+	}
+	return false
 }
 
 // classify names a destination and says whether it is outside the
@@ -346,7 +364,7 @@ func (x *External) recompute(ef *extFlow) {
 	}
 	var o outcome
 	haveO := false
-	if ef.exs == 0 {
+	if ef.exs == 0 && !carriesExchanges(f) {
 		o, haveO = flowOutcome(f, flowEnded(f))
 	}
 	g := ef.g
@@ -427,7 +445,13 @@ func (x *External) dropIfEmpty(g *groupState) {
 	g.gone = true
 }
 
-func (x *External) advance(t time.Time) {
+// advance moves the capture clock of a source. Sources keep their own
+// clocks: files from different years in one session must not make each
+// other's flows look old.
+func (x *External) advance(source string, t time.Time) {
+	if t.After(x.clocks[source]) {
+		x.clocks[source] = t
+	}
 	if t.After(x.now) {
 		x.now = t
 	}
@@ -440,7 +464,7 @@ func (x *External) sweep() {
 	}
 	x.swept = x.now
 	for id, ef := range x.flows {
-		if flowEnded(ef.cur) && x.now.Sub(ef.cur.Last) > flowLinger {
+		if flowEnded(ef.cur) && x.clocks[ef.cur.Source].Sub(ef.cur.Last) > flowLinger {
 			delete(x.flows, id)
 		}
 	}

@@ -56,7 +56,8 @@ type Labeler struct {
 	pod      podView
 	hold     time.Duration
 
-	now, swept time.Time
+	now, swept time.Time // latest capture time of any source, paces sweeps
+	clocks     map[string]time.Time
 	flows      map[uint64]*flowState
 	live       []*flowState // flows that may still be paired
 	apps       appRing
@@ -76,6 +77,7 @@ type Stats struct {
 // flowState is what the Labeler remembers of a flow.
 type flowState struct {
 	id           uint64
+	source       string
 	ep           endpoints
 	svc          Service
 	meshSvc      bool
@@ -95,6 +97,7 @@ type exState struct {
 	shown  bool // published to the default output
 	held   bool
 	heldAt time.Time
+	source string
 	latest *decode.Exchange
 }
 
@@ -105,13 +108,14 @@ func NewLabeler(out decode.Output, opts Options) *Labeler {
 		hold = DefaultHold
 	}
 	return &Labeler{
-		out:   out,
-		all:   opts.All,
-		pod:   newPodView(opts.Pod),
-		hold:  hold,
-		flows: make(map[uint64]*flowState),
-		exs:   make(map[uint64]*exState),
-		apps:  newAppRing(1024),
+		out:    out,
+		all:    opts.All,
+		pod:    newPodView(opts.Pod),
+		hold:   hold,
+		flows:  make(map[uint64]*flowState),
+		exs:    make(map[uint64]*exState),
+		clocks: make(map[string]time.Time),
+		apps:   newAppRing(1024),
 	}
 }
 
@@ -132,7 +136,7 @@ func (l *Labeler) Note(s sources.Status) {
 
 // Flow labels f and publishes the copy.
 func (l *Labeler) Flow(f *decode.Flow) {
-	l.advance(f.Last)
+	l.advance(f.Source, f.Last)
 	st := l.flows[f.ID]
 	if st == nil {
 		st = &flowState{id: f.ID}
@@ -146,7 +150,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 		}
 	}
 	st.svc, st.meshSvc = ParseSNI(st.ep.sni)
-	st.first, st.last = f.First, f.Last
+	st.first, st.last, st.source = f.First, f.Last, f.Source
 	st.ended = flowEnded(f)
 	l.pod.observe(st.ep)
 	st.leg, st.dir = l.pod.classify(st.ep)
@@ -194,7 +198,7 @@ func (l *Labeler) republish(st *flowState) {
 
 // Exchange labels e, pairs it with the other leg and publishes the copy.
 func (l *Labeler) Exchange(e *decode.Exchange) {
-	l.advance(e.End)
+	l.advance(e.Source, e.End)
 	c := *e
 	st := l.flows[e.FlowID]
 	if st != nil {
@@ -255,20 +259,26 @@ func (l *Labeler) route(c *decode.Exchange, xs *exState) {
 		xs.held, xs.latest = false, nil
 		return
 	}
-	if c.State.Final() || (xs.held && l.now.Sub(xs.heldAt) >= l.hold) {
+	if c.State.Final() || (xs.held && l.clocks[xs.source].Sub(xs.heldAt) >= l.hold) {
 		xs.held, xs.latest, xs.shown = false, nil, true
 		l.out.Exchange(c)
 		return
 	}
 	if !xs.held {
-		xs.held, xs.heldAt = true, l.now
+		xs.held, xs.heldAt, xs.source = true, l.clocks[c.Source], c.Source
 		l.held = append(l.held, c.ID)
 	}
 	xs.latest = c
 }
 
 // advance moves the capture clock.
-func (l *Labeler) advance(t time.Time) {
+// advance moves the capture clock of a source. Each source keeps its own
+// clock, so files from different years in one session do not age each
+// other's state.
+func (l *Labeler) advance(source string, t time.Time) {
+	if t.After(l.clocks[source]) {
+		l.clocks[source] = t
+	}
 	if t.After(l.now) {
 		l.now = t
 	}
@@ -304,7 +314,7 @@ func (l *Labeler) sweep() {
 		if xs == nil || !xs.held {
 			continue
 		}
-		if l.now.Sub(xs.heldAt) >= l.hold || len(l.held)-i > maxHeld/2 {
+		if l.clocks[xs.source].Sub(xs.heldAt) >= l.hold || len(l.held)-i > maxHeld/2 {
 			xs.held, xs.shown = false, true
 			l.stats.Released++
 			l.out.Exchange(xs.latest)
@@ -316,7 +326,7 @@ func (l *Labeler) sweep() {
 	l.held = keep
 	live := l.live[:0]
 	for _, st := range l.live {
-		if st.ended && l.now.Sub(st.last) > liveLinger {
+		if st.ended && l.clocks[st.source].Sub(st.last) > liveLinger {
 			st.inLive = false
 			continue
 		}
@@ -325,7 +335,7 @@ func (l *Labeler) sweep() {
 	clear(l.live[len(live):])
 	l.live = live
 	for id, st := range l.flows {
-		if st.ended && l.now.Sub(st.last) > flowLinger {
+		if st.ended && l.clocks[st.source].Sub(st.last) > flowLinger {
 			delete(l.flows, id)
 		}
 	}
