@@ -38,6 +38,7 @@ type sessionFlags struct {
 	count     int
 	keylog    string
 	bodies    bool
+	mesh      meshFlags // service-mesh labels, --external (external.go)
 }
 
 func (f *sessionFlags) add(cmd *cobra.Command) {
@@ -52,6 +53,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.IntVar(&f.count, "count", 0, "stop after this many exchanges (flows with --flows)")
 	fs.BoolVar(&f.bodies, "bodies", false, "with -o json: include decoded bodies and gRPC/WebSocket messages")
 	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
+	f.mesh.add(fs)
 }
 
 // runSession decodes the inputs into the UI, or prints them with -o.
@@ -99,13 +101,17 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	switch mode {
 	case "json":
 		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel})
-		runErr = runHeadless(ctx, inputs, keys, w, w)
+		out, meshDone := f.mesh.headless(ctx, inputs, w, w.External)
+		runErr = runHeadless(ctx, inputs, keys, out, w)
+		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
 		}
 	case "table":
 		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel)
-		runErr = runHeadless(ctx, inputs, keys, w, nil)
+		out, meshDone := f.mesh.headless(ctx, inputs, w, tableExternal(stdout))
+		runErr = runHeadless(ctx, inputs, keys, out, nil)
+		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
 		}

@@ -15,8 +15,9 @@ import (
 // reported after the screen is restored.
 func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange) error {
 	store := decode.NewStore()
+	out, stats, meshUI := f.mesh.ui(inputs, store)
 	errc := make(chan error, 1)
-	go func() { errc <- runPipeline(ctx, inputs, keys, store, store) }()
+	go func() { errc <- runPipeline(ctx, inputs, keys, out, stats) }()
 	live := false
 	title := ""
 	for i, in := range inputs {
@@ -40,6 +41,7 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 		},
 		Mask: mask,
 	}
+	meshUI(&cfg)
 	cfg.Export = exportShownWith(f)
 	uiErr := ui.Run(ctx, cfg)
 	cancel()
