@@ -165,19 +165,22 @@ func (l *Labeler) Flow(f *decode.Flow) {
 	if l.pod.mesh && !st.inLive && !st.ended {
 		l.addLive(st)
 	}
-	c := *f
-	c.Leg, c.Direction = st.leg, st.dir
-	st.cur = &c
 	if l.pod.mesh && st.linked == 0 {
 		if other := l.pairFlow(st); other != nil {
 			st.linked, other.linked = other.id, st.id
 			l.republish(other)
 		}
 	}
-	c.Linked = st.linked
-	l.out.Flow(&c)
+	c := f // unchanged labels (no mesh): pass the value on without a copy
+	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked {
+		cp := *f
+		cp.Leg, cp.Direction, cp.Linked = st.leg, st.dir, st.linked
+		c = &cp
+	}
+	st.cur = c
+	l.out.Flow(c)
 	if l.all != nil {
-		l.all.Flow(&c)
+		l.all.Flow(c)
 	}
 	l.sweep()
 }
@@ -199,38 +202,52 @@ func (l *Labeler) republish(st *flowState) {
 // Exchange labels e, pairs it with the other leg and publishes the copy.
 func (l *Labeler) Exchange(e *decode.Exchange) {
 	l.advance(e.Source, e.End)
-	c := *e
-	st := l.flows[e.FlowID]
-	if st != nil {
-		c.Leg, c.Direction = st.leg, st.dir
+	var leg, dir string
+	if st := l.flows[e.FlowID]; st != nil {
+		leg, dir = st.leg, st.dir
 		st.exchangeSeen = true
 	} else {
 		ep := endpoints{client: e.Client, server: e.Server, sni: e.SNI}
 		l.pod.observe(ep)
-		c.Leg, c.Direction = l.pod.classify(ep)
+		leg, dir = l.pod.classify(ep)
 	}
+	if !l.pod.mesh { // nothing to pair or hide
+		if e.Leg != leg || e.Direction != dir {
+			c := *e
+			c.Leg, c.Direction = leg, dir
+			e = &c
+		}
+		if l.all != nil {
+			l.all.Exchange(e)
+		}
+		l.out.Exchange(e)
+		l.sweep()
+		return
+	}
+	c := *e
+	c.Leg, c.Direction = leg, dir
 	xs := l.exs[e.ID]
 	if xs == nil {
-		xs = &exState{}
+		// A later version without state was published before (before the
+		// sidecar was seen, or state was dropped): it is on show already.
+		xs = &exState{shown: e.Version > 1}
 		if len(l.exs) >= maxExs {
 			clear(l.exs) // pairing state lost, never correctness of data
 		}
 		l.exs[e.ID] = xs
 	}
-	if l.pod.mesh {
-		switch c.Leg {
-		case decode.LegApp:
-			if xs.linked == 0 {
-				xs.linked = l.linkApp(&c)
-				if xs.linked != 0 {
-					l.stats.Linked++
-				}
+	switch c.Leg {
+	case decode.LegApp:
+		if xs.linked == 0 {
+			xs.linked = l.linkApp(&c)
+			if xs.linked != 0 {
+				l.stats.Linked++
 			}
-			l.apps.remember(&c)
-		case decode.LegNetwork:
-			if xs.linked == 0 {
-				xs.linked = l.linkNetwork(&c)
-			}
+		}
+		l.apps.remember(&c)
+	case decode.LegNetwork:
+		if xs.linked == 0 {
+			xs.linked = l.linkNetwork(&c)
 		}
 	}
 	c.Linked = xs.linked
