@@ -60,7 +60,7 @@ func (w *Writer) Exchange(e *decode.Exchange) {
 		return
 	}
 	if w.opts.Mask != nil {
-		e = w.opts.Mask(e)
+		e = w.opts.Mask(maskInput(e, w.opts.Bodies))
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
