@@ -6,7 +6,9 @@
 package jsonl
 
 import (
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -25,8 +27,8 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	b = timeField(b, "start", e.Start)
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.Latency().Microseconds())/1000, 'f', -1, 64)
-	b = addrField(b, "client", e.Client.String(), e.Client.IsValid())
-	b = addrField(b, "server", e.Server.String(), e.Server.IsValid())
+	b = addrField(b, "client", e.Client)
+	b = addrField(b, "server", e.Server)
 	if e.Request != nil {
 		b = str(b, "method", e.Request.Method)
 		b = str(b, "host", e.Host())
@@ -51,7 +53,7 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	if e.Request != nil {
 		b = headers(b, "req_headers", e.Request.Headers)
 		b = sizeField(b, "req_body_bytes", e.Request)
-		b = optStr(b, "req_content_type", e.Request.ContentType())
+		b = contentType(b, "req_content_type", e.Request)
 	}
 	if e.Response != nil {
 		b = headers(b, "resp_headers", e.Response.Headers)
@@ -59,7 +61,7 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 			b = headers(b, "resp_trailers", e.Response.Trailers)
 		}
 		b = sizeField(b, "resp_body_bytes", e.Response)
-		b = optStr(b, "resp_content_type", e.Response.ContentType())
+		b = contentType(b, "resp_content_type", e.Response)
 	}
 	if e.StreamID != 0 {
 		b = append(b, `,"stream":`...)
@@ -138,8 +140,8 @@ func AppendFlow(b []byte, f *decode.Flow) []byte {
 	b = str(b, "source", f.Source)
 	b = str(b, "transport", f.Transport)
 	b = str(b, "proto", f.Proto)
-	b = addrField(b, "client", f.Client.String(), f.Client.IsValid())
-	b = addrField(b, "server", f.Server.String(), f.Server.IsValid())
+	b = addrField(b, "client", f.Client)
+	b = addrField(b, "server", f.Server)
 	b = timeField(b, "start", f.First)
 	b = timeField(b, "end", f.Last)
 	b = append(b, `,"packets":`...)
@@ -228,11 +230,50 @@ func timeField(b []byte, key string, t time.Time) []byte {
 	return append(b, '"')
 }
 
-func addrField(b []byte, key, v string, ok bool) []byte {
-	if !ok {
+// addrField appends an endpoint without the allocation of String (two
+// per exchange): the address is formatted in place and quoted as String
+// would be quoted.
+func addrField(b []byte, key string, a netip.AddrPort) []byte {
+	if !a.IsValid() {
 		return b
 	}
-	return str(b, key, v)
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':', '"')
+	start := len(b)
+	b = a.AppendTo(b)
+	for _, c := range b[start:] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			// Only a strange IPv6 zone gets here: quote it properly.
+			return quote(b[:start-1], a.String())
+		}
+	}
+	return append(b, '"')
+}
+
+// contentType appends m.ContentType() (the media type, lower-cased)
+// without allocating: the value is quoted in place and lower-cased
+// there; escapes never contain upper-case letters.
+func contentType(b []byte, key string, m *decode.Message) []byte {
+	v := m.HeaderValue("content-type")
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.Trim(v, " \t")
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	start := len(b)
+	b = quote(b, v)
+	for i := start; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return b
 }
 
 func str(b []byte, key, v string) []byte {

@@ -44,6 +44,8 @@ type Writer struct {
 	count int
 	err   error
 	hold  FlowHold
+	// scratch is reused for the body-less copy masking works on.
+	scratch maskScratch
 }
 
 // NewWriter returns a Writer over w.
@@ -59,11 +61,11 @@ func (w *Writer) Exchange(e *decode.Exchange) {
 	if w.opts.Match != nil && !w.opts.Match.Match(e) {
 		return
 	}
-	if w.opts.Mask != nil {
-		e = w.opts.Mask(maskInput(e, w.opts.Bodies))
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.opts.Mask != nil {
+		e = w.opts.Mask(maskInput(e, w.opts.Bodies, &w.scratch))
+	}
 	w.buf = AppendExchange(w.buf[:0], e)
 	if w.opts.Bodies {
 		w.buf = appendBodies(w.buf[:len(w.buf)-1], e)
