@@ -148,8 +148,7 @@ func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
 	x.e.State = st
 	h.publish(x)
 	for len(h.live) > 0 && h.live[0].final {
-		h.live[0] = nil
-		h.live = h.live[1:]
+		h.live = popFront(h.live)
 	}
 	if len(h.live) >= h.liveCompact {
 		// Exchanges usually finish in order; when one lingers at the
@@ -284,8 +283,15 @@ func (h *handler) stopBoth() {
 }
 
 // popFront drops the first element, clearing its slot so the backing
-// array does not keep a finished exchange (and its bodies) alive.
+// array does not keep a finished exchange (and its bodies) alive. A queue
+// that becomes empty keeps its backing array from the start, so the next
+// append reuses it: on a keep-alive connection the queues are mostly one
+// element long, and reslicing past the front would make nearly every
+// append allocate.
 func popFront(q []*xch) []*xch {
 	q[0] = nil
+	if len(q) == 1 {
+		return q[:0]
+	}
 	return q[1:]
 }
