@@ -104,7 +104,7 @@ func (c *conn) count(side int, n int, ordinal uint64, ts time.Time) {
 	if ts.After(f.Last) {
 		f.Last = ts
 	}
-	if ordinal != 0 {
+	if ordinal != 0 && !c.d.cfg.SkipOrdinals {
 		f.Ordinals = append(f.Ordinals, ordinal)
 	}
 	c.markDirty()

@@ -75,6 +75,13 @@ type Config struct {
 	// exchanges inherit the answer, so filters can use pod and namespace.
 	// Empty strings mean unknown.
 	Owner func(source string) (pod, namespace string)
+	// SkipOrdinals leaves Flow.Ordinals empty. Ordinals exist for per-flow
+	// packet export (8 bytes per packet, and more while the slice grows,
+	// held for as long as a connection lives or lingers); outputs that
+	// never export packets (headless JSON Lines and table output) set it
+	// so a long keep-alive connection or a busy capture does not grow
+	// memory with every packet.
+	SkipOrdinals bool
 }
 
 func (c Config) withDefaults() Config {
