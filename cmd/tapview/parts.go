@@ -49,8 +49,8 @@ type decoders struct {
 	trace *taptrace.Decoder
 }
 
-func newDecoders(out decode.Output, keys *keylog.KeyLog) *decoders {
-	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers()})
+func newDecoders(out decode.Output, keys *keylog.KeyLog, owner func(source string) (pod, namespace string)) *decoders {
+	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: owner})
 	t := taptrace.NewDecoder(out, taptrace.Opener(d.OpenStream), d.NextExchangeID, taptrace.Options{})
 	return &decoders{tcp: d, trace: t}
 }
@@ -69,7 +69,7 @@ func (d *decoders) Tick(now time.Time) {
 
 // runPipeline decodes the inputs into out until they end or ctx is done.
 func runPipeline(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats pipeline.StatsSink) error {
-	dec := newDecoders(out, keys)
+	dec := newDecoders(out, keys, podOwnerFrom(ctx))
 	ins := make([]pipeline.Input, len(inputs))
 	for i, in := range inputs {
 		ins[i] = pipeline.Input{Source: in.src, Live: in.live}

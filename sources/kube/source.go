@@ -48,6 +48,18 @@ func splitSource(s string) (ns, pod string, ok bool) {
 	return ns, pod, true
 }
 
+// SourceOwner maps the source name of everything this package's Sources
+// emit ("namespace/pod") to the pod and namespace, for decoders that
+// attribute flows to pods (decode/tcp Config.Owner). Names of another
+// form yield empty strings.
+func SourceOwner(source string) (pod, namespace string) {
+	ns, pod, ok := splitSource(source)
+	if !ok {
+		return "", ""
+	}
+	return pod, ns
+}
+
 // PodSource captures one pod found when the session started. Its name,
 // and the Source of everything it emits, is "namespace/pod".
 type PodSource struct {
