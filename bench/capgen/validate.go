@@ -70,3 +70,16 @@ func (u *Unit) appendPackets(pkts []sources.Packet, t *synth.TCP, base time.Time
 	}
 	return pkts
 }
+
+// Packets returns u's traffic as one complete connection between client
+// and server (handshake, the recorded events from start, teardown), for
+// benchmarks that decode one protocol without a whole replay.
+func (u *Unit) Packets(client, server netip.AddrPort, start time.Time) ([]sources.Packet, error) {
+	t, err := synth.NewTCP(client, server, synth.Options{Source: "lo"})
+	if err != nil {
+		return nil, fmt.Errorf("capgen: %w", err)
+	}
+	pkts := t.Open(start)
+	pkts = u.appendPackets(pkts, t, pkts[len(pkts)-1].Timestamp.Add(synth.Tick))
+	return append(pkts, t.Close(pkts[len(pkts)-1].Timestamp)...), nil
+}
