@@ -49,9 +49,12 @@ type Group struct {
 	// Bytes is the payload both ways on the connections to Name.
 	Bytes int64
 	// Errors counts requests that were blocked, failed or answered 5xx.
-	Errors                  int64
+	Errors int64
+	// Passed, Blocked and Failed split Requests by outcome.
 	Passed, Blocked, Failed int64
-	First, Last             time.Time
+	// First and Last are the capture times of the first and latest
+	// traffic to Name.
+	First, Last time.Time
 	// Verdict is Blocked when any request was, else Passed when any
 	// passed, else Failed, else Pending.
 	Verdict Verdict
