@@ -116,9 +116,11 @@ func newWatchEncoder(w io.Writer, r *http.Request) *watchEncoder {
 	}
 }
 
-// encode writes one event.
+// encode writes one event. The versioning encoder sets the object's kind
+// while it encodes, and events are shared between watchers: it gets a
+// copy.
 func (e *watchEncoder) encode(typ string, obj runtime.Object) error {
-	raw, err := runtime.Encode(e.embedded, obj)
+	raw, err := runtime.Encode(e.embedded, obj.DeepCopyObject())
 	if err != nil {
 		return err
 	}
