@@ -97,12 +97,20 @@ const (
 func (m *Model) flowColumns() []column {
 	cols := []column{{key: flTime, title: "FIRST", w: 12, drop: 7}}
 	if m.w >= 140 || len(m.stats) > 1 {
-		cols = append(cols, column{key: flSrc, title: "SOURCE", w: 10, middle: true, drop: 3})
+		w := 10
+		if m.w >= 140 {
+			// Wide screens: endpoints stop growing at an IPv6
+			// address and port, so the source name gets the room.
+			for _, s := range m.stats {
+				w = max(w, min(len(s.Name), 32))
+			}
+		}
+		cols = append(cols, column{key: flSrc, title: "SOURCE", w: w, middle: true, drop: 3})
 	}
 	cols = append(cols,
 		column{key: flProto, title: "PROTO", w: 12},
-		column{key: flClient, title: "CLIENT", weight: 1, middle: true, after: " → ", min: 17},
-		column{key: flServer, title: "SERVER", weight: 1, middle: true, min: 17},
+		column{key: flClient, title: "CLIENT", weight: 1, middle: true, after: " → ", min: 17, max: 47},
+		column{key: flServer, title: "SERVER", weight: 1, middle: true, min: 17, max: 47},
 		column{key: flState, title: "STATE", w: 8},
 		column{key: flPackets, title: "PKTS", w: 6, right: true, drop: 4},
 		column{key: flBytes, title: "BYTES", w: 5, right: true, drop: 5},
