@@ -251,7 +251,7 @@ func (m *Message) HeaderValue(name string) string {
 		return ""
 	}
 	for _, h := range m.Headers {
-		if equalFold(h.Name, name) {
+		if EqualFoldASCII(h.Name, name) {
 			return h.Value
 		}
 	}
@@ -271,7 +271,10 @@ func (m *Message) ContentType() string {
 	return toLowerTrim(v)
 }
 
-func equalFold(a, b string) bool {
+// EqualFoldASCII compares header names and tokens case-insensitively,
+// ASCII only, as HTTP defines them. It is cheaper than strings.EqualFold
+// on the per-header paths of every parser, and shared so there is one.
+func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -6,6 +6,8 @@
 package body
 
 import (
+	"github.com/tapview/tapview/decode"
+
 	"errors"
 	"fmt"
 	"io"
@@ -90,7 +92,7 @@ func Codings(value string) []string {
 	return out
 }
 
-func isIdentity(c string) bool { return equalFold(c, "identity") }
+func isIdentity(c string) bool { return decode.EqualFoldASCII(c, "identity") }
 
 func tooLarge(max int64) error {
 	return fmt.Errorf("body: output capped at %d bytes: %w", max, ErrTooLarge)
@@ -200,25 +202,6 @@ func lower(s string) string {
 		}
 	}
 	return s
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
 }
 
 // GzipTrailerSize returns the decoded size a complete single-member gzip

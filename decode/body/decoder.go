@@ -1,6 +1,8 @@
 package body
 
 import (
+	"github.com/tapview/tapview/decode"
+
 	"bufio"
 	"bytes"
 	"encoding/binary"
@@ -141,7 +143,7 @@ func (d *Decoder) chain(codings []string, data []byte) (io.Reader, error) {
 // layer returns a reader undoing one coding over r.
 func (d *Decoder) layer(c string, r io.Reader, data []byte, inner bool) (io.Reader, error) {
 	switch {
-	case equalFold(c, "gzip"), equalFold(c, "x-gzip"):
+	case decode.EqualFoldASCII(c, "gzip"), decode.EqualFoldASCII(c, "x-gzip"):
 		first := d.used&usedGzip == 0
 		var src *bufio.Reader
 		if first && d.gzBuf != nil {
@@ -164,7 +166,7 @@ func (d *Decoder) layer(c string, r io.Reader, data []byte, inner bool) (io.Read
 			return &d.gzTol, nil
 		}
 		return &tolerantGzip{z: z, src: src}, nil
-	case equalFold(c, "deflate"):
+	case decode.EqualFoldASCII(c, "deflate"):
 		var head []byte
 		if inner {
 			head = data
@@ -177,9 +179,9 @@ func (d *Decoder) layer(c string, r io.Reader, data []byte, inner bool) (io.Read
 			return d.zlibReader(r)
 		}
 		return d.flateReader(r), nil
-	case equalFold(c, "br"):
+	case decode.EqualFoldASCII(c, "br"):
 		return d.brotliReader(r), nil
-	case equalFold(c, "zstd"):
+	case decode.EqualFoldASCII(c, "zstd"):
 		return d.zstdReader(r)
 	}
 	return nil, fmt.Errorf("%q: %w", c, ErrUnknownCoding)
@@ -296,7 +298,7 @@ func isZlibHeader(b []byte) bool {
 // deflate cannot expand more than ~1032:1, which bounds a lying trailer.
 func initialCap(codings []string, data []byte, max int64) int64 {
 	guess := int64(len(data))*4 + 64
-	if len(codings) == 1 && (equalFold(codings[0], "gzip") || equalFold(codings[0], "x-gzip")) && len(data) >= 18 {
+	if len(codings) == 1 && (decode.EqualFoldASCII(codings[0], "gzip") || decode.EqualFoldASCII(codings[0], "x-gzip")) && len(data) >= 18 {
 		isize := int64(binary.LittleEndian.Uint32(data[len(data)-4:]))
 		if isize > 0 && isize <= int64(len(data))*1032 {
 			guess = isize

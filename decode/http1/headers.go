@@ -124,19 +124,19 @@ func parseFields(s string, hs []decode.Header, f *framing) []decode.Header {
 func (f *framing) note(name, value string, fold bool) {
 	switch len(name) {
 	case 4:
-		if equalFold(name, "host") && (f.host == "" || fold) {
+		if decode.EqualFoldASCII(name, "host") && (f.host == "" || fold) {
 			f.host = value
 		}
 	case 7:
-		if equalFold(name, "upgrade") && (f.upgrade == "" || fold) {
+		if decode.EqualFoldASCII(name, "upgrade") && (f.upgrade == "" || fold) {
 			f.upgrade = firstToken(value)
 		}
 	case 14:
-		if equalFold(name, "content-length") {
+		if decode.EqualFoldASCII(name, "content-length") {
 			f.noteLength(value, fold)
 		}
 	case 16:
-		if equalFold(name, "content-encoding") {
+		if decode.EqualFoldASCII(name, "content-encoding") {
 			if f.contentEnc == "" || fold {
 				f.contentEnc = value
 			} else {
@@ -144,7 +144,7 @@ func (f *framing) note(name, value string, fold bool) {
 			}
 		}
 	case 17:
-		if equalFold(name, "transfer-encoding") {
+		if decode.EqualFoldASCII(name, "transfer-encoding") {
 			f.noteTE(value, fold)
 		}
 	}
@@ -262,25 +262,6 @@ func trimOWS(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
 }
 
 // headerEnd finds the end of a header block in b, starting the search at
