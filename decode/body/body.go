@@ -6,11 +6,11 @@
 package body
 
 import (
-	"github.com/tapview/tapview/decode"
-
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tapview/tapview/decode"
 )
 
 // DefaultMax is the output cap used when a caller passes max <= 0, so a

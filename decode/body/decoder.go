@@ -1,8 +1,6 @@
 package body
 
 import (
-	"github.com/tapview/tapview/decode"
-
 	"bufio"
 	"bytes"
 	"encoding/binary"
@@ -15,6 +13,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tapview/tapview/decode"
 )
 
 // zstdMaxWindow is the largest zstd window accepted. RFC 8878 §3.1.1.1.2
