@@ -42,6 +42,11 @@ type values interface {
 	num(k varKind) int64
 	dur(k varKind) time.Duration
 	hdr(k varKind) headerMap
+	// hdrRef is hdr for CEL: a pointer to a copy kept in the activation,
+	// so handing the map to CEL as an interface does not allocate (a
+	// boxed headerMap is a 48-byte allocation per exchange). It is valid
+	// until the activation is reset.
+	hdrRef(k varKind) *headerMap
 }
 
 // resolve is the shared ResolveName: it boxes the typed value of a
@@ -63,7 +68,7 @@ func resolve(v values, name string) (any, bool) {
 	case tDuration:
 		return types.Duration{Duration: v.dur(k)}, true
 	case tHeaders:
-		return v.hdr(k), true
+		return v.hdrRef(k), true
 	}
 	return types.String(v.str(k)), true
 }
@@ -77,6 +82,7 @@ type exchangeVars struct {
 	e                 *decode.Exchange
 	reqBody, respBody string
 	haveReq, haveResp bool
+	maps              [2]headerMap // hdrRef's copies: request, response
 }
 
 var _ values = (*exchangeVars)(nil)
@@ -180,6 +186,15 @@ func (a *exchangeVars) num(k varKind) int64 {
 
 func (a *exchangeVars) dur(varKind) time.Duration { return a.e.Latency() }
 
+func (a *exchangeVars) hdrRef(k varKind) *headerMap {
+	i := 0
+	if k == vRespHeaders {
+		i = 1
+	}
+	a.maps[i] = a.hdr(k)
+	return &a.maps[i]
+}
+
 func (a *exchangeVars) hdr(k varKind) headerMap {
 	m := a.e.Request
 	if k == vRespHeaders {
@@ -255,6 +270,8 @@ func (a *flowVars) num(k varKind) int64 {
 func (a *flowVars) dur(varKind) time.Duration { return 0 }
 
 func (a *flowVars) hdr(varKind) headerMap { return headerMap{} }
+
+func (a *flowVars) hdrRef(varKind) *headerMap { return &headerMap{} }
 
 // lowerASCII lower-cases a header name; names are ASCII tokens, and the
 // common already-lower case returns s without allocating.
