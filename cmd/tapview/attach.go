@@ -6,10 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/klog/v2"
 
 	"github.com/tapview/tapview/sources/agent"
 	"github.com/tapview/tapview/sources/kube"
@@ -178,11 +176,6 @@ has a Role with exactly what attach needs.`,
   tapview attach deployment web --duration 5m
   tapview attach pod web-1 --via envoy --config-id tapview`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// client-go logs the ends of attach streams it considers
-			// unhandled (stdout copy failed after a detach) through
-			// klog to stderr, over the UI and the JSON; every error
-			// that matters comes back as an error instead.
-			klog.SetLogger(logr.Discard())
 			o, err := a.options(args)
 			if err != nil {
 				return err

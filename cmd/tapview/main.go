@@ -11,9 +11,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 )
 
 func main() {
+	// client-go logs the ends of attach streams it considers unhandled
+	// (stdout copy failed after a detach) through klog to stderr, over the
+	// UI and the JSON; every error that matters comes back as an error.
+	// klog's logger is process-wide, so it is set once, here.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
