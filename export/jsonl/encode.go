@@ -70,6 +70,7 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	if e.TLS {
 		b = append(b, `,"tls":true`...)
 	}
+	b = optStr(b, "sni", e.SNI)
 	b = grpcFields(b, e)
 	b = dnsFields(b, e)
 	b = optStr(b, "pod", e.Pod)
