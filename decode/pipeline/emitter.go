@@ -55,37 +55,32 @@ func (e *emitter) newBatch() *batch {
 
 // Packet implements sources.Emitter.
 func (e *emitter) Packet(p sources.Packet) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.cur != nil && len(e.cur.traces) > 0 {
-		e.flushLocked(true)
-	}
-	if e.live && e.cur != nil && len(e.cur.pkts) >= e.size {
-		// The last full batch could not be sent: the decoder is behind.
-		if !e.flushLocked(false) {
-			e.dropped.Add(1)
-			return
-		}
-	}
-	if e.cur == nil {
-		e.cur = e.newBatch()
-		e.since = time.Now()
-	}
-	e.cur.pkts = append(e.cur.pkts, p)
-	if len(e.cur.pkts) >= e.size {
-		e.flushLocked(!e.live)
-	}
+	e.add(func(b *batch) int { b.pkts = append(b.pkts, p); return len(b.pkts) },
+		func(b *batch) (mine, other int) { return len(b.pkts), len(b.traces) })
 }
 
 // Trace implements sources.TraceEmitter.
 func (e *emitter) Trace(t sources.Trace) {
+	e.add(func(b *batch) int { b.traces = append(b.traces, t); return len(b.traces) },
+		func(b *batch) (mine, other int) { return len(b.traces), len(b.pkts) })
+}
+
+// add appends one item (packets and traces never share a batch, so order
+// is kept): push adds it and returns the batch's new count of its kind,
+// lens tells how many items of its kind and of the other kind the batch
+// holds. A full batch goes out; a live source drops (and counts) the item
+// when the decoder has not taken the previous full batch.
+func (e *emitter) add(push func(*batch) int, lens func(*batch) (mine, other int)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cur != nil && len(e.cur.pkts) > 0 {
-		e.flushLocked(true)
+	if e.cur != nil {
+		if _, other := lens(e.cur); other > 0 {
+			e.flushLocked(true)
+		}
 	}
-	if e.live && e.cur != nil && len(e.cur.traces) >= e.size {
-		if !e.flushLocked(false) {
+	if e.live && e.cur != nil {
+		if mine, _ := lens(e.cur); mine >= e.size && !e.flushLocked(false) {
+			// The last full batch could not be sent: the decoder is behind.
 			e.dropped.Add(1)
 			return
 		}
@@ -94,8 +89,7 @@ func (e *emitter) Trace(t sources.Trace) {
 		e.cur = e.newBatch()
 		e.since = time.Now()
 	}
-	e.cur.traces = append(e.cur.traces, t)
-	if len(e.cur.traces) >= e.size {
+	if push(e.cur) >= e.size {
 		e.flushLocked(!e.live)
 	}
 }
