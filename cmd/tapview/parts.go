@@ -49,8 +49,18 @@ type decoders struct {
 	trace *taptrace.Decoder
 }
 
-func newDecoders(out decode.Output, keys *keylog.KeyLog, owner func(source string) (pod, namespace string)) *decoders {
-	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: owner})
+// decodeOptions are what differs between runs of the same decoders.
+type decodeOptions struct {
+	// owner maps a source to its Kubernetes pod and namespace.
+	owner func(source string) (pod, namespace string)
+	// noOrdinals skips the per-packet lists flows keep for packet export:
+	// headless printing never exports, and on big captures the lists were
+	// most of the live heap.
+	noOrdinals bool
+}
+
+func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *decoders {
+	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals})
 	t := taptrace.NewDecoder(out, taptrace.Opener(d.OpenStream), d.NextExchangeID, taptrace.Options{})
 	return &decoders{tcp: d, trace: t}
 }
@@ -69,7 +79,13 @@ func (d *decoders) Tick(now time.Time) {
 
 // runPipeline decodes the inputs into out until they end or ctx is done.
 func runPipeline(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats pipeline.StatsSink) error {
-	dec := newDecoders(out, keys, podOwnerFrom(ctx))
+	return runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{})
+}
+
+// runPipelineWith is runPipeline with decoder options.
+func runPipelineWith(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats pipeline.StatsSink, o decodeOptions) error {
+	o.owner = podOwnerFrom(ctx)
+	dec := newDecoders(out, keys, o)
 	ins := make([]pipeline.Input, len(inputs))
 	for i, in := range inputs {
 		ins[i] = pipeline.Input{Source: in.src, Live: in.live}

@@ -141,10 +141,10 @@ func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out d
 		live = live || in.live
 	}
 	if stats == nil || !live {
-		return runPipeline(ctx, inputs, keys, out, nil)
+		return runPipelineWith(ctx, inputs, keys, out, nil, decodeOptions{noOrdinals: true})
 	}
 	sink := &statsSink{w: stats, every: 5 * time.Second}
-	err := runPipeline(ctx, inputs, keys, out, sink)
+	err := runPipelineWith(ctx, inputs, keys, out, sink, decodeOptions{noOrdinals: true})
 	sink.final()
 	return err
 }
