@@ -133,8 +133,9 @@ type statsWriter interface {
 	Stats(now time.Time, sts []decode.SourceStats)
 }
 
-// runHeadless runs the pipeline into out, printing notes to stderr for the
-// table mode (JSON mode prints them as status lines).
+// runHeadless runs the pipeline into out (which prints notes itself: JSON
+// status lines, or "# warning: ..." rows in the table) and, for live
+// sources, periodic statistics to stats.
 func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter) error {
 	live := false
 	for _, in := range inputs {
