@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
@@ -26,13 +25,14 @@ type Handle struct {
 	closed  atomic.Bool
 	once    sync.Once
 
-	// The socket is bound before the filter is attached, so frames queued
-	// in between bypassed the kernel filter. They carry timestamps from
-	// before attached; those are run through the same program in user
-	// space until the first later frame shows the backlog is gone.
-	vm       *bpf.VM
-	attached time.Time
-	checking bool
+	// The socket is bound (to all traffic) before the filter is attached
+	// and before kernel timestamps are on, so frames queued in between
+	// can carry a read-time timestamp that tells nothing. Every complete
+	// frame is therefore run through the same program in user space: the
+	// answer is exact and costs a short interpreter run. Frames the snap
+	// length cut are trusted to the kernel filter (a user-space run on the
+	// cut bytes could wrongly reject them).
+	vm *bpf.VM
 }
 
 // Open starts capturing on device, keeping at most snaplen bytes of each
@@ -72,7 +72,7 @@ func Open(device string, snaplen uint32, prog []bpf.Instruction) (*Handle, error
 		_ = eth.Close()
 		return nil, openError(device, fmt.Errorf("attach filter: %w", err))
 	}
-	h := &Handle{eth: eth, snaplen: int(snaplen), vm: vm, attached: time.Now(), checking: true}
+	h := &Handle{eth: eth, snaplen: int(snaplen), vm: vm}
 	_ = eth.SetPromiscuous(true) // best effort, see the doc comment
 	_, _ = eth.Stats()           // reset the kernel's drop counter
 	return h, nil
@@ -91,10 +91,8 @@ func (h *Handle) ReadPacket() (sources.Packet, error) {
 		if err != nil {
 			return sources.Packet{}, fmt.Errorf("live capture: %w", err)
 		}
-		if h.checking {
-			if ci.Timestamp.After(h.attached) {
-				h.checking = false
-			} else if n, err := h.vm.Run(data); err != nil || n == 0 {
+		if len(data) >= ci.Length {
+			if n, err := h.vm.Run(data); err != nil || n == 0 {
 				continue
 			}
 		}
