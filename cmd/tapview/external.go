@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -41,16 +42,33 @@ type meshPodSource interface {
 	MeshPod() (mesh.PodInfo, bool)
 }
 
+// podNetworkSource is the Kubernetes attach source's view of its pod in
+// plain values (sources do not import decode/mesh).
+type podNetworkSource interface {
+	PodNetwork() (ip netip.Addr, sidecar bool, ok bool)
+}
+
+// podInfo is the mesh context of a source, when it knows its pod.
+func podInfo(src sources.Source) (mesh.PodInfo, bool) {
+	if s, ok := src.(meshPodSource); ok {
+		return s.MeshPod()
+	}
+	if s, ok := src.(podNetworkSource); ok {
+		if ip, sidecar, ok := s.PodNetwork(); ok {
+			return mesh.PodInfo{IP: ip, Sidecar: sidecar, InboundPort: mesh.DefaultInboundPort, OutboundPort: mesh.DefaultOutboundPort}, true
+		}
+	}
+	return mesh.PodInfo{}, false
+}
+
 // pod returns the pod context of the one source that knows it, or nil:
 // then the sidecar, its ports and the pod's address are inferred from the
 // traffic.
 func pod(inputs []input) *mesh.PodInfo {
 	var found []mesh.PodInfo
 	for _, in := range inputs {
-		if s, ok := in.src.(meshPodSource); ok {
-			if p, ok := s.MeshPod(); ok {
-				found = append(found, p)
-			}
+		if p, ok := podInfo(in.src); ok {
+			found = append(found, p)
 		}
 	}
 	if len(found) != 1 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,6 +150,15 @@ func (s *recordedSource) Counts() sources.Counts {
 		return c.Counts()
 	}
 	return sources.Counts{}
+}
+
+// PodNetwork forwards the Kubernetes pod context of the wrapped source, so
+// recording does not hide it from the mesh view.
+func (s *recordedSource) PodNetwork() (ip netip.Addr, sidecar bool, ok bool) {
+	if p, ok := s.Source.(podNetworkSource); ok {
+		return p.PodNetwork()
+	}
+	return netip.Addr{}, false, false
 }
 
 type teeEmitter struct {

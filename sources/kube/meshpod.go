@@ -1,0 +1,17 @@
+package kube
+
+import "net/netip"
+
+// PodNetwork tells what the mesh view needs about the captured pod, from
+// the API rather than guessed from traffic: its IP and whether it runs an
+// Envoy sidecar (Istio istio-proxy or Kuma/Kong Mesh kuma-sidecar, as a
+// container or a native sidecar init container). ok is false when the pod
+// has no IP yet.
+func (p *PodSource) PodNetwork() (ip netip.Addr, sidecar bool, ok bool) {
+	ip, err := netip.ParseAddr(p.pod.Status.PodIP)
+	if err != nil {
+		return netip.Addr{}, false, false
+	}
+	_, err = findSidecar(p.pod, "", 0)
+	return ip, err == nil, true
+}
