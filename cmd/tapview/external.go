@@ -45,7 +45,7 @@ type meshPodSource interface {
 // podNetworkSource is the Kubernetes attach source's view of its pod in
 // plain values (sources do not import decode/mesh).
 type podNetworkSource interface {
-	PodNetwork() (ip netip.Addr, sidecar bool, ok bool)
+	PodNetwork() (ip netip.Addr, sidecar bool, ranges []netip.Prefix, ok bool)
 }
 
 // podInfo is the mesh context of a source, when it knows its pod.
@@ -54,8 +54,9 @@ func podInfo(src sources.Source) (mesh.PodInfo, bool) {
 		return s.MeshPod()
 	}
 	if s, ok := src.(podNetworkSource); ok {
-		if ip, sidecar, ok := s.PodNetwork(); ok {
-			return mesh.PodInfo{IP: ip, Sidecar: sidecar, InboundPort: mesh.DefaultInboundPort, OutboundPort: mesh.DefaultOutboundPort}, true
+		if ip, sidecar, ranges, ok := s.PodNetwork(); ok {
+			return mesh.PodInfo{IP: ip, Sidecar: sidecar, InboundPort: mesh.DefaultInboundPort,
+				OutboundPort: mesh.DefaultOutboundPort, ClusterCIDRs: ranges}, true
 		}
 	}
 	return mesh.PodInfo{}, false

@@ -15,9 +15,9 @@ type podNetSource struct {
 
 func (p podNetSource) Name() string                               { return "shop/web-1" }
 func (p podNetSource) Run(context.Context, sources.Emitter) error { return nil }
-func (p podNetSource) PodNetwork() (netip.Addr, bool, bool) {
+func (p podNetSource) PodNetwork() (netip.Addr, bool, []netip.Prefix, bool) {
 	a, err := netip.ParseAddr(p.ip)
-	return a, p.sidecar, err == nil
+	return a, p.sidecar, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}, err == nil
 }
 
 // TestPodContextFromAttach: the attach source's pod IP and sidecar reach
@@ -26,7 +26,8 @@ func TestPodContextFromAttach(t *testing.T) {
 	rec := &recorder{}
 	in := rec.wrap([]input{{src: podNetSource{ip: "10.1.2.3", sidecar: true}, live: true}})
 	p := pod(in)
-	if p == nil || p.IP != netip.MustParseAddr("10.1.2.3") || !p.Sidecar || p.InboundPort != 15006 || p.OutboundPort != 15001 {
+	if p == nil || p.IP != netip.MustParseAddr("10.1.2.3") || !p.Sidecar || p.InboundPort != 15006 || p.OutboundPort != 15001 ||
+		len(p.ClusterCIDRs) != 1 {
 		t.Fatalf("pod context %+v", p)
 	}
 	if pod([]input{{src: podNetSource{ip: ""}}}) != nil {

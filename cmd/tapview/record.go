@@ -154,11 +154,11 @@ func (s *recordedSource) Counts() sources.Counts {
 
 // PodNetwork forwards the Kubernetes pod context of the wrapped source, so
 // recording does not hide it from the mesh view.
-func (s *recordedSource) PodNetwork() (ip netip.Addr, sidecar bool, ok bool) {
+func (s *recordedSource) PodNetwork() (ip netip.Addr, sidecar bool, ranges []netip.Prefix, ok bool) {
 	if p, ok := s.Source.(podNetworkSource); ok {
 		return p.PodNetwork()
 	}
-	return netip.Addr{}, false, false
+	return netip.Addr{}, false, nil, false
 }
 
 type teeEmitter struct {

@@ -3,15 +3,19 @@ package kube
 import "net/netip"
 
 // PodNetwork tells what the mesh view needs about the captured pod, from
-// the API rather than guessed from traffic: its IP and whether it runs an
+// the API rather than guessed from traffic: its IP, whether it runs an
 // Envoy sidecar (Istio istio-proxy or Kuma/Kong Mesh kuma-sidecar, as a
-// container or a native sidecar init container). ok is false when the pod
+// container or a native sidecar init container), and the cluster's pod
+// and service ranges when they could be read. ok is false when the pod
 // has no IP yet.
-func (p *PodSource) PodNetwork() (ip netip.Addr, sidecar bool, ok bool) {
+func (p *PodSource) PodNetwork() (ip netip.Addr, sidecar bool, ranges []netip.Prefix, ok bool) {
 	ip, err := netip.ParseAddr(p.pod.Status.PodIP)
 	if err != nil {
-		return netip.Addr{}, false, false
+		return netip.Addr{}, false, nil, false
 	}
 	_, err = findSidecar(p.pod, "", 0)
-	return ip, err == nil, true
+	if p.s != nil {
+		ranges = p.s.ranges
+	}
+	return ip, err == nil, ranges, true
 }

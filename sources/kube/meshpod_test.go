@@ -1,10 +1,17 @@
 package kube
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestPodNetwork(t *testing.T) {
@@ -25,9 +32,85 @@ func TestPodNetwork(t *testing.T) {
 	for _, c := range cases {
 		p := &PodSource{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: c.spec,
 			Status: corev1.PodStatus{PodIP: c.ip}}}
-		ip, sidecar, ok := p.PodNetwork()
+		ip, sidecar, _, ok := p.PodNetwork()
 		if ok != c.ok || sidecar != c.sidecar || (ok && ip.String() != c.ip) {
 			t.Errorf("%s: PodNetwork() = %v, %v, %v", c.name, ip, sidecar, ok)
+		}
+	}
+}
+
+// TestClusterRanges reads node pod CIDRs and ServiceCIDRs, and gives the
+// ranges to the pod's mesh context; a cluster that refuses gives none.
+func TestClusterRanges(t *testing.T) {
+	c := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{PodCIDRs: []string{"10.244.0.0/24", "fd00:10:244::/64"}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.1.0/24"}},
+		&networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.96.0.0/12", "10.96.0.0/12"}}},
+	)
+	got := clusterRanges(context.Background(), c)
+	want := []string{"10.244.0.0/24", "fd00:10:244::/64", "10.244.1.0/24", "10.96.0.0/12"}
+	if len(got) != len(want) {
+		t.Fatalf("ranges %v, want %v", got, want)
+	}
+	for i, w := range want {
+		if got[i].String() != w {
+			t.Errorf("range %d = %v, want %s", i, got[i], w)
+		}
+	}
+	p := &PodSource{s: &Session{ranges: got}, pod: &corev1.Pod{Status: corev1.PodStatus{PodIP: "10.244.0.7"}}}
+	if _, _, r, ok := p.PodNetwork(); !ok || len(r) != 4 {
+		t.Errorf("PodNetwork ranges %v", r)
+	}
+	if r := clusterRanges(context.Background(), fake.NewClientset()); len(r) != 0 {
+		t.Errorf("empty cluster: %v", r)
+	}
+}
+
+// TestRangesRBAC: deploy/rbac-cluster-ranges.yaml grants exactly the two
+// lists clusterRanges makes.
+func TestRangesRBAC(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac-cluster-ranges.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var role struct {
+		Kind  string
+		Rules []struct {
+			APIGroups []string `yaml:"apiGroups"`
+			Resources []string
+			Verbs     []string
+		}
+	}
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc["kind"] == "ClusterRole" {
+			raw, _ := yaml.Marshal(doc)
+			if err := yaml.Unmarshal(raw, &role); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range role.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					got[g+"/"+res+":"+v] = true
+				}
+			}
+		}
+	}
+	want := map[string]bool{"/nodes:list": true, "networking.k8s.io/servicecidrs:list": true}
+	if len(got) != len(want) {
+		t.Fatalf("ClusterRole grants %v, want exactly %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("ClusterRole lacks %s", k)
 		}
 	}
 }

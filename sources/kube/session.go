@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,9 @@ type Session struct {
 
 	mu     sync.Mutex
 	roster map[string]*rosterEntry // by "namespace/pod"
+
+	// ranges are the cluster's pod and service CIDRs (best effort).
+	ranges []netip.Prefix
 }
 
 // rosterEntry is a pod being captured.
@@ -76,6 +80,9 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Client != nil {
+		s.ranges = clusterRanges(ctx, o.Client)
 	}
 	return s, nil
 }
