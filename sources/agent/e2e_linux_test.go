@@ -25,7 +25,7 @@ import (
 	"github.com/tapview/tapview/sources/agent"
 	"github.com/tapview/tapview/sources/agent/server"
 	"github.com/tapview/tapview/sources/agent/tlsconf"
-	"github.com/tapview/tapview/sources/agent/tlsconf/tlstest"
+	"github.com/tapview/tapview/sources/internal/tlstest"
 	"github.com/tapview/tapview/sources/live"
 	"github.com/tapview/tapview/sources/live/netns"
 	"github.com/tapview/tapview/sources/live/netns/netnstest"

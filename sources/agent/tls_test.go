@@ -18,7 +18,7 @@ import (
 	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/agent/server"
 	"github.com/tapview/tapview/sources/agent/tlsconf"
-	"github.com/tapview/tapview/sources/agent/tlsconf/tlstest"
+	"github.com/tapview/tapview/sources/internal/tlstest"
 )
 
 // genHandle is a capture that produces numbered packets on demand.

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/sources/agent/tlsconf"
-	"github.com/tapview/tapview/sources/agent/tlsconf/tlstest"
+	"github.com/tapview/tapview/sources/internal/tlstest"
 )
 
 func TestConfigs(t *testing.T) {
