@@ -161,6 +161,14 @@ type Exchange struct {
 	// first. A network-leg exchange with Linked set is a duplicate that
 	// default views hide. 0 when not paired.
 	Linked uint64
+
+	// Slim marks a summary: a copy that a memory-bounded store keeps
+	// or rebuilds for lists and filters, whose messages hold no body,
+	// parts or trailers and no header but Content-Type. The store gives
+	// the whole exchange by ID (decode/store re-reads it from disk);
+	// code that prints headers or bodies must not take a Slim exchange
+	// for the whole one.
+	Slim bool
 }
 
 // Header is one header field as it was on the wire: case and order kept,
