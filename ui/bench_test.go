@@ -121,7 +121,7 @@ func BenchmarkFullFilter(b *testing.B) {
 	s := millionStore(million)
 	mt, _ := fakeCompile("status >= 500")
 	for b.Loop() {
-		_ = fullPass(s, paneExchanges, 1, "status >= 500", mt, million)()
+		_ = fullPass(s, paneExchanges, 1, "status >= 500", mt, 0, million, nil)()
 	}
 }
 

@@ -49,6 +49,26 @@ type flowRanger interface {
 	FlowRange(from, to int) []*decode.Flow
 }
 
+// windowed is implemented by stores that evict (decode/store): positions
+// stay absolute, Len is one past the last position ever listed and Base
+// the first still kept, so cursors and filter matches survive eviction.
+// Positions below Base read as nil.
+type windowed interface {
+	Base() (exchanges, flows int)
+}
+
+// scanner is the optional allocation-free read for filter passes: fn
+// gets each kept exchange of [from, to) in a value it must not keep.
+type scanner interface {
+	Scan(from, to int, fn func(pos int, e *decode.Exchange) bool)
+}
+
+// pinner keeps exchanges the user opened whole when the list evicts.
+type pinner interface {
+	Pin(id uint64)
+}
+
+
 // Matcher is a compiled filter. *filter.Program satisfies it.
 type Matcher interface {
 	Match(e *decode.Exchange) bool
@@ -111,6 +131,11 @@ type Config struct {
 	External ExternalReader
 	// StartExternal opens the external lens first.
 	StartExternal bool
+
+	// Memory is the process's memory budget in bytes (--memory), shown
+	// in the status bar with MemoryUsed; 0 hides both.
+	Memory     int64
+	MemoryUsed func() int64
 }
 
 // Run shows the UI on the terminal until the user quits or ctx ends. It

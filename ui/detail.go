@@ -149,9 +149,11 @@ func (m *Model) reloadDetail() tea.Cmd {
 	if d.pane == paneFlows {
 		job.fl = m.cfg.Store.FlowByID(d.id)
 	} else {
-		job.ex = m.cfg.Store.ExchangeByID(d.id)
-		if job.ex != nil && job.ex.Linked != 0 {
-			job.linked = m.cfg.Store.FlowByID(job.ex.Linked)
+		// The whole exchange may have to be re-read from disk: the
+		// command does it, not Update.
+		job.store, job.id = m.cfg.Store, d.id
+		if p, ok := m.cfg.Store.(pinner); ok {
+			p.Pin(d.id) // opened: kept whole when the list evicts
 		}
 	}
 	return m.work(job.run)
@@ -177,10 +179,19 @@ type detailJob struct {
 	raw  func(*decode.Exchange) ([]byte, error)
 	// linked is the flow of the exchange's other mesh leg, when known.
 	linked *decode.Flow
+	// store and id name the exchange to load when ex is not given.
+	store Store
+	id    uint64
 }
 
 func (j detailJob) run() tea.Msg {
 	res := detailResult{key: j.key}
+	if j.ex == nil && j.store != nil {
+		j.ex = j.store.ExchangeByID(j.id)
+		if j.ex != nil && j.ex.Linked != 0 {
+			j.linked = j.store.FlowByID(j.ex.Linked)
+		}
+	}
 	w := j.key.width
 	switch {
 	case j.ex != nil:
@@ -191,16 +202,21 @@ func (j detailJob) run() tea.Msg {
 			}
 		}
 		res.title = exchangeTitle(e)
+		if e.Slim {
+			res.lines = append(res.lines, dline{text: "only a summary of this exchange is left: its headers and body were dropped from the disk spill (see --spill-max), or could not be written there (check free space in TMPDIR)", kind: lineWarn})
+		}
+		var lines []dline
 		switch j.key.tab {
 		case tabRequest:
-			res.lines, res.used = requestLines(e, w, j.key.choice)
+			lines, res.used = requestLines(e, w, j.key.choice)
 		case tabResponse:
-			res.lines, res.used = responseLines(e, w, j.key.choice)
+			lines, res.used = responseLines(e, w, j.key.choice)
 		case tabTiming:
-			res.lines = timingLines(e, j.linked, j.loc, w)
+			lines = timingLines(e, j.linked, j.loc, w)
 		default:
-			res.lines = j.rawTab(e, w)
+			lines = j.rawTab(e, w)
 		}
+		res.lines = append(res.lines, lines...)
 	case j.fl != nil:
 		f := j.fl
 		res.title = fmt.Sprintf("%s %s → %s", f.Transport, f.Client, f.Server)

@@ -93,31 +93,60 @@ func (j exportJob) gather() ([]*decode.Exchange, []*decode.Flow) {
 	allEx := j.store.ExchangeRange(0, j.totalEx)
 	allFl := flowRange(j.store, 0, j.totalFl)
 	if j.pane == paneExchanges {
-		exs := pick(allEx, j.filtered, j.matches)
+		exs := j.whole(pick(allEx, j.filtered, j.matches))
 		ids := make(map[uint64]bool)
 		for _, e := range exs {
 			ids[e.FlowID] = true
 		}
 		var fls []*decode.Flow
 		for _, f := range allFl {
-			if ids[f.ID] {
+			if f != nil && ids[f.ID] {
 				fls = append(fls, f)
 			}
 		}
 		return exs, fls
 	}
-	fls := pick(allFl, j.filtered, j.matches)
+	fls := withoutNil(pick(allFl, j.filtered, j.matches))
 	ids := make(map[uint64]bool, len(fls))
 	for _, f := range fls {
 		ids[f.ID] = true
 	}
 	var exs []*decode.Exchange
 	for _, e := range allEx {
-		if ids[e.FlowID] {
+		if e != nil && ids[e.FlowID] {
 			exs = append(exs, e)
 		}
 	}
-	return exs, fls
+	return j.whole(exs), fls
+}
+
+// whole replaces summaries by the whole exchanges (re-read from the
+// store's spill), since exports write headers and bodies; positions the
+// store evicted are left out.
+func (j exportJob) whole(exs []*decode.Exchange) []*decode.Exchange {
+	out := exs[:0]
+	for _, e := range exs {
+		if e != nil && e.Slim {
+			if w := j.store.ExchangeByID(e.ID); w != nil {
+				e = w
+			}
+		}
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// withoutNil drops the positions a store evicted.
+func withoutNil[T any](xs []*T) []*T {
+	out := xs[:0]
+	for _, x := range xs {
+		if x != nil {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func pick[T any](all []T, filtered bool, matches []int) []T {
@@ -158,6 +187,7 @@ func (m *Model) onExportResult(r exportResult) tea.Cmd {
 type curlResult struct {
 	text   string
 	masked bool
+	err    string // why nothing was copied
 }
 
 // copyCurl copies the selected exchange as a curl command, masked unless
@@ -166,15 +196,27 @@ func (m *Model) copyCurl() tea.Cmd {
 	var e *decode.Exchange
 	switch {
 	case m.detail.open && m.detail.pane == paneExchanges:
-		e = m.cfg.Store.ExchangeByID(m.detail.id)
+		// The list row of the detail's exchange: a summary is enough to
+		// decide, the command loads the whole one.
+		e, _ = m.cursorItem(paneExchanges)
+		if e == nil || e.ID != m.detail.id {
+			e = &decode.Exchange{ID: m.detail.id, Slim: true, Request: &decode.Message{}}
+		}
 	case m.pane == paneExchanges && !m.detail.open:
 		e, _ = m.cursorItem(paneExchanges)
 	}
 	if e == nil || e.Request == nil {
 		return m.flash("select an exchange with a request to copy it as curl", true)
 	}
-	masked, mask := m.masked, m.cfg.Mask
+	masked, mask, store := m.masked, m.cfg.Mask, m.cfg.Store
 	return m.work(func() tea.Msg {
+		if e.Slim {
+			w := store.ExchangeByID(e.ID) // curl needs the headers and body
+			if w == nil || w.Request == nil {
+				return curlResult{err: "this exchange is no longer kept; nothing was copied"}
+			}
+			e = w
+		}
 		if masked && mask != nil {
 			if me := mask(e); me != nil {
 				e = me
@@ -185,6 +227,9 @@ func (m *Model) copyCurl() tea.Cmd {
 }
 
 func (m *Model) onCurlResult(r curlResult) tea.Cmd {
+	if r.err != "" {
+		return m.flash(r.err, true)
+	}
 	msg := "copied as curl"
 	if r.masked {
 		msg += " (masked)"

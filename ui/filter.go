@@ -33,6 +33,8 @@ type filterIndex struct {
 	next     string
 	building bool
 	failed   string
+	// prog is the running full pass's progress.
+	prog *passProgress
 }
 
 func (ix *filterIndex) active() bool { return ix.m != nil }
@@ -79,7 +81,8 @@ func (m *Model) setFilter(p paneID, expr string) (tea.Cmd, error) {
 	}
 	ix.gen++
 	ix.next, ix.building, ix.running = expr, true, true
-	return tea.Batch(m.work(fullPass(m.cfg.Store, p, ix.gen, expr, mt, m.total[p])), m.startSpin()), nil
+	ix.prog = &passProgress{}
+	return tea.Batch(m.work(fullPass(m.cfg.Store, p, ix.gen, expr, mt, m.base[p], m.total[p], ix.prog)), m.startSpin()), nil
 }
 
 // errorCaret returns the 0-based rune position of a filter error, when the
@@ -92,25 +95,17 @@ func errorCaret(err error) (int, string, bool) {
 	return 0, err.Error(), false
 }
 
-// fullPass evaluates a new filter over a snapshot of the first total items.
-func fullPass(store Store, p paneID, gen int, expr string, mt Matcher, total int) tea.Cmd {
+// fullPass evaluates a new filter over positions [base, total).
+func fullPass(store Store, p paneID, gen int, expr string, mt Matcher, base, total int, prog *passProgress) tea.Cmd {
 	return func() tea.Msg {
-		res := filterResult{pane: p, gen: gen, full: true, expr: expr, m: mt}
+		res := filterResult{pane: p, gen: gen, full: true, expr: expr, m: mt, upto: total}
 		switch p {
 		case paneExchanges:
-			exs := store.ExchangeRange(0, total)
-			res.upto = len(exs)
-			if bm, ok := mt.(batchMatcher); ok {
-				res.add = bm.MatchAll(exs, 0)
-			} else {
-				res.add = matchExchanges(mt, exs, 0, nil)
-			}
-			res.pending = pendingExchanges(exs, 0, nil)
+			res.add, res.pending = newExchangeMatch(store, mt, prog).run(base, total, nil)
 		case paneFlows:
-			fls := flowRange(store, 0, total)
-			res.upto = len(fls)
-			res.add = matchFlows(mt, fls, 0)
-			res.pending = pendingFlows(fls, 0, nil)
+			fls := flowRange(store, base, total)
+			res.add = matchFlows(mt, fls, base)
+			res.pending = pendingFlows(fls, base, nil)
 		}
 		return res
 	}
@@ -127,13 +122,13 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 			switch p {
 			case paneExchanges:
 				r := store.ExchangeRange(pos, pos+1)
-				if len(r) == 0 {
+				if len(r) == 0 || r[0] == nil {
 					continue
 				}
-				now, final = mt.Match(r[0]), r[0].State.Final()
+				now, final = newExchangeMatch(store, mt, nil).one(r[0]), r[0].State.Final()
 			case paneFlows:
 				r := flowRange(store, pos, pos+1)
-				if len(r) == 0 {
+				if len(r) == 0 || r[0] == nil {
 					continue
 				}
 				now, final = mt.MatchFlow(r[0]), flowFinal(r[0])
@@ -151,10 +146,7 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 		}
 		switch p {
 		case paneExchanges:
-			exs := store.ExchangeRange(from, to)
-			res.upto = from + len(exs)
-			res.add = matchExchanges(mt, exs, from, nil)
-			res.pending = pendingExchanges(exs, from, res.pending)
+			res.add, res.pending = newExchangeMatch(store, mt, nil).run(from, to, res.pending)
 		case paneFlows:
 			fls := flowRange(store, from, to)
 			res.upto = from + len(fls)
@@ -165,19 +157,10 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 	}
 }
 
-func matchExchanges(mt Matcher, exs []*decode.Exchange, base int, out []int) []int {
-	for i, e := range exs {
-		if mt.Match(e) {
-			out = append(out, base+i)
-		}
-	}
-	return out
-}
-
 func matchFlows(mt Matcher, fls []*decode.Flow, base int) []int {
 	var out []int
 	for i, f := range fls {
-		if mt.MatchFlow(f) {
+		if f != nil && mt.MatchFlow(f) {
 			out = append(out, base+i)
 		}
 	}
@@ -186,7 +169,7 @@ func matchFlows(mt Matcher, fls []*decode.Flow, base int) []int {
 
 func pendingExchanges(exs []*decode.Exchange, base int, out []int) []int {
 	for i, e := range exs {
-		if !e.State.Final() {
+		if e != nil && !e.State.Final() {
 			out = append(out, base+i)
 		}
 	}
@@ -195,7 +178,7 @@ func pendingExchanges(exs []*decode.Exchange, base int, out []int) []int {
 
 func pendingFlows(fls []*decode.Flow, base int, out []int) []int {
 	for i, f := range fls {
-		if !flowFinal(f) {
+		if f != nil && !flowFinal(f) {
 			out = append(out, base+i)
 		}
 	}
@@ -238,8 +221,11 @@ func (m *Model) onFilterResult(r filterResult) tea.Cmd {
 	ix.running = false
 	if r.full {
 		sel := m.selectedPos(r.pane)
-		ix.expr, ix.m, ix.building, ix.next = r.expr, r.m, false, ""
-		ix.matches, ix.pending, ix.scanned = r.add, r.pending, r.upto
+		ix.expr, ix.m, ix.building, ix.next, ix.prog = r.expr, r.m, false, "", nil
+		// Eviction may have moved the base while the pass ran.
+		base := m.base[r.pane]
+		ix.matches = r.add[sort.SearchInts(r.add, base):]
+		ix.pending, ix.scanned = dropBelow(r.pending, base), max(r.upto, base)
 		m.keepSelection(r.pane, sel)
 	} else {
 		if len(r.flipIn)+len(r.flipOut) > 0 {

@@ -259,3 +259,20 @@ func shortType(ct string) string {
 	}
 	return sub
 }
+
+// short writes a count for a crowded status bar: 950, 12.3k, 1.2M.
+func short(n int) string {
+	switch {
+	case n < 10_000:
+		return thousands(n)
+	case n < 1_000_000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
+	default:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	}
+}
+
+// mebibytes writes a memory size in whole MiB ("182M").
+func mebibytes(n int64) string {
+	return strconv.FormatInt((n+(1<<19))>>20, 10) + "M"
+}

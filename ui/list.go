@@ -39,7 +39,7 @@ func (m *Model) shown(p paneID) int {
 	if ix := &m.idx[p]; ix.active() {
 		return len(ix.matches)
 	}
-	return m.total[p]
+	return max(m.total[p]-m.base[p], 0)
 }
 
 // storePos maps a shown row to its position in the store.
@@ -47,7 +47,7 @@ func (m *Model) storePos(p paneID, i int) int {
 	if ix := &m.idx[p]; ix.active() {
 		return ix.matches[i]
 	}
-	return i
+	return m.base[p] + i
 }
 
 // fixLists clamps both cursors after anything that changes counts or

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"sort"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -49,6 +50,14 @@ func (m *Model) pull() tea.Cmd {
 	if !m.paused {
 		ex, fl := m.cfg.Store.Len()
 		m.total = [2]int{ex, fl}
+		if w, ok := m.cfg.Store.(windowed); ok {
+			bex, bfl := w.Base()
+			m.moveBase(paneExchanges, bex)
+			m.moveBase(paneFlows, bfl)
+		}
+	}
+	if m.cfg.MemoryUsed != nil {
+		m.memUsed = m.cfg.MemoryUsed()
 	}
 	m.stats = m.cfg.Store.Stats()
 	m.note, m.noteLv, m.noteKd = "", 0, ""
@@ -121,4 +130,39 @@ func (m *Model) onSpin() tea.Cmd {
 func (m *Model) spinner() string {
 	frames := [...]string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 	return frames[m.spin%len(frames)]
+}
+
+// moveBase follows the store's eviction: positions below base are gone.
+// Unfiltered rows are numbered from base, so the cursor moves up by what
+// was dropped and stays on the same item; a filter drops its matches
+// below base, and the cursor moves up by as many.
+func (m *Model) moveBase(p paneID, base int) {
+	d := base - m.base[p]
+	if d <= 0 {
+		return
+	}
+	m.base[p] = base
+	l := &m.lists[p]
+	ix := &m.idx[p]
+	if ix.active() {
+		k := sort.SearchInts(ix.matches, base)
+		d = k
+		ix.matches = ix.matches[k:]
+		ix.pending = dropBelow(ix.pending, base)
+		ix.scanned = max(ix.scanned, base)
+	}
+	l.cursor = max(l.cursor-d, 0)
+	l.offset = max(l.offset-d, 0)
+}
+
+// dropBelow returns the positions of ps at or above base (ps need not be
+// sorted).
+func dropBelow(ps []int, base int) []int {
+	out := ps[:0:0]
+	for _, p := range ps {
+		if p >= base {
+			out = append(out, p)
+		}
+	}
+	return out
 }

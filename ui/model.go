@@ -35,6 +35,9 @@ type Model struct {
 	lists [2]listState
 	idx   [2]filterIndex
 	total [2]int // store lengths as last refreshed (frozen while paused)
+	base  [2]int // first positions the store still keeps (see windowed)
+	// memUsed is the process's memory as last read (Config.MemoryUsed).
+	memUsed int64
 
 	masked bool
 	paused bool

@@ -96,6 +96,13 @@ func (m *Model) statusBar() string {
 		count = thousands(len(m.ext.groups)) + " " + plural(len(m.ext.groups), "destination")
 	}
 	add(count, 80)
+	if base := m.base[m.pane]; base > 0 && !m.ext.open {
+		// Eviction: say how much of the session the list still holds.
+		add(m.st.warn.Render("kept last "+short(total-base)+" of "+short(total)), 78)
+	}
+	if m.cfg.Memory > 0 && m.memUsed > 0 {
+		add(m.st.dim.Render("mem "+mebibytes(m.memUsed)+"/"+mebibytes(m.cfg.Memory)), 30)
+	}
 	if m.both {
 		add(m.st.warn.Render("both legs"), 85)
 	}
