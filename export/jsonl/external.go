@@ -47,13 +47,11 @@ func intField(b []byte, key string, v int64) []byte {
 // External writes one line per destination. The lines do not count
 // towards Options.Limit: they summarise, they are not records.
 func (w *Writer) External(gs []mesh.Group) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
+	defer w.out.Unlock()
 	for _, g := range gs {
 		w.buf = AppendExternal(w.buf[:0], g)
 		w.write()
 	}
-	if w.err == nil {
-		w.err = w.w.Flush()
-	}
+	_ = w.out.FlushLocked()
 }

@@ -1,9 +1,7 @@
 package jsonl
 
 import (
-	"bufio"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/tapview/tapview/decode"
@@ -31,18 +29,21 @@ type Options struct {
 	// calls OnLimit once, so the caller can stop the sources.
 	Limit   int
 	OnLimit func()
+	// Live streams the output for live sources (and pipes): each record
+	// is flushed as it is written, or within FlushEvery during a flood.
+	// Without it output is flushed when the buffer fills and at Flush,
+	// the fastest way through a capture file.
+	Live bool
 }
 
 // Writer is a decode.Output that streams final exchanges (or ended flows)
 // and status notes as JSON Lines. It holds nothing after writing, so a
 // headless run over a huge capture uses memory only for open connections.
 type Writer struct {
-	mu    sync.Mutex
-	w     *bufio.Writer
+	out   *Output // its lock guards every field below
 	opts  Options
 	buf   []byte
 	count int
-	err   error
 	hold  FlowHold
 	// scratch is reused for the body-less copy masking works on.
 	scratch maskScratch
@@ -50,7 +51,7 @@ type Writer struct {
 
 // NewWriter returns a Writer over w.
 func NewWriter(w io.Writer, opts Options) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, 256<<10), opts: opts, buf: make([]byte, 0, 4096)}
+	return &Writer{out: NewOutput(w, 256<<10, opts.Live), opts: opts, buf: make([]byte, 0, 4096)}
 }
 
 // Exchange writes e when it is final and passes the filter.
@@ -61,8 +62,8 @@ func (w *Writer) Exchange(e *decode.Exchange) {
 	if w.opts.Match != nil && !w.opts.Match.Match(e) {
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
+	defer w.out.Unlock()
 	if w.opts.Mask != nil {
 		e = w.opts.Mask(maskInput(e, w.opts.Bodies, &w.scratch))
 	}
@@ -82,8 +83,8 @@ func (w *Writer) Flow(f *decode.Flow) {
 	if w.opts.Match != nil && !w.opts.Match.MatchFlow(f) {
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
+	defer w.out.Unlock()
 	for _, g := range w.hold.Add(f) {
 		w.buf = AppendFlow(w.buf[:0], g)
 		w.emit()
@@ -92,23 +93,22 @@ func (w *Writer) Flow(f *decode.Flow) {
 
 // Note writes a status line.
 func (w *Writer) Note(s sources.Status) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
+	defer w.out.Unlock()
 	w.buf = AppendStatus(w.buf[:0], s)
 	w.write()
+	w.out.EndRecord()
 }
 
 // Stats writes one stats line per source.
 func (w *Writer) Stats(now time.Time, sts []decode.SourceStats) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
+	defer w.out.Unlock()
 	for _, st := range sts {
 		w.buf = AppendStats(w.buf[:0], now, st)
 		w.write()
 	}
-	if w.err == nil {
-		w.err = w.w.Flush()
-	}
+	_ = w.out.FlushLocked()
 }
 
 func (w *Writer) emit() {
@@ -116,6 +116,7 @@ func (w *Writer) emit() {
 		return
 	}
 	w.write()
+	w.out.EndRecord()
 	w.count++
 	if w.opts.Limit > 0 && w.count == w.opts.Limit && w.opts.OnLimit != nil {
 		w.opts.OnLimit()
@@ -123,27 +124,27 @@ func (w *Writer) emit() {
 }
 
 func (w *Writer) write() {
-	if w.err != nil {
-		return
-	}
 	w.buf = append(w.buf, '\n')
-	_, w.err = w.w.Write(w.buf)
+	w.out.Put(w.buf)
 }
 
-// Flush writes held flows and buffered output and returns the first write
-// error. Call it once the sources have ended.
+// Flush writes held flows and buffered output, stops the periodic flush
+// of a live Writer and returns the first write error. Call it once, when
+// the sources have ended.
 func (w *Writer) Flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.out.Lock()
 	for _, g := range w.hold.Drain() {
 		w.buf = AppendFlow(w.buf[:0], g)
 		w.emit()
 	}
-	if w.err == nil {
-		w.err = w.w.Flush()
-	}
-	return w.err
+	w.out.Unlock()
+	return w.out.Close()
 }
+
+// Sync writes out what is buffered now, from any goroutine, without
+// ending the Writer: a process forced to exit by a signal saves the
+// records it already produced.
+func (w *Writer) Sync() error { return w.out.Flush() }
 
 // FlowEnded reports whether a flow reached a terminal state.
 func FlowEnded(f *decode.Flow) bool {
