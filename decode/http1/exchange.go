@@ -18,6 +18,27 @@ type xch struct {
 	final    bool // the final publication happened
 	dirty    bool // publish as pending at the end of the current call
 	orphan   bool // finalise as an orphan once the response completes
+	// interimDropped counts 1xx responses past MaxInterim, parsed but
+	// not kept.
+	interimDropped int
+}
+
+// MaxInterim is how many interim (1xx) responses an exchange keeps. Real
+// servers send one 100 Continue, a few 103 Early Hints or a 102
+// Processing every few seconds of a long operation; a peer sending
+// thousands would otherwise grow the exchange, and every publication
+// copies its interim list. The rest are counted in the exchange's Error
+// when it is finalised.
+const MaxInterim = 16
+
+// addInterim keeps m as an interim response of x, or counts it once x
+// holds MaxInterim.
+func (x *xch) addInterim(m *decode.Message) {
+	if len(x.e.Interim) >= MaxInterim {
+		x.interimDropped++
+		return
+	}
+	x.e.Interim = append(x.e.Interim, m)
 }
 
 func (x *xch) addErr(msg string) {
@@ -78,7 +99,7 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 	if len(h.queue) > 0 {
 		x := h.queue[0]
 		if interim {
-			x.e.Interim = append(x.e.Interim, m)
+			x.addInterim(m)
 		} else {
 			x.e.Response = m
 			h.queue = popFront(h.queue)
@@ -99,7 +120,7 @@ func (h *handler) pairResponse(m *decode.Message, interim bool) *xch {
 		}
 	}
 	if interim {
-		x.e.Interim = append(x.e.Interim, m)
+		x.addInterim(m)
 	} else {
 		x.e.Response = m
 	}
@@ -143,6 +164,9 @@ func (h *handler) finalize(x *xch, st decode.ExchangeState, msg string) {
 	}
 	if msg != "" {
 		x.addErr(msg)
+	}
+	if x.interimDropped > 0 {
+		x.addErr(fmt.Sprintf("%d more interim responses not kept (limit %d)", x.interimDropped, MaxInterim))
 	}
 	x.final = true
 	x.e.State = st

@@ -270,6 +270,10 @@ func (h *handler) own(s *side) *decode.Message {
 		e.Request = &c
 	case e.Response:
 		e.Response = &c
+	default:
+		if n := len(e.Interim); n > 0 && e.Interim[n-1] == s.msg {
+			e.Interim[n-1] = &c
+		}
 	}
 	s.msg, s.shared = &c, false
 	return &c
