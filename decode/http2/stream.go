@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,23 @@ type stream struct {
 	partial bool
 	final   bool
 	dirty   bool
+	// interimDropped and trailersDropped count what the stream's
+	// exchange did not keep past maxInterim and maxTrailerFields.
+	interimDropped  int
+	trailersDropped int
 }
+
+// Bounds on what one stream keeps, so a peer repeating HEADERS frames
+// cannot grow an exchange (each publication copies its interim list).
+// What is dropped is counted in the exchange's Error when it ends.
+const (
+	// maxInterim is how many 1xx responses an exchange keeps (as in
+	// decode/http1).
+	maxInterim = 16
+	// maxTrailerFields is how many trailer fields a message keeps over
+	// all its trailer blocks.
+	maxTrailerFields = 256
+)
 
 // stream returns the live stream id, opening it when it is new. It
 // returns nil for id 0 and for streams already finished.
@@ -176,7 +193,11 @@ func (h *handler) headers(r *reader, blk *headerBlock, fields []decode.Header, p
 	case dir == decode.ServerToClient && !st.hdrs[dir] && informational(fields):
 		m := &decode.Message{First: blk.ts, Last: h.ts, Proto: "HTTP/2", Headers: fields, DecodedSize: 0}
 		m.Status = statusOf(fields)
-		x.Interim = append(x.Interim, m)
+		if len(x.Interim) < maxInterim {
+			x.Interim = append(x.Interim, m)
+		} else {
+			st.interimDropped++
+		}
 	case !st.hdrs[dir]:
 		m := st.message(dir, blk.ts)
 		m.First, m.Last, m.Headers = blk.ts, h.ts, fields
@@ -186,6 +207,10 @@ func (h *handler) headers(r *reader, blk *headerBlock, fields []decode.Header, p
 	default:
 		m := st.message(dir, blk.ts)
 		m.Last = h.ts
+		if room := maxTrailerFields - len(m.Trailers); len(fields) > room {
+			st.trailersDropped += len(fields) - room
+			fields = fields[:room]
+		}
 		m.Trailers = append(m.Trailers, fields...)
 		if m.Trailers == nil {
 			m.Trailers = []decode.Header{} // an empty trailer block was still sent
@@ -426,6 +451,12 @@ func (h *handler) finalize(st *stream, state decode.ExchangeState, why string) {
 		state = decode.Partial
 	}
 	st.addErr(why)
+	if st.interimDropped > 0 {
+		st.addErr(fmt.Sprintf("%d more interim responses not kept (limit %d)", st.interimDropped, maxInterim))
+	}
+	if st.trailersDropped > 0 {
+		st.addErr(fmt.Sprintf("%d trailer fields over the limit of %d not kept", st.trailersDropped, maxTrailerFields))
+	}
 	x.State = state
 	x.End = st.last
 	h.c.Publish(x)
