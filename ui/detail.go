@@ -152,9 +152,6 @@ func (m *Model) reloadDetail() tea.Cmd {
 		// The whole exchange may have to be re-read from disk: the
 		// command does it, not Update.
 		job.store, job.id = m.cfg.Store, d.id
-		if p, ok := m.cfg.Store.(pinner); ok {
-			p.Pin(d.id) // opened: kept whole when the list evicts
-		}
 	}
 	return m.work(job.run)
 }
@@ -187,6 +184,9 @@ type detailJob struct {
 func (j detailJob) run() tea.Msg {
 	res := detailResult{key: j.key}
 	if j.ex == nil && j.store != nil {
+		if p, ok := j.store.(pinner); ok {
+			p.Pin(j.id) // opened: kept whole when the list or the spill moves on
+		}
 		j.ex = j.store.ExchangeByID(j.id)
 		if j.ex != nil && j.ex.Linked != 0 {
 			j.linked = j.store.FlowByID(j.ex.Linked)

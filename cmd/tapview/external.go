@@ -15,6 +15,7 @@ import (
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/decode/pipeline"
+	"github.com/tapview/tapview/decode/store"
 	"github.com/tapview/tapview/decode/view"
 	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/ui"
@@ -122,17 +123,19 @@ func (f *meshFlags) headless(ctx context.Context, inputs []input, w decode.Outpu
 }
 
 // ui builds the UI's mesh parts over the session's store: the pipeline
-// output (labels; each request once into store), the stats sink, and a
-// hook that fills the UI config (both-legs store, external lens).
-func (f *meshFlags) ui(inputs []input, store *decode.Store) (decode.Output, pipeline.StatsSink, func(*ui.Config)) {
+// output (labels; everything into both, each request once into a view
+// of it), the stats sink, and a hook that fills the UI config (the view
+// as the default store, both legs behind b, the external lens). The view
+// shares both's data, so the two lists cost one copy of each exchange.
+func (f *meshFlags) ui(inputs []input, both *store.Store) (decode.Output, pipeline.StatsSink, func(*ui.Config)) {
 	pod := pod(inputs)
-	both := decode.NewStore()
-	x := mesh.NewExternal(store, mesh.ExternalOptions{Pod: pod})
+	once := both.View()
+	x := mesh.NewExternal(once, mesh.ExternalOptions{Pod: pod})
 	out := mesh.NewLabeler(x, mesh.Options{Pod: pod, All: both})
 	fill := func(cfg *ui.Config) {
-		cfg.Both, cfg.External, cfg.StartExternal = both, x, f.external
+		cfg.Store, cfg.Both, cfg.External, cfg.StartExternal = once, both, x, f.external
 	}
-	return out, statsTee{store, both}, fill
+	return out, both, fill
 }
 
 func live(inputs []input) bool {
@@ -151,15 +154,6 @@ type notesOnly struct{ w decode.Output }
 func (n notesOnly) Flow(*decode.Flow)         {}
 func (n notesOnly) Exchange(*decode.Exchange) {}
 func (n notesOnly) Note(s sources.Status)     { n.w.Note(s) }
-
-// statsTee gives source statistics to both UI stores, so the status bar
-// is the same whichever the UI shows.
-type statsTee [2]*decode.Store
-
-func (t statsTee) SetStats(st decode.SourceStats) {
-	t[0].SetStats(st)
-	t[1].SetStats(st)
-}
 
 // tableExternal prints destinations as aligned rows.
 func tableExternal(out io.Writer) func([]mesh.Group) {

@@ -38,7 +38,8 @@ type sessionFlags struct {
 	count     int
 	keylog    string
 	bodies    bool
-	mesh      meshFlags // service-mesh labels, --external (external.go)
+	mesh      meshFlags   // service-mesh labels, --external (external.go)
+	mem       memoryFlags // --memory, --spill-max (memory.go)
 }
 
 func (f *sessionFlags) add(cmd *cobra.Command) {
@@ -54,6 +55,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.BoolVar(&f.bodies, "bodies", false, "with -o json: include decoded bodies and gRPC/WebSocket messages")
 	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
 	f.mesh.add(fs)
+	f.mem.add(fs)
 }
 
 // runSession decodes the inputs into the UI, or prints them with -o.

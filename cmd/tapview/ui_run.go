@@ -3,19 +3,34 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/filter"
+	"github.com/tapview/tapview/decode/spill"
+	"github.com/tapview/tapview/decode/store"
 	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/ui"
 )
 
-// runUI decodes into a Store in the background and runs the terminal UI
-// over it; quitting the UI stops the sources, and a source error is
-// reported after the screen is restored.
+// runUI decodes into a memory-bounded store in the background and runs
+// the terminal UI over it; quitting the UI stops the sources, and a source
+// error is reported after the screen is restored.
 func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange) error {
-	store := decode.NewStore()
-	out, stats, meshUI := f.mesh.ui(inputs, store)
+	budget := f.mem.apply()
+	opts := store.Options{Budget: budget}
+	sp, spillErr := spill.Open(spill.Options{MaxBytes: int64(f.mem.spillMax)})
+	if spillErr == nil {
+		defer sp.Close()
+		opts.Spill = sp
+	}
+	both := store.New(opts)
+	if spillErr != nil {
+		both.Note(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Warning, Kind: "spill",
+			Message: "cannot keep whole exchanges on disk (" + spillErr.Error() + "): the detail shows summaries only; set TMPDIR to a writable directory"})
+	}
+	out, stats, meshUI := f.mesh.ui(inputs, both)
 	errc := make(chan error, 1)
 	go func() { errc <- runPipeline(ctx, inputs, keys, out, stats) }()
 	live := false
@@ -27,7 +42,6 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 		}
 	}
 	cfg := ui.Config{
-		Store:    store,
 		Title:    title,
 		Live:     live,
 		Filter:   f.filter,
@@ -39,7 +53,9 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 			}
 			return p, nil
 		},
-		Mask: mask,
+		Mask:       mask,
+		Memory:     int64(f.mem.memory),
+		MemoryUsed: processMemory,
 	}
 	meshUI(&cfg)
 	cfg.Export = exportShownWith(f)

@@ -161,8 +161,12 @@ func newEnv(decls []varDecl) (*cel.Env, error) {
 
 // rewriteReserved replaces the word "namespace" outside string literals
 // with nsInternal, keeping every other byte (and so every column) as is.
-func rewriteReserved(expr string) string {
-	const word = "namespace"
+func rewriteReserved(expr string) string { return rewriteWord(expr, "namespace", nsInternal) }
+
+// rewriteWord replaces the identifier word outside string literals with
+// with, which has the same length. Prefilter uses it the other way round
+// to show a CEL expression in the words people type.
+func rewriteWord(expr, word, with string) string {
 	if !strings.Contains(expr, word) {
 		return expr
 	}
@@ -178,7 +182,7 @@ func rewriteReserved(expr string) string {
 				j++
 			}
 			if string(b[i:j]) == word {
-				copy(b[i:j], nsInternal)
+				copy(b[i:j], with)
 			}
 			i = j
 		default:

@@ -135,13 +135,13 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		if !p.all && p.needle == "" && p.prg == nil {
+		if !p.all && p.needle == "" && len(p.stages) == 0 {
 			t.Fatalf("%q compiled to a program that cannot run", expr)
 		}
 		// Whatever compiles natively must agree with CEL.
 		for _, v := range fixtures(t) {
 			got := p.run(v)
-			if p.fast != nil && got != p.eval(v) {
+			if p.isNative() && got != p.eval(v) {
 				t.Fatalf("%q: native %v disagrees with CEL", expr, got)
 			}
 		}

@@ -14,6 +14,14 @@
 // so is a lone quoted string ("pets dogs"); an empty filter matches
 // everything. Compile errors are *Error values that say where the problem
 // is and what to write instead.
+//
+// Filters run cheapest part first: the top-level conjuncts are grouped
+// into stages by what their variables cost (fields, then header lists,
+// then bodies), so a body is decoded only for exchanges the cheap
+// conjuncts let through. For stores that keep exchange summaries in
+// memory, NeedsFull says whether a filter reads more than a summary
+// holds, and Prefilter gives the cheap filter to run on summaries before
+// loading full exchanges.
 package filter
 
 import (
@@ -39,18 +47,26 @@ type Program struct {
 	src string
 	// all is set for the empty filter.
 	all bool
-	// needle is the lower-cased text of a bare-word filter; prg is nil
-	// then.
+	// needle is the lower-cased text of a bare-word filter; stages is
+	// empty then.
 	needle string
-	prg    cel.Program
-	// fast is the native form of prg when the filter only uses forms
-	// native supports; nil otherwise.
-	fast node
-	vars []string
+	// stages are the filter's top-level conjuncts grouped by cost and
+	// ordered cheapest first (see builder.stages); the filter matches
+	// when every stage does.
+	stages []stage
+	vars   []string
+	// cost is that of the dearest variable read; pre is the prefilter
+	// when that is more than cheap.
+	cost cost
+	pre  *Program
 }
 
 // Compile parses and type-checks expr. Errors are *Error.
-func Compile(expr string) (*Program, error) {
+func Compile(expr string) (*Program, error) { return compile(expr, true) }
+
+// compile is Compile; staged false keeps the filter as written in one
+// stage, the reference the tests hold the cost-ordered stages to.
+func compile(expr string, staged bool) (*Program, error) {
 	trimmed := strings.TrimSpace(expr)
 	if trimmed == "" {
 		return &Program{src: expr, all: true}, nil
@@ -88,11 +104,23 @@ func Compile(expr string) (*Program, error) {
 	if e := tr.literals(tree); e != nil {
 		return nil, e
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	b := newBuilder(env, tree)
+	var stages []stage
+	if staged {
+		stages, err = b.stages()
+	} else {
+		var s stage
+		s, err = b.stage(tree.Expr())
+		stages = []stage{s}
+	}
 	if err != nil {
 		return nil, &Error{Pos: 0, Msg: fmt.Sprintf("cannot prepare the filter: %v", err)}
 	}
-	return &Program{src: expr, prg: prg, fast: native(tree.Expr()), vars: referenced(tree, decls)}, nil
+	p := &Program{src: expr, stages: stages, vars: referenced(tree.Expr(), decls), cost: exprCost(tree.Expr())}
+	if p.cost > costCheap {
+		p.pre = b.prefilter(decls)
+	}
+	return p, nil
 }
 
 // nonBool explains a filter whose result is not true or false.
@@ -157,10 +185,10 @@ func (t *translator) literals(a *celast.AST) *Error {
 	return bad
 }
 
-// referenced lists the declared variables the program reads.
-func referenced(a *celast.AST, decls []varDecl) []string {
+// referenced lists the declared variables expression e reads.
+func referenced(e celast.Expr, decls []varDecl) []string {
 	seen := make(map[string]bool)
-	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+	celast.PreOrderVisit(e, celast.NewExprVisitor(func(e celast.Expr) {
 		if e.Kind() == celast.IdentKind {
 			seen[e.AsIdent()] = true
 		}
@@ -248,27 +276,35 @@ func (p *Program) MatchFlow(f *decode.Flow) bool {
 	return p.run(&flowVars{f: f})
 }
 
-// run evaluates natively when the filter compiled to Go, else with CEL.
+// run evaluates the stages in order, each natively when it compiled to
+// Go, else with CEL, and stops at the first that does not match.
 func (p *Program) run(v values) bool {
-	if p.fast != nil {
-		return p.fast(v)
+	for i := range p.stages {
+		if !p.stages[i].run(v) {
+			return false
+		}
 	}
-	return p.eval(v)
+	return true
 }
 
-// eval evaluates with CEL; any error or non-bool result is "no match".
-func (p *Program) eval(a interpreter.Activation) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
+// eval is run with CEL only, so tests can hold the native path to it.
+func (p *Program) eval(a interpreter.Activation) bool {
+	for i := range p.stages {
+		if !p.stages[i].eval(a) {
+			return false
 		}
-	}()
-	out, _, err := p.prg.Eval(a)
-	if err != nil {
-		return false
 	}
-	b, isBool := out.(types.Bool)
-	return isBool && bool(b)
+	return true
+}
+
+// isNative reports whether every stage runs without CEL.
+func (p *Program) isNative() bool {
+	for _, s := range p.stages {
+		if s.fast == nil {
+			return false
+		}
+	}
+	return len(p.stages) > 0
 }
 
 // chunk is how many items a worker claims at a time: large enough that

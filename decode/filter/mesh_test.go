@@ -33,7 +33,7 @@ func TestMeshVariables(t *testing.T) {
 		if got != [4]bool{c.app, c.net, c.plain, c.flw} {
 			t.Errorf("%s: got %v", c.expr, got)
 		}
-		if p.fast != nil {
+		if p.isNative() {
 			for _, v := range []values{&exchangeVars{e: app}, &exchangeVars{e: net}, &flowVars{f: flow}} {
 				if p.run(v) != p.eval(v) {
 					t.Errorf("%s: native and CEL disagree", c.expr)

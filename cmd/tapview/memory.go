@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Memory defaults. 512 MiB suits a laptop running tapview next to a
+// browser and an IDE for an afternoon; --memory moves everything that is
+// derived from it.
+const (
+	defaultMemory   = 512 << 20
+	defaultSpillMax = 4 << 30
+	minMemory       = 64 << 20
+)
+
+// memoryFlags are the budget flags every source command shares.
+type memoryFlags struct {
+	memory   byteSize
+	spillMax byteSize
+}
+
+func (m *memoryFlags) add(fs *pflag.FlagSet) {
+	m.memory = defaultMemory
+	m.spillMax = defaultSpillMax
+	fs.Var(&m.memory, "memory", "memory budget for the whole process (e.g. 512MiB, 2GiB): the UI keeps summaries within it and evicts the oldest exchanges past it")
+	fs.Var(&m.spillMax, "spill-max", "disk the UI may use in TMPDIR for whole exchanges (headers, bodies); the oldest are dropped past it")
+}
+
+// budget splits the process budget. The store gets half for summaries and
+// flows; the rest is for the decoder's open connections, the UI's screens
+// and the garbage collector's headroom. The Go runtime's soft limit is set
+// to the whole budget, so the collector works harder before the process
+// outgrows it instead of after.
+func (m *memoryFlags) apply() (storeBudget int64) {
+	total := int64(m.memory)
+	debug.SetMemoryLimit(total)
+	return total / 2
+}
+
+// processMemory is the memory the Go runtime holds from the system,
+// less what it returned: what the status bar compares with the budget.
+func processMemory() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+}
+
+// byteSize is a flag value in bytes written with an optional unit: 512MiB,
+// 2GiB, 300MB, 1g, or a plain number of bytes.
+type byteSize int64
+
+func (b *byteSize) String() string { return formatBytes(int64(*b)) }
+func (b *byteSize) Type() string   { return "size" }
+
+func (b *byteSize) Set(s string) error {
+	v, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+// parseBytes reads sizes as people write them. Both binary and decimal
+// suffixes are accepted; a bare K/M/G is binary, as in kubectl's Mi/Gi
+// habits and most tools' --memory flags.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	units := []struct {
+		suffix string
+		mult   float64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+		{"ki", 1 << 10}, {"mi", 1 << 20}, {"gi", 1 << 30}, {"ti", 1 << 40},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40}, {"b", 1},
+	}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a size: write it like 512MiB, 2GiB or 300MB", s)
+	}
+	return int64(f * mult), nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
