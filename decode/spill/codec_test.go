@@ -233,3 +233,16 @@ func TestDecodeBoundedAllocation(t *testing.T) {
 	}
 	t.Logf("%v allocs per run", allocs)
 }
+
+func TestKnownStrings(t *testing.T) {
+	for _, s := range []string{"", "GET", "Content-Type", ":authority", "x-envoy-upstream-service-time"} {
+		if k, ok := known([]byte(s)); !ok || k != s {
+			t.Errorf("known(%q) = %q, %v", s, k, ok)
+		}
+	}
+	for _, s := range []string{"get", "Content-Typ", "X", strings.Repeat("a", 40)} {
+		if k, ok := known([]byte(s)); ok {
+			t.Errorf("known(%q) = %q, want not known", s, k)
+		}
+	}
+}
