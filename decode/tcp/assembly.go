@@ -108,7 +108,7 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 		}
 	}
 	c := newConn(d, "tcp", cur.pkt.Source, client, server, cur.pkt.Timestamp)
-	c.key = k
+	c.keyed = true
 	c.lane = fa.lane
 	if partial {
 		c.flow.Partial = true

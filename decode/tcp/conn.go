@@ -12,51 +12,75 @@ import (
 // are only counted, so a hostile stream cannot grow the string.
 const maxNotes = 4
 
-// finalRing bounds how many finalised exchange IDs a connection remembers
-// to refuse a second final publication.
-const finalRing = 64
+// finalRingSize bounds how many finalised exchange IDs a connection
+// remembers to refuse a second final publication.
+const finalRingSize = 64
 
 // conn is one TCP connection, socket stream or UDP conversation. It is
 // the decode.Conn parsers receive. Sides are physical endpoints: side 0 is
 // the endpoint first taken for the client; dir(side) maps a side to the
 // Direction parsers see, which SwapDirections flips.
+//
+// A conn lives as long as its flow is open (and lingers a while after),
+// so with many open flows its size is most of their cost: it stays within
+// a 512-byte allocation. Detection state and the finalised-exchange ring
+// are allocated only when needed, and the connection key and first
+// client endpoint are derived from the flow instead of stored.
 type conn struct {
-	d       *Decoder
-	flow    decode.Flow
-	key     connKey
-	side0   netip.AddrPort // the endpoint first taken for the client
-	swapped bool
+	d    *Decoder
+	flow decode.Flow
+	lane *lane
 
-	det     detector
 	handler decode.StreamHandler
 	dgram   decode.DatagramHandler
-
-	notes      int
-	finals     []uint64
-	finalPos   int
-	ended      bool
-	dirty      bool // counters changed since the last publication
-	endReason  decode.FlowState
-	finSeen    [2]bool
-	rstPending bool
-
-	// TCP reassembly bookkeeping per side.
-	half [2]halfState
+	det     *detector  // nil until undecided data arrives, and once decided
+	finals  *finalRing // nil until an exchange is published final
 
 	// deferred holds reassembly callbacks recorded during a flush.
 	deferred []deferred
 
-	// UDP idle list links.
+	// Idle list links: the lane's TCP or UDP list, least recently active
+	// first (see flowList).
 	prev, next *conn
-	lane       *lane
+
+	// TCP reassembly bookkeeping per side.
+	half [2]halfState
+
+	notes      int32
+	swapped    bool
+	decided    bool // a handler was chosen, or the flow stays raw
+	ended      bool
+	dirty      bool // counters changed since the last publication
+	keyed      bool // found by its addresses (packets), not a socket stream
+	listed     bool // on one of the lane's idle lists
+	evicted    bool // ended to make room under Config.MaxFlows
+	finSeen    [2]bool
+	rstPending bool
+}
+
+// finalRing remembers the last finalised exchange IDs of a connection.
+type finalRing struct {
+	ids []uint64
+	pos int
+}
+
+// key is the connection's address pair, the same from either side.
+func (c *conn) key() connKey { return makeKey(c.flow.Client, c.flow.Server) }
+
+// side0 is the endpoint first taken for the client.
+func (c *conn) side0() netip.AddrPort {
+	if c.swapped {
+		return c.flow.Server
+	}
+	return c.flow.Client
 }
 
 var _ decode.Conn = (*conn)(nil)
 
 func newConn(d *Decoder, transport, source string, client, server netip.AddrPort, ts time.Time) *conn {
-	c := &conn{d: d, side0: client}
+	c := &conn{d: d}
 	if len(d.cfg.Parsers) == 0 && transport == "tcp" || len(d.cfg.Datagrams) == 0 && transport == "udp" {
-		c.det.decided = true
+		c.decided = true
 	}
 	c.flow = decode.Flow{
 		ID:        d.NextFlowID(),
@@ -76,7 +100,7 @@ func newConn(d *Decoder, transport, source string, client, server netip.AddrPort
 
 // sideOf returns the side an endpoint sends from.
 func (c *conn) sideOf(src netip.AddrPort) int {
-	if src == c.side0 {
+	if src == c.side0() {
 		return 0
 	}
 	return 1
@@ -135,7 +159,7 @@ func (c *conn) end(state decode.FlowState, ts time.Time) {
 		return
 	}
 	c.ended = true
-	c.det.drop()
+	c.det = nil
 	c.flow.State = state
 	if c.handler != nil {
 		c.callEnd(state, ts)
@@ -215,7 +239,10 @@ func copyMessage(m *decode.Message) *decode.Message {
 }
 
 func (c *conn) isFinal(id uint64) bool {
-	for _, f := range c.finals {
+	if c.finals == nil {
+		return false
+	}
+	for _, f := range c.finals.ids {
 		if f == id {
 			return true
 		}
@@ -224,12 +251,17 @@ func (c *conn) isFinal(id uint64) bool {
 }
 
 func (c *conn) markFinal(id uint64) {
-	if len(c.finals) < finalRing {
-		c.finals = append(c.finals, id)
+	r := c.finals
+	if r == nil {
+		r = &finalRing{}
+		c.finals = r
+	}
+	if len(r.ids) < finalRingSize {
+		r.ids = append(r.ids, id)
 		return
 	}
-	c.finals[c.finalPos] = id
-	c.finalPos = (c.finalPos + 1) % finalRing
+	r.ids[r.pos] = id
+	r.pos = (r.pos + 1) % finalRingSize
 }
 
 // SetProto implements decode.Conn.

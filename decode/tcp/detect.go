@@ -30,9 +30,10 @@ type heldItem struct {
 	ts   time.Time
 }
 
-// detector is the protocol detection state of one connection.
+// detector is the protocol detection state of one connection, allocated
+// when the first undecided bytes arrive and dropped once a parser is
+// chosen (or none is), so decided flows and flows without data carry none.
 type detector struct {
-	decided   bool // a handler was chosen, or the flow stays raw
 	probe     [2][]byte
 	closed    [2]bool // probe cannot grow: a gap interrupted it
 	rejected  [2]bool // every parser said No for this side
@@ -41,10 +42,12 @@ type detector struct {
 	tries     int // datagrams offered so far (UDP)
 }
 
-func (d *detector) drop() {
-	d.held = nil
-	d.probe = [2][]byte{}
-	d.heldBytes = 0
+// detState returns the connection's detection state, creating it.
+func (c *conn) detState() *detector {
+	if c.det == nil {
+		c.det = &detector{}
+	}
+	return c.det
 }
 
 // data delivers contiguous bytes of one side: to the handler when there is
@@ -57,7 +60,7 @@ func (c *conn) data(side int, data []byte, ts time.Time) {
 		c.callData(c.dir(side), data, ts)
 		return
 	}
-	if c.det.decided {
+	if c.decided {
 		return
 	}
 	c.detectData(side, data, ts)
@@ -76,20 +79,21 @@ func (c *conn) gap(side int, n int, ts time.Time) {
 		c.callGap(c.dir(side), n, ts)
 		return
 	}
-	if c.det.decided {
+	if c.decided {
 		return
 	}
-	if len(c.det.probe[side]) > 0 {
-		c.det.closed[side] = true
+	det := c.detState()
+	if len(det.probe[side]) > 0 {
+		det.closed[side] = true
 	}
-	c.det.held = append(c.det.held, heldItem{side: side, gap: n, ts: ts})
-	if len(c.det.held) > c.d.holdLimit/8 {
+	det.held = append(det.held, heldItem{side: side, gap: n, ts: ts})
+	if len(det.held) > c.d.holdLimit/8 {
 		c.goRaw()
 	}
 }
 
 func (c *conn) detectData(side int, data []byte, ts time.Time) {
-	det := &c.det
+	det := c.detState()
 	window := c.d.detectWindow
 	if !det.closed[side] && len(det.probe[side]) < window {
 		if det.probe[side] == nil {
@@ -151,17 +155,19 @@ func (c *conn) safeDetect(p decode.Parser, side int, probe []byte) (v decode.Ver
 // choose builds p's handler, records the protocol and replays what was
 // held. It reports whether the handler is in place.
 func (c *conn) choose(p decode.Parser) bool {
-	c.det.decided = true
+	c.decided = true
 	h := c.safeNew(p)
+	var held []heldItem
+	if c.det != nil {
+		held = c.det.held
+	}
+	c.det = nil
 	if h == nil {
-		c.det.drop()
 		return false
 	}
 	c.handler = h
 	c.d.stats.Detected++
 	c.SetProto(p.Name())
-	held := c.det.held
-	c.det.drop()
 	for _, it := range held {
 		if c.handler == nil {
 			break
@@ -188,8 +194,8 @@ func (c *conn) safeNew(p decode.Parser) (h decode.StreamHandler) {
 // goRaw gives up detection: the flow keeps counting bytes and packets
 // with no protocol.
 func (c *conn) goRaw() {
-	c.det.decided = true
-	c.det.drop()
+	c.decided = true
+	c.det = nil
 	c.d.stats.Raw++
 }
 
@@ -203,18 +209,18 @@ func (c *conn) datagram(side int, payload []byte, ts time.Time) {
 		c.callDatagram(c.dir(side), payload, ts)
 		return
 	}
-	det := &c.det
-	if det.decided {
+	if c.decided {
 		return
 	}
+	det := c.detState()
 	for _, p := range c.d.cfg.Datagrams {
 		if c.safeDetectDatagram(p, side, payload) != decode.Yes {
 			continue
 		}
-		det.decided = true
+		c.decided = true
 		h := c.safeNewDatagram(p)
 		held := det.held
-		det.drop()
+		c.det = nil
 		if h == nil {
 			return
 		}

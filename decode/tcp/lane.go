@@ -98,10 +98,10 @@ func (ln *lane) maintain() {
 // linger keeps an ended TCP connection findable by its addresses for a
 // while, so its last packets are counted to it.
 func (ln *lane) linger(c *conn) {
-	if c.key == (connKey{}) {
+	if !c.keyed {
 		return
 	}
-	ln.closed[c.key] = c
+	ln.closed[c.key()] = c
 	ln.lingerQ = append(ln.lingerQ, lingerEntry{c: c, until: ln.clock.Add(ln.d.cfg.Linger)})
 }
 
@@ -111,8 +111,8 @@ func (ln *lane) expireLinger(all bool) {
 		if !all && !e.until.Before(ln.clock) {
 			break
 		}
-		if ln.closed[e.c.key] == e.c {
-			delete(ln.closed, e.c.key)
+		if ln.closed[e.c.key()] == e.c {
+			delete(ln.closed, e.c.key())
 		}
 		n++
 	}

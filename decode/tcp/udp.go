@@ -24,7 +24,7 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 			client, server = dst, src
 		}
 		c = newConn(d, "udp", p.Source, client, server, p.Timestamp)
-		c.key = k
+		c.keyed = true
 		c.lane = ln
 		ln.udp[k] = c
 		d.stats.UDPFlows++
@@ -75,8 +75,8 @@ func (ln *lane) expireUDP(before time.Time, state decode.FlowState) {
 			return
 		}
 		ln.unlinkUDP(c)
-		if ln.udp[c.key] == c {
-			delete(ln.udp, c.key)
+		if ln.udp[c.key()] == c {
+			delete(ln.udp, c.key())
 		}
 		st := state
 		if st == "" {
