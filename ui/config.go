@@ -139,14 +139,15 @@ type Config struct {
 }
 
 // Run shows the UI on the terminal until the user quits or ctx ends. It
-// returns nil on a normal quit and on cancellation.
-func Run(ctx context.Context, cfg Config) error {
+// returns nil on a normal quit and on cancellation. opts are passed to
+// bubbletea (soak tests run the real program loop with no terminal).
+func Run(ctx context.Context, cfg Config, opts ...tea.ProgramOption) error {
 	if cfg.Store == nil {
 		return errors.New("ui: no store")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := tea.NewProgram(New(ctx, cfg), tea.WithContext(ctx))
+	p := tea.NewProgram(New(ctx, cfg), append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
 	_, err := p.Run()
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), ctx.Err() != nil:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -43,9 +44,18 @@ func (m *memoryFlags) apply() (storeBudget int64) {
 	return total / 2
 }
 
-// processMemory is the memory the Go runtime holds from the system,
-// less what it returned: what the status bar compares with the budget.
+// processMemory is the process's resident memory, what top and kubectl
+// top show and what the status bar compares with the budget: read from
+// /proc where there is one, else the memory the Go runtime holds from the
+// system less what it returned.
 func processMemory() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return pages * int64(os.Getpagesize())
+			}
+		}
+	}
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
