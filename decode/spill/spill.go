@@ -30,7 +30,10 @@ func (r Ref) split() (seg uint64, off int64) {
 	return uint64(r) >> offsetBits, int64(uint64(r) & offsetMask)
 }
 
-// Options configures a Store.
+// Options configures a Store. SegmentSize is lowered to MaxBytes/4 when
+// larger, so dropping the oldest segment never gives up more than a quarter
+// of the budget, and raised to 4 KiB when smaller. The active segment is
+// never dropped, so a budget under one segment holds the newest segment.
 type Options struct {
 	Dir         string // parent directory; "" means os.TempDir()
 	SegmentSize int64  // bytes per segment file before a new one starts; 0 means 64 MiB

@@ -141,7 +141,9 @@ func TestStoreBudgetDropsOldest(t *testing.T) {
 	if gone == 0 || kept*2600 < maxBytes/2 {
 		t.Errorf("gone %d kept %d: the budget should keep at least half of %d bytes", gone, kept, maxBytes)
 	}
-	// The files on disk are the live segments only.
+	// The files on disk are the live segments only, and Size counts
+	// exactly their bytes.
+	flushForTest(t, s)
 	ents, err := os.ReadDir(s.Dir())
 	if err != nil {
 		t.Fatal(err)
@@ -153,9 +155,8 @@ func TestStoreBudgetDropsOldest(t *testing.T) {
 			onDisk += fi.Size()
 		}
 	}
-	flushForTest(t, s)
-	if onDisk > maxBytes {
-		t.Errorf("%d bytes of segments on disk, budget %d", onDisk, maxBytes)
+	if onDisk > maxBytes || onDisk != s.Size() {
+		t.Errorf("%d bytes of segments on disk, Size %d, budget %d", onDisk, s.Size(), maxBytes)
 	}
 }
 
@@ -422,5 +423,48 @@ func TestStoreCorruptSegment(t *testing.T) {
 func TestOpenRejectsNegativeSizes(t *testing.T) {
 	if _, err := Open(Options{Dir: t.TempDir(), MaxBytes: -1}); err == nil {
 		t.Error("negative MaxBytes accepted")
+	}
+}
+
+// TestStoreCloseWhileReading closes the store under running readers: each
+// Get either succeeds or reports ErrClosed, and nothing races.
+func TestStoreCloseWhileReading(t *testing.T) {
+	s := openTest(t, Options{SegmentSize: 16 << 10, MaxBytes: 1 << 20})
+	var refs []Ref
+	for i := range 100 {
+		r, err := s.Put(http1Exchange(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			<-start
+			for k := 0; ; k++ {
+				i := (k*13 + w) % len(refs)
+				e, err := s.Get(refs[i])
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil || e.ID != uint64(i) {
+					t.Errorf("get %d during Close: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	if _, err := s.Get(refs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if _, err := os.Stat(s.Dir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory left after Close under readers: %v", err)
 	}
 }
