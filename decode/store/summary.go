@@ -187,7 +187,9 @@ func (c *encoder) msg(m *decode.Message, base time.Time) {
 	c.s(m.Reason)
 	c.s(m.Proto)
 	c.s(m.HeaderValue("content-type"))
-	c.i(m.BodySize)
+	// A summary has no Body, so its size must not fall below what the
+	// whole message holds (req_size/resp_size read the larger of both).
+	c.i(max(m.BodySize, int64(len(m.Body))))
 	c.i(m.DecodedSize)
 	c.s(m.DecodeError)
 	c.u(uint64(len(m.ContentEncoding)))
