@@ -468,3 +468,46 @@ func TestStoreCloseWhileReading(t *testing.T) {
 		t.Errorf("directory left after Close under readers: %v", err)
 	}
 }
+
+// TestLockDirNoticesRemoval covers the race with a concurrent cleaner:
+// a directory that vanished, or whose lock someone else holds, makes
+// lockDir report errLockRace so Open tries a fresh directory.
+func TestLockDirNoticesRemoval(t *testing.T) {
+	if !canLock {
+		t.Skip("no file locking on this platform")
+	}
+	if _, err := lockDir(filepath.Join(t.TempDir(), "gone")); !errors.Is(err, errLockRace) {
+		t.Errorf("missing directory: %v, want errLockRace", err)
+	}
+	dir := t.TempDir()
+	f, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Someone (a cleaner) holds the lock of a directory we try to take.
+	other := t.TempDir()
+	held, err := os.Create(filepath.Join(other, lockName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if ok, err := tryLock(held); !ok || err != nil {
+		t.Fatalf("tryLock: %v %v", ok, err)
+	}
+	if err := os.Remove(filepath.Join(other, lockName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDir(other); err != nil {
+		t.Errorf("directory whose old lock file was removed: %v", err)
+	}
+	// The second lock on a held file fails without waiting.
+	g, err := os.Open(filepath.Join(dir, lockName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if ok, err := tryLock(g); ok || err != nil {
+		t.Errorf("second lock of a held file: ok %v err %v, want false, nil", ok, err)
+	}
+}
