@@ -110,6 +110,7 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 	c := newConn(d, "tcp", cur.pkt.Source, client, server, cur.pkt.Timestamp)
 	c.keyed = true
 	c.lane = fa.lane
+	fa.lane.tcpList.push(c)
 	if partial {
 		c.flow.Partial = true
 		c.flow.State = decode.FlowPartial
@@ -155,6 +156,7 @@ func (s *tcpStream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly
 		d.ctx.reserve()
 		if nextSeq.Difference(seq) > 0 {
 			d.stats.OutOfOrder++
+			c.lane.queuedAhead(cur.pkt.Timestamp)
 		}
 	}
 	if t.RST && (nextSeq == invalidSeq || seq == nextSeq) {
@@ -222,12 +224,20 @@ func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
 }
 
 // complete ends a TCP connection gopacket is done with and keeps it
-// lingering so its stray last packets are counted, not made a new flow.
+// lingering so its stray last packets are counted, not made a new flow
+// (unless it was evicted: lingering would keep what eviction frees).
 func (c *conn) complete(closing decode.FlowState, ts time.Time) {
+	if c.listed {
+		c.list().remove(c)
+	}
 	if !c.ended {
+		if c.d.evicting {
+			c.evicted = true
+			c.d.stats.Evicted++
+		}
 		c.end(c.closeState(closing), ts)
 	}
-	if c.lane != nil {
+	if c.lane != nil && !c.evicted {
 		c.lane.linger(c)
 	}
 }
@@ -358,6 +368,9 @@ func (d *Decoder) tcpPacket(ln *lane, p *sources.Packet, f *link.Frame, ip []byt
 	d.cur = packetCtx{}
 	d.afterRST()
 	t.Payload = nil
+	if d.open > d.cfg.MaxFlows {
+		d.enforceCap()
+	}
 }
 
 // afterRST ends connections that an in-window RST reset during the last

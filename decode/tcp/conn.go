@@ -127,6 +127,9 @@ func (c *conn) count(side int, n int, ordinal uint64, ts time.Time) {
 	}
 	if ts.After(f.Last) {
 		f.Last = ts
+		if c.listed {
+			c.list().touch(c)
+		}
 	}
 	if ordinal != 0 && !c.d.cfg.SkipOrdinals {
 		f.Ordinals = append(f.Ordinals, ordinal)

@@ -75,6 +75,13 @@ type Config struct {
 	// exchanges inherit the answer, so filters can use pod and namespace.
 	// Empty strings mean unknown.
 	Owner func(source string) (pod, namespace string)
+	// MaxFlows caps the TCP connections and UDP conversations tracked at
+	// once (DefaultMaxFlows when 0). Past it the least recently active
+	// are closed as timed out and counted (Stats.Evicted, and a note per
+	// source at most every 10 s of capture time), so a scan or SYN flood
+	// cannot exhaust memory. FlowCost says what each costs, to derive
+	// the cap from a memory budget.
+	MaxFlows int
 	// SkipOrdinals leaves Flow.Ordinals empty. Ordinals exist for per-flow
 	// packet export (8 bytes per packet, and more while the slice grows,
 	// held for as long as a connection lives or lingers); outputs that
@@ -105,6 +112,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.DetectWindow, DefaultDetectWindow)
 	defInt(&c.HoldLimit, DefaultHoldLimit)
 	defInt(&c.DatagramTries, DefaultDatagramTries)
+	defInt(&c.MaxFlows, DefaultMaxFlows)
 	c.Limits = c.Limits.WithDefaults()
 	return c
 }
@@ -135,6 +143,7 @@ type Stats struct {
 	Exchanges         int64 // exchange IDs allocated (NewExchange and NextExchangeID)
 	PublishAfterFinal int64 // publications refused after a final one
 	ParserPanics      int64 // parser panics turned into flow notes
+	Evicted           int64 // flows closed early to stay within Config.MaxFlows
 
 	Defrag link.DefragStats
 }
@@ -170,6 +179,12 @@ type Decoder struct {
 
 	dirty  []*conn
 	resets []*conn
+
+	open     int  // listed flows over all lanes (what MaxFlows caps)
+	evicting bool // a flush is closing flows for the cap
+	// alwaysFlush runs gopacket's flush at every maintenance, as before
+	// needsFlush; tests compare both.
+	alwaysFlush bool
 
 	streams  map[*Stream]struct{}
 	finished bool
@@ -315,6 +330,7 @@ func (d *Decoder) Finish(ts time.Time) {
 	d.endStreams()
 	for _, ln := range d.lanes {
 		ln.expireLinger(true)
+		ln.noteEvictions(true)
 	}
 	d.publishDirty()
 	d.finished = true

@@ -26,8 +26,18 @@ type lane struct {
 	lastMaint time.Time
 	packets   int // since the last Tick
 
-	lingerQ          []lingerEntry
-	udpHead, udpTail *conn // UDP conversations, least recently active first
+	lingerQ []lingerEntry
+	// Open flows by transport, least recently active first. A TCP
+	// connection stays listed until gopacket is done with it (an RST
+	// ends the flow earlier, but its connection is still held).
+	tcpList, udpList flowList
+
+	// oooFirst and oooLast span the capture times of out-of-order
+	// segments that may still be queued (see needsFlush).
+	oooFirst, oooLast time.Time
+	// noted is when evictions were last reported, evicted the count then.
+	noted   time.Time
+	evicted int64
 }
 
 // connKey identifies a connection regardless of direction.
@@ -84,25 +94,34 @@ func (ln *lane) advance(ts time.Time) {
 func (ln *lane) maintain() {
 	d := ln.d
 	ln.lastMaint = ln.clock
-	d.deferring = true
-	d.closing = decode.FlowTimedOut
-	ln.asm.FlushWithOptions(reassembly.FlushOptions{T: ln.clock.Add(-d.cfg.GapTimeout), TC: ln.clock.Add(-d.cfg.IdleTimeout)})
-	d.closing = ""
-	d.deferring = false
-	d.replayDeferred()
+	gapT, idleT := ln.clock.Add(-d.cfg.GapTimeout), ln.clock.Add(-d.cfg.IdleTimeout)
+	if ln.needsFlush(gapT, idleT) {
+		ln.flush(reassembly.FlushOptions{T: gapT, TC: idleT})
+		ln.flushedBefore(gapT)
+	}
 	ln.expireUDP(ln.clock.Add(-d.cfg.UDPTimeout), decode.FlowTimedOut)
 	ln.expireLinger(false)
+	ln.noteEvictions(false)
 	d.publishDirty()
 }
 
 // linger keeps an ended TCP connection findable by its addresses for a
-// while, so its last packets are counted to it.
+// while, so its last packets are counted to it. At most MaxFlows linger:
+// a flood of short connections must not grow the table within Linger.
 func (ln *lane) linger(c *conn) {
 	if !c.keyed {
 		return
 	}
 	ln.closed[c.key()] = c
 	ln.lingerQ = append(ln.lingerQ, lingerEntry{c: c, until: ln.clock.Add(ln.d.cfg.Linger)})
+	if len(ln.lingerQ) > ln.d.cfg.MaxFlows {
+		e := ln.lingerQ[0]
+		if ln.closed[e.c.key()] == e.c {
+			delete(ln.closed, e.c.key())
+		}
+		ln.lingerQ[0] = lingerEntry{}
+		ln.lingerQ = ln.lingerQ[1:]
+	}
 }
 
 func (ln *lane) expireLinger(all bool) {

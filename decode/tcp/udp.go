@@ -27,54 +27,30 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 		c.keyed = true
 		c.lane = ln
 		ln.udp[k] = c
+		ln.udpList.push(c)
 		d.stats.UDPFlows++
 		c.publishFlow()
-	} else {
-		ln.unlinkUDP(c)
 	}
-	ln.appendUDP(c)
 	side := c.sideOf(src)
 	c.count(side, f.PayloadLen, p.Ordinal, p.Timestamp)
 	if f.Truncated() {
 		d.stats.Truncated++
 	}
 	c.datagram(side, f.Payload, p.Timestamp)
-}
-
-// appendUDP puts c at the tail of the idle list (most recently active).
-func (ln *lane) appendUDP(c *conn) {
-	c.prev, c.next = ln.udpTail, nil
-	if ln.udpTail != nil {
-		ln.udpTail.next = c
-	} else {
-		ln.udpHead = c
+	if d.open > d.cfg.MaxFlows {
+		d.enforceCap()
 	}
-	ln.udpTail = c
-}
-
-func (ln *lane) unlinkUDP(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		ln.udpHead = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		ln.udpTail = c.prev
-	}
-	c.prev, c.next = nil, nil
 }
 
 // expireUDP ends conversations last active before the given time, least
 // recently active first; a zero time ends them all. state "" keeps each
 // flow's current state (end of input).
 func (ln *lane) expireUDP(before time.Time, state decode.FlowState) {
-	for c := ln.udpHead; c != nil; c = ln.udpHead {
+	for c := ln.udpList.head; c != nil; c = ln.udpList.head {
 		if !before.IsZero() && !c.flow.Last.Before(before) {
 			return
 		}
-		ln.unlinkUDP(c)
+		ln.udpList.remove(c)
 		if ln.udp[c.key()] == c {
 			delete(ln.udp, c.key())
 		}

@@ -1,0 +1,274 @@
+package tcp
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/sources"
+)
+
+// DefaultMaxFlows caps the open flows (TCP connections and UDP
+// conversations) a decoder tracks when Config.MaxFlows is 0. At FlowCost
+// bytes each that is up to 200 MB of live heap; a caller with a memory
+// budget should derive the cap from it instead (see FlowCost).
+const DefaultMaxFlows = 100_000
+
+// FlowCost is an upper bound of what one open TCP flow costs the decoder
+// in live heap bytes, measured with a SYN flood mixed with stalled
+// clients (TestFlowMemory, bench/halfopen: 1.9 KB, 2.2 KB before conns
+// were shrunk): gopacket's connection (457 B in a pool that grows by
+// doubling, so up to twice that) and its map entry (~200 B), the conn
+// (512 B), and for the flows that sent a request the HTTP/1 handler and
+// its pending exchange (~1.5 KB each). Flows carrying bodies cost more
+// while a message is in progress; that is bounded by decode.Limits, not
+// by this. The Go heap grows to about twice the live bytes between
+// collections (GOGC=100), so a budget B for flows allows about
+// B / (2*FlowCost) of them, e.g. a quarter of a 512 MiB budget:
+//
+//	cfg.MaxFlows = budget / 4 / (2 * tcp.FlowCost) // 32768
+const FlowCost = 2000
+
+// evictShare is the fraction of MaxFlows closed at once when the cap is
+// reached: each TCP eviction walks gopacket's whole connection table, so
+// closing 1/64 of the flows per walk keeps the cost per evicted flow
+// constant.
+const evictShare = 64
+
+// evictNoteEvery is the capture time between two notes about evictions
+// from one source, so a flood yields a few status lines, not one per flow.
+const evictNoteEvery = 10 * time.Second
+
+// maxTouchWalk bounds how far touch walks back to keep a list ordered by
+// last activity when a packet's timestamp is older than other flows'
+// (merged interfaces, damaged clocks); further back, order is approximate.
+const maxTouchWalk = 64
+
+// flowList is a lane's open flows of one transport, least recently active
+// (oldest Flow.Last) first. Idle timeouts and evictions take flows from
+// its head, so neither has to look at every flow.
+type flowList struct {
+	head, tail *conn
+	n          int
+}
+
+// push appends a new flow (the most recently active).
+func (l *flowList) push(c *conn) {
+	c.prev, c.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	c.listed = true
+	l.n++
+	c.d.open++
+}
+
+// remove unlinks c if it is listed.
+func (l *flowList) remove(c *conn) {
+	if !c.listed {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next = nil, nil
+	c.listed = false
+	l.n--
+	c.d.open--
+}
+
+// touch moves c after the last flow active no later than it: its Last
+// just moved on, usually past everyone's, so this is one step.
+func (l *flowList) touch(c *conn) {
+	if l.tail == c {
+		return
+	}
+	l.remove(c)
+	p := l.tail
+	for i := 0; p != nil && i < maxTouchWalk && p.flow.Last.After(c.flow.Last); i++ {
+		p = p.prev
+	}
+	l.insertAfter(c, p)
+}
+
+// insertAfter links c after p (at the head when p is nil).
+func (l *flowList) insertAfter(c *conn, p *conn) {
+	if p == nil {
+		c.prev, c.next = nil, l.head
+		if l.head != nil {
+			l.head.prev = c
+		} else {
+			l.tail = c
+		}
+		l.head = c
+	} else {
+		c.prev, c.next = p, p.next
+		if p.next != nil {
+			p.next.prev = c
+		} else {
+			l.tail = c
+		}
+		p.next = c
+	}
+	c.listed = true
+	l.n++
+	c.d.open++
+}
+
+// list is the lane list a conn belongs on.
+func (c *conn) list() *flowList {
+	if c.flow.Transport == "udp" {
+		return &c.lane.udpList
+	}
+	return &c.lane.tcpList
+}
+
+// Evicted returns how many flows were closed early to stay within
+// Config.MaxFlows.
+func (d *Decoder) Evicted() int64 { return d.stats.Evicted }
+
+// OpenFlows returns how many TCP connections and UDP conversations are
+// tracked now (what Config.MaxFlows caps).
+func (d *Decoder) OpenFlows() int { return d.open }
+
+// enforceCap closes the least recently active flows while more than
+// MaxFlows are open. Flows are taken from the source holding the most:
+// sources have unrelated capture clocks, so "least recently active" is
+// only meaningful within one. An evicted flow ends as timed out (an idle
+// timeout brought forward): its handler gets End(FlowTimedOut), so its
+// exchanges are finalised and published, and it is counted in
+// Stats.Evicted. It does not linger; its stray packets start a new flow.
+func (d *Decoder) enforceCap() {
+	for d.open > d.cfg.MaxFlows {
+		var ln *lane
+		for _, l := range d.lanes {
+			if ln == nil || l.tcpList.n+l.udpList.n > ln.tcpList.n+ln.udpList.n {
+				ln = l
+			}
+		}
+		before := d.open
+		ln.evict(max(1, d.open-d.cfg.MaxFlows, d.cfg.MaxFlows/evictShare))
+		if d.open >= before {
+			return // nothing could be closed; never spin
+		}
+	}
+}
+
+// evict closes the k least recently active flows of the lane. UDP
+// conversations end directly; TCP connections are closed by one gopacket
+// flush up to the newest chosen one's last packet (flows active at that
+// very instant go too), which also pushes out-of-order data older than
+// that, since a connection with queued pages cannot close.
+func (ln *lane) evict(k int) {
+	d := ln.d
+	t, u := ln.tcpList.head, ln.udpList.head
+	var cutoff time.Time
+	var udp []*conn
+	for ; k > 0 && (t != nil || u != nil); k-- {
+		if u != nil && (t == nil || !t.flow.Last.Before(u.flow.Last)) {
+			udp = append(udp, u)
+			u = u.next
+			continue
+		}
+		cutoff = t.flow.Last
+		t = t.next
+	}
+	for _, c := range udp {
+		ln.udpList.remove(c)
+		if ln.udp[c.key()] == c {
+			delete(ln.udp, c.key())
+		}
+		if !c.ended {
+			d.stats.Evicted++
+			c.end(decode.FlowTimedOut, ln.clock)
+		}
+	}
+	if !cutoff.IsZero() {
+		tc := cutoff.Add(time.Nanosecond)
+		d.evicting = true
+		ln.flush(reassembly.FlushOptions{T: tc, TC: tc})
+		d.evicting = false
+		ln.flushedBefore(tc)
+	}
+	ln.noteEvictions(false)
+	d.publishDirty()
+}
+
+// flush runs a gopacket flush, replaying its callbacks in flow order.
+func (ln *lane) flush(opt reassembly.FlushOptions) {
+	d := ln.d
+	d.deferring = true
+	d.closing = decode.FlowTimedOut
+	ln.asm.FlushWithOptions(opt)
+	d.closing = ""
+	d.deferring = false
+	d.replayDeferred()
+}
+
+// noteEvictions tells the output how many flows the lane evicted, at most
+// once per evictNoteEvery of capture time (always when final).
+func (ln *lane) noteEvictions(final bool) {
+	d := ln.d
+	if ln.evicted == d.stats.Evicted {
+		return
+	}
+	if !final && !ln.noted.IsZero() && ln.clock.Sub(ln.noted) < evictNoteEvery {
+		return
+	}
+	ln.noted, ln.evicted = ln.clock, d.stats.Evicted
+	d.out.Note(sources.Status{
+		Time: ln.clock, Source: ln.name, Level: sources.Warning, Kind: "evicted",
+		Message: fmt.Sprintf("%d flows closed early so far to stay within %d open flows (least recently active first)", d.stats.Evicted, d.cfg.MaxFlows),
+	})
+}
+
+// needsFlush says whether gopacket's periodic flush would do anything:
+// a TCP connection idle past the idle timeout (the list head is the
+// least recently active), or out-of-order data waiting past the gap
+// timeout. gopacket's flush walks every connection, so running it every
+// MaintainEvery regardless made a capture with many open flows cost
+// flows × seconds.
+func (ln *lane) needsFlush(gapT, idleT time.Time) bool {
+	if ln.d.alwaysFlush {
+		return true
+	}
+	if h := ln.tcpList.head; h != nil && h.flow.Last.Before(idleT) {
+		return true
+	}
+	return !ln.oooFirst.IsZero() && ln.oooFirst.Before(gapT)
+}
+
+// queuedAhead records that gopacket queued a segment of capture time ts
+// ahead of missing bytes, for needsFlush.
+func (ln *lane) queuedAhead(ts time.Time) {
+	if ln.oooFirst.IsZero() || ts.Before(ln.oooFirst) {
+		ln.oooFirst = ts
+	}
+	if ts.After(ln.oooLast) {
+		ln.oooLast = ts
+	}
+}
+
+// flushedBefore notes that a flush pushed out data queued before gapT;
+// anything queued later may still wait.
+func (ln *lane) flushedBefore(gapT time.Time) {
+	if ln.oooLast.Before(gapT) {
+		ln.oooFirst, ln.oooLast = time.Time{}, time.Time{}
+		return
+	}
+	if ln.oooFirst.Before(gapT) {
+		ln.oooFirst = gapT
+	}
+}
