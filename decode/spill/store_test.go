@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tapview/tapview/decode"
 )
@@ -214,8 +217,9 @@ func TestStoreConcurrent(t *testing.T) {
 	s := openTest(t, Options{SegmentSize: 32 << 10, MaxBytes: 256 << 10})
 	const n = 2000
 	var (
-		mu   sync.Mutex
-		refs []Ref
+		mu       sync.Mutex
+		refs     []Ref
+		ok, gone atomic.Int64
 	)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -231,6 +235,7 @@ func TestStoreConcurrent(t *testing.T) {
 				mu.Lock()
 				if len(refs) == 0 {
 					mu.Unlock()
+					runtime.Gosched()
 					continue
 				}
 				// Mostly the newest records (in the buffer), some old.
@@ -247,12 +252,15 @@ func TestStoreConcurrent(t *testing.T) {
 						errs <- errors.New("ErrGone for a ref at or above Oldest")
 						return
 					}
+					gone.Add(1)
 				case err != nil:
 					errs <- err
 					return
 				case e.ID != uint64(i) || string(e.Response.Body) != string(jsonBody(2048, i)):
 					errs <- errors.New("got the wrong record back")
 					return
+				default:
+					ok.Add(1)
 				}
 			}
 		})
@@ -268,6 +276,13 @@ func TestStoreConcurrent(t *testing.T) {
 		}
 		refs = append(refs, r)
 		mu.Unlock()
+		if i%100 == 99 {
+			// Let the readers in, however busy the machine is,
+			// so reads interleave with every stage of writing.
+			for seen := ok.Load() + gone.Load(); ok.Load()+gone.Load() < seen+4; {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
 	}
 	close(done)
 	wg.Wait()
@@ -275,6 +290,10 @@ func TestStoreConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	if ok.Load() == 0 || gone.Load() == 0 {
+		t.Errorf("reads: %d ok, %d gone; want both", ok.Load(), gone.Load())
+	}
+	t.Logf("reads: %d ok, %d gone", ok.Load(), gone.Load())
 }
 
 func TestStoreConcurrentPuts(t *testing.T) {
