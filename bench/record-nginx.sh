@@ -214,12 +214,12 @@ EOF
 "$NGINX" -t -q -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log"
 "${NICE_CMD[@]}" "$NGINX" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log" &
 nginx_pid=$!
+up=0
 for _ in $(seq 100); do
-	curl_ok=0
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then curl_ok=1; break; fi
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
 	sleep 0.05
 done
-((curl_ok)) || { echo "record-nginx: nginx did not start:" >&2; cat "$work/logs/error.log" >&2; exit 1; }
+((up)) || { echo "record-nginx: nginx did not start:" >&2; cat "$work/logs/error.log" >&2; exit 1; }
 
 # --- wrk script -----------------------------------------------------------------
 per_thread=$(((total + 1) / 2))
