@@ -63,11 +63,13 @@ func BenchmarkGet(b *testing.B) {
 		}
 		refs[i] = r
 	}
+	s.wmu.Lock()
 	s.mu.Lock()
 	if err := s.flush(); err != nil {
 		b.Fatal(err)
 	}
 	s.mu.Unlock()
+	s.wmu.Unlock()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -98,6 +98,8 @@ type Store struct {
 	maxBytes int64
 	scratch  sync.Pool // *[]byte for encoding and reading records
 
+	wmu sync.Mutex // held by Put throughout, see Put
+
 	mu      sync.Mutex
 	segs    []*segment // live segments, oldest first; the last is active
 	nextSeg uint64     // number the next segment gets
@@ -106,10 +108,20 @@ type Store struct {
 	// written to its file. Get serves records in it from memory.
 	buf    []byte
 	bufOff int64
+	// inflight is the previous buffer while a Put writes it at
+	// inflightOff without holding mu; Get serves it from memory too.
+	// spare is that buffer again once written, for the next swap.
+	inflight    []byte
+	inflightOff int64
+	spare       []byte
 	// werr is the first write error: the store stops accepting records
 	// rather than leave a gap that later Refs would point past.
 	werr   error
 	closed bool
+
+	// duringWrite, when set by a test before any Put, runs while a
+	// full buffer is being written without the lock.
+	duringWrite func()
 }
 
 // Open creates a store in a new directory <Dir>/tapview-spill-<pid>-<random>
@@ -175,41 +187,103 @@ func (s *Store) Put(e *decode.Exchange) (Ref, error) {
 		return 0, err
 	}
 
+	// wmu makes Puts take turns, so at most one buffer is being
+	// written outside mu and rotation never overlaps that write.
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return 0, fmt.Errorf("spill: put: %w", ErrClosed)
 	}
 	if s.werr != nil {
+		s.mu.Unlock()
 		return 0, s.werr
 	}
 	act := s.active()
 	if act == nil || act.size >= s.segSize {
 		var err error
 		if act, err = s.rotate(); err != nil {
+			s.mu.Unlock()
 			return 0, err
 		}
 	}
 	ref := makeRef(act.num, act.size)
-	if len(s.buf)+len(rec) > cap(s.buf) {
-		if err := s.flush(); err != nil {
+	if len(rec) > cap(s.buf) {
+		// Larger than the whole buffer: write everything through,
+		// under the lock. Rare, since bodies are capped.
+		err := s.flush()
+		if err == nil {
+			err = s.writeAt(act, rec, s.bufOff)
+		}
+		if err != nil {
+			s.mu.Unlock()
 			return 0, err
 		}
-	}
-	if len(rec) > cap(s.buf) {
-		// Larger than the whole buffer: write it through.
-		if _, err := act.f.Write(rec); err != nil {
-			s.werr = fmt.Errorf("spill: write %s: %w", act.path, err)
-			return 0, s.werr
-		}
 		s.bufOff += int64(len(rec))
-	} else {
-		s.buf = append(s.buf, rec...)
+		s.account(act, len(rec))
+		s.mu.Unlock()
+		return ref, nil
 	}
-	act.size += int64(len(rec))
-	s.total += int64(len(rec))
-	s.enforceBudget()
+	var full []byte
+	var fullOff int64
+	if len(s.buf)+len(rec) > cap(s.buf) {
+		// Swap in the spare buffer and write the full one without
+		// the lock; Get serves its records from memory meanwhile.
+		full, fullOff = s.buf, s.bufOff
+		s.inflight, s.inflightOff = full, fullOff
+		s.bufOff += int64(len(full))
+		s.buf = s.spare
+		if s.buf == nil {
+			s.buf = make([]byte, 0, writeBuffer)
+		}
+		s.spare = nil
+	}
+	s.buf = append(s.buf, rec...)
+	s.account(act, len(rec))
+	if full == nil {
+		s.mu.Unlock()
+		return ref, nil
+	}
+	act.readers++ // keeps act.f open if Close comes during the write
+	f := act.f
+	s.mu.Unlock()
+
+	if s.duringWrite != nil {
+		s.duringWrite()
+	}
+	_, werr := f.WriteAt(full, fullOff)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	act.readers--
+	act.release()
+	if werr != nil {
+		// Keep inflight: its records stay readable from memory.
+		s.werr = fmt.Errorf("spill: write %s at %d: %w", act.path, fullOff, werr)
+		return 0, s.werr
+	}
+	s.inflight = nil
+	s.spare = full[:0]
 	return ref, nil
+}
+
+// account adds n bytes appended to the active segment and drops old
+// segments over the budget. Called with mu held.
+func (s *Store) account(act *segment, n int) {
+	act.size += int64(n)
+	s.total += int64(n)
+	s.enforceBudget()
+}
+
+// writeAt writes b to the segment at off, making any failure sticky.
+// Called with mu held.
+func (s *Store) writeAt(sg *segment, b []byte, off int64) error {
+	if _, err := sg.f.WriteAt(b, off); err != nil {
+		s.werr = fmt.Errorf("spill: write %s at %d: %w", sg.path, off, err)
+		return s.werr
+	}
+	return nil
 }
 
 func (s *Store) active() *segment {
@@ -243,16 +317,16 @@ func (s *Store) rotate() (*segment, error) {
 	return sg, nil
 }
 
-// flush writes the buffer to the active segment. Called with mu held; on
-// failure the buffer is kept, so its records stay readable.
+// flush writes the buffer to the active segment. Called with wmu and mu
+// held, so no write is in flight; on failure the buffer is kept, so its
+// records stay readable.
 func (s *Store) flush() error {
 	act := s.active()
 	if act == nil || len(s.buf) == 0 {
 		return nil
 	}
-	if _, err := act.f.Write(s.buf); err != nil {
-		s.werr = fmt.Errorf("spill: write %s: %w", act.path, err)
-		return s.werr
+	if err := s.writeAt(act, s.buf, s.bufOff); err != nil {
+		return err
 	}
 	s.bufOff += int64(len(s.buf))
 	s.buf = s.buf[:0]
@@ -287,22 +361,32 @@ func (s *Store) Get(r Ref) (*decode.Exchange, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	if sg == s.active() && off >= s.bufOff {
-		// Still in the write buffer: copy it out under the lock and
-		// decode after releasing it.
-		payload, _, err := parseFrame(s.buf[off-s.bufOff:])
-		if err == nil {
-			*sp = append((*sp)[:0], payload...)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			return nil, fmt.Errorf("spill: get %#x: %w", uint64(r), err)
-		}
-		return decodeRecord(r, *sp)
-	}
 	end := sg.size
 	if sg == s.active() {
+		var mem []byte
+		switch {
+		case off >= s.bufOff:
+			mem = s.buf[off-s.bufOff:]
+		case s.inflight != nil && off >= s.inflightOff:
+			mem = s.inflight[off-s.inflightOff:]
+		}
+		if mem != nil {
+			// Not in the file yet: copy it out under the lock
+			// and decode after releasing it.
+			payload, _, err := parseFrame(mem)
+			if err == nil {
+				*sp = append((*sp)[:0], payload...)
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("spill: get %#x: %w", uint64(r), err)
+			}
+			return decodeRecord(r, *sp)
+		}
 		end = s.bufOff
+		if s.inflight != nil {
+			end = s.inflightOff
+		}
 	}
 	sg.readers++
 	f := sg.f
@@ -388,7 +472,7 @@ func (s *Store) Close() error {
 	}
 	s.segs = nil
 	s.total = 0
-	s.buf = nil
+	s.buf, s.inflight, s.spare = nil, nil, nil
 	var err error
 	if removeWhileLocked {
 		// The lock goes last, so no cleaner treats the directory as

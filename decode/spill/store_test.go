@@ -31,6 +31,8 @@ func openTest(t *testing.T, opts Options) *Store {
 // flushForTest writes the buffer out, so Gets take the file path.
 func flushForTest(t *testing.T, s *Store) {
 	t.Helper()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.flush(); err != nil {
@@ -529,4 +531,78 @@ func TestLockDirNoticesRemoval(t *testing.T) {
 	if ok, err := tryLock(g); ok || err != nil {
 		t.Errorf("second lock of a held file: ok %v err %v, want false, nil", ok, err)
 	}
+}
+
+// TestStoreGetDuringWrite reads, while a full buffer is being written
+// without the lock, records from the file, from the buffer in flight and
+// from the new buffer: all come back.
+func TestStoreGetDuringWrite(t *testing.T) {
+	s := openTest(t, Options{})
+	var refs []Ref
+	writes, checked := 0, 0
+	s.duringWrite = func() {
+		writes++
+		if writes != 2 {
+			return
+		}
+		// Inside the Put of record n := len(refs), whose record
+		// opens the new buffer; refs ends with the buffer in flight.
+		n := len(refs)
+		last := refs[n-1]
+		next := last + Ref(frameHeader+len(AppendExchange(nil, http1Exchange(n-1))))
+		s.mu.Lock()
+		_, offFirst := refs[0].split()
+		_, offLast := last.split()
+		_, offNext := next.split()
+		where := [3]bool{offFirst < s.inflightOff, s.inflight != nil && offLast >= s.inflightOff && offLast < s.bufOff, offNext == s.bufOff}
+		s.mu.Unlock()
+		if where != [3]bool{true, true, true} {
+			t.Errorf("records not in file, flight and buffer as expected: %v", where)
+		}
+		for i, r := range map[int]Ref{0: refs[0], n - 1: last, n: next} {
+			checkGet(t, s, r, normalized(http1Exchange(i)))
+			checked++
+		}
+	}
+	for i := 0; writes < 2; i++ {
+		r, err := s.Put(http1Exchange(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	if checked != 3 {
+		t.Fatalf("checked %d records during the write", checked)
+	}
+	if s.inflight != nil {
+		t.Error("buffer still in flight after the write")
+	}
+}
+
+// TestStoreWriteErrorIsSticky breaks the segment file under the store:
+// the Put whose write fails reports it, later Puts refuse, and records
+// already accepted stay readable from memory.
+func TestStoreWriteErrorIsSticky(t *testing.T) {
+	s := openTest(t, Options{})
+	first, err := s.Put(http1Exchange(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.active().f.Close()
+	s.mu.Unlock()
+	var werr error
+	for i := 1; werr == nil; i++ {
+		_, werr = s.Put(http1Exchange(i))
+		if i > 1000 {
+			t.Fatal("no write error from a closed segment file")
+		}
+	}
+	if !strings.Contains(werr.Error(), "seg-00000001") {
+		t.Errorf("write error does not name the file: %v", werr)
+	}
+	if _, err := s.Put(http1Exchange(0)); err == nil || err.Error() != werr.Error() {
+		t.Errorf("Put after a write error: %v, want %v", err, werr)
+	}
+	checkGet(t, s, first, normalized(http1Exchange(0)))
 }
