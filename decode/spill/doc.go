@@ -22,9 +22,11 @@
 // of the record's header, so Refs grow with every Put. A new segment
 // starts once the active one reaches SegmentSize; when the segments
 // together exceed MaxBytes, the oldest are deleted whole, and Get of a Ref
-// in them reports ErrGone. Records are gathered in a 64 KiB buffer per
-// store before each write; nothing is fsynced, since the files are
-// temporary and only read back by the process that wrote them.
+// in them reports ErrGone. Records are gathered in a 64 KiB buffer before
+// each write; a full buffer is written without the store's lock while a
+// second one takes new records, and Get serves records of both from
+// memory, so readers never wait on a write. Nothing is fsynced, since the
+// files are temporary and only read back by the process that wrote them.
 //
 // # Exchange encoding
 //
