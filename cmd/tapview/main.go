@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
@@ -22,7 +20,9 @@ func main() {
 	// UI and the JSON; every error that matters comes back as an error.
 	// klog's logger is process-wide, so it is set once, here.
 	klog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT and SIGTERM end the command, forcibly after a moment
+	// (shutdown.go).
+	ctx, stop := signalContext(context.Background())
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {

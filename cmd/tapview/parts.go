@@ -98,48 +98,68 @@ func runPipelineWith(ctx context.Context, inputs []input, keys *keylog.KeyLog, o
 }
 
 // statsSink keeps the latest per-source statistics and prints them every
-// few seconds (the {"type":"stats"} lines of live headless runs).
+// interval while the sources run, then once more at the end: the
+// {"type":"stats"} lines of live headless runs.
+//
+// The pipeline reports statistics only when they changed, so printing is
+// driven by its own ticker rather than by SetStats: a quiet sink still
+// says it is alive, and the pipeline's final report cannot add a second
+// "final" line.
 type statsSink struct {
 	w      statsWriter
-	every  time.Duration
+	stop   chan struct{}
+	done   chan struct{}
 	mu     sync.Mutex
-	last   time.Time
 	order  []string
 	byName map[string]decode.SourceStats
+}
+
+// newStatsSink starts printing to w every interval; call final once the
+// pipeline returned.
+func newStatsSink(w statsWriter, every time.Duration) *statsSink {
+	s := &statsSink{w: w, stop: make(chan struct{}), done: make(chan struct{}), byName: make(map[string]decode.SourceStats)}
+	go s.loop(every)
+	return s
 }
 
 func (s *statsSink) SetStats(st decode.SourceStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.byName == nil {
-		s.byName = make(map[string]decode.SourceStats)
-	}
 	if _, ok := s.byName[st.Name]; !ok {
 		s.order = append(s.order, st.Name)
 	}
 	s.byName[st.Name] = st
-	now := time.Now()
-	if s.last.IsZero() {
-		s.last = now
-	}
-	if now.Sub(s.last) >= s.every {
-		s.last = now
-		s.w.Stats(now, s.snapshot())
+}
+
+func (s *statsSink) loop(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.print(now)
+		}
 	}
 }
 
-func (s *statsSink) snapshot() []decode.SourceStats {
-	out := make([]decode.SourceStats, 0, len(s.order))
-	for _, n := range s.order {
-		out = append(out, s.byName[n])
-	}
-	return out
-}
-
-func (s *statsSink) final() {
+func (s *statsSink) print(now time.Time) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.order) > 0 {
-		s.w.Stats(time.Now(), s.snapshot())
+	sts := make([]decode.SourceStats, 0, len(s.order))
+	for _, n := range s.order {
+		sts = append(sts, s.byName[n])
 	}
+	s.mu.Unlock()
+	if len(sts) > 0 {
+		s.w.Stats(now, sts)
+	}
+}
+
+// final stops the periodic lines and prints the last one.
+func (s *statsSink) final() {
+	close(s.stop)
+	<-s.done
+	s.print(time.Now())
 }

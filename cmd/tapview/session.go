@@ -86,6 +86,8 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 		ctx, c2 = context.WithTimeout(ctx, f.duration)
 		defer c2()
 	}
+	// Decided before -w wraps the sources, which hides what they are.
+	stream := streams(inputs)
 	rec, err := newRecorder(f.write)
 	if err != nil {
 		return err
@@ -102,17 +104,19 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	var runErr error
 	switch mode {
 	case "json":
-		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel})
+		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel, Live: stream})
+		defer onForcedExit(ctx, w.Sync)()
 		out, meshDone := f.mesh.headless(ctx, inputs, w, w.External)
-		runErr = runHeadless(ctx, inputs, keys, out, w)
+		runErr = runHeadless(ctx, inputs, keys, out, w, stream)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
 		}
 	case "table":
-		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel)
+		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel, stream)
+		defer onForcedExit(ctx, w.Sync)()
 		out, meshDone := f.mesh.headless(ctx, inputs, w, tableExternal(stdout))
-		runErr = runHeadless(ctx, inputs, keys, out, nil)
+		runErr = runHeadless(ctx, inputs, keys, out, nil, false)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
@@ -135,21 +139,46 @@ type statsWriter interface {
 	Stats(now time.Time, sts []decode.SourceStats)
 }
 
+// statsEvery is how often a streaming headless run prints statistics.
+const statsEvery = 5 * time.Second
+
 // runHeadless runs the pipeline into out (which prints notes itself: JSON
-// status lines, or "# warning: ..." rows in the table) and, for live
-// sources, periodic statistics to stats.
-func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter) error {
-	live := false
-	for _, in := range inputs {
-		live = live || in.live
-	}
-	if stats == nil || !live {
+// status lines, or "# warning: ..." rows in the table) and, when stream
+// is set, statistics to stats every statsEvery and once at the end.
+func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter, stream bool) error {
+	if stats == nil || !stream {
 		return runPipelineWith(ctx, inputs, keys, out, nil, decodeOptions{noOrdinals: true})
 	}
-	sink := &statsSink{w: stats, every: 5 * time.Second}
+	sink := newStatsSink(stats, statsEvery)
 	err := runPipelineWith(ctx, inputs, keys, out, sink, decodeOptions{noOrdinals: true})
 	sink.final()
 	return err
+}
+
+// streams reports whether a session's output streams (flushed as records
+// come, statistics printed while it runs): with a live source, or with a
+// capture arriving through a pipe (`tcpdump -w - | tapview open -`, a
+// FIFO). Such a capture is read like a file (the decoder throttles it,
+// nothing is dropped) but its packets come as they are captured, and
+// someone is watching the output for them. A regular file redirected to
+// stdin is read at full speed, so it is not a stream.
+func streams(inputs []input) bool {
+	for _, in := range inputs {
+		if in.live {
+			return true
+		}
+		sz, ok := in.src.(interface{ Size() int64 })
+		if !ok || sz.Size() > 0 {
+			continue
+		}
+		if in.src.Name() == "stdin" {
+			if st, err := os.Stdin.Stat(); err == nil && st.Mode().IsRegular() {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func isTerminal(w io.Writer) bool {

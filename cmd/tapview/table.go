@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tapview/tapview/decode"
@@ -18,9 +16,9 @@ import (
 // tableWriter prints final exchanges (or ended flows) as aligned rows for
 // people reading a terminal or a pager; notes go to the same stream,
 // prefixed, so a warning about a damaged file is seen next to the data.
+// It streams like the JSON writer (jsonl.Output) when live is set.
 type tableWriter struct {
-	mu      sync.Mutex
-	w       *bufio.Writer
+	out     *jsonl.Output // its lock guards count, header and hold
 	match   jsonl.Matcher
 	mask    func(*decode.Exchange) *decode.Exchange
 	flows   bool
@@ -28,12 +26,11 @@ type tableWriter struct {
 	onLimit func()
 	count   int
 	header  bool
-	err     error
 	hold    jsonl.FlowHold
 }
 
-func newTableWriter(w io.Writer, m jsonl.Matcher, mask func(*decode.Exchange) *decode.Exchange, flows bool, limit int, onLimit func()) *tableWriter {
-	return &tableWriter{w: bufio.NewWriterSize(w, 64<<10), match: m, mask: mask, flows: flows, limit: limit, onLimit: onLimit}
+func newTableWriter(w io.Writer, m jsonl.Matcher, mask func(*decode.Exchange) *decode.Exchange, flows bool, limit int, onLimit func(), live bool) *tableWriter {
+	return &tableWriter{out: jsonl.NewOutput(w, 64<<10, live), match: m, mask: mask, flows: flows, limit: limit, onLimit: onLimit}
 }
 
 func (t *tableWriter) Exchange(e *decode.Exchange) {
@@ -84,9 +81,9 @@ func (t *tableWriter) Flow(f *decode.Flow) {
 	if !t.flows || (t.match != nil && !t.match.MatchFlow(f)) {
 		return
 	}
-	t.mu.Lock()
+	t.out.Lock()
 	ready := t.hold.Add(f)
-	t.mu.Unlock()
+	t.out.Unlock()
 	for _, g := range ready {
 		t.flowRow(g)
 	}
@@ -111,14 +108,15 @@ func (t *tableWriter) flowRow(f *decode.Flow) {
 }
 
 func (t *tableWriter) Note(s sources.Status) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.out.Lock()
+	defer t.out.Unlock()
 	t.write(fmt.Sprintf("# %s: %s: %s", s.Level, s.Source, view.Sanitize(s.Message)))
+	t.out.EndRecord()
 }
 
 func (t *tableWriter) row(line string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.out.Lock()
+	defer t.out.Unlock()
 	if t.limit > 0 && t.count >= t.limit {
 		return
 	}
@@ -131,6 +129,7 @@ func (t *tableWriter) row(line string) {
 		}
 	}
 	t.write(view.Sanitize(line))
+	t.out.EndRecord()
 	t.count++
 	if t.limit > 0 && t.count == t.limit && t.onLimit != nil {
 		t.onLimit()
@@ -138,26 +137,24 @@ func (t *tableWriter) row(line string) {
 }
 
 func (t *tableWriter) write(s string) {
-	if t.err != nil {
-		return
-	}
-	_, t.err = t.w.WriteString(s + "\n")
+	t.out.PutString(s)
+	t.out.PutString("\n")
 }
 
+// Flush prints the flows still held, stops the periodic flush and
+// returns the first write error; call it once, after the sources ended.
 func (t *tableWriter) Flush() error {
-	t.mu.Lock()
+	t.out.Lock()
 	rest := t.hold.Drain()
-	t.mu.Unlock()
+	t.out.Unlock()
 	for _, g := range rest {
 		t.flowRow(g)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.err == nil {
-		t.err = t.w.Flush()
-	}
-	return t.err
+	return t.out.Close()
 }
+
+// Sync writes out what is buffered now (see jsonl.Writer.Sync).
+func (t *tableWriter) Sync() error { return t.out.Flush() }
 
 func clock(ts time.Time) string {
 	if ts.IsZero() {
