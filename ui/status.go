@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -109,7 +110,13 @@ func (m *Model) statusBar() string {
 	ix := &m.idx[m.pane]
 	switch {
 	case ix.building:
-		add(m.st.warn.Render(m.spinner()+" filtering "+view.Sanitize(ix.next)), 70)
+		progress := ""
+		if pct := ix.prog.percent(); pct >= 0 {
+			// Filters on headers or bodies re-read exchanges from disk;
+			// say how far the pass got, not only that it runs.
+			progress = " " + strconv.Itoa(pct) + "%"
+		}
+		add(m.st.warn.Render(m.spinner()+" filtering"+progress+" "+view.Sanitize(ix.next)), 70)
 	case ix.active():
 		e := view.Sanitize(ix.expr)
 		add(m.st.dim.Render("filter ")+fit(e, min(width(e), max(m.w/3, 16))), 70)

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -248,5 +249,31 @@ func TestConcurrentReadersWhileEvicting(t *testing.T) {
 	}
 	if e := s.ExchangeByID(2000); e == nil || e.Slim {
 		t.Errorf("pinned exchange 2000: %+v", e)
+	}
+}
+
+// TestHeldSummarySurvivesEviction: a view keeps the exchanges it drew (row
+// cache, an open detail) while the store evicts them; summary strings
+// alias arena chunks, which must stay intact after the store drops them.
+func TestHeldSummarySurvivesEviction(t *testing.T) {
+	s := newSmall(Options{Budget: 256 << 10, Spill: openSpill(t, 0)})
+	s.Exchange(httpExchange(1, "first"))
+	held := s.ExchangeRange(0, 1)[0]
+	whole := s.ExchangeByID(1)
+	for id := uint64(2); id < 20_000; id++ {
+		s.Exchange(httpExchange(id, "later"))
+	}
+	if base, _ := s.Base(); base == 0 {
+		t.Fatal("nothing was evicted")
+	}
+	runtime.GC()
+	if held.Path() != "/items/1" || held.Host() != "api.local" || held.Status() != 200 {
+		t.Errorf("held summary changed after eviction: %s %s %d", held.Host(), held.Path(), held.Status())
+	}
+	if string(whole.Response.Body) != "first" {
+		t.Errorf("held whole exchange changed: %q", whole.Response.Body)
+	}
+	if s.ExchangeByID(1) != nil {
+		t.Error("evicted, unpinned exchange still readable by ID")
 	}
 }
