@@ -11,10 +11,11 @@ import (
 )
 
 // DefaultMaxFlows caps the open flows (TCP connections and UDP
-// conversations) a decoder tracks when Config.MaxFlows is 0. At FlowCost
-// bytes each that is up to 200 MB of live heap; a caller with a memory
-// budget should derive the cap from it instead (see FlowCost).
-const DefaultMaxFlows = 100_000
+// conversations) a decoder tracks when Config.MaxFlows is 0: what a
+// quarter of a 512 MiB budget holds at FlowCost each, heap growth
+// included (see FlowCost). A busy server can have more connections open;
+// a caller with a larger memory budget should derive the cap from it.
+const DefaultMaxFlows = 1 << 15
 
 // FlowCost is an upper bound of what one open TCP flow costs the decoder
 // in live heap bytes, measured with a SYN flood mixed with stalled
@@ -32,10 +33,11 @@ const DefaultMaxFlows = 100_000
 const FlowCost = 2000
 
 // evictShare is the fraction of MaxFlows closed at once when the cap is
-// reached: each TCP eviction walks gopacket's whole connection table, so
-// closing 1/64 of the flows per walk keeps the cost per evicted flow
-// constant.
-const evictShare = 64
+// reached: each TCP eviction walks gopacket's whole connection table (it
+// has no way to close one connection), so closing 1/16 of the flows per
+// walk keeps the cost per evicted flow constant and small, at the price
+// of closing up to 6% more flows than the cap strictly needs.
+const evictShare = 16
 
 // evictNoteEvery is the capture time between two notes about evictions
 // from one source, so a flood yields a few status lines, not one per flow.
