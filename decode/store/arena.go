@@ -2,9 +2,10 @@ package store
 
 import "encoding/binary"
 
-// chunkSize is the arena's allocation unit. Small enough that a chunk
-// kept alive by a string some view still holds costs little, large enough
-// that chunk bookkeeping is noise.
+// chunkSize is the largest arena allocation unit (New uses a thousandth
+// of the budget below it): small enough that a chunk kept alive by a
+// string some view still holds costs little, large enough that chunk
+// bookkeeping is noise.
 const chunkSize = 256 << 10
 
 // sref locates a record in the arena: chunk sequence number (from 1) in

@@ -106,6 +106,10 @@ func New(opts Options) *Store {
 		maxNotes: 1000,
 		stats:    make(map[string]*decode.SourceStats),
 	}
+	// Chunks are freed whole, so eviction works in steps of a chunk:
+	// keep a chunk a thousandth of the budget (within bounds), so the
+	// steps stay small however small the budget.
+	c.arena.size = int(min(max(opts.Budget/1024, 4<<10), chunkSize))
 	return c.newList()
 }
 

@@ -13,14 +13,6 @@ import (
 	"github.com/tapview/tapview/decode/spill"
 )
 
-// newSmall is a store with small arena chunks, so budgets of a few
-// hundred kilobytes behave as real ones of hundreds of megabytes.
-func newSmall(opts Options) *Store {
-	s := New(opts)
-	s.c.arena.size = 4 << 10
-	return s
-}
-
 func openSpill(t testing.TB, max int64) *spill.Store {
 	t.Helper()
 	sp, err := spill.Open(spill.Options{Dir: t.TempDir(), MaxBytes: max})
@@ -72,7 +64,7 @@ func TestWholeExchangeComesBackFromSpill(t *testing.T) {
 
 func TestEvictsOldestWithinBudget(t *testing.T) {
 	const budget = 1 << 20
-	s := newSmall(Options{Budget: budget, Spill: openSpill(t, 0)})
+	s := New(Options{Budget: budget, Spill: openSpill(t, 0)})
 	const n = 30_000
 	for id := uint64(1); id <= n; id++ {
 		s.Exchange(httpExchange(id, "{}"))
@@ -110,7 +102,7 @@ func TestEvictsOldestWithinBudget(t *testing.T) {
 }
 
 func TestPinnedExchangeSurvivesEviction(t *testing.T) {
-	s := newSmall(Options{Budget: 512 << 10, Spill: openSpill(t, 0)})
+	s := New(Options{Budget: 512 << 10, Spill: openSpill(t, 0)})
 	s.Exchange(httpExchange(1, "keep me"))
 	s.Pin(1)
 	for id := uint64(2); id < 20_000; id++ {
@@ -126,7 +118,7 @@ func TestPinnedExchangeSurvivesEviction(t *testing.T) {
 }
 
 func TestViewSharesDataAndTrims(t *testing.T) {
-	s := newSmall(Options{Budget: 512 << 10, Spill: openSpill(t, 0)})
+	s := New(Options{Budget: 512 << 10, Spill: openSpill(t, 0)})
 	v := s.View()
 	for id := uint64(1); id < 20_000; id++ {
 		e := httpExchange(id, "b")
@@ -154,7 +146,7 @@ func TestViewSharesDataAndTrims(t *testing.T) {
 }
 
 func TestFlowsEvictedPastTheirShare(t *testing.T) {
-	s := newSmall(Options{Budget: 1 << 20})
+	s := New(Options{Budget: 1 << 20})
 	for id := uint64(1); id <= 20_000; id++ {
 		s.Flow(&decode.Flow{ID: id, Transport: "tcp", State: decode.FlowClosed})
 		s.Flow(&decode.Flow{ID: id, Transport: "tcp", State: decode.FlowClosed, PacketsC2S: 2}) // republished
@@ -197,7 +189,7 @@ func TestSpillBudgetLeavesSummaries(t *testing.T) {
 // decoder's writes with eviction under way; -race checks the locking and
 // the aliasing of summary bytes.
 func TestConcurrentReadersWhileEvicting(t *testing.T) {
-	s := newSmall(Options{Budget: 128 << 10, Spill: openSpill(t, 1<<20)})
+	s := New(Options{Budget: 128 << 10, Spill: openSpill(t, 1<<20)})
 	v := s.View()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -256,7 +248,7 @@ func TestConcurrentReadersWhileEvicting(t *testing.T) {
 // cache, an open detail) while the store evicts them; summary strings
 // alias arena chunks, which must stay intact after the store drops them.
 func TestHeldSummarySurvivesEviction(t *testing.T) {
-	s := newSmall(Options{Budget: 256 << 10, Spill: openSpill(t, 0)})
+	s := New(Options{Budget: 256 << 10, Spill: openSpill(t, 0)})
 	s.Exchange(httpExchange(1, "first"))
 	held := s.ExchangeRange(0, 1)[0]
 	whole := s.ExchangeByID(1)
