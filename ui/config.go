@@ -68,7 +68,6 @@ type pinner interface {
 	Pin(id uint64)
 }
 
-
 // Matcher is a compiled filter. *filter.Program satisfies it.
 type Matcher interface {
 	Match(e *decode.Exchange) bool
