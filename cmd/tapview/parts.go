@@ -109,6 +109,7 @@ type statsSink struct {
 	w      statsWriter
 	stop   chan struct{}
 	done   chan struct{}
+	once   sync.Once
 	mu     sync.Mutex
 	order  []string
 	byName map[string]decode.SourceStats
@@ -157,9 +158,13 @@ func (s *statsSink) print(now time.Time) {
 	}
 }
 
-// final stops the periodic lines and prints the last one.
+// final stops the periodic lines and prints the last one. Both the end
+// of the run and a forced exit (shutdown.go) call it; only the first
+// prints.
 func (s *statsSink) final() {
-	close(s.stop)
-	<-s.done
-	s.print(time.Now())
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.print(time.Now())
+	})
 }

@@ -144,12 +144,15 @@ const statsEvery = 5 * time.Second
 
 // runHeadless runs the pipeline into out (which prints notes itself: JSON
 // status lines, or "# warning: ..." rows in the table) and, when stream
-// is set, statistics to stats every statsEvery and once at the end.
+// is set, statistics to stats every statsEvery and once at the end (or
+// at a forced exit).
 func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter, stream bool) error {
 	if stats == nil || !stream {
 		return runPipelineWith(ctx, inputs, keys, out, nil, decodeOptions{noOrdinals: true})
 	}
 	sink := newStatsSink(stats, statsEvery)
+	// A forced exit still ends with the statistics, as they stood.
+	defer onForcedExit(ctx, func() error { sink.final(); return nil })()
 	err := runPipelineWith(ctx, inputs, keys, out, sink, decodeOptions{noOrdinals: true})
 	sink.final()
 	return err
