@@ -80,7 +80,8 @@ type Config struct {
 	// are closed as timed out and counted (Stats.Evicted, and a note per
 	// source at most every 10 s of capture time), so a scan or SYN flood
 	// cannot exhaust memory. FlowCost says what each costs, to derive
-	// the cap from a memory budget.
+	// the cap from a memory budget. Socket streams (OpenStream) are not
+	// counted: their source closes them.
 	MaxFlows int
 	// SkipOrdinals leaves Flow.Ordinals empty. Ordinals exist for per-flow
 	// packet export (8 bytes per packet, and more while the slice grows,
