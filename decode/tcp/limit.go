@@ -19,8 +19,9 @@ const DefaultMaxFlows = 1 << 15
 
 // FlowCost is an upper bound of what one open TCP flow costs the decoder
 // in live heap bytes, measured with a SYN flood mixed with stalled
-// clients (TestFlowMemory, bench/halfopen: 1.9 KB, 2.2 KB before conns
-// were shrunk): gopacket's connection (457 B in a pool that grows by
+// clients (TestFlowMemory: 1.7 KB with gopacket's pool nearly full, 1.9
+// KB at 20k flows where it is 60% full; 2.2 KB before conns were
+// shrunk): gopacket's connection (457 B in a pool that grows by
 // doubling, so up to twice that) and its map entry (~200 B), the conn
 // (512 B), and for the flows that sent a request the HTTP/1 handler and
 // its pending exchange (~1.5 KB each). Flows carrying bodies cost more
