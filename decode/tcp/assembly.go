@@ -116,7 +116,10 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 		c.flow.State = decode.FlowPartial
 	}
 	d.stats.TCPFlows++
-	c.publishFlow()
+	// Published by Accept once the first packet is counted: publishing
+	// here too would cost every flow a second publication (the count
+	// marks it dirty), which is most of a SYN flood's cost downstream.
+	c.fresh = true
 	return &tcpStream{c: c, firstIsClient: client == src}
 }
 
@@ -138,6 +141,10 @@ func (s *tcpStream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly
 	cur := &d.cur
 	side := s.side(dir)
 	c.count(side, cur.frame.PayloadLen, cur.pkt.Ordinal, cur.pkt.Timestamp)
+	if c.fresh {
+		c.fresh = false
+		c.publishFlow()
+	}
 	if c.ended {
 		return false
 	}

@@ -54,6 +54,7 @@ type conn struct {
 	keyed      bool // found by its addresses (packets), not a socket stream
 	listed     bool // on one of the lane's idle lists
 	evicted    bool // ended to make room under Config.MaxFlows
+	fresh      bool // created, not yet published (Accept publishes it)
 	finSeen    [2]bool
 	rstPending bool
 }
