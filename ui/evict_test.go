@@ -66,6 +66,9 @@ func TestCursorFollowsEviction(t *testing.T) {
 		t.Fatalf("cursor moved from exchange %d to %v after eviction", sel.ID, now)
 	}
 	screen := d.screen()
+	if want := fmt.Sprintf("/item/%d ", sel.ID-1); !strings.Contains(screen, want) {
+		t.Errorf("list does not show the selected exchange %s after eviction:\n%s", want, screen)
+	}
 	if !strings.Contains(screen, "kept last") {
 		t.Errorf("status bar does not say what eviction kept:\n%s", screen)
 	}

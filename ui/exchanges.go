@@ -65,7 +65,8 @@ func (m *Model) fetchExchanges(from, to int) []*decode.Exchange {
 	}
 	ix := &m.idx[paneExchanges]
 	if !ix.active() {
-		return m.cfg.Store.ExchangeRange(from, to)
+		b := m.base[paneExchanges]
+		return m.cfg.Store.ExchangeRange(b+from, b+to)
 	}
 	pos := ix.matches[from:to]
 	first, last := pos[0], pos[len(pos)-1]

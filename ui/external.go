@@ -242,6 +242,10 @@ func (m *Model) toggleBoth() tea.Cmd {
 	m.both = !m.both
 	ex, fl := m.cfg.Store.Len() // even while paused: old positions mean nothing here
 	m.total = [2]int{ex, fl}
+	m.base = [2]int{}
+	if w, ok := m.cfg.Store.(windowed); ok {
+		m.base[paneExchanges], m.base[paneFlows] = w.Base()
+	}
 	m.detail = detailState{}
 	clear(m.rowCache)
 	cmds := []tea.Cmd{}

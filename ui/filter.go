@@ -309,7 +309,7 @@ func (m *Model) keepSelection(p paneID, pos int) {
 	case ix.active():
 		l.cursor = sort.SearchInts(ix.matches, pos)
 	default:
-		l.cursor = pos
+		l.cursor = max(pos-m.base[p], 0)
 	}
 	l.offset = l.cursor - m.listRows()/2
 	m.fixLists()

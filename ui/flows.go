@@ -32,7 +32,8 @@ func (m *Model) flowRows(from, to int) []flRow {
 			fls = append(fls, flowRange(m.cfg.Store, p, p+1)...)
 		}
 	} else {
-		fls = flowRange(m.cfg.Store, from, to)
+		b := m.base[paneFlows]
+		fls = flowRange(m.cfg.Store, b+from, b+to)
 	}
 	rows := m.flRows[:0]
 	for _, f := range fls {
