@@ -58,11 +58,14 @@ pk=$(awk '{print $(NF-1)}' "$work/gen.log")
 
 echo "machine: $(uname -srm), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); tapview $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 
-# run CMD...: prints "wall_s rss_mb" (wall ">T" when killed by the timeout).
+# run CMD...: prints "wall_s cpu_s rss_mb" (wall ">T" when killed by the
+# timeout). CPU time (user+sys) is steadier than wall time on a shared
+# machine.
 run() {
 	local t="$work/time.txt" rc=0
 	/usr/bin/time -v -o "$t" timeout -s INT "$timeout_s" "$@" >/dev/null 2>"$work/err.txt" || rc=$?
-	local rss wall
+	local rss wall cpu
+	cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' "$t")
 	rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$t")
 	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' "$t")
 	if [[ $rc == 124 ]]; then
@@ -71,17 +74,18 @@ run() {
 		wall="err$rc"
 		sed 's/^/    /' "$work/err.txt" | head -3 >&2
 	fi
-	echo "$wall $rss"
+	echo "$wall $cpu $rss"
 }
 
 cmds=("open -o json" "open --flows -o json" "export -w $work/out.pcapng")
-printf "%-22s %12s %9s %12s %9s %9s\n" command "half-open s" "MB" "ordinary s" "MB" "ratio"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a/b; else print "-" }'; }
+printf "%-22s | %8s %8s %6s | %8s %8s %6s | %6s %6s\n" "" "half-open" "" "" "ordinary" "" "" "ratio" ""
+printf "%-22s | %8s %8s %6s | %8s %8s %6s | %6s %6s\n" command "wall s" "cpu s" "MB" "wall s" "cpu s" "MB" wall cpu
 for c in "${cmds[@]}"; do
 	read -r -a args <<<"$c"
-	read -r hw hr < <(run "$bin" "${args[0]}" "$dir/halfopen.pcap" "${args[@]:1}")
-	read -r ow or < <(run "$bin" "${args[0]}" "$dir/ordinary.pcap" "${args[@]:1}")
-	ratio=$(awk -v a="$hw" -v b="$ow" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a/b; else print "-" }')
-	printf "%-22s %12s %9s %12s %9s %9s\n" "${c%% -w*}" "$hw" "$hr" "$ow" "$or" "$ratio"
+	read -r hw hc hr < <(run "$bin" "${args[0]}" "$dir/halfopen.pcap" "${args[@]:1}")
+	read -r ow oc or < <(run "$bin" "${args[0]}" "$dir/ordinary.pcap" "${args[@]:1}")
+	printf "%-22s | %8s %8s %6s | %8s %8s %6s | %6s %6s\n" "${c%% -w*}" "$hw" "$hc" "$hr" "$ow" "$oc" "$or" "$(ratio "$hw" "$ow")" "$(ratio "$hc" "$oc")"
 done
-read -r iw ir < <(run "$bin" open "$dir/interim.pcap" -o json)
-printf "%-22s %12s %9s   (target <= 2 s, <= 150 MB)\n" "interim open -o json" "$iw" "$ir"
+read -r iw ic ir < <(run "$bin" open "$dir/interim.pcap" -o json)
+printf "%-22s | %8s %8s %6s   (target <= 2 s, <= 150 MB)\n" "interim open -o json" "$iw" "$ic" "$ir"
