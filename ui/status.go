@@ -84,23 +84,29 @@ func (m *Model) statusBar() string {
 		add(st.Render("⚠ "+m.noteKd), 75)
 	}
 	shown, total := m.shown(m.pane), m.total[m.pane]
-	count := thousands(shown)
-	if m.idx[m.pane].active() {
-		count += " of " + thousands(total)
-	}
+	kept := total - m.base[m.pane]
+	filtered := m.idx[m.pane].active()
 	noun := "exchange"
 	if m.pane == paneFlows {
 		noun = "flow"
 	}
-	count += " " + plural(total, noun)
+	// With eviction the count says how much of the session is still
+	// held: "kept last 1.2M of 3.4M exchanges".
+	var count string
+	switch {
+	case m.base[m.pane] > 0 && filtered:
+		count = thousands(shown) + " of the last " + short(kept) + " (of " + short(total) + ") " + plural(total, noun)
+	case m.base[m.pane] > 0:
+		count = m.st.warn.Render("kept last "+short(kept)) + " of " + short(total) + " " + plural(total, noun)
+	case filtered:
+		count = thousands(shown) + " of " + thousands(total) + " " + plural(total, noun)
+	default:
+		count = thousands(shown) + " " + plural(total, noun)
+	}
 	if m.ext.open {
 		count = thousands(len(m.ext.groups)) + " " + plural(len(m.ext.groups), "destination")
 	}
 	add(count, 80)
-	if base := m.base[m.pane]; base > 0 && !m.ext.open {
-		// Eviction: say how much of the session the list still holds.
-		add(m.st.warn.Render("kept last "+short(total-base)+" of "+short(total)), 78)
-	}
 	if m.cfg.Memory > 0 && m.memUsed > 0 {
 		add(m.st.dim.Render("mem "+mebibytes(m.memUsed)+"/"+mebibytes(m.cfg.Memory)), 30)
 	}
