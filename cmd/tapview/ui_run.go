@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/filter"
 	"github.com/tapview/tapview/decode/spill"
@@ -16,19 +18,20 @@ import (
 
 // runUI decodes into a memory-bounded store in the background and runs
 // the terminal UI over it; quitting the UI stops the sources, and a source
-// error is reported after the screen is restored.
-func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange) error {
+// error is reported after the screen is restored. opts reach bubbletea
+// (tests run the real program loop without a terminal).
+func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange, opts ...tea.ProgramOption) error {
 	if err := f.mem.apply(); err != nil {
 		return err
 	}
 	uiCollector()
-	opts := store.Options{Budget: f.mem.storeBudget()}
+	so := store.Options{Budget: f.mem.storeBudget()}
 	sp, spillErr := spill.Open(spill.Options{MaxBytes: int64(f.mem.spillMax)})
 	if spillErr == nil {
 		defer sp.Close()
-		opts.Spill = sp
+		so.Spill = sp
 	}
-	both := store.New(opts)
+	both := store.New(so)
 	if spillErr != nil {
 		both.Note(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Warning, Kind: "spill",
 			Message: "cannot keep whole exchanges on disk (" + spillErr.Error() + "): the detail shows summaries only; set TMPDIR to a writable directory"})
@@ -62,7 +65,7 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	}
 	meshUI(&cfg)
 	cfg.Export = exportShownWith(f)
-	uiErr := ui.Run(ctx, cfg)
+	uiErr := ui.Run(ctx, cfg, opts...)
 	cancel()
 	perr := <-errc
 	if uiErr != nil && !errors.Is(uiErr, context.Canceled) {
