@@ -10,6 +10,16 @@
 //     per list and, when filtered, a sorted []int of matching store
 //     positions. Each refresh reads only the visible rows (ExchangeRange),
 //     so a frame costs the same with ten exchanges or a million.
+//   - Bounded memory. The CLI's store (decode/store) keeps summaries of
+//     final exchanges (Slim: no bodies, headers but Content-Type) and
+//     evicts the oldest past a budget. Positions are absolute and Base is
+//     the first one kept, so eviction never renumbers: the cursor moves up
+//     by what was dropped and stays on its exchange, filter matches below
+//     Base are dropped, and the status bar says "kept last N of M". The
+//     detail, curl, export and filters on headers or bodies re-read the
+//     whole exchange by ID in their commands; filters run their cheap
+//     part on summaries first and show a percentage while re-reading.
+//     An opened exchange is pinned: it stays whole when the list moves on.
 //   - Wake-ups. A command blocks on Store.Changed; after each refresh the
 //     next wait is armed 100 ms later, so the store is read at most ten
 //     times a second and bursts coalesce in the store's one-slot channel.
