@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tapview/tapview/decode/tcp"
 )
 
 // Memory defaults. 512 MiB suits a laptop running tapview next to a
@@ -48,6 +50,15 @@ func (m *memoryFlags) apply() error {
 // rest is for the decoder's open connections, the UI's screens and the
 // collector's headroom.
 func (m *memoryFlags) storeBudget() int64 { return int64(m.memory) / 2 }
+
+// maxFlows is how many flows the decoder tracks at once: a quarter of
+// the budget at twice the measured cost of an open flow (tcp.FlowCost),
+// the factor for reassembly buffers of flows with data in flight. 33k at
+// the default 512MiB; a scan of a million SYNs closes the least recently
+// active instead of growing.
+func (m *memoryFlags) maxFlows() int {
+	return int(int64(m.memory) / 4 / (2 * tcp.FlowCost))
+}
 
 // uiCollector makes the collector run at half the default heap growth
 // while the UI holds a session. Most of what the UI keeps is summary

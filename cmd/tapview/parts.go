@@ -57,10 +57,13 @@ type decodeOptions struct {
 	// headless printing never exports, and on big captures the lists were
 	// most of the live heap.
 	noOrdinals bool
+	// maxFlows caps the flows the decoder tracks at once (--memory's
+	// share; 0 is tcp's default).
+	maxFlows int
 }
 
 func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *decoders {
-	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals})
+	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals, MaxFlows: o.maxFlows})
 	t := taptrace.NewDecoder(out, taptrace.Opener(d.OpenStream), d.NextExchangeID, taptrace.Options{})
 	return &decoders{tcp: d, trace: t}
 }

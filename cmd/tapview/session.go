@@ -101,13 +101,17 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	if mode == "" && !isTerminal(stdout) {
 		mode = "table"
 	}
+	if err := f.mem.apply(); err != nil {
+		return err
+	}
+	dopts := decodeOptions{noOrdinals: true, maxFlows: f.mem.maxFlows()}
 	var runErr error
 	switch mode {
 	case "json":
 		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel, Live: stream})
 		defer onForcedExit(ctx, w.Sync)()
 		out, meshDone := f.mesh.headless(ctx, inputs, w, w.External)
-		runErr = runHeadless(ctx, inputs, keys, out, w, stream)
+		runErr = runHeadless(ctx, inputs, keys, out, w, stream, dopts)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
@@ -116,7 +120,7 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel, stream)
 		defer onForcedExit(ctx, w.Sync)()
 		out, meshDone := f.mesh.headless(ctx, inputs, w, tableExternal(stdout))
-		runErr = runHeadless(ctx, inputs, keys, out, nil, false)
+		runErr = runHeadless(ctx, inputs, keys, out, nil, false, dopts)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
@@ -146,14 +150,14 @@ const statsEvery = 5 * time.Second
 // status lines, or "# warning: ..." rows in the table) and, when stream
 // is set, statistics to stats every statsEvery and once at the end (or
 // at a forced exit).
-func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter, stream bool) error {
+func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter, stream bool, dopts decodeOptions) error {
 	if stats == nil || !stream {
-		return runPipelineWith(ctx, inputs, keys, out, nil, decodeOptions{noOrdinals: true})
+		return runPipelineWith(ctx, inputs, keys, out, nil, dopts)
 	}
 	sink := newStatsSink(stats, statsEvery)
 	// A forced exit still ends with the statistics, as they stood.
 	defer onForcedExit(ctx, func() error { sink.final(); return nil })()
-	err := runPipelineWith(ctx, inputs, keys, out, sink, decodeOptions{noOrdinals: true})
+	err := runPipelineWith(ctx, inputs, keys, out, sink, dopts)
 	sink.final()
 	return err
 }

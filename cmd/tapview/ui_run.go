@@ -21,9 +21,6 @@ import (
 // error is reported after the screen is restored. opts reach bubbletea
 // (tests run the real program loop without a terminal).
 func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys *keylog.KeyLog, f *sessionFlags, mask func(*decode.Exchange) *decode.Exchange, opts ...tea.ProgramOption) error {
-	if err := f.mem.apply(); err != nil {
-		return err
-	}
 	uiCollector()
 	so := store.Options{Budget: f.mem.storeBudget()}
 	sp, spillErr := spill.Open(spill.Options{MaxBytes: int64(f.mem.spillMax)})
@@ -38,7 +35,9 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	}
 	out, stats, meshUI := f.mesh.ui(inputs, both)
 	errc := make(chan error, 1)
-	go func() { errc <- runPipeline(ctx, inputs, keys, out, stats) }()
+	go func() {
+		errc <- runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{maxFlows: f.mem.maxFlows()})
+	}()
 	live := false
 	title := ""
 	for i, in := range inputs {

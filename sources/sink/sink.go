@@ -297,9 +297,11 @@ func (s *Sink) drain(ctx context.Context, te sources.TraceEmitter, emit sources.
 }
 
 // shutdown stops both servers, cutting streams still open after a grace
-// period (Envoy keeps its tap stream open forever).
+// period (Envoy keeps its tap stream open forever). The grace is short:
+// Ctrl-C must end tapview within a second, and what a sender has not
+// delivered by then is its to resend.
 func (s *Sink) shutdown(gs *grpc.Server, hs *http.Server) {
-	const grace = 2 * time.Second
+	const grace = 400 * time.Millisecond
 	var wg sync.WaitGroup
 	if gs != nil {
 		wg.Go(func() {
