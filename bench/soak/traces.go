@@ -49,7 +49,6 @@ const (
 type template struct {
 	b                                 []byte
 	reqID, traceID, reqSecs, respSecs int
-	respDelay                         time.Duration
 }
 
 // Templates is a pool of distinct marshalled traces.
@@ -139,8 +138,11 @@ func buildTemplate(r *rand.Rand, i int) (template, error) {
 		"x-envoy-upstream-service-time", strconv.Itoa(1 + r.IntN(250)),
 		"cache-control", "no-store", "vary", "Accept-Encoding",
 	}
+	// Request and response share the second (patched per send); their
+	// nanoseconds stay 5-byte varints (>= 2^28) and differ by the
+	// service time, so the latency column shows 1-250 ms.
 	delay := time.Duration(1+r.IntN(250)) * time.Millisecond
-	nanos := int32(r.IntN(1e9))
+	nanos := int32(1<<28 + r.IntN(int(1e9-250e6-(1<<28))))
 	req := &tapsvc.StreamTapsRequest{
 		TraceId: traceIDMark,
 		Trace: &tapv3.TraceWrapper{Trace: &tapv3.TraceWrapper_HttpBufferedTrace{HttpBufferedTrace: &tapv3.HttpBufferedTrace{
@@ -152,7 +154,7 @@ func buildTemplate(r *rand.Rand, i int) (template, error) {
 			Response: &tapv3.HttpBufferedTrace_Message{
 				Headers:             headers(respHeaders),
 				Body:                &tapv3.Body{BodyType: &tapv3.Body_AsBytes{AsBytes: respBody}},
-				HeadersReceivedTime: &timestamppb.Timestamp{Seconds: respSecsMark, Nanos: nanos},
+				HeadersReceivedTime: &timestamppb.Timestamp{Seconds: respSecsMark, Nanos: nanos + int32(delay)},
 			},
 			DownstreamConnection: &tapv3.Connection{
 				LocalAddress:  sockAddr("10.1.0.2", 8443),
@@ -164,7 +166,7 @@ func buildTemplate(r *rand.Rand, i int) (template, error) {
 	if err != nil {
 		return template{}, err
 	}
-	t := template{b: b, respDelay: delay}
+	t := template{b: b}
 	var ok bool
 	if t.reqID, ok = findOnce(b, []byte(reqIDMark)); !ok {
 		return template{}, fmt.Errorf("soak: template %d: x-request-id mark not found once", i)
@@ -192,8 +194,8 @@ func findOnce(b, mark []byte) (int, bool) {
 
 // Trace returns a fresh copy of template k (modulo the pool) for trace
 // number seq sent at now: its x-request-id and trace_id carry seq, its
-// request and response times are now (seconds) and now plus the
-// template's service time.
+// request and response times are in now's second (the template's
+// nanoseconds, 1-250 ms apart).
 func (p *Templates) Trace(k int, seq uint64, now time.Time) []byte {
 	t := &p.ts[k%len(p.ts)]
 	b := make([]byte, len(t.b))
@@ -203,7 +205,7 @@ func (p *Templates) Trace(k int, seq uint64, now time.Time) []byte {
 	copy(b[t.reqID+n:], id)
 	putVarintFixed(b[t.traceID:], traceIDTop|seq, 10)
 	putVarintFixed(b[t.reqSecs:], uint64(now.Unix()), 5)
-	putVarintFixed(b[t.respSecs:], uint64(now.Add(t.respDelay).Unix()), 5)
+	putVarintFixed(b[t.respSecs:], uint64(now.Unix()), 5)
 	return b
 }
 
