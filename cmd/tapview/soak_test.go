@@ -21,6 +21,7 @@ import (
 	"github.com/tapview/tapview/decode/spill"
 	"github.com/tapview/tapview/decode/store"
 	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/sink"
 	"github.com/tapview/tapview/ui"
 )
@@ -200,7 +201,13 @@ func TestSoakUI(t *testing.T) {
 	if base > 0 {
 		wantCount = "kept last " + shortCount(kept) + " of " + shortCount(int(n)) + " exchange"
 	}
-	head, scr := bar.read(t, func(head, status string) bool {
+	// The screen is rendered when a message reaches the program (see
+	// statusTap); an informational note changes the store without
+	// changing what the screen shows, so the UI pulls once more.
+	nudge := func() {
+		both.Note(sources.Status{Time: time.Now(), Source: "soak", Level: sources.Info, Kind: "soak", Message: "reading the screen"})
+	}
+	head, scr := bar.read(t, nudge, func(head, status string) bool {
 		return strings.Contains(head, wantHeader) && strings.Contains(status, wantCount) &&
 			(dropped == 0 || strings.Contains(status, "drops "+thousandsSep(int(dropped))))
 	})
@@ -278,9 +285,9 @@ func TestSoakUI(t *testing.T) {
 }
 
 // statusTap reads the UI's screen from inside the program loop: a
-// bubbletea filter sees the model with every message, and renders it when
-// the test asks. The UI refreshes several times a second while live, so
-// a request is answered quickly.
+// bubbletea filter sees the model with every message, and renders it
+// (on the program's goroutine, so without racing Update) when the test
+// asks.
 type statusTap struct {
 	mu   sync.Mutex
 	want bool
@@ -300,12 +307,16 @@ func (b *statusTap) filter(m tea.Model, msg tea.Msg) tea.Msg {
 }
 
 // read returns the screen's first line (the header) and last line (the
-// status bar) once ok accepts them (the UI may lag the store by a
-// refresh), or the last ones read after a few seconds.
-func (b *statusTap) read(t *testing.T, ok func(head, status string) bool) (string, string) {
+// status bar) once ok accepts them, or the last ones read after a few
+// seconds. The filter renders the model as it was before the message it
+// sees, and an idle UI gets no messages: each attempt first nudges the
+// store, so that the UI pulls it and the next message (the pull's own
+// re-arm tick at the latest) shows the screen after that pull.
+func (b *statusTap) read(t *testing.T, nudge func(), ok func(head, status string) bool) (string, string) {
 	t.Helper()
 	var head, status string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		nudge()
 		ch := make(chan string, 1)
 		b.mu.Lock()
 		b.want, b.got = true, ch
