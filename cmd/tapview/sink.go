@@ -97,7 +97,10 @@ func runSink(cmd *cobra.Command, sf *sinkFlags, f *sessionFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := sink.Config{GRPCAddr: sf.grpc, HTTPAddr: sf.http, TLS: tlsCfg, Token: token, QueueTraces: sf.queue}
+	// Traces waiting for the decoder count against --memory: a sixteenth
+	// of it (32MiB at the default), never more than the sink's own cap.
+	qbytes := min(int64(f.mem.memory)/16, sink.DefaultQueueBytes)
+	cfg := sink.Config{GRPCAddr: sf.grpc, HTTPAddr: sf.http, TLS: tlsCfg, Token: token, QueueTraces: sf.queue, QueueBytes: qbytes}
 
 	var hub *watch.Hub
 	var serveLn net.Listener
