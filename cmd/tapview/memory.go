@@ -46,14 +46,21 @@ func (m *memoryFlags) apply() error {
 	return nil
 }
 
-// storeBudget is the UI store's share: three eighths for summaries and
-// flows (192MiB at the default, about 1.5M HTTP exchanges). The rest is
-// for the decoder's open connections, the sink's queue, the UI's screens
-// and the collector's headroom: with GOGC at 50 the heap grows to 1.5x
-// what is live before a collection, and a live heap near the soft limit
-// makes the collector run without pause (a soak at 256MiB with half for
-// the store spent a third of its CPU collecting).
-func (m *memoryFlags) storeBudget() int64 { return int64(m.memory) * 3 / 8 }
+// fixedMemory is what tapview holds whatever the traffic: the binary's
+// code, the runtime, network buffers, the decoder's queues (measured:
+// about 110MB RSS with a 2MiB store under a flood).
+const fixedMemory = 128 << 20
+
+// storeBudget is the UI store's share for summaries and flows: half of
+// what the fixed part leaves (192MiB at the default, about 1.5M HTTP
+// exchanges), at least 16MiB. The other half is the collector's headroom:
+// with GOGC at 50 the heap grows to 1.5x what is live before a
+// collection, and a live heap near the soft limit makes the collector run
+// without pause (a soak at 256MiB with half the budget for the store spent
+// a third of its CPU collecting, at 314MB RSS).
+func (m *memoryFlags) storeBudget() int64 {
+	return max((int64(m.memory)-fixedMemory)/2, 16<<20)
+}
 
 // maxFlows is how many flows the decoder tracks at once: a quarter of
 // the budget at twice the measured cost of an open flow (tcp.FlowCost),
