@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode"
@@ -22,7 +23,9 @@ import (
 // cannot be decoded cannot be checked, so it is withheld (Body nil, the
 // reason in DecodeError). Text bodies get Display; binary bodies and
 // gRPC/WebSocket parts are overwritten with '*' keeping their length, so
-// protobuf framing still parses. DNS facts are left alone.
+// protobuf framing still parses. DNS answers are checked with the same
+// rules as any text (see dnsInfo): TXT records carry verification
+// tokens, keys and addresses, and every view and export prints them.
 func (m *Masker) Exchange(e *decode.Exchange) *decode.Exchange {
 	if m == nil || e == nil {
 		return e
@@ -48,8 +51,9 @@ func (m *Masker) Exchange(e *decode.Exchange) *decode.Exchange {
 			grpc = &g
 		}
 	}
+	dns := m.dnsInfo(sc, e.DNS)
 	errText, errChanged := m.text(sc, e.Error)
-	if req == e.Request && resp == e.Response && interim == nil && grpc == nil && !errChanged {
+	if req == e.Request && resp == e.Response && interim == nil && grpc == nil && dns == e.DNS && !errChanged {
 		return e
 	}
 	c := *e
@@ -60,7 +64,39 @@ func (m *Masker) Exchange(e *decode.Exchange) *decode.Exchange {
 	if grpc != nil {
 		c.GRPC = grpc
 	}
+	c.DNS = dns
 	c.Error = errText
+	return &c
+}
+
+// dnsInfo returns d, or a copy whose answers have their secrets masked.
+// Answers are presentation-form strings ("TXT \"v=spf1 ...\""); the
+// record types that hold only an address are skipped because no rule
+// can match them and a busy resolver answers thousands of them. Names
+// and types stay, so the answer keeps its shape.
+func (m *Masker) dnsInfo(sc *scratch, d *decode.DNSInfo) *decode.DNSInfo {
+	if d == nil {
+		return nil
+	}
+	var answers []string
+	for i, a := range d.Answers {
+		if strings.HasPrefix(a, "A ") || strings.HasPrefix(a, "AAAA ") {
+			continue
+		}
+		t, ok := m.text(sc, a)
+		if !ok {
+			continue
+		}
+		if answers == nil {
+			answers = append([]string(nil), d.Answers...)
+		}
+		answers[i] = t
+	}
+	if answers == nil {
+		return d
+	}
+	c := *d
+	c.Answers = answers
 	return &c
 }
 
