@@ -17,6 +17,7 @@ import (
 	"github.com/tapview/tapview/decode/filter"
 	"github.com/tapview/tapview/decode/mask"
 	"github.com/tapview/tapview/decode/tls/keylog"
+	"github.com/tapview/tapview/decode/view"
 	"github.com/tapview/tapview/export/har"
 	"github.com/tapview/tapview/export/jsonl"
 	"github.com/tapview/tapview/export/packets"
@@ -251,10 +252,11 @@ func (e *exporter) matcher() *filter.Program {
 }
 
 // note prints a source's warning on stderr; JSON output carries notes
-// itself.
+// itself. Warnings quote what a trace file holds (names, messages), so
+// they are sanitized: a hostile file must not drive the terminal.
 func (e *exporter) note(s sources.Status) {
 	if s.Level >= sources.Warning {
-		fmt.Fprintf(e.cmd.ErrOrStderr(), "tapview: %s: %s\n", s.Source, s.Message)
+		fmt.Fprintf(e.cmd.ErrOrStderr(), "tapview: %s: %s\n", view.Sanitize(s.Source), view.Sanitize(s.Message))
 	}
 }
 

@@ -294,7 +294,9 @@ func optStr(b []byte, key, v string) []byte {
 const hexDigits = "0123456789abcdef"
 
 // quote appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so the
-// output is always valid JSON; control characters are escaped.
+// output is always valid JSON; control characters, C1 controls and bidi
+// overrides are escaped (see jsonUnsafeRune), so no string from the wire
+// reaches a terminal or editor showing the JSON as a live control.
 func quote(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -330,10 +332,9 @@ func quote(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		if jsonUnsafeRune(r) {
 			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
+			b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 			i += size
 			start = i
 			continue
@@ -342,4 +343,24 @@ func quote(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// jsonUnsafeRune reports runes that are valid in JSON but dangerous where
+// JSON Lines end up: C1 controls (U+009B is CSI and U+009D OSC to many
+// terminals, so `tail -f` of an export could be driven by a hostile
+// header), bidi embeddings, overrides and isolates (which reorder what a
+// reader sees) and the line separators that break JavaScript parsers.
+// Escaped as \uXXXX they decode to the same string.
+func jsonUnsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
 }
