@@ -48,7 +48,10 @@ type NgOptions struct {
 	// OS and Hardware are shb_os and shb_hardware; empty ones are left out.
 	OS, Hardware string
 	// SnapLen is written to every interface; frames longer than it are
-	// cut (original length kept). 0 means no limit.
+	// cut (original length kept). 0, or anything above DefaultSnapLen,
+	// means DefaultSnapLen: Wireshark and tshark refuse a pcapng packet
+	// longer than 262144 bytes and stop reading the file there, and
+	// loopback or GRO-reassembled frames can be longer.
 	SnapLen uint32
 }
 
@@ -71,6 +74,9 @@ type PcapngWriter struct {
 // NewPcapng writes a Section Header Block to w and returns a writer for
 // packets of any link type.
 func NewPcapng(w io.Writer, opts NgOptions) (*PcapngWriter, error) {
+	if opts.SnapLen == 0 || opts.SnapLen > DefaultSnapLen {
+		opts.SnapLen = DefaultSnapLen
+	}
 	nw := &PcapngWriter{
 		w:       bufio.NewWriterSize(w, 64<<10),
 		snapLen: opts.SnapLen,
