@@ -74,6 +74,7 @@ type groupState struct {
 
 // extFlow is what External keeps of a flow.
 type extFlow struct {
+	id      uint64
 	cur     *decode.Flow
 	host    string // Host of the first exchange on it
 	exs     int    // exchanges counted on it
@@ -83,6 +84,10 @@ type extFlow struct {
 	bytes   int64
 	counted bool
 	out     outcome
+	// Positions in External's byID heap and in its ended heap for endSrc
+	// (-1: in none).
+	idPos, endPos int
+	endSrc        string
 }
 
 // External is a decode.Output that groups traffic to destinations outside
@@ -98,16 +103,22 @@ type External struct {
 	egress []string
 	max    int
 
-	mu      sync.Mutex
-	groups  map[string]*groupState
-	lru     *list.List
-	flows   map[uint64]*extFlow
-	dns     *dnsCache
-	gen     uint64
-	evicted int64
-	now     time.Time // latest capture time of any source, paces sweeps
-	swept   time.Time
-	clocks  map[string]time.Time
+	mu     sync.Mutex
+	groups map[string]*groupState
+	lru    *list.List
+	flows  map[uint64]*extFlow
+	// byID holds every flow of flows by id (ids grow with time, so the
+	// smallest are the oldest) and ended, per source clock, the ended
+	// ones by last packet: a sweep visits only flows it forgets.
+	byID     *indexHeap[*extFlow]
+	ended    map[string]*indexHeap[*extFlow]
+	maxFlows int
+	dns      *dnsCache
+	gen      uint64
+	evicted  int64
+	now      time.Time // latest capture time of any source, paces sweeps
+	swept    time.Time
+	clocks   map[string]time.Time
 }
 
 // NewExternal returns an External passing everything on to next (which
@@ -118,16 +129,19 @@ func NewExternal(next decode.Output, opts ExternalOptions) *External {
 		pod = opts.Pod.withDefaults()
 	}
 	x := &External{
-		next:   next,
-		sc:     scope{cidrs: slices.Clone(pod.ClusterCIDRs)},
-		ports:  [2]uint16{pod.InboundPort, pod.OutboundPort},
-		egress: opts.EgressSuffixes,
-		max:    opts.MaxGroups,
-		groups: make(map[string]*groupState),
-		lru:    list.New(),
-		flows:  make(map[uint64]*extFlow),
-		dns:    newDNSCache(),
-		clocks: make(map[string]time.Time),
+		next:     next,
+		sc:       scope{cidrs: slices.Clone(pod.ClusterCIDRs)},
+		ports:    [2]uint16{pod.InboundPort, pod.OutboundPort},
+		egress:   opts.EgressSuffixes,
+		max:      opts.MaxGroups,
+		groups:   make(map[string]*groupState),
+		lru:      list.New(),
+		flows:    make(map[uint64]*extFlow),
+		byID:     newIndexHeap(func(ef *extFlow) *int { return &ef.idPos }),
+		ended:    make(map[string]*indexHeap[*extFlow]),
+		maxFlows: maxFlows,
+		dns:      newDNSCache(),
+		clocks:   make(map[string]time.Time),
 	}
 	if x.egress == nil {
 		x.egress = DefaultEgressSuffixes()
@@ -152,10 +166,16 @@ func (x *External) Flow(f *decode.Flow) {
 	x.advance(f.Source, f.Last)
 	ef := x.flows[f.ID]
 	if ef == nil {
-		ef = &extFlow{}
+		ef = &extFlow{id: f.ID, idPos: -1, endPos: -1}
 		x.flows[f.ID] = ef
+		x.byID.push(ef, time.Time{}, ef.id)
+	}
+	var prevLast time.Time
+	if ef.cur != nil {
+		prevLast = ef.cur.Last
 	}
 	ef.cur = f
+	x.track(ef, prevLast)
 	x.recompute(ef)
 	x.sweep()
 	x.mu.Unlock()
@@ -460,25 +480,72 @@ func (x *External) advance(source string, t time.Time) {
 	}
 }
 
+// track keeps ef's place among the ended flows in step with its latest
+// publication.
+func (x *External) track(ef *extFlow, prevLast time.Time) {
+	f := ef.cur
+	ended := flowEnded(f)
+	if ef.endPos >= 0 && (!ended || ef.endSrc != f.Source) {
+		x.unend(ef)
+	}
+	if !ended {
+		return
+	}
+	if ef.endPos < 0 {
+		h := x.ended[f.Source]
+		if h == nil {
+			h = newIndexHeap(func(ef *extFlow) *int { return &ef.endPos })
+			x.ended[f.Source] = h
+		}
+		ef.endSrc = f.Source
+		h.push(ef, f.Last, ef.id)
+	} else if !f.Last.Equal(prevLast) {
+		x.ended[ef.endSrc].fix(ef, f.Last)
+	}
+}
+
+// unend takes ef out of its source's heap of ended flows (dropped once
+// empty).
+func (x *External) unend(ef *extFlow) {
+	h := x.ended[ef.endSrc]
+	h.remove(ef)
+	if h.len() == 0 {
+		delete(x.ended, ef.endSrc)
+	}
+}
+
 // sweep forgets flows that ended a while ago; their contribution stays.
+// Beyond maxFlows it forgets the oldest down to three quarters of it.
+// Both take the flows from heaps, so the cost is in the flows forgotten,
+// not in those kept.
 func (x *External) sweep() {
-	if x.now.Sub(x.swept) < sweepEvery && len(x.flows) <= maxFlows {
+	if x.now.Sub(x.swept) < sweepEvery && len(x.flows) <= x.maxFlows {
 		return
 	}
 	x.swept = x.now
-	for id, ef := range x.flows {
-		if flowEnded(ef.cur) && x.clocks[ef.cur.Source].Sub(ef.cur.Last) > flowLinger {
-			delete(x.flows, id)
+	for src, h := range x.ended {
+		clock := x.clocks[src]
+		for h.len() > 0 {
+			ef, last := h.min()
+			if clock.Sub(last) <= flowLinger {
+				break
+			}
+			h.remove(ef)
+			delete(x.flows, ef.id)
+			x.byID.remove(ef)
+		}
+		if h.len() == 0 {
+			delete(x.ended, src)
 		}
 	}
-	if len(x.flows) > maxFlows {
-		ids := make([]uint64, 0, len(x.flows))
-		for id := range x.flows {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids) // IDs grow with time: the smallest are the oldest
-		for _, id := range ids[:len(ids)-maxFlows*3/4] {
-			delete(x.flows, id)
+	if len(x.flows) <= x.maxFlows {
+		return
+	}
+	for n := len(x.flows) - x.maxFlows*3/4; n > 0; n-- {
+		ef := x.byID.popMin()
+		delete(x.flows, ef.id)
+		if ef.endPos >= 0 {
+			x.unend(ef)
 		}
 	}
 }

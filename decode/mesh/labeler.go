@@ -1,7 +1,6 @@
 package mesh
 
 import (
-	"slices"
 	"time"
 
 	"github.com/tapview/tapview/decode"
@@ -29,6 +28,15 @@ const (
 	maxHeld  = 4096
 	maxExs   = 1 << 16
 )
+
+// limits are the caps a Labeler applies. They are fields rather than the
+// constants alone so that tests can make them small enough to be reached
+// often by a few hundred random events.
+type limits struct {
+	flows, live, held int
+}
+
+var defaultLimits = limits{flows: maxFlows, live: maxLive, held: maxHeld}
 
 // Options configure a Labeler.
 type Options struct {
@@ -59,11 +67,19 @@ type Labeler struct {
 	now, swept time.Time // latest capture time of any source, paces sweeps
 	clocks     map[string]time.Time
 	flows      map[uint64]*flowState
-	live       []*flowState // flows that may still be paired
-	apps       appRing
-	exs        map[uint64]*exState
-	held       []uint64
-	stats      Stats
+	// byFirst holds every flow of flows ordered by start (then id, so
+	// that eviction is deterministic): eviction takes the oldest without
+	// sorting them all. ended holds, per source (each has its own clock),
+	// the ended flows ordered by their last packet: a sweep looks only at
+	// those whose linger is over.
+	byFirst *indexHeap[*flowState]
+	ended   map[string]*indexHeap[*flowState]
+	live    []*flowState // flows that may still be paired, oldest first
+	apps    appRing
+	exs     map[uint64]*exState
+	held    []uint64
+	stats   Stats
+	lim     limits
 }
 
 // Stats counts what a Labeler did, for tests and the status line.
@@ -89,6 +105,10 @@ type flowState struct {
 	cur          *decode.Flow // latest labelled copy
 	inLive       bool
 	exchangeSeen bool
+	// Positions in the Labeler's byFirst heap and in its ended heap for
+	// endSrc (-1: in none).
+	firstPos, endPos int
+	endSrc           string
 }
 
 // exState follows one exchange until its final publication.
@@ -108,14 +128,17 @@ func NewLabeler(out decode.Output, opts Options) *Labeler {
 		hold = DefaultHold
 	}
 	return &Labeler{
-		out:    out,
-		all:    opts.All,
-		pod:    newPodView(opts.Pod),
-		hold:   hold,
-		flows:  make(map[uint64]*flowState),
-		exs:    make(map[uint64]*exState),
-		clocks: make(map[string]time.Time),
-		apps:   newAppRing(1024),
+		out:     out,
+		all:     opts.All,
+		pod:     newPodView(opts.Pod),
+		hold:    hold,
+		flows:   make(map[uint64]*flowState),
+		byFirst: newIndexHeap(func(st *flowState) *int { return &st.firstPos }),
+		ended:   make(map[string]*indexHeap[*flowState]),
+		exs:     make(map[uint64]*exState),
+		clocks:  make(map[string]time.Time),
+		apps:    newAppRing(1024),
+		lim:     defaultLimits,
 	}
 }
 
@@ -139,9 +162,10 @@ func (l *Labeler) Flow(f *decode.Flow) {
 	l.advance(f.Source, f.Last)
 	st := l.flows[f.ID]
 	if st == nil {
-		st = &flowState{id: f.ID}
+		st = &flowState{id: f.ID, firstPos: -1, endPos: -1}
 		l.flows[f.ID] = st
 	}
+	prevFirst, prevLast := st.first, st.last
 	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI}
 	if f.TLS != nil {
 		st.ep.alpn = f.TLS.ALPN
@@ -152,6 +176,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 	st.svc, st.meshSvc = ParseSNI(st.ep.sni)
 	st.first, st.last, st.source = f.First, f.Last, f.Source
 	st.ended = flowEnded(f)
+	l.track(st, prevFirst, prevLast)
 	l.pod.observe(st.ep)
 	st.leg, st.dir = l.pod.classify(st.ep)
 	if !st.counted && st.leg != "" {
@@ -288,7 +313,6 @@ func (l *Labeler) route(c *decode.Exchange, xs *exState) {
 	xs.latest = c
 }
 
-// advance moves the capture clock.
 // advance moves the capture clock of a source. Each source keeps its own
 // clock, so files from different years in one session do not age each
 // other's state.
@@ -309,19 +333,72 @@ func flowEnded(f *decode.Flow) bool {
 	return false
 }
 
+// track keeps st's places in the heaps in step with its start, last
+// packet, source and state, just set from a publication.
+func (l *Labeler) track(st *flowState, prevFirst, prevLast time.Time) {
+	if st.firstPos < 0 {
+		l.byFirst.push(st, st.first, st.id)
+	} else if !st.first.Equal(prevFirst) {
+		l.byFirst.fix(st, st.first)
+	}
+	if st.endPos >= 0 && (!st.ended || st.endSrc != st.source) {
+		l.unend(st)
+	}
+	if !st.ended {
+		return
+	}
+	if st.endPos < 0 {
+		h := l.ended[st.source]
+		if h == nil {
+			h = newIndexHeap(func(st *flowState) *int { return &st.endPos })
+			l.ended[st.source] = h
+		}
+		st.endSrc = st.source
+		h.push(st, st.last, st.id)
+	} else if !st.last.Equal(prevLast) {
+		l.ended[st.endSrc].fix(st, st.last)
+	}
+}
+
+// unend takes st out of its source's heap of ended flows, dropping the
+// heap once empty so that sources that come and go leave nothing behind.
+func (l *Labeler) unend(st *flowState) {
+	h := l.ended[st.endSrc]
+	h.remove(st)
+	if h.len() == 0 {
+		delete(l.ended, st.endSrc)
+	}
+}
+
+// forget drops a flow's state.
+func (l *Labeler) forget(st *flowState) {
+	delete(l.flows, st.id)
+	l.byFirst.remove(st)
+	if st.endPos >= 0 {
+		l.unend(st)
+	}
+}
+
+// addLive appends st to the link candidates, dropping the oldest when
+// full. Dropping reslices from the front (append later moves the rest to
+// a new array now and then), so an add costs O(1) amortised where
+// shifting every candidate down cost O(maxLive).
 func (l *Labeler) addLive(st *flowState) {
-	if len(l.live) >= maxLive {
+	if len(l.live) >= l.lim.live {
 		l.live[0].inLive = false
-		l.live = append(l.live[:0], l.live[1:]...)
+		l.live[0] = nil
+		l.live = l.live[1:]
 	}
 	st.inLive = true
 	l.live = append(l.live, st)
 }
 
 // sweep releases held exchanges whose wait is over and forgets old flows,
-// at most once per sweepEvery of capture time.
+// at most once per sweepEvery of capture time. The held and live lists
+// are walked whole (both are capped); flows are not: only those whose
+// linger is over, and the oldest beyond the cap, are visited.
 func (l *Labeler) sweep() {
-	if l.now.Sub(l.swept) < sweepEvery && len(l.held) < maxHeld {
+	if l.now.Sub(l.swept) < sweepEvery && len(l.held) < l.lim.held {
 		return
 	}
 	l.swept = l.now
@@ -331,7 +408,7 @@ func (l *Labeler) sweep() {
 		if xs == nil || !xs.held {
 			continue
 		}
-		if l.clocks[xs.source].Sub(xs.heldAt) >= l.hold || len(l.held)-i > maxHeld/2 {
+		if l.clocks[xs.source].Sub(xs.heldAt) >= l.hold || len(l.held)-i > l.lim.held/2 {
 			xs.held, xs.shown = false, true
 			l.stats.Released++
 			l.out.Exchange(xs.latest)
@@ -351,24 +428,30 @@ func (l *Labeler) sweep() {
 	}
 	clear(l.live[len(live):])
 	l.live = live
-	for id, st := range l.flows {
-		if st.ended && l.clocks[st.source].Sub(st.last) > flowLinger {
-			delete(l.flows, id)
+	for src, h := range l.ended {
+		clock := l.clocks[src]
+		for h.len() > 0 {
+			st, last := h.min()
+			if clock.Sub(last) <= flowLinger {
+				break
+			}
+			h.remove(st)
+			delete(l.flows, st.id)
+			l.byFirst.remove(st)
+		}
+		if h.len() == 0 {
+			delete(l.ended, src)
 		}
 	}
-	if len(l.flows) > maxFlows {
-		l.evictOldest(len(l.flows) - maxFlows*3/4)
+	if len(l.flows) > l.lim.flows {
+		l.evictOldest(len(l.flows) - l.lim.flows*3/4)
 	}
 }
 
 // evictOldest forgets the n flows that started first.
 func (l *Labeler) evictOldest(n int) {
-	all := make([]*flowState, 0, len(l.flows))
-	for _, st := range l.flows {
-		all = append(all, st)
-	}
-	slices.SortFunc(all, func(a, b *flowState) int { return a.first.Compare(b.first) })
-	for _, st := range all[:min(n, len(all))] {
-		delete(l.flows, st.id)
+	for ; n > 0 && l.byFirst.len() > 0; n-- {
+		st, _ := l.byFirst.min()
+		l.forget(st)
 	}
 }
