@@ -202,6 +202,13 @@ func TestAgentDaemonSetManifest(t *testing.T) {
 			t.Errorf("args lack %s", want)
 		}
 	}
+	// The agent refuses open configurations unless told; the manifest
+	// must not tell it (mutual TLS on the node IP and loopback only).
+	for _, bad := range []string{"--insecure", "--plaintext", "--listen=:", "--listen=0.0.0.0"} {
+		if strings.Contains(args, bad) {
+			t.Errorf("args carry %s: %s", bad, args)
+		}
+	}
 	envs := map[string]string{}
 	for _, e := range c.Env {
 		envs[e.Name] = e.ValueFrom.FieldRef.FieldPath
