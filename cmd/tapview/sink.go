@@ -34,6 +34,7 @@ type sinkFlags struct {
 	serve                        string
 	serveCert, serveKey, serveCA string
 	serveToken, serveTokenFile   string
+	insecureServeOpen            bool
 }
 
 func newSinkCmd() *cobra.Command {
@@ -84,6 +85,7 @@ with 'tapview connect sink' (see deploy/sink.yaml).`,
 	fs.StringVar(&sf.serveCA, "serve-client-ca", "", "require watcher certificates signed by this CA `FILE`")
 	fs.StringVar(&sf.serveToken, "serve-token", "", "require 'Authorization: Bearer TOKEN' from watchers")
 	fs.StringVar(&sf.serveTokenFile, "serve-token-file", "", "like --serve-token, read from `FILE`")
+	fs.BoolVar(&sf.insecureServeOpen, "insecure-serve-open", false, "allow --serve on a non-loopback address without --serve-token or --serve-client-ca: anyone who reaches it reads every raw trace")
 	f.add(cmd)
 	return cmd
 }
@@ -117,6 +119,9 @@ func runSink(cmd *cobra.Command, sf *sinkFlags, f *sessionFlags) error {
 			return fmt.Errorf("sink --serve: %w", err)
 		}
 		defer serveLn.Close()
+		if err := checkServeExposure(cmd.ErrOrStderr(), serveLn.Addr(), sf.serve, serveToken != "", serveTLS != nil && sf.serveCA != "", sf.insecureServeOpen); err != nil {
+			return err
+		}
 	}
 	var s *sink.Sink
 	if serveLn != nil {
@@ -154,6 +159,22 @@ func runSink(cmd *cobra.Command, sf *sinkFlags, f *sessionFlags) error {
 	default:
 	}
 	return err
+}
+
+// checkServeExposure refuses to re-stream raw traces (bodies, headers,
+// tokens of the tapped traffic) on a non-loopback address to watchers
+// nobody authenticates, unless the operator says so with
+// --insecure-serve-open. Loopback is left open: reaching it already takes
+// a shell on the host or a port-forward.
+func checkServeExposure(stderr io.Writer, bound net.Addr, given string, token, mtls, insecure bool) error {
+	if token || mtls || isLoopback(bound) {
+		return nil
+	}
+	if insecure {
+		fmt.Fprintf(stderr, "tapview: warning: sink --serve %s has no token and no client certificates (--insecure-serve-open): anyone who reaches it reads every raw trace\n", given)
+		return nil
+	}
+	return usageErr("sink --serve %s would hand every raw trace to anyone who reaches that address: set --serve-token-file (or --serve-client-ca for mutual TLS), listen on 127.0.0.1, or add --insecure-serve-open to accept that", given)
 }
 
 // tokenFrom returns the token given directly or in a file.

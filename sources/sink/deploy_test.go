@@ -76,10 +76,15 @@ func TestDeployManifest(t *testing.T) {
 	}
 	c := byKind["Deployment"][0].Spec.Template.Spec.Containers[0]
 	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"sink", "--headless", "--grpc=0.0.0.0:8080", "--http=0.0.0.0:8081", "--serve=0.0.0.0:9090"} {
+	for _, want := range []string{"sink", "--headless", "--grpc=0.0.0.0:8080", "--http=0.0.0.0:8081", "--serve=0.0.0.0:9090", "--serve-token-file="} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}
+	}
+	// tapview refuses --serve beyond loopback without watcher
+	// authentication; the manifest must authenticate, not opt out.
+	if strings.Contains(args, "--insecure") {
+		t.Errorf("args %q opt out of authentication", args)
 	}
 	containerPorts := map[string]int{}
 	for _, p := range c.Ports {
