@@ -115,7 +115,7 @@ type Config struct {
 	Mask func(*decode.Exchange) *decode.Exchange
 	// Export writes what is shown to path, the format chosen by its
 	// extension (.pcap, .pcapng, .har, .json).
-	Export func(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error
+	Export ExportFunc
 	// Raw returns the bytes of an exchange as captured, for the raw tab.
 	// When nil (or while masking is on) the raw tab shows bytes
 	// reconstructed from the decoded messages and says so.

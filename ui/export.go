@@ -67,7 +67,7 @@ type exportJob struct {
 	totalEx  int
 	totalFl  int
 	masked   bool
-	fn       func(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error
+	fn       ExportFunc
 	path     string
 }
 
@@ -78,88 +78,12 @@ func (j exportJob) run(ctx context.Context) tea.Msg {
 		res.err = err
 		return res
 	}
-	exs, fls := j.gather()
-	res.exchanges, res.flows = len(exs), len(fls)
-	if err := j.fn(ctx, path, exs, fls, j.masked); err != nil {
+	ids, fls := j.gather()
+	res.exchanges, res.flows = len(ids), len(fls)
+	if err := j.fn(ctx, path, j.wholes(ids), fls, j.masked); err != nil {
 		res.err = fmt.Errorf("export %s: %w", j.path, err)
 	}
 	return res
-}
-
-// gather selects what is shown, plus what it depends on: the flows of the
-// shown exchanges (pcap export needs their packets), or the exchanges of
-// the shown flows.
-func (j exportJob) gather() ([]*decode.Exchange, []*decode.Flow) {
-	allEx := j.store.ExchangeRange(0, j.totalEx)
-	allFl := flowRange(j.store, 0, j.totalFl)
-	if j.pane == paneExchanges {
-		exs := j.whole(pick(allEx, j.filtered, j.matches))
-		ids := make(map[uint64]bool)
-		for _, e := range exs {
-			ids[e.FlowID] = true
-		}
-		var fls []*decode.Flow
-		for _, f := range allFl {
-			if f != nil && ids[f.ID] {
-				fls = append(fls, f)
-			}
-		}
-		return exs, fls
-	}
-	fls := withoutNil(pick(allFl, j.filtered, j.matches))
-	ids := make(map[uint64]bool, len(fls))
-	for _, f := range fls {
-		ids[f.ID] = true
-	}
-	var exs []*decode.Exchange
-	for _, e := range allEx {
-		if e != nil && ids[e.FlowID] {
-			exs = append(exs, e)
-		}
-	}
-	return j.whole(exs), fls
-}
-
-// whole replaces summaries by the whole exchanges (re-read from the
-// store's spill), since exports write headers and bodies; positions the
-// store evicted are left out.
-func (j exportJob) whole(exs []*decode.Exchange) []*decode.Exchange {
-	out := exs[:0]
-	for _, e := range exs {
-		if e != nil && e.Slim {
-			if w := j.store.ExchangeByID(e.ID); w != nil {
-				e = w
-			}
-		}
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// withoutNil drops the positions a store evicted.
-func withoutNil[T any](xs []*T) []*T {
-	out := xs[:0]
-	for _, x := range xs {
-		if x != nil {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func pick[T any](all []T, filtered bool, matches []int) []T {
-	if !filtered {
-		return all
-	}
-	out := make([]T, 0, len(matches))
-	for _, p := range matches {
-		if p < len(all) {
-			out = append(out, all[p])
-		}
-	}
-	return out
 }
 
 func expandHome(path string) (string, error) {

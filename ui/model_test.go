@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -325,7 +327,8 @@ func TestExport(t *testing.T) {
 	var gotFl []*decode.Flow
 	var gotMasked bool
 	cfg := baseConfig(loadedStore())
-	cfg.Export = func(_ context.Context, path string, exs []*decode.Exchange, fls []*decode.Flow, masked bool) error {
+	cfg.Export = func(_ context.Context, path string, seq iter.Seq[*decode.Exchange], fls []*decode.Flow, masked bool) error {
+		exs := slices.Collect(seq)
 		mu.Lock()
 		defer mu.Unlock()
 		gotPath, gotEx, gotFl, gotMasked = path, exs, fls, masked

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -333,11 +334,11 @@ func TestExportShownFromUI(t *testing.T) {
 	tmp := t.TempDir()
 	export := exportShownWith(&sessionFlags{})
 	for _, ext := range []string{"pcapng", "pcap", "har"} {
-		if err := export(context.Background(), filepath.Join(tmp, "shown."+ext), exs[:2], fls, true); err != nil {
+		if err := export(context.Background(), filepath.Join(tmp, "shown."+ext), slices.Values(exs[:2]), fls, true); err != nil {
 			t.Fatalf("%s: %v", ext, err)
 		}
 	}
-	if err := exportShown(context.Background(), filepath.Join(tmp, "shown.json"), exs[:2], fls, true); err != nil {
+	if err := exportShown(context.Background(), filepath.Join(tmp, "shown.json"), slices.Values(exs[:2]), fls, true); err != nil {
 		t.Fatalf("json: %v", err)
 	}
 	var doc struct {
@@ -351,7 +352,7 @@ func TestExportShownFromUI(t *testing.T) {
 	if n := bytes.Count(data, []byte("\n")); n != 3 {
 		t.Errorf("JSON: %d lines, want 2 exchanges and 1 flow", n)
 	}
-	if err := export(context.Background(), filepath.Join(tmp, "shown.txt"), exs, fls, true); err == nil {
+	if err := export(context.Background(), filepath.Join(tmp, "shown.txt"), slices.Values(exs), fls, true); err == nil {
 		t.Error("an unknown extension was accepted")
 	}
 	needTshark(t)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"iter"
 	"path/filepath"
-	"slices"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
@@ -14,21 +14,24 @@ import (
 	"github.com/tapview/tapview/export/packets"
 	"github.com/tapview/tapview/export/spool"
 	"github.com/tapview/tapview/sources/pcapfile"
+	"github.com/tapview/tapview/ui"
 )
 
 // exportShown is the UI's x key with the built-in masking rules and no
 // key log: it writes the exchanges and flows the UI shows to path, in
 // the format of path's extension. The UI gathers the flows of the shown
 // exchanges, so a pcap holds their whole connections.
-func exportShown(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error {
+func exportShown(ctx context.Context, path string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, masked bool) error {
 	return exportShownWith(&sessionFlags{})(ctx, path, exchanges, flows, masked)
 }
 
 // exportShownWith is exportShown honouring the session's --mask-rules
 // (a masked export must hide what the masked screen hides) and --keylog
 // (its keys go into unmasked pcapng exports).
-func exportShownWith(f *sessionFlags) func(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error {
-	return func(ctx context.Context, path string, exchanges []*decode.Exchange, flows []*decode.Flow, masked bool) error {
+// Exchanges arrive one at a time (re-read from the UI's store), in start
+// order, and are written as they come.
+func exportShownWith(f *sessionFlags) ui.ExportFunc {
+	return func(ctx context.Context, path string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, masked bool) error {
 		format, err := exportFormat(path, "")
 		if err != nil {
 			return fmt.Errorf("name the file .pcap, .pcapng, .har or .json")
@@ -63,9 +66,9 @@ func exportShownWith(f *sessionFlags) func(ctx context.Context, path string, exc
 	}
 }
 
-func shownJSON(out *output, exchanges []*decode.Exchange, flows []*decode.Flow, m *mask.Masker) error {
+func shownJSON(out *output, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, m *mask.Masker) error {
 	var b []byte
-	for _, e := range exchanges {
+	for e := range exchanges {
 		b = append(jsonl.AppendExchange(b[:0], m.Exchange(e)), '\n')
 		if _, err := out.w.Write(b); err != nil {
 			return err
@@ -80,16 +83,14 @@ func shownJSON(out *output, exchanges []*decode.Exchange, flows []*decode.Flow, 
 	return nil
 }
 
-// shownHAR writes the shown exchanges in start order (they are in memory
-// already, so sorting costs nothing extra).
-func shownHAR(out *output, exchanges []*decode.Exchange, m *mask.Masker) error {
-	exs := slices.Clone(exchanges)
-	slices.SortStableFunc(exs, func(a, b *decode.Exchange) int { return a.Start.Compare(b.Start) })
+// shownHAR writes the shown exchanges (the UI hands them in start order,
+// as HAR readers prefer).
+func shownHAR(out *output, exchanges iter.Seq[*decode.Exchange], m *mask.Masker) error {
 	w, err := har.NewWriter(out.w, har.Options{Name: "tapview", Version: versionString(), Comment: harComment(m)})
 	if err != nil {
 		return err
 	}
-	for _, e := range exs {
+	for e := range exchanges {
 		if err := w.Add(m.Exchange(e)); err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func shownHAR(out *output, exchanges []*decode.Exchange, m *mask.Masker) error {
 // shownPackets writes the packets of the shown flows, read again from
 // their capture files, and synthesizes the exchanges whose packets
 // cannot be read (tap traces, stdin, live sources, a moved file).
-func shownPackets(ctx context.Context, out *output, format string, exchanges []*decode.Exchange, flows []*decode.Flow, m *mask.Masker, keyText []byte) error {
+func shownPackets(ctx context.Context, out *output, format string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, m *mask.Masker, keyText []byte) error {
 	plan := packets.NewPlan(false, m)
 	paths := make(map[string]string)
 	readable := make(map[uint64]bool)
@@ -131,7 +132,7 @@ func shownPackets(ctx context.Context, out *output, format string, exchanges []*
 	}
 	defer sp.Close()
 	sy := packets.NewSynthesizer(sp, m)
-	for _, e := range exchanges {
+	for e := range exchanges {
 		plan.AddExchange(e)
 		if !readable[e.FlowID] {
 			if err := sy.Add(e); err != nil {
