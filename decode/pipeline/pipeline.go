@@ -122,7 +122,16 @@ type srcState struct {
 	stats       decode.SourceStats
 	changed     bool
 	lastDropped int64
+	// notedDropped and notedAt are the emitter's drop count at the last
+	// "dropped" note and when it was sent (see noteDrops).
+	notedDropped int64
+	notedAt      time.Time
 }
+
+// dropNoteInterval is the least time between two "dropped" notes of one
+// source: a decoder behind a flood drops on every batch, and a note per
+// batch would bury the output it is warning about.
+const dropNoteInterval = time.Second
 
 // Run reads every input until all have ended, feeding dec from the
 // calling goroutine, then finishes dec. It returns the sources' errors
@@ -164,6 +173,7 @@ func Run(ctx context.Context, inputs []Input, dec PacketDecoder, opts Options) e
 
 	l := &loop{dec: dec, opts: opts, states: states, pool: pool}
 	l.run(ctx, ch, live)
+	l.noteDrops(time.Now(), true)
 	dec.Finish(l.last)
 	l.report(true)
 	if ctx.Err() != nil {
@@ -300,8 +310,33 @@ func (l *loop) recycle(b *batch) {
 	l.pool.Put(b)
 }
 
-// report sends changed statistics (all of them when final).
+// noteDrops tells the notes (the UI's status line, "dropped" status lines
+// in -o json) what live sources lost because the decoder was behind, with
+// the count since the previous note: stats lines alone say it only to
+// whoever sums them. At most one note per source per dropNoteInterval;
+// final sends what is left. Sources that count their own drops (the
+// sink's queue, a watched sink) note those themselves.
+func (l *loop) noteDrops(now time.Time, final bool) {
+	if l.opts.Notes == nil {
+		return
+	}
+	for _, st := range l.states {
+		d := st.em.dropped.Load()
+		if d == st.notedDropped || (!final && now.Sub(st.notedAt) < dropNoteInterval) {
+			continue
+		}
+		l.opts.Notes.Note(sources.Status{Time: now, Source: st.name, Level: sources.Warning, Kind: "dropped",
+			Message: fmt.Sprintf("%d items dropped since the last note: the decoder is behind this live source (%d dropped in total)", d-st.notedDropped, d)})
+		st.notedDropped, st.notedAt = d, now
+	}
+}
+
+// report sends changed statistics (all of them when final) and, while
+// running, notes new drops.
 func (l *loop) report(final bool) {
+	if !final {
+		l.noteDrops(time.Now(), false)
+	}
 	if l.opts.Stats == nil {
 		return
 	}
