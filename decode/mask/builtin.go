@@ -8,6 +8,9 @@ type builtin struct {
 	Rule
 	names func(name []byte) bool
 	find  finder
+	// tokens are vendor-token shapes; New joins those of all enabled
+	// rules into one tokenSet, which searches for them together.
+	tokens []*tokenShape
 }
 
 // builtins returns the built-in rules in a stable order. It builds them
@@ -29,6 +32,16 @@ func builtins() []builtin {
 			return false
 		}
 	}
+	// The name ends with the word: "sig", "request_sig", "hmacSig".
+	last := func(term string) func([]byte) bool {
+		return func(name []byte) bool {
+			i := len(name) - len(term)
+			if i < 0 || !matchFoldAt(name, i, term) {
+				return false
+			}
+			return i == 0 || !isLetter(name[i-1]) || isUpper(name[i]) && isLower(name[i-1])
+		}
+	}
 	h := func(name string, f func([]byte) bool) builtin {
 		return builtin{Rule: Rule{Name: "header:" + name, Kind: KindHeader, Match: name}, names: f}
 	}
@@ -37,6 +50,9 @@ func builtins() []builtin {
 	}
 	pat := func(name string, f finder) builtin {
 		return builtin{Rule: Rule{Name: "pattern:" + name, Kind: KindPattern}, find: f}
+	}
+	tok := func(name string, shapes ...*tokenShape) builtin {
+		return builtin{Rule: Rule{Name: "pattern:" + name, Kind: KindPattern}, tokens: shapes}
 	}
 	return []builtin{
 		h("authorization", exact("authorization")),
@@ -64,6 +80,11 @@ func builtins() []builtin {
 		p("ssn", word("ssn")),
 		p("card", word("card", "pan")),
 		p("cvv", word("cvv", "cvc", "cvv2", "cvc2")),
+		// Signatures of pre-signed URLs and signed requests: whoever has
+		// the URL has the access until it expires. sig, oauth_signature,
+		// X-Amz-Signature, X-Goog-Signature; not signal, SignatureVersion.
+		p("sig", last("sig")),
+		p("signature", last("signature")),
 
 		pat("bearer", findBearer),
 		pat("jwt", findJWT),
@@ -71,6 +92,18 @@ func builtins() []builtin {
 		pat("card", findCard),
 		pat("email", findEmail),
 		pat("url-password", findURLPassword),
+		// Vendor tokens with fixed prefixes (tokens.go); the prefix stays.
+		tok("google-api-key", &googleKey),
+		tok("github-token", &githubToken, &githubPAT),
+		tok("gitlab-token", &gitlabToken),
+		tok("slack-token", &slackToken),
+		tok("slack-webhook", &slackWebhook),
+		tok("stripe-key", &stripeKey),
+		tok("npm-token", &npmToken),
+		tok("pypi-token", &pypiToken),
+		tok("ai-api-key", &aiKey),
+		tok("sendgrid-key", &sendgridKey),
+		pat("private-key", findPrivateKey),
 	}
 }
 

@@ -4,10 +4,12 @@
 // (--no-mask), and every method then returns its input unchanged.
 //
 // Rules come built in (BuiltinNames lists them): credential headers,
-// secret-named query parameters, form fields and JSON keys, and value
-// patterns (bearer tokens, JWTs, AWS access key ids, Luhn-checked card
-// numbers, e-mail addresses, passwords in URLs). A rules file adds rules
-// or disables built-in ones by name (see LoadRules).
+// secret-named query parameters, form fields and JSON keys (matched
+// after undoing percent-encoding and JSON escapes, since a server would
+// undo them too), and value patterns (bearer tokens, JWTs, AWS access
+// key ids, Luhn-checked card numbers, e-mail addresses, credentials in
+// URLs, vendor tokens with fixed prefixes, PEM private keys). A rules
+// file adds rules or disables built-in ones by name (see LoadRules).
 //
 // Two renderings exist. Views get Display ("••••••••") in place of each
 // secret, with structure kept: "Bearer ••••••••", cookie names, JSON
@@ -45,6 +47,8 @@ type Masker struct {
 type scratch struct {
 	spans []span
 	buf   []byte
+	key   []byte // a name being decoded (secretName)
+	field []byte // a multipart field name being joined (dispositionName)
 	names nameCache
 }
 
@@ -130,11 +134,16 @@ func New(opts ...Option) (*Masker, error) {
 		disabled[n] = true
 	}
 	m := &Masker{maxBody: c.maxBody}
+	var shapes []*tokenShape
 	for _, b := range bs {
 		if disabled[b.Name] {
 			continue
 		}
 		m.add(b.Kind, nameRule{b.Name, b.names}, b.find)
+		shapes = append(shapes, b.tokens...)
+	}
+	if len(shapes) > 0 {
+		m.patterns = append(m.patterns, newTokenSet(shapes).find)
 	}
 	for _, r := range c.rules.Add {
 		if err := r.validate(); err != nil {
@@ -190,7 +199,9 @@ func (m *Masker) add(k Kind, nr nameRule, f finder) {
 	case KindField:
 		m.fields = append(m.fields, nr)
 	case KindPattern:
-		m.patterns = append(m.patterns, f)
+		if f != nil { // token rules are searched by one tokenSet
+			m.patterns = append(m.patterns, f)
+		}
 	}
 }
 

@@ -327,35 +327,106 @@ func validDomain(b []byte) bool {
 	return labels >= 2 && lastLetters
 }
 
-// findURLPassword masks the password of user:password@host in URLs.
+// findURLPassword masks the credentials in the userinfo of URLs: the
+// password of "scheme://user:password@host", or a user part that is
+// itself a token ("https://<token>@github.com"). Usernames stay. The
+// userinfo ends at the last '@' before the host, because passwords are
+// often written with a raw '@' in them. URLs inside JSON with escaped
+// slashes ("https:\/\/") and URLs percent-encoded into a parameter
+// ("next=https%3A%2F%2Fuser%3Apass%40host") are found too.
 func findURLPassword(b []byte, out []span) []span {
-	for i := 0; i < len(b); {
-		k := bytes.Index(b[i:], []byte("://"))
-		if k < 0 {
-			return out
-		}
-		s := i + k + 3
-		i = s
-		colon := -1
-		for j := s; j < len(b); j++ {
-			c := b[j]
-			if c == ':' && colon < 0 {
-				colon = j
-				continue
-			}
-			if c == '@' {
-				if colon >= 0 && j > colon+1 {
-					out = append(out, span{colon + 1, j})
-				}
-				i = j + 1
+	// The slashes are searched for rather than the colon: JSON has a
+	// colon per member, while "//" is rare outside URLs.
+	for _, sep := range [2]string{"//", `\/\/`} {
+		for i := 1; i < len(b); {
+			k := bytes.Index(b[i:], []byte(sep))
+			if k < 0 {
 				break
 			}
-			if c == '/' || c == '?' || c == '#' || c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' {
-				break
+			k += i
+			i = k + len(sep)
+			if b[k-1] == ':' {
+				i = urlUserinfo(b, i, false, &out)
 			}
 		}
 	}
+	for i := 0; ; {
+		k := indexFold(b, i, "%3a%2f%2f")
+		if k < 0 {
+			break
+		}
+		i = urlUserinfo(b, k+9, true, &out)
+	}
 	return out
+}
+
+// urlUserinfo appends the secret span of the authority starting at s, if
+// it has userinfo, and returns where scanning should go on. With encoded
+// set, the URL is percent-encoded: ':' is %3A, '@' is %40, and '&' or an
+// encoded '/', '?' or '#' ends the authority.
+func urlUserinfo(b []byte, s int, encoded bool, out *[]span) int {
+	colon, colonLen, at := -1, 1, -1
+	j := s
+scan:
+	for ; j < len(b); j++ {
+		c := b[j]
+		if c == '/' || c == '?' || c == '#' || c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' {
+			break scan
+		}
+		if !encoded {
+			switch c {
+			case ':':
+				if colon < 0 && at < 0 {
+					colon = j
+				}
+			case '@':
+				at = j
+			}
+			continue
+		}
+		if c == '&' {
+			break scan
+		}
+		if c != '%' || j+2 >= len(b) {
+			continue
+		}
+		switch e := [2]byte{b[j+1], lower(b[j+2])}; e {
+		case [2]byte{'2', 'f'}, [2]byte{'3', 'f'}, [2]byte{'2', '3'}:
+			break scan
+		case [2]byte{'3', 'a'}:
+			if colon < 0 && at < 0 {
+				colon, colonLen = j, 3
+			}
+		case [2]byte{'4', '0'}:
+			at = j
+		}
+	}
+	if at < 0 {
+		return max(j, s)
+	}
+	switch {
+	case colon >= 0 && colon < at:
+		if at > colon+colonLen {
+			*out = append(*out, span{colon + colonLen, at})
+		}
+	case looksLikeToken(b[s:at]):
+		*out = append(*out, span{s, at})
+	}
+	return at + 1
+}
+
+// looksLikeToken reports whether a URL's user part is an access token
+// rather than a user name: long, with both letters and digits.
+func looksLikeToken(u []byte) bool {
+	if len(u) < 20 {
+		return false
+	}
+	var letter, digit bool
+	for _, c := range u {
+		letter = letter || isLetter(c)
+		digit = digit || isDigit(c)
+	}
+	return letter && digit
 }
 
 // regexFinder masks each match of re, or its first group when it has

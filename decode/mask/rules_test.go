@@ -132,8 +132,11 @@ func TestBuiltinNamesStable(t *testing.T) {
 		"header:authorization", "header:proxy-authorization", "header:cookie", "header:set-cookie",
 		"header:x-api-key", "header:x-auth-token", "header:token", "header:secret", "header:password", "header:api-key",
 		"param:password", "param:passwd", "param:secret", "param:token", "param:access_token", "param:api_key",
-		"param:client_secret", "param:ssn", "param:card", "param:cvv",
+		"param:client_secret", "param:ssn", "param:card", "param:cvv", "param:sig", "param:signature",
 		"pattern:bearer", "pattern:jwt", "pattern:aws-key", "pattern:card", "pattern:email", "pattern:url-password",
+		"pattern:google-api-key", "pattern:github-token", "pattern:gitlab-token", "pattern:slack-token",
+		"pattern:slack-webhook", "pattern:stripe-key", "pattern:npm-token", "pattern:pypi-token",
+		"pattern:ai-api-key", "pattern:sendgrid-key", "pattern:private-key",
 	}
 	if got := BuiltinNames(); !slices.Equal(got, want) {
 		t.Fatalf("BuiltinNames changed:\n%v\nwant\n%v", got, want)

@@ -130,8 +130,11 @@ func (m *Masker) scanHeaderLines(b []byte, out []span) []span {
 	return out
 }
 
+// isParamNameChar reports characters of parameter names, '%' included
+// because names arrive percent-encoded ("api%5Fkey") and are decoded
+// before they are matched.
 func isParamNameChar(c byte) bool {
-	return isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '[' || c == ']'
+	return isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '[' || c == ']' || c == '%'
 }
 
 // isValueEnd reports characters that end a parameter value in query
@@ -165,7 +168,7 @@ func (m *Masker) scanParams(sc *scratch, b []byte, out []span) []span {
 		for lo > 0 && eq-lo < 128 && isParamNameChar(b[lo-1]) {
 			lo--
 		}
-		if lo == eq || !m.secretParam(sc, b[lo:eq], false) {
+		if lo == eq || !m.secretName(sc, b[lo:eq], false) {
 			continue
 		}
 		hi := eq + 1
@@ -261,7 +264,7 @@ func (m *Masker) scanJSON(sc *scratch, b []byte, out []span) []span {
 				continue
 			}
 		}
-		if !m.secretParam(sc, b[keyLo:closing], true) {
+		if !m.secretName(sc, b[keyLo:closing], true) {
 			continue
 		}
 		v := colon + 1
@@ -355,18 +358,8 @@ func (m *Masker) scanMultipart(sc *scratch, b []byte, out []span) []span {
 		}
 		line := b[k : k+lineEnd]
 		i = k + lineEnd
-		if indexFold(line, 0, "filename=") >= 0 {
-			continue
-		}
-		n := indexFold(line, 0, `name="`)
-		if n < 0 {
-			continue
-		}
-		name := line[n+len(`name="`):]
-		if q := bytes.IndexByte(name, '"'); q >= 0 {
-			name = name[:q]
-		}
-		if !m.secretParam(sc, name, false) {
+		plain, ext, file := dispositionName(sc, line)
+		if file || !m.secretName(sc, plain, false) && !m.secretName(sc, ext, false) {
 			continue
 		}
 		rest := b[k:]

@@ -56,12 +56,15 @@ func TestMaskedDNSAnswers(t *testing.T) {
 		"ops.lead",     // e-mail local part
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", // JWT
 		"tok_9f8e7d6c5b4a3210",                      // bearer token
+		"Jq3vX9kLmN2pR7sT0wYz1aB4cD6eF8gH5iK",       // Google API key body
+		"R8mZc2LqW5xT9vB3nY7kP1sD4fG6hJ0aQeUo",      // GitHub token body
 	}
 	msg := dnsTXTResponse(t,
 		[]string{"v=spf1 include:_spf.example.com ~all"},
 		[]string{"password=" + secrets[0], "key Bearer " + secrets[3]},
 		[]string{"contact " + secrets[1] + "@example.com"},
 		[]string{"session " + secrets[2]},
+		[]string{"maps AIza" + secrets[4], "ci ghp_" + secrets[5]},
 	)
 	info, err := dns.Summary(msg)
 	if err != nil {
@@ -91,14 +94,15 @@ func TestMaskedDNSAnswers(t *testing.T) {
 			t.Errorf("secret %q survives in the masked JSON line: %s", s, line)
 		}
 	}
-	if len(answers) != 5 {
-		t.Fatalf("masked dns_answers has %d entries, want 5: %q", len(answers), answers)
+	if len(answers) != 6 {
+		t.Fatalf("masked dns_answers has %d entries, want 6: %q", len(answers), answers)
 	}
 	want := []string{
 		`TXT "v=spf1 include:_spf.example.com ~all"`,
 		`TXT "password=` + mask.Display + `" "key Bearer ` + mask.Display + `"`,
 		`TXT "contact ` + mask.Display + `@example.com"`,
 		`TXT "session ` + mask.Display + `"`,
+		`TXT "maps AIza` + mask.Display + `" "ci ghp_` + mask.Display + `"`,
 		"A 192.0.2.7",
 	}
 	for i := range want {
