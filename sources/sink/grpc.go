@@ -21,16 +21,29 @@ import (
 	"github.com/tapview/tapview/sources"
 )
 
-// maxStreams bounds concurrent sender streams per connection, like the
-// Gloo example tap server.
-const maxStreams = 1000
+// maxStreams bounds concurrent sender streams per connection. Envoy opens
+// one long-lived stream per tap, or one per trace in turn; a hundred is
+// ample and keeps one connection from pinning a thousand receive buffers.
+const maxStreams = 100
+
+// maxHeaderList bounds the request headers of one RPC (HPACK-decoded):
+// a sender needs a path, a content type and a token.
+const maxHeaderList = 64 << 10
 
 func (s *Sink) newGRPCServer() *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
+		grpc.MaxHeaderListSize(maxHeaderList),
+		// A connection must finish its TLS and HTTP/2 handshake within
+		// this (grpc-go's default is 120 s, which a slowloris holds).
+		grpc.ConnectionTimeout(s.cfg.HandshakeTimeout),
+		// Connections without an RPC for IdleTimeout get GOAWAY, so idle
+		// ones (an attacker's, or a sender that left) free their slot;
+		// pings find peers that vanished.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.cfg.IdleTimeout, Time: time.Minute, Timeout: 20 * time.Second}),
 		// Envoy pings long-lived streams; allow it rather than closing
-		// the connection with ENHANCE_YOUR_CALM.
+		// the connection with ENHANCE_YOUR_CALM, but not a ping flood.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}
 	if s.cfg.TLS != nil {

@@ -28,12 +28,17 @@ func (s *Sink) newHTTPServer() *http.Server {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/", s.token().Handler(http.HandlerFunc(s.serveHTTP), s.refused))
+	// A new connection has HandshakeTimeout for its TLS handshake and
+	// request headers (slowloris), a request BodyTimeout in all (a slow
+	// body), and a keep-alive connection IdleTimeout between requests.
 	hs := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		ReadTimeout:       s.cfg.BodyTimeout,
+		WriteTimeout:      s.cfg.BodyTimeout + 10*time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxStreams, MaxDecoderHeaderTableSize: 4096},
 		// net/http logs failed handshakes and bad requests to stderr,
 		// which would tear the terminal UI; count them instead.
 		ErrorLog: log.New(errorLog{s}, "", 0),

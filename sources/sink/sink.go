@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	"github.com/tapview/tapview/sources"
@@ -32,7 +31,23 @@ const (
 	DefaultQueueTraces     = 16384
 	DefaultQueueBytes      = 256 << 20
 	DefaultMaxMessageBytes = 16 << 20
-	DefaultMaxConns        = 512
+	// DefaultMaxConns and DefaultMaxConnsPerIP bound open connections
+	// per listener: one address (a sender, or one attacker) gets at most
+	// a sixteenth of the total, so it takes 16 addresses to fill it.
+	DefaultMaxConns      = 1024
+	DefaultMaxConnsPerIP = 64
+	// DefaultHandshakeTimeout bounds a new connection's TLS and HTTP/2
+	// handshake (gRPC) or its request headers (HTTP): a sender needs
+	// milliseconds, a slowloris would hold the slot for minutes.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// DefaultIdleTimeout closes a connection with no request or RPC in
+	// progress: Envoy reconnects on demand, an attacker's idle
+	// connections stop counting against the limits.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultBodyTimeout bounds reading one HTTP request (headers and
+	// body): the largest body at DefaultMaxMessageBytes still has half a
+	// megabyte a second.
+	DefaultBodyTimeout = 30 * time.Second
 	// DefaultGRPCAddr and DefaultHTTPAddr listen on loopback only;
 	// binding another address is an explicit choice.
 	DefaultGRPCAddr = "127.0.0.1:8080"
@@ -58,8 +73,14 @@ type Config struct {
 	QueueBytes  int64
 	// MaxMessageBytes bounds one gRPC message or HTTP body.
 	MaxMessageBytes int
-	// MaxConns bounds open connections per listener.
-	MaxConns int
+	// MaxConns bounds open connections per listener, MaxConnsPerIP
+	// those from one peer address; connections over either are closed
+	// as soon as they are accepted.
+	MaxConns, MaxConnsPerIP int
+	// HandshakeTimeout, IdleTimeout and BodyTimeout (Default* when
+	// zero) close connections that hold a slot without sending: see the
+	// defaults.
+	HandshakeTimeout, IdleTimeout, BodyTimeout time.Duration
 	// Tee, when set, also receives every trace the pipeline is given
 	// (the watch service re-streams them).
 	Tee Tee
@@ -94,6 +115,7 @@ type Sink struct {
 type counters struct {
 	received, dropped, malformed, refused atomic.Int64
 	streams, requests                     atomic.Int64
+	overLimit                             atomic.Int64 // connections closed by limitListener
 }
 
 // New binds the listeners now, so a busy port or a bad address fails
@@ -113,6 +135,18 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = min(DefaultMaxConnsPerIP, cfg.MaxConns)
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	s := &Sink{cfg: cfg, queue: make(chan queued, cfg.QueueTraces)}
 	var err error
@@ -137,7 +171,7 @@ func (s *Sink) listen(what, addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: %s listener: %w", what, err)
 	}
-	return netutil.LimitListener(ln, s.cfg.MaxConns), nil
+	return newLimitListener(ln, s.cfg.MaxConnsPerIP, s.cfg.MaxConns, func() { s.counts.overLimit.Add(1) }), nil
 }
 
 // Name is the source name.
@@ -263,6 +297,7 @@ func (s *Sink) drain(ctx context.Context, te sources.TraceEmitter, emit sources.
 	defer tick.Stop()
 	var ordinal uint64
 	var last sources.Counts
+	var lastOver int64
 	for {
 		select {
 		case <-ctx.Done():
@@ -290,6 +325,11 @@ func (s *Sink) drain(ctx context.Context, te sources.TraceEmitter, emit sources.
 			if c.Refused > last.Refused {
 				emit.Status(sources.Status{Time: now, Source: s.cfg.Name, Level: sources.Warning, Kind: "refused",
 					Message: fmt.Sprintf("%d requests refused without the bearer token (%d in total)", c.Refused-last.Refused, c.Refused)})
+			}
+			if over := s.counts.overLimit.Load(); over > lastOver {
+				emit.Status(sources.Status{Time: now, Source: s.cfg.Name, Level: sources.Warning, Kind: "connections",
+					Message: fmt.Sprintf("%d connections closed on arrival: over %d from one address or %d in total (%d in total)", over-lastOver, s.cfg.MaxConnsPerIP, s.cfg.MaxConns, over)})
+				lastOver = over
 			}
 			last = c
 		}
