@@ -160,9 +160,25 @@ func plantedLines() string {
 		"aws AKIA" + secrets["aws"] + "\n"
 }
 
+// tokenSecrets are the secrets of tokenLines, one per rule and name
+// form added for issue 17.
+var tokenSecrets = []string{
+	"Sy9_x-Q7Sy9_x-Q7Sy9_x-Q7Sy9_x-Q7Sy9", "a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3", "123456789012-AbCdEfGhIjKl",
+	"51HxyZq851HxyZq851HxyZq8", "MIIEowIBAAKCAQEAfakefake", "urlPa55w0rd", "encName-77", "escKey-88", "mpName-99", "sig-0a1b2c",
+}
+
+// tokenLines plants tokenSecrets, each on its own line.
+func tokenLines() string {
+	s := tokenSecrets
+	return "\nmaps AIza" + s[0] + "\nci ghp_" + s[1] + "\nslack xoxb-" + s[2] + "\nstripe sk_live_" + s[3] +
+		"\n-----BEGIN PRIVATE KEY-----\n" + s[4] + "\n-----END PRIVATE KEY-----\n" +
+		"db https://app:" + s[5] + "@db/x\napi%5Fkey=" + s[6] + "\n" + `{"p\u0061ssword":"` + s[7] + `"}` +
+		"\nContent-Disposition: form-data; name*=UTF-8''pass%77ord\n\n" + s[8] + "\n--b\nX-Amz-Signature=" + s[9] + "\n"
+}
+
 func TestIdempotentOnRealisticText(t *testing.T) {
 	m := Default()
-	for _, s := range []string{rawHTTP(), jsonBody(), formBody(), multipartBody(), plantedLines()} {
+	for _, s := range []string{rawHTTP(), jsonBody(), formBody(), multipartBody(), plantedLines(), tokenLines()} {
 		once := []byte(s)
 		m.MaskInPlace(once)
 		twice := append([]byte(nil), once...)
@@ -178,8 +194,12 @@ func FuzzMaskInPlace(f *testing.F) {
 	f.Add([]byte(multipartBody()), []byte("--"))
 	f.Add([]byte(`{"a":{"token":[1,{"b":"c"}]}}`), []byte(`"`))
 	f.Add([]byte("eyJaaaa.bbbbb.c 4111111111111111 x@y.zz"), []byte("\\"))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMIIB"), []byte("-----END "))
+	f.Add([]byte("next=https%3A%2F%2Fu%3Ap%40h&api%5Fkey=x"), []byte("%"))
+	f.Add([]byte("Content-Disposition: form-data; name*0*=UTF-8''pass; name*1*=word\r\n\r\nv"), []byte(`"p\u0061ssword":"x"`))
+	f.Add([]byte("ghp_0123456789abcdefghij0123456789abcdef xoxb-1-2-3abcdef"), []byte("_-"))
 	m := Default()
-	planted := plantedLines()
+	planted := plantedLines() + tokenLines()
 	f.Fuzz(func(t *testing.T, in, suffix []byte) {
 		b := append([]byte(nil), in...)
 		n := m.MaskInPlace(b)
@@ -202,6 +222,11 @@ func FuzzMaskInPlace(f *testing.F) {
 		for name, s := range secrets {
 			if strings.Contains(planted, s) && bytes.Contains(mixed, []byte(s)) && !bytes.Contains(in, []byte(s)) && !bytes.Contains(suffix, []byte(s)) {
 				t.Fatalf("secret %s survived next to %q / %q", name, in, suffix)
+			}
+		}
+		for _, s := range tokenSecrets {
+			if bytes.Contains(mixed, []byte(s)) && !bytes.Contains(in, []byte(s)) && !bytes.Contains(suffix, []byte(s)) {
+				t.Fatalf("secret %q survived next to %q / %q", s, in, suffix)
 			}
 		}
 	})
