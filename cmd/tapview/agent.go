@@ -16,11 +16,15 @@ import (
 
 	"github.com/tapview/tapview/sources/agent/server"
 	"github.com/tapview/tapview/sources/agent/tlsconf"
+	"github.com/tapview/tapview/sources/sink"
 )
 
 // defaultAgentListen is loopback: an agent hands out this host's traffic,
 // so reaching it from the network must be asked for with --listen.
 const defaultAgentListen = "127.0.0.1:9494"
+
+// agentConnsPerIP and agentConns bound open connections per listener.
+const agentConnsPerIP, agentConns = 16, 128
 
 // agentDrainTimeout bounds how long a stopping agent waits for its
 // captures to flush and end before it closes their connections.
@@ -100,7 +104,10 @@ until SIGINT or SIGTERM, then ends running captures cleanly
 					closeAll()
 					return fmt.Errorf("agent: %w", err)
 				}
-				liss = append(liss, lis)
+				// Captures are few (--max-captures): 16 connections per
+				// address and 128 in all leave room for every client while
+				// no one address can hold the port.
+				liss = append(liss, sink.LimitListener(lis, agentConnsPerIP, agentConns, nil))
 				if plaintext && !insecurePlaintextRemote && !isLoopback(lis.Addr()) {
 					closeAll()
 					return usageErr("--plaintext on %s lets anyone who reaches that address capture this host's traffic: listen on 127.0.0.1 (the default) and use kubectl port-forward, serve TLS with --client-ca, or add --insecure-plaintext-remote to accept that", a)

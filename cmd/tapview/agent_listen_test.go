@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -273,5 +274,47 @@ func TestAgentExplicitRisks(t *testing.T) {
 	}
 	if err := agentStatus(t, addrs[0], clientTLS(t, p, true)); err != nil {
 		t.Errorf("mutual TLS client with a certificate: %v", err)
+	}
+}
+
+// TestAgentConnectionLimits: one address gets agentConnsPerIP
+// connections and the rest are closed on arrival, while a client from
+// another address is still served.
+func TestAgentConnectionLimits(t *testing.T) {
+	addrs, log, err := startAgent(t, "--plaintext", "--listen", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("agent: %v\n%s", err, log)
+	}
+	attacker := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 2 * time.Second}
+	var conns []net.Conn
+	closed := 0
+	for range agentConnsPerIP + 4 {
+		c, err := attacker.Dial("tcp", addrs[0])
+		switch {
+		case err != nil && strings.Contains(err.Error(), "assign requested address"):
+			t.Skip("cannot bind 127.0.0.2 as a source address on this host")
+		case err != nil && strings.Contains(err.Error(), "reset by peer"):
+			closed++ // refused before connect returned
+		case err != nil:
+			t.Fatal(err)
+		default:
+			defer c.Close()
+			conns = append(conns, c)
+		}
+	}
+	for _, c := range conns {
+		// The server's SETTINGS frame may come first; closed is EOF or
+		// a reset, open is a read that times out.
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err := io.Copy(io.Discard, c)
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			closed++
+		}
+	}
+	if closed != 4 {
+		t.Errorf("%d of %d connections from one address closed, want the 4 over %d", closed, agentConnsPerIP+4, agentConnsPerIP)
+	}
+	if err := agentStatus(t, addrs[0], insecure.NewCredentials()); err != nil {
+		t.Errorf("Status from another address while one is at its limit: %v", err)
 	}
 }

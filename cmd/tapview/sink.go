@@ -119,6 +119,9 @@ func runSink(cmd *cobra.Command, sf *sinkFlags, f *sessionFlags) error {
 			return fmt.Errorf("sink --serve: %w", err)
 		}
 		defer serveLn.Close()
+		// Watchers are few: 8 connections per address, 64 in all, so
+		// idle connections from anyone cannot lock the relay.
+		serveLn = sink.LimitListener(serveLn, 8, 64, nil)
 		if err := checkServeExposure(cmd.ErrOrStderr(), serveLn.Addr(), sf.serve, serveToken != "", serveTLS != nil && sf.serveCA != "", sf.insecureServeOpen); err != nil {
 			return err
 		}

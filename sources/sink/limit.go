@@ -25,6 +25,14 @@ type limitListener struct {
 	byIP map[string]int
 }
 
+// LimitListener wraps ln with the same per-address and total bounds the
+// sink's listeners use, for the other servers tapview runs (the --serve
+// watch port, the capture agent). onReject, when set, is called for each
+// connection closed on arrival.
+func LimitListener(ln net.Listener, perIP, total int, onReject func()) net.Listener {
+	return newLimitListener(ln, perIP, total, onReject)
+}
+
 func newLimitListener(ln net.Listener, perIP, total int, onReject func()) *limitListener {
 	return &limitListener{Listener: ln, perIP: perIP, total: total, onReject: onReject, byIP: make(map[string]int)}
 }

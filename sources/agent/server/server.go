@@ -128,14 +128,24 @@ func openLive(device string, snaplen uint32, prog []bpf.Instruction) (Handle, er
 	return h, nil
 }
 
+// HandshakeTimeout bounds a new connection's TLS and HTTP/2 handshake;
+// grpc-go's default of 120 s lets anyone who reaches the port hold
+// connections open without a certificate.
+const HandshakeTimeout = 5 * time.Second
+
 // GRPCOptions are the gRPC server options an agent should use: the
 // reflection-free packet codec (same bytes on the wire), keepalive so a
 // client that vanished without closing its connection is noticed and its
-// capture freed, and an enforcement policy that lets clients ping.
+// capture freed, an enforcement policy that lets clients ping, and bounds
+// on what a connection may hold before it captures anything (handshake
+// time, idle time without an RPC, streams, header size).
 func GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		wire.ServerOption(),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.ConnectionTimeout(HandshakeTimeout),
+		grpc.MaxConcurrentStreams(32),
+		grpc.MaxHeaderListSize(64 << 10),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 2 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
 }

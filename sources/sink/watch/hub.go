@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -121,7 +122,15 @@ func (h *Hub) Publish(t sources.Trace, size int64) {
 // Serve runs the watch service on ln until ctx is cancelled. tlsCfg (may
 // be nil) and token protect it like the sink's own listeners.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, token string) error {
-	var opts []grpc.ServerOption
+	// Watchers hold one stream for hours; a connection that does not
+	// finish its handshake in seconds, or holds no stream, is not one.
+	opts := []grpc.ServerOption{
+		grpc.ConnectionTimeout(5 * time.Second),
+		grpc.MaxConcurrentStreams(16),
+		grpc.MaxHeaderListSize(64 << 10),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 30 * time.Second, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
