@@ -212,3 +212,48 @@ func TestSignatureParams(t *testing.T) {
 		}
 	}
 }
+
+// TestDisableNewRulesFromYAML turns new rules off through a rules file,
+// as users do, and checks only those rules stop masking.
+func TestDisableNewRulesFromYAML(t *testing.T) {
+	r, err := LoadRules(strings.NewReader("disable:\n  - pattern:github-token\n  - param:sig\n  - pattern:private-key\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(WithRules(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := "ghp_" + fake("a1B2c3D4e5", 36)
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----"
+	for _, s := range []string{gh, "sig=abc123", pem} {
+		if got := m.Text(s); got != s {
+			t.Errorf("disabled rule still masks %q: %q", s, got)
+		}
+	}
+	for _, s := range []string{"signature=abc123", "xoxb-1234567890-abcdef", "sk_live_" + fake("51HxyZq8", 24)} {
+		if got := m.Text(s); got == s {
+			t.Errorf("rule left enabled no longer masks %q", s)
+		}
+	}
+}
+
+// TestUnescapeHelpers pins the in-place decoders on malformed input,
+// which must come through unchanged rather than be misread.
+func TestUnescapeHelpers(t *testing.T) {
+	for in, want := range map[string]string{
+		"api%5Fkey": "api_key", "%zz": "%zz", "a%5": "a%5", "%": "%", "%41%42": "AB", "100%": "100%",
+	} {
+		if got := string(unescapePercent([]byte(in))); got != want {
+			t.Errorf("unescapePercent(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`p\u0061ssword`: "password", `\u00e9t\u00E9`: "été", `a\"b`: `a"b`, `a\\u0061`: `a\u0061`,
+		`\u12`: `\u12`, `\uzzzz`: `\uzzzz`, `x\`: `x\`, `\ud800`: "\uFFFD",
+	} {
+		if got := string(unescapeJSON([]byte(in))); got != want {
+			t.Errorf("unescapeJSON(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
