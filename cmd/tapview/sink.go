@@ -58,7 +58,13 @@ A flood never grows memory without bound: traces beyond the queue are
 dropped and counted (status bar, and "dropped" notes in -o json).
 
 In a cluster, run it --headless with --serve ADDR and watch from a laptop
-with 'tapview connect sink' (see deploy/sink.yaml).`,
+with 'tapview connect sink' (see deploy/sink.yaml). Watchers get every raw
+trace, so --serve on a non-loopback address needs --serve-token-file or
+--serve-client-ca (or --insecure-serve-open to accept the risk).
+
+Each listener admits 64 connections per address and 1024 in all; a
+connection must finish its handshake (or HTTP headers) within 5 s, a
+request within 30 s, and one idle for 30 s is closed.`,
 		Example: `  tapview sink
   tapview sink --grpc 0.0.0.0:8080 --http off --token-file /etc/tap/token
   tapview sink -o json --filter 'status >= 500'
