@@ -324,3 +324,52 @@ func TestOversizedHeaders(t *testing.T) {
 		t.Errorf("%d traces delivered, want only the legitimate one", got)
 	}
 }
+
+// TestIdleFloodOnHTTPPort: 600 connections that send nothing, and h2c
+// connections that stop after the preface, used to hold the HTTP port
+// for 120 s a wave. A legitimate POST is answered within a second while
+// they are open, and every one is closed after HandshakeTimeout (no
+// request yet) or IdleTimeout (h2c, no stream).
+func TestIdleFloodOnHTTPPort(t *testing.T) {
+	needLoopbackRange(t)
+	const hdrTimeout, idle = time.Second, 2 * time.Second
+	em := newCollector()
+	s := start(t, sink.Config{Token: "s3cret", GRPCAddr: "off", HandshakeTimeout: hdrTimeout, IdleTimeout: idle}, em)
+	addr := s.HTTPAddr().String()
+
+	var conns []net.Conn
+	for i := range 500 {
+		c, err := dialFrom(attackerIP(i%20), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns = append(conns, c)
+	}
+	h2c, failed := flood(t, addr, 100, 20)
+	if failed != 0 {
+		t.Fatalf("%d h2c handshakes failed", failed)
+	}
+	conns = append(conns, h2c...)
+
+	t0 := time.Now()
+	body := binaryTapRequest(t, tracetest.HTTPBuffered(1, "/legit", 200, "ok"))
+	if code := post(t, http.DefaultClient, "http://"+addr+"/", "application/x-protobuf", body, "Authorization", "Bearer s3cret"); code != 200 {
+		t.Fatalf("legitimate POST during the flood: %d", code)
+	}
+	em.wait(t, 1)
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("legitimate POST took %v with %d idle connections open", d, len(conns))
+	}
+
+	// h2c idle connections get GOAWAY then close; allow for the
+	// server's idle check period on top of the timeout.
+	deadline := time.Now().Add(2*idle + 3*time.Second)
+	for i, c := range conns {
+		for stillOpen(c, 100*time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("idle connection %d of %d still open %v after the flood", i, len(conns), time.Since(t0))
+			}
+		}
+	}
+}
