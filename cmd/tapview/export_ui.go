@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"iter"
+	"os"
 	"path/filepath"
 
 	"github.com/tapview/tapview/decode"
