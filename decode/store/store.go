@@ -21,6 +21,7 @@ package store
 
 import (
 	"sync"
+	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/spill"
@@ -156,7 +157,7 @@ func (s *Store) Exchange(e *decode.Exchange) {
 	c.mu.Lock()
 	if spillErr != nil && c.spillErr == "" {
 		c.spillErr = spillErr.Error()
-		c.noteLocked(sources.Status{Source: "tapview", Level: sources.Warning, Kind: "spill",
+		c.noteLocked(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Warning, Kind: "spill",
 			Message: "cannot keep whole exchanges on disk (" + spillErr.Error() + "); the detail shows summaries from now on: free disk space or set TMPDIR"})
 	}
 	r := c.recs.put(e.ID)
