@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -267,5 +268,37 @@ func TestHeldSummarySurvivesEviction(t *testing.T) {
 	}
 	if s.ExchangeByID(1) != nil {
 		t.Error("evicted, unpinned exchange still readable by ID")
+	}
+}
+
+// fullDisk is a spill whose writes fail, as on a full TMPDIR (a real full
+// disk cannot be made here without privileges over the test's mounts).
+type fullDisk struct{}
+
+func (fullDisk) Put(*decode.Exchange) (spill.Ref, error) {
+	return 0, errors.New("write /tmp/tapview-spill-1/seg-00000001: no space left on device")
+}
+func (fullDisk) Get(spill.Ref) (*decode.Exchange, error) { return nil, spill.ErrGone }
+
+func TestSpillFailureIsSaidOnceAndSummariesStay(t *testing.T) {
+	s := New(Options{Spill: fullDisk{}})
+	for id := uint64(1); id <= 3; id++ {
+		s.Exchange(httpExchange(id, "b"))
+	}
+	var spillNotes int
+	for _, n := range s.Notes() {
+		if n.Kind == "spill" {
+			spillNotes++
+			if !strings.Contains(n.Message, "no space left") || n.Time.IsZero() {
+				t.Errorf("spill note: %+v", n)
+			}
+		}
+	}
+	if spillNotes != 1 {
+		t.Errorf("%d spill notes, want exactly one", spillNotes)
+	}
+	e := s.ExchangeByID(2)
+	if e == nil || !e.Slim || e.Path() != "/items/2" {
+		t.Errorf("without a spill the exchange should come back as its summary, got %+v", e)
 	}
 }
