@@ -312,7 +312,7 @@ func checkBook(t *testing.T, where string, l *Labeler, x *External) {
 		t.Fatalf("%s: byFirst holds %d of %d flows", where, l.byFirst.len(), len(l.flows))
 	}
 	n := 0
-	for src, h := range l.ended {
+	for src, h := range l.ended.bySrc {
 		checkHeap(t, where+": ended "+src, h, byLast)
 		for _, e := range h.items {
 			st := e.x
@@ -341,13 +341,13 @@ func checkBook(t *testing.T, where string, l *Labeler, x *External) {
 			xEnded++
 		}
 	}
-	for _, h := range x.ended {
+	for _, h := range x.ended.bySrc {
 		xHeld += h.len()
 	}
 	if xEnded != xHeld {
 		t.Fatalf("%s: External has %d ended flows, %d in the heaps", where, xEnded, xHeld)
 	}
-	for src, h := range x.ended {
+	for src, h := range x.ended.bySrc {
 		checkHeap(t, where+": External ended "+src, h, func(ef *extFlow) (time.Time, uint64) { return ef.cur.Last, ef.id })
 		for _, e := range h.items {
 			if !flowEnded(e.x.cur) || e.x.cur.Source != src || x.flows[e.x.id] != e.x {

@@ -111,7 +111,7 @@ type External struct {
 	// smallest are the oldest) and ended, per source clock, the ended
 	// ones by last packet: a sweep visits only flows it forgets.
 	byID     *indexHeap[*extFlow]
-	ended    map[string]*indexHeap[*extFlow]
+	ended    endedHeaps[*extFlow]
 	maxFlows int
 	dns      *dnsCache
 	gen      uint64
@@ -129,16 +129,17 @@ func NewExternal(next decode.Output, opts ExternalOptions) *External {
 		pod = opts.Pod.withDefaults()
 	}
 	x := &External{
-		next:     next,
-		sc:       scope{cidrs: slices.Clone(pod.ClusterCIDRs)},
-		ports:    [2]uint16{pod.InboundPort, pod.OutboundPort},
-		egress:   opts.EgressSuffixes,
-		max:      opts.MaxGroups,
-		groups:   make(map[string]*groupState),
-		lru:      list.New(),
-		flows:    make(map[uint64]*extFlow),
-		byID:     newIndexHeap(func(ef *extFlow) *int { return &ef.idPos }),
-		ended:    make(map[string]*indexHeap[*extFlow]),
+		next:   next,
+		sc:     scope{cidrs: slices.Clone(pod.ClusterCIDRs)},
+		ports:  [2]uint16{pod.InboundPort, pod.OutboundPort},
+		egress: opts.EgressSuffixes,
+		max:    opts.MaxGroups,
+		groups: make(map[string]*groupState),
+		lru:    list.New(),
+		flows:  make(map[uint64]*extFlow),
+		byID:   newIndexHeap(func(ef *extFlow) *int { return &ef.idPos }),
+		ended: newEndedHeaps(func(ef *extFlow) *int { return &ef.endPos },
+			func(ef *extFlow) *string { return &ef.endSrc }),
 		maxFlows: maxFlows,
 		dns:      newDNSCache(),
 		clocks:   make(map[string]time.Time),
@@ -484,34 +485,7 @@ func (x *External) advance(source string, t time.Time) {
 // publication.
 func (x *External) track(ef *extFlow, prevLast time.Time) {
 	f := ef.cur
-	ended := flowEnded(f)
-	if ef.endPos >= 0 && (!ended || ef.endSrc != f.Source) {
-		x.unend(ef)
-	}
-	if !ended {
-		return
-	}
-	if ef.endPos < 0 {
-		h := x.ended[f.Source]
-		if h == nil {
-			h = newIndexHeap(func(ef *extFlow) *int { return &ef.endPos })
-			x.ended[f.Source] = h
-		}
-		ef.endSrc = f.Source
-		h.push(ef, f.Last, ef.id)
-	} else if !f.Last.Equal(prevLast) {
-		x.ended[ef.endSrc].fix(ef, f.Last)
-	}
-}
-
-// unend takes ef out of its source's heap of ended flows (dropped once
-// empty).
-func (x *External) unend(ef *extFlow) {
-	h := x.ended[ef.endSrc]
-	h.remove(ef)
-	if h.len() == 0 {
-		delete(x.ended, ef.endSrc)
-	}
+	x.ended.update(ef, ef.id, flowEnded(f), f.Source, f.Last, prevLast)
 }
 
 // sweep forgets flows that ended a while ago; their contribution stays.
@@ -523,29 +497,16 @@ func (x *External) sweep() {
 		return
 	}
 	x.swept = x.now
-	for src, h := range x.ended {
-		clock := x.clocks[src]
-		for h.len() > 0 {
-			ef, last := h.min()
-			if clock.Sub(last) <= flowLinger {
-				break
-			}
-			h.remove(ef)
-			delete(x.flows, ef.id)
-			x.byID.remove(ef)
-		}
-		if h.len() == 0 {
-			delete(x.ended, src)
-		}
-	}
+	x.ended.expire(func(src string) time.Time { return x.clocks[src] }, flowLinger, func(ef *extFlow) {
+		delete(x.flows, ef.id)
+		x.byID.remove(ef)
+	})
 	if len(x.flows) <= x.maxFlows {
 		return
 	}
 	for n := len(x.flows) - x.maxFlows*3/4; n > 0; n-- {
 		ef := x.byID.popMin()
 		delete(x.flows, ef.id)
-		if ef.endPos >= 0 {
-			x.unend(ef)
-		}
+		x.ended.remove(ef)
 	}
 }

@@ -134,3 +134,74 @@ func (h *indexHeap[T]) down(i int) bool {
 	}
 	return i != start
 }
+
+// endedHeaps keeps ended flows in one heap per source, ordered by last
+// packet, so a sweep takes only the flows whose linger is over (each
+// source has its own capture clock). An item records the source of the
+// heap it is in (src): a flow republished under another source, or
+// reopened, must leave that heap. The Labeler and External share it.
+type endedHeaps[T any] struct {
+	bySrc map[string]*indexHeap[T]
+	pos   func(T) *int
+	src   func(T) *string
+}
+
+func newEndedHeaps[T any](pos func(T) *int, src func(T) *string) endedHeaps[T] {
+	return endedHeaps[T]{bySrc: make(map[string]*indexHeap[T]), pos: pos, src: src}
+}
+
+// update puts x in step with its latest publication: in its source's
+// heap at last while ended, in none otherwise. prevLast is its last
+// packet before this publication.
+func (e *endedHeaps[T]) update(x T, id uint64, ended bool, source string, last, prevLast time.Time) {
+	if *e.pos(x) >= 0 && (!ended || *e.src(x) != source) {
+		e.remove(x)
+	}
+	if !ended {
+		return
+	}
+	if *e.pos(x) < 0 {
+		h := e.bySrc[source]
+		if h == nil {
+			h = newIndexHeap(e.pos)
+			e.bySrc[source] = h
+		}
+		*e.src(x) = source
+		h.push(x, last, id)
+	} else if !last.Equal(prevLast) {
+		e.bySrc[*e.src(x)].fix(x, last)
+	}
+}
+
+// remove takes x out of its heap, if it is in one; a heap left empty is
+// dropped, so sources that come and go leave nothing behind.
+func (e *endedHeaps[T]) remove(x T) {
+	if *e.pos(x) < 0 {
+		return
+	}
+	src := *e.src(x)
+	h := e.bySrc[src]
+	h.remove(x)
+	if h.len() == 0 {
+		delete(e.bySrc, src)
+	}
+}
+
+// expire removes every flow whose source's clock is more than linger
+// past its last packet, handing each to drop.
+func (e *endedHeaps[T]) expire(clock func(source string) time.Time, linger time.Duration, drop func(T)) {
+	for src, h := range e.bySrc {
+		now := clock(src)
+		for h.len() > 0 {
+			x, last := h.min()
+			if now.Sub(last) <= linger {
+				break
+			}
+			h.remove(x)
+			drop(x)
+		}
+		if h.len() == 0 {
+			delete(e.bySrc, src)
+		}
+	}
+}

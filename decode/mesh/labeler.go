@@ -73,7 +73,7 @@ type Labeler struct {
 	// the ended flows ordered by their last packet: a sweep looks only at
 	// those whose linger is over.
 	byFirst *indexHeap[*flowState]
-	ended   map[string]*indexHeap[*flowState]
+	ended   endedHeaps[*flowState]
 	live    []*flowState // flows that may still be paired, oldest first
 	apps    appRing
 	exs     map[uint64]*exState
@@ -134,11 +134,12 @@ func NewLabeler(out decode.Output, opts Options) *Labeler {
 		hold:    hold,
 		flows:   make(map[uint64]*flowState),
 		byFirst: newIndexHeap(func(st *flowState) *int { return &st.firstPos }),
-		ended:   make(map[string]*indexHeap[*flowState]),
-		exs:     make(map[uint64]*exState),
-		clocks:  make(map[string]time.Time),
-		apps:    newAppRing(1024),
-		lim:     defaultLimits,
+		ended: newEndedHeaps(func(st *flowState) *int { return &st.endPos },
+			func(st *flowState) *string { return &st.endSrc }),
+		exs:    make(map[uint64]*exState),
+		clocks: make(map[string]time.Time),
+		apps:   newAppRing(1024),
+		lim:    defaultLimits,
 	}
 }
 
@@ -341,42 +342,14 @@ func (l *Labeler) track(st *flowState, prevFirst, prevLast time.Time) {
 	} else if !st.first.Equal(prevFirst) {
 		l.byFirst.fix(st, st.first)
 	}
-	if st.endPos >= 0 && (!st.ended || st.endSrc != st.source) {
-		l.unend(st)
-	}
-	if !st.ended {
-		return
-	}
-	if st.endPos < 0 {
-		h := l.ended[st.source]
-		if h == nil {
-			h = newIndexHeap(func(st *flowState) *int { return &st.endPos })
-			l.ended[st.source] = h
-		}
-		st.endSrc = st.source
-		h.push(st, st.last, st.id)
-	} else if !st.last.Equal(prevLast) {
-		l.ended[st.endSrc].fix(st, st.last)
-	}
-}
-
-// unend takes st out of its source's heap of ended flows, dropping the
-// heap once empty so that sources that come and go leave nothing behind.
-func (l *Labeler) unend(st *flowState) {
-	h := l.ended[st.endSrc]
-	h.remove(st)
-	if h.len() == 0 {
-		delete(l.ended, st.endSrc)
-	}
+	l.ended.update(st, st.id, st.ended, st.source, st.last, prevLast)
 }
 
 // forget drops a flow's state.
 func (l *Labeler) forget(st *flowState) {
 	delete(l.flows, st.id)
 	l.byFirst.remove(st)
-	if st.endPos >= 0 {
-		l.unend(st)
-	}
+	l.ended.remove(st)
 }
 
 // addLive appends st to the link candidates, dropping the oldest when
@@ -428,21 +401,10 @@ func (l *Labeler) sweep() {
 	}
 	clear(l.live[len(live):])
 	l.live = live
-	for src, h := range l.ended {
-		clock := l.clocks[src]
-		for h.len() > 0 {
-			st, last := h.min()
-			if clock.Sub(last) <= flowLinger {
-				break
-			}
-			h.remove(st)
-			delete(l.flows, st.id)
-			l.byFirst.remove(st)
-		}
-		if h.len() == 0 {
-			delete(l.ended, src)
-		}
-	}
+	l.ended.expire(func(src string) time.Time { return l.clocks[src] }, flowLinger, func(st *flowState) {
+		delete(l.flows, st.id)
+		l.byFirst.remove(st)
+	})
 	if len(l.flows) > l.lim.flows {
 		l.evictOldest(len(l.flows) - l.lim.flows*3/4)
 	}
