@@ -23,26 +23,21 @@ type SourceStats struct {
 // longer than a slice copy. Changes are signalled on a channel with a
 // buffer of one, so a burst of updates wakes a reader once.
 type Store struct {
-	mu       sync.RWMutex
-	ex       []*Exchange
-	exIndex  map[uint64]int
-	flows    []*Flow
-	flIndex  map[uint64]int
-	notes    []sources.Status
-	stats    map[string]*SourceStats
-	order    []string
-	maxNotes int
-	changed  chan struct{}
+	mu      sync.RWMutex
+	ex      []*Exchange
+	exIndex map[uint64]int
+	flows   []*Flow
+	flIndex map[uint64]int
+	board   Board
+	changed chan struct{}
 }
 
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		exIndex:  make(map[uint64]int),
-		flIndex:  make(map[uint64]int),
-		stats:    make(map[string]*SourceStats),
-		maxNotes: 1000,
-		changed:  make(chan struct{}, 1),
+		exIndex: make(map[uint64]int),
+		flIndex: make(map[uint64]int),
+		changed: make(chan struct{}, 1),
 	}
 }
 
@@ -83,41 +78,20 @@ func (s *Store) Flow(f *Flow) {
 	s.signal()
 }
 
-// Note keeps a source's status note; the oldest notes are dropped past a
-// bound so a chatty source cannot grow memory.
+// Note keeps a source's status note (see Board).
 func (s *Store) Note(n sources.Status) {
-	s.mu.Lock()
-	if len(s.notes) >= s.maxNotes {
-		copy(s.notes, s.notes[1:])
-		s.notes = s.notes[:len(s.notes)-1]
-	}
-	s.notes = append(s.notes, n)
-	s.mu.Unlock()
+	s.board.Note(n)
 	s.signal()
 }
 
 // SetStats replaces the statistics of one source.
 func (s *Store) SetStats(st SourceStats) {
-	s.mu.Lock()
-	if _, ok := s.stats[st.Name]; !ok {
-		s.order = append(s.order, st.Name)
-	}
-	c := st
-	s.stats[st.Name] = &c
-	s.mu.Unlock()
+	s.board.SetStats(st)
 	s.signal()
 }
 
 // Stats returns every source's statistics in the order sources appeared.
-func (s *Store) Stats() []SourceStats {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]SourceStats, 0, len(s.order))
-	for _, n := range s.order {
-		out = append(out, *s.stats[n])
-	}
-	return out
-}
+func (s *Store) Stats() []SourceStats { return s.board.Stats() }
 
 // Len returns the number of exchanges and flows.
 func (s *Store) Len() (exchanges, flows int) {
@@ -176,13 +150,7 @@ func (s *Store) FlowByID(id uint64) *Flow {
 }
 
 // Notes returns the kept status notes, oldest first.
-func (s *Store) Notes() []sources.Status {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]sources.Status, len(s.notes))
-	copy(out, s.notes)
-	return out
-}
+func (s *Store) Notes() []sources.Status { return s.board.Notes() }
 
 func clamp(from, to, n int) (int, int) {
 	if from < 0 {

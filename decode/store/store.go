@@ -75,10 +75,7 @@ type core struct {
 	totalEx, totalFl     int64 // ever listed by the primary list
 	spillErr             string
 
-	notes    []sources.Status
-	maxNotes int
-	stats    map[string]*decode.SourceStats
-	order    []string
+	board decode.Board // sources' notes and statistics
 }
 
 // Store is one list of exchanges and flows over a shared core. New returns
@@ -98,14 +95,12 @@ func New(opts Options) *Store {
 		opts.Budget = DefaultBudget
 	}
 	c := &core{
-		budget:   opts.Budget,
-		spill:    opts.Spill,
-		in:       newInterner(),
-		pending:  make(map[uint64]*decode.Exchange),
-		pinned:   make(map[uint64]*decode.Exchange),
-		flows:    make(map[uint64]*flowRec),
-		maxNotes: 1000,
-		stats:    make(map[string]*decode.SourceStats),
+		budget:  opts.Budget,
+		spill:   opts.Spill,
+		in:      newInterner(),
+		pending: make(map[uint64]*decode.Exchange),
+		pinned:  make(map[uint64]*decode.Exchange),
+		flows:   make(map[uint64]*flowRec),
 	}
 	// Chunks are freed whole, so eviction works in steps of a chunk:
 	// keep a chunk a thousandth of the budget (within bounds), so the
@@ -157,7 +152,7 @@ func (s *Store) Exchange(e *decode.Exchange) {
 	c.mu.Lock()
 	if spillErr != nil && c.spillErr == "" {
 		c.spillErr = spillErr.Error()
-		c.noteLocked(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Warning, Kind: "spill",
+		c.board.Note(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Warning, Kind: "spill",
 			Message: "cannot keep whole exchanges on disk (" + spillErr.Error() + "); the detail shows summaries from now on: free disk space or set TMPDIR"})
 	}
 	r := c.recs.put(e.ID)
@@ -239,51 +234,20 @@ func flowSize(f *decode.Flow) int64 {
 	return n
 }
 
-// Note keeps a source's status note; the oldest go past a bound.
+// Note keeps a source's status note (see decode.Board).
 func (s *Store) Note(n sources.Status) {
-	s.c.mu.Lock()
-	s.c.noteLocked(n)
-	s.c.mu.Unlock()
+	s.c.board.Note(n)
 	s.c.signal()
-}
-
-func (c *core) noteLocked(n sources.Status) {
-	if len(c.notes) >= c.maxNotes {
-		copy(c.notes, c.notes[1:])
-		c.notes = c.notes[:len(c.notes)-1]
-	}
-	c.notes = append(c.notes, n)
 }
 
 // SetStats replaces the statistics of one source.
 func (s *Store) SetStats(st decode.SourceStats) {
-	c := s.c
-	c.mu.Lock()
-	if _, ok := c.stats[st.Name]; !ok {
-		c.order = append(c.order, st.Name)
-	}
-	v := st
-	c.stats[st.Name] = &v
-	c.mu.Unlock()
-	c.signal()
+	s.c.board.SetStats(st)
+	s.c.signal()
 }
 
 // Stats returns every source's statistics in the order sources appeared.
-func (s *Store) Stats() []decode.SourceStats {
-	c := s.c
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]decode.SourceStats, 0, len(c.order))
-	for _, n := range c.order {
-		out = append(out, *c.stats[n])
-	}
-	return out
-}
+func (s *Store) Stats() []decode.SourceStats { return s.c.board.Stats() }
 
 // Notes returns the kept status notes, oldest first.
-func (s *Store) Notes() []sources.Status {
-	c := s.c
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return append([]sources.Status(nil), c.notes...)
-}
+func (s *Store) Notes() []sources.Status { return s.c.board.Notes() }
