@@ -18,7 +18,10 @@ const refreshEvery = 100 * time.Millisecond
 const spinEvery = 120 * time.Millisecond
 
 type (
-	storeChangedMsg struct{}
+	// storeChangedMsg carries the process's memory, read by the waiting
+	// command (MemoryUsed may read /proc, and Update does no I/O); 0 when
+	// not read.
+	storeChangedMsg struct{ mem int64 }
 	rearmMsg        struct{}
 	spinMsg         struct{}
 )
@@ -27,10 +30,15 @@ type (
 func (m *Model) waitCmd() tea.Cmd {
 	ch := m.wake
 	ctx := m.ctx
+	mem := m.cfg.MemoryUsed
 	return func() tea.Msg {
 		select {
 		case <-ch:
-			return storeChangedMsg{}
+			msg := storeChangedMsg{}
+			if mem != nil {
+				msg.mem = mem()
+			}
+			return msg
 		case <-ctx.Done():
 			return nil
 		}
@@ -39,7 +47,10 @@ func (m *Model) waitCmd() tea.Cmd {
 
 // onStoreChanged pulls the store, then waits refreshEvery before listening
 // again; changes in between coalesce in the store's one-slot channel.
-func (m *Model) onStoreChanged() tea.Cmd {
+func (m *Model) onStoreChanged(msg storeChangedMsg) tea.Cmd {
+	if msg.mem > 0 {
+		m.memUsed = msg.mem
+	}
 	rearm := tea.Tick(refreshEvery, func(time.Time) tea.Msg { return rearmMsg{} })
 	return tea.Batch(m.pull(), rearm)
 }
@@ -55,9 +66,6 @@ func (m *Model) pull() tea.Cmd {
 			m.moveBase(paneExchanges, bex)
 			m.moveBase(paneFlows, bfl)
 		}
-	}
-	if m.cfg.MemoryUsed != nil {
-		m.memUsed = m.cfg.MemoryUsed()
 	}
 	m.stats = m.cfg.Store.Stats()
 	m.note, m.noteLv, m.noteKd = "", 0, ""

@@ -125,7 +125,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseClickMsg:
 		return m, m.onClick(msg.Mouse())
 	case storeChangedMsg:
-		return m, m.onStoreChanged()
+		return m, m.onStoreChanged(msg)
 	case rearmMsg:
 		return m, m.waitCmd()
 	case spinMsg:
