@@ -60,18 +60,7 @@ type flowList struct {
 }
 
 // push appends a new flow (the most recently active).
-func (l *flowList) push(c *conn) {
-	c.prev, c.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = c
-	} else {
-		l.head = c
-	}
-	l.tail = c
-	c.listed = true
-	l.n++
-	c.d.open++
-}
+func (l *flowList) push(c *conn) { l.insertAfter(c, l.tail) }
 
 // remove unlinks c if it is listed.
 func (l *flowList) remove(c *conn) {
