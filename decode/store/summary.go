@@ -72,6 +72,14 @@ func (c *encoder) s(v string) {
 	c.inline(v)
 }
 
+// strs writes a count and the strings.
+func (c *encoder) strs(vs []string) {
+	c.u(uint64(len(vs)))
+	for _, v := range vs {
+		c.s(v)
+	}
+}
+
 // inline writes a string that rarely repeats (request targets).
 func (c *encoder) inline(v string) {
 	c.u(uint64(len(v)) << 1)
@@ -177,10 +185,7 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 		c.s(d.Name)
 		c.s(d.Type)
 		c.s(d.Rcode)
-		c.u(uint64(len(d.Answers)))
-		for _, a := range d.Answers {
-			c.s(a)
-		}
+		c.strs(d.Answers)
 	}
 	return c.b
 }
@@ -213,10 +218,7 @@ func (c *encoder) msg(m *decode.Message, base time.Time) {
 	if flags&mRare != 0 {
 		c.s(m.Scheme)
 		c.s(m.DecodeError)
-		c.u(uint64(len(m.ContentEncoding)))
-		for _, ce := range m.ContentEncoding {
-			c.s(ce)
-		}
+		c.strs(m.ContentEncoding)
 	}
 }
 
@@ -279,6 +281,24 @@ func (d *decoder) s() string {
 	}
 }
 
+// strs reads what encoder.strs wrote; nil for none. A count larger than
+// the bytes left is corrupt (each string takes at least one byte).
+func (d *decoder) strs() []string {
+	n := d.u()
+	switch {
+	case n == 0:
+		return nil
+	case n > uint64(len(d.b)):
+		d.err = true
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.s()
+	}
+	return out
+}
+
 func (d *decoder) addr() netip.AddrPort {
 	v := d.u()
 	if v == 0 {
@@ -339,14 +359,7 @@ func (d *decoder) into(e *decode.Exchange, ms *[2]decode.Message, hdrs *[2][1]de
 	}
 	if flags&fDNS != 0 {
 		dns := &decode.DNSInfo{ID: uint16(d.u()), Name: d.s(), Type: d.s(), Rcode: d.s()}
-		if n := d.u(); n > 0 && n <= uint64(len(d.b)) {
-			dns.Answers = make([]string, n)
-			for i := range dns.Answers {
-				dns.Answers[i] = d.s()
-			}
-		} else if n > 0 {
-			d.err = true
-		}
+		dns.Answers = d.strs()
 		e.DNS = dns
 	}
 	if d.err {
@@ -401,14 +414,7 @@ func (d *decoder) msg(m *decode.Message, hdr *[1]decode.Header, base time.Time) 
 	}
 	m.Scheme = d.s()
 	m.DecodeError = d.s()
-	if n := d.u(); n > 0 && n <= uint64(len(d.b)) {
-		m.ContentEncoding = make([]string, n)
-		for i := range m.ContentEncoding {
-			m.ContentEncoding[i] = d.s()
-		}
-	} else if n > 0 {
-		d.err = true
-	}
+	m.ContentEncoding = d.strs()
 	return m
 }
 
