@@ -117,6 +117,7 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 	return func() tea.Msg {
 		res := filterResult{pane: p, gen: gen, upto: to}
 		res.pending = append(res.pending, carry...)
+		x := newExchangeMatch(store, mt, nil)
 		for _, pos := range recheck {
 			var now, final bool
 			switch p {
@@ -125,7 +126,7 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 				if len(r) == 0 || r[0] == nil {
 					continue
 				}
-				now, final = newExchangeMatch(store, mt, nil).one(r[0]), r[0].State.Final()
+				now, final = x.one(r[0]), r[0].State.Final()
 			case paneFlows:
 				r := flowRange(store, pos, pos+1)
 				if len(r) == 0 || r[0] == nil {
@@ -146,7 +147,7 @@ func stepPass(store Store, p paneID, gen int, mt Matcher, from, to int, matches,
 		}
 		switch p {
 		case paneExchanges:
-			res.add, res.pending = newExchangeMatch(store, mt, nil).run(from, to, res.pending)
+			res.add, res.pending = x.run(from, to, res.pending)
 		case paneFlows:
 			fls := flowRange(store, from, to)
 			res.upto = from + len(fls)

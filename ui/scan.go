@@ -46,13 +46,17 @@ func (p *passProgress) percent() int {
 type exchangeMatch struct {
 	store Store
 	mt    Matcher
-	pre   Matcher // nil: mt works on summaries
+	// whole says the filter reads what summaries leave out; pre is then
+	// its cheap part, or nil when it has none.
+	whole bool
+	pre   Matcher
 	prog  *passProgress
 }
 
 func newExchangeMatch(store Store, mt Matcher, prog *passProgress) *exchangeMatch {
 	x := &exchangeMatch{store: store, mt: mt, prog: prog}
 	if w, ok := mt.(wholeNeeder); ok && w.NeedsFull() {
+		x.whole = true
 		if p, ok := mt.(prefilterer); ok {
 			if pre := p.Prefilter(); pre != nil {
 				x.pre = pre
@@ -62,19 +66,13 @@ func newExchangeMatch(store Store, mt Matcher, prog *passProgress) *exchangeMatc
 	return x
 }
 
-// heavy reports whether matching may need whole exchanges.
-func (x *exchangeMatch) heavy() bool {
-	w, ok := x.mt.(wholeNeeder)
-	return ok && w.NeedsFull()
-}
-
 // one decides a single exchange, fetching the whole one when the filter
 // needs it and e is a summary.
 func (x *exchangeMatch) one(e *decode.Exchange) bool {
 	if e == nil {
 		return false
 	}
-	if !e.Slim || !x.heavy() {
+	if !e.Slim || !x.whole {
 		return x.mt.Match(e)
 	}
 	if x.pre != nil && !x.pre.Match(e) {
@@ -91,7 +89,7 @@ func (x *exchangeMatch) run(from, to int, pending []int) (add, pend []int) {
 	sc, ok := x.store.(scanner)
 	if !ok {
 		exs := x.store.ExchangeRange(from, to)
-		if bm, ok := x.mt.(batchMatcher); ok && !x.heavy() {
+		if bm, ok := x.mt.(batchMatcher); ok && !x.whole {
 			add = shift(bm.MatchAll(exs, 0), from)
 		} else {
 			for i, e := range exs {
@@ -110,25 +108,24 @@ func (x *exchangeMatch) run(from, to int, pending []int) (add, pend []int) {
 		id  uint64
 	}
 	var cands []cand
-	heavy := x.heavy()
-	sc.Scan(from, to, func(pos int, e *decode.Exchange) bool {
+		sc.Scan(from, to, func(pos int, e *decode.Exchange) bool {
 		if !e.State.Final() {
 			pend = append(pend, pos)
 		}
 		switch {
-		case !heavy || !e.Slim:
+		case !x.whole || !e.Slim:
 			if x.mt.Match(e) {
 				add = append(add, pos)
 			}
 		case x.pre == nil || x.pre.Match(e):
 			cands = append(cands, cand{pos, e.ID})
 		}
-		if x.prog != nil && !heavy {
+		if x.prog != nil && !x.whole {
 			x.prog.done.Store(int64(pos - from + 1))
 		}
 		return true
 	})
-	if !heavy {
+	if !x.whole {
 		return add, pend
 	}
 	// Whole exchanges are re-read only for what the cheap part let
