@@ -26,6 +26,9 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	sp, spillErr := spill.Open(spill.Options{MaxBytes: int64(f.mem.spillMax)})
 	if spillErr == nil {
 		defer sp.Close()
+		// A forced exit (signal, busy decoder) skips defers: remove the
+		// spill directory then too rather than leave it to the next start.
+		defer onForcedExit(ctx, sp.Close)()
 		so.Spill = sp
 	}
 	both := store.New(so)
