@@ -108,7 +108,7 @@ func (x *exchangeMatch) run(from, to int, pending []int) (add, pend []int) {
 		id  uint64
 	}
 	var cands []cand
-		sc.Scan(from, to, func(pos int, e *decode.Exchange) bool {
+	sc.Scan(from, to, func(pos int, e *decode.Exchange) bool {
 		if !e.State.Final() {
 			pend = append(pend, pos)
 		}
