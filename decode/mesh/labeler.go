@@ -161,6 +161,9 @@ func (l *Labeler) Note(s sources.Status) {
 // Flow labels f and publishes the copy.
 func (l *Labeler) Flow(f *decode.Flow) {
 	l.advance(f.Source, f.Last)
+	if !l.pod.mesh && l.plainFlow(f) {
+		return
+	}
 	st := l.flows[f.ID]
 	if st == nil {
 		st = &flowState{id: f.ID, firstPos: -1, endPos: -1}
@@ -209,6 +212,39 @@ func (l *Labeler) Flow(f *decode.Flow) {
 		l.all.Flow(c)
 	}
 	l.sweep()
+}
+
+// plainFlow publishes f while no sidecar is known, and reports whether it
+// did. Without a sidecar a flow has no leg, is never a link candidate and
+// is never counted, so no per-flow state is kept: a capture of 200k
+// half-open connections on a node without a mesh would otherwise pay a
+// map entry and two heap places per flow for nothing. Evidence of a
+// sidecar in f itself switches to the full path (false), and flows
+// republished after that get their state then, as a flow seen first.
+func (l *Labeler) plainFlow(f *decode.Flow) bool {
+	ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+	if f.TLS != nil {
+		ep.alpn = f.TLS.ALPN
+		if ep.sni == "" {
+			ep.sni = f.TLS.SNI
+		}
+	}
+	if l.pod.observe(ep); l.pod.mesh {
+		return false
+	}
+	_, dir := l.pod.classify(ep)
+	c := f
+	if f.Leg != "" || f.Direction != dir || f.Linked != 0 {
+		cp := *f
+		cp.Leg, cp.Direction, cp.Linked = "", dir, 0
+		c = &cp
+	}
+	l.out.Flow(c)
+	if l.all != nil {
+		l.all.Flow(c)
+	}
+	l.sweep()
+	return true
 }
 
 // republish sends a flow again after a link was found for it.

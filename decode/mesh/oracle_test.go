@@ -51,6 +51,33 @@ func newOldLabeler(out decode.Output, opts Options) *oldLabeler {
 
 func (l *oldLabeler) Flow(f *decode.Flow) {
 	l.advance(f.Source, f.Last)
+	// Until a sidecar is known no flow state is kept (one change from the
+	// first version: flows seen before the sidecar are classified afresh
+	// when they next appear, instead of keeping labels from before).
+	if !l.pod.mesh {
+		ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+		if f.TLS != nil {
+			ep.alpn = f.TLS.ALPN
+			if ep.sni == "" {
+				ep.sni = f.TLS.SNI
+			}
+		}
+		if l.pod.observe(ep); !l.pod.mesh {
+			cp := *f
+			cp.Leg, cp.Linked = "", 0
+			_, cp.Direction = l.pod.classify(ep)
+			c := f
+			if cp.Leg != f.Leg || cp.Direction != f.Direction || cp.Linked != f.Linked {
+				c = &cp
+			}
+			l.out.Flow(c)
+			if l.all != nil {
+				l.all.Flow(c)
+			}
+			l.sweep()
+			return
+		}
+	}
 	st := l.flows[f.ID]
 	if st == nil {
 		st = &flowState{id: f.ID}
