@@ -84,3 +84,40 @@ func BenchmarkMaskInPlaceCleanJSON(b *testing.B) {
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 }
+
+// nginxHeaders are the header lists of a typical exchange of
+// bench/record-nginx.sh's capture: nothing to hide, the common case of
+// `tapview open -o json`, which masks every header value.
+func nginxHeaders() *decode.Exchange {
+	return &decode.Exchange{
+		Proto: "http/1.1",
+		Request: &decode.Message{Method: "GET", Target: "/api/users.json?page=1&sort=created", Host: "127.0.0.1:18080",
+			Headers: []decode.Header{
+				{Name: "User-Agent", Value: "wrk/4.1 record-nginx"}, {Name: "Accept-Encoding", Value: "gzip"},
+				{Name: "Host", Value: "127.0.0.1:18080"}, {Name: "Accept", Value: "application/json"},
+				{Name: "If-None-Match", Value: `"6b1645b4-730"`},
+			}},
+		Response: &decode.Message{Status: 200,
+			Headers: []decode.Header{
+				{Name: "Server", Value: "nginx"}, {Name: "Date", Value: "Mon, 07 Dec 2026 05:35:51 GMT"},
+				{Name: "Content-Type", Value: "application/json"}, {Name: "Last-Modified", Value: "Mon, 07 Dec 2026 05:35:48 GMT"},
+				{Name: "Transfer-Encoding", Value: "chunked"}, {Name: "Connection", Value: "keep-alive"},
+				{Name: "Vary", Value: "Accept-Encoding"}, {Name: "ETag", Value: `W/"6b1645b4-1640"`},
+				{Name: "Content-Encoding", Value: "gzip"},
+			}},
+	}
+}
+
+// BenchmarkExchangeHeaders masks an exchange without bodies (what
+// `open -o json` gives the masker): header values and the target.
+func BenchmarkExchangeHeaders(b *testing.B) {
+	m := Default()
+	e := nginxHeaders()
+	b.ReportAllocs()
+	defer reportCPU(b, processCPU())
+	for b.Loop() {
+		if m.Exchange(e) != e {
+			b.Fatal("clean exchange was copied")
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (m *Masker) dnsInfo(sc *scratch, d *decode.DNSInfo) *decode.DNSInfo {
 
 // text masks a display string, reporting whether anything changed.
 func (m *Masker) text(sc *scratch, s string) (string, bool) {
-	if s == "" {
+	if s == "" || !m.mayScan(featuresFor(m, s)) {
 		return s, false
 	}
 	sc.buf = append(sc.buf[:0], s...)

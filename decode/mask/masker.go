@@ -36,10 +36,13 @@ type Masker struct {
 	headers  []nameRule
 	params   []nameRule // query, form and JSON keys
 	fields   []nameRule // JSON keys only
-	patterns []finder
+	patterns []pattern
 	names    []string
-	maxBody  int64
-	scratch  sync.Pool // *scratch
+	// slow turns the prefilters off (every scanner runs on every
+	// value), for the tests that prove they change nothing.
+	slow    bool
+	maxBody int64
+	scratch sync.Pool // *scratch
 }
 
 // scratch is per-call working memory, pooled so that masking an exchange
@@ -49,49 +52,92 @@ type scratch struct {
 	buf   []byte
 	key   []byte // a name being decoded (secretName)
 	field []byte // a multipart field name being joined (dispositionName)
+	hname []byte // a header name being matched (secretHeaderName)
 	names nameCache
 }
 
-// nameCache is a small direct-mapped memo of name-rule answers.
+// nameCache is a small direct-mapped memo of name-rule answers: header
+// names, parameter names and JSON keys, which repeat from message to
+// message.
 type nameCache struct {
-	slots [64]nameSlot
+	slots [256]nameSlot
 }
 
 type nameSlot struct {
-	n            uint8 // name length; 0 = empty
-	json, secret bool
-	name         [30]byte
+	n      uint8 // name length; 0 = empty
+	kind   nameKind
+	secret bool
+	name   [30]byte
 }
 
-func cacheIndex(name []byte, json bool) int {
-	h := uint32(2166136261)
-	for _, c := range name {
-		h = (h ^ uint32(c)) * 16777619
+// nameKind says which rules a cached answer is for.
+type nameKind uint8
+
+const (
+	kindParamName  nameKind = iota // query, form and multipart names
+	kindJSONKey                    // JSON keys (param and field rules)
+	kindHeaderName                 // header names (header rules)
+)
+
+func paramKind(jsonKey bool) nameKind {
+	if jsonKey {
+		return kindJSONKey
 	}
-	if json {
-		h ^= 0x9e3779b9
-	}
-	return int(h>>7) & 63
+	return kindParamName
 }
 
-func (c *nameCache) lookup(name []byte, json bool) (secret, ok bool) {
+// cacheIndex picks a name's pair of slots from its length, kind and
+// three of its bytes: cheaper than hashing every byte, and a slot holds
+// the whole name, so a collision costs a miss, never a wrong answer.
+func cacheIndex[T string | []byte](name T, kind nameKind) int {
+	n := len(name)
+	h := uint32(n) | uint32(kind)<<5 | uint32(name[0])<<8 | uint32(name[n/2])<<16 | uint32(name[n-1])<<24
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	h ^= h >> 12
+	h *= 0x297a2d39
+	return int(h>>24) &^ 1
+}
+
+func holds[T string | []byte](s *nameSlot, name T, kind nameKind) bool {
+	return int(s.n) == len(name) && s.kind == kind && string(s.name[:s.n]) == string(name)
+}
+
+// lookupName returns the remembered answer for a name, if any. Each name
+// can be in either slot of its pair (two-way associative).
+func lookupName[T string | []byte](c *nameCache, name T, kind nameKind) (secret, ok bool) {
 	if len(name) == 0 || len(name) > 30 {
 		return false, false
 	}
-	s := &c.slots[cacheIndex(name, json)]
-	if int(s.n) != len(name) || s.json != json || string(s.name[:s.n]) != string(name) {
-		return false, false
+	i := cacheIndex(name, kind)
+	if s := &c.slots[i]; holds(s, name, kind) {
+		return s.secret, true
 	}
-	return s.secret, true
+	if s := &c.slots[i+1]; holds(s, name, kind) {
+		return s.secret, true
+	}
+	return false, false
 }
 
-func (c *nameCache) store(name []byte, json, secret bool) {
+// storeName remembers an answer in the first slot of the name's pair,
+// moving what was there to the second.
+func storeName[T string | []byte](c *nameCache, name T, kind nameKind, secret bool) {
 	if len(name) == 0 || len(name) > 30 {
 		return
 	}
-	s := &c.slots[cacheIndex(name, json)]
-	s.n, s.json, s.secret = uint8(len(name)), json, secret
+	i := cacheIndex(name, kind)
+	c.slots[i+1] = c.slots[i]
+	s := &c.slots[i]
+	s.n, s.kind, s.secret = uint8(len(name)), kind, secret
 	copy(s.name[:], name)
+}
+
+func (c *nameCache) lookup(name []byte, jsonKey bool) (secret, ok bool) {
+	return lookupName(c, name, paramKind(jsonKey))
+}
+
+func (c *nameCache) store(name []byte, jsonKey, secret bool) {
+	storeName(c, name, paramKind(jsonKey), secret)
 }
 
 // Option configures New.
@@ -139,11 +185,11 @@ func New(opts ...Option) (*Masker, error) {
 		if disabled[b.Name] {
 			continue
 		}
-		m.add(b.Kind, nameRule{b.Name, b.names}, b.find)
+		m.add(b.Kind, nameRule{b.Name, b.names}, pattern{find: b.find, needs: builtinNeeds[b.Name]})
 		shapes = append(shapes, b.tokens...)
 	}
 	if len(shapes) > 0 {
-		m.patterns = append(m.patterns, newTokenSet(shapes).find)
+		m.patterns = append(m.patterns, pattern{find: newTokenSet(shapes).find, needs: tokenNeeds(shapes)})
 	}
 	for _, r := range c.rules.Add {
 		if err := r.validate(); err != nil {
@@ -163,33 +209,38 @@ func New(opts ...Option) (*Masker, error) {
 	return m, nil
 }
 
-// compile turns a user rule into a matcher or finder.
-func compile(r Rule) (nameRule, finder, error) {
+// compile turns a user rule into a matcher or finder. A literal
+// pattern needs its own bytes; a regular expression always runs.
+func compile(r Rule) (nameRule, pattern, error) {
 	if r.Kind == KindPattern {
 		if r.Match != "" {
-			return nameRule{}, literalFinder(r.Match), nil
+			nd := need{all: classesOf(r.Match), minLen: len(r.Match)}
+			for i := 0; i < len(r.Match); i++ {
+				nd.minDigits += int(classes[r.Match[i]] & cDigit)
+			}
+			return nameRule{}, pattern{find: literalFinder(r.Match), needs: []need{nd}}, nil
 		}
 		re, err := compileRule(r)
 		if err != nil {
-			return nameRule{}, nil, err
+			return nameRule{}, pattern{}, err
 		}
-		return nameRule{}, regexFinder(re), nil
+		return nameRule{}, pattern{find: regexFinder(re)}, nil
 	}
 	nr := nameRule{name: r.Name}
 	if r.Match != "" {
 		want := r.Match
 		nr.match = func(name []byte) bool { return equalFold(name, want) }
-		return nr, nil, nil
+		return nr, pattern{}, nil
 	}
 	re, err := compileRule(r)
 	if err != nil {
-		return nameRule{}, nil, err
+		return nameRule{}, pattern{}, err
 	}
 	nr.match = re.Match
-	return nr, nil, nil
+	return nr, pattern{}, nil
 }
 
-func (m *Masker) add(k Kind, nr nameRule, f finder) {
+func (m *Masker) add(k Kind, nr nameRule, p pattern) {
 	m.names = append(m.names, nr.name)
 	switch k {
 	case KindHeader:
@@ -199,8 +250,8 @@ func (m *Masker) add(k Kind, nr nameRule, f finder) {
 	case KindField:
 		m.fields = append(m.fields, nr)
 	case KindPattern:
-		if f != nil { // token rules are searched by one tokenSet
-			m.patterns = append(m.patterns, f)
+		if p.find != nil { // token rules are searched by one tokenSet
+			m.patterns = append(m.patterns, p)
 		}
 	}
 }
@@ -217,6 +268,18 @@ func Default() *Masker {
 // Enabled reports whether m masks anything (false for nil, --no-mask),
 // so views can say so on screen.
 func (m *Masker) Enabled() bool { return m != nil }
+
+// secretHeaderName is secretHeader with the answer remembered in sc:
+// the same few header names come with every message.
+func secretHeaderName[T string | []byte](m *Masker, sc *scratch, name T) bool {
+	if secret, ok := lookupName(&sc.names, name, kindHeaderName); ok {
+		return secret
+	}
+	sc.hname = append(sc.hname[:0], name...)
+	secret := m.secretHeader(sc.hname)
+	storeName(&sc.names, name, kindHeaderName, secret)
+	return secret
+}
 
 // secretHeader reports whether a header name is covered by a header rule.
 func (m *Masker) secretHeader(name []byte) bool {
@@ -313,6 +376,9 @@ func (m *Masker) Text(s string) string {
 	if m == nil || s == "" {
 		return s
 	}
+	if !m.mayScan(featuresFor(m, s)) {
+		return s
+	}
 	sc := m.get()
 	defer m.put(sc)
 	sc.buf = append(sc.buf[:0], s...)
@@ -340,16 +406,22 @@ func (m *Masker) Header(name, value string) string {
 	return v
 }
 
-// header masks one header value using sc's memory.
+// header masks one header value using sc's memory. A value that is not
+// a secret header's and that no value scanner can match (see
+// prefilter.go) is returned as it is, without being copied.
 func (m *Masker) header(sc *scratch, name, value string) (string, bool) {
-	sc.buf = append(append(sc.buf[:0], name...), value...)
-	nb, vb := sc.buf[:len(name)], sc.buf[len(name):]
-	spans := m.headerValue(nb, vb, 0, sc.spans[:0])
-	spans = m.scanParams(sc, vb, spans)
-	spans = m.scanJSON(sc, vb, spans)
-	for _, f := range m.patterns {
-		spans = f(vb, spans)
+	f := featuresFor(m, value)
+	secret := secretHeaderName(m, sc, name)
+	if !secret && !m.mayValue(f) {
+		return value, false
 	}
+	sc.buf = append(sc.buf[:0], value...)
+	vb := sc.buf
+	spans := sc.spans[:0]
+	if secret {
+		spans = headerSpans(name, vb, 0, spans)
+	}
+	spans = m.scanValue(sc, vb, f, spans)
 	sc.spans = merge(spans)
 	if len(sc.spans) == 0 {
 		return value, false

@@ -200,13 +200,14 @@ func findCard(b []byte, out []span) []span {
 			continue
 		}
 		// One run of digit groups joined by single separators.
-		n, end := 0, i
+		n, end, digits := 0, i, 0
 		for end < len(b) && n < len(groups) {
 			lo := end
 			for end < len(b) && isDigit(b[end]) {
 				end++
 			}
 			groups[n] = span{lo, end}
+			digits += end - lo
 			n++
 			if end+1 < len(b) && (b[end] == ' ' || b[end] == '-') && isDigit(b[end+1]) {
 				end++
@@ -218,8 +219,11 @@ func findCard(b []byte, out []span) []span {
 		// number on its own; drop its last group.
 		if end < len(b) && (isLetter(b[end]) || b[end] == '.' && end+1 < len(b) && isDigit(b[end+1])) {
 			n--
+			digits -= groups[n].hi - groups[n].lo
 		}
-		out = cardWindows(b, groups[:max(n, 0)], out)
+		if digits >= 13 { // fewer cannot make a card
+			out = cardWindows(b, groups[:max(n, 0)], out)
+		}
 		i = end + 1
 	}
 	return out

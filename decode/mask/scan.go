@@ -16,7 +16,7 @@ const (
 	styleSetCookie                    // the first pair's value; attributes stay
 )
 
-func styleOf(name []byte) headerStyle {
+func styleOf[T string | []byte](name T) headerStyle {
 	switch {
 	case equalFold(name, "authorization"), equalFold(name, "proxy-authorization"):
 		return styleAuth
@@ -30,8 +30,16 @@ func styleOf(name []byte) headerStyle {
 
 // headerValue appends the secret spans of a header value v (OWS already
 // trimmed) at offset base, when the header's name is secret.
-func (m *Masker) headerValue(name, v []byte, base int, out []span) []span {
-	if len(v) == 0 || !m.secretHeader(name) {
+func (m *Masker) headerValue(sc *scratch, name, v []byte, base int, out []span) []span {
+	if len(v) == 0 || !secretHeaderName(m, sc, name) {
+		return out
+	}
+	return headerSpans(name, v, base, out)
+}
+
+// headerSpans appends the secret spans of the value v of a secret header.
+func headerSpans[T string | []byte](name T, v []byte, base int, out []span) []span {
+	if len(v) == 0 {
 		return out
 	}
 	switch styleOf(name) {
@@ -99,7 +107,7 @@ func isTchar(c byte) bool {
 
 // scanHeaderLines finds "Name: value" lines (raw HTTP/1 headers, multipart
 // part headers, header dumps in logs) whose name is secret.
-func (m *Masker) scanHeaderLines(b []byte, out []span) []span {
+func (m *Masker) scanHeaderLines(sc *scratch, b []byte, out []span) []span {
 	for i := 0; i < len(b); {
 		j := i
 		for j < len(b) && isTchar(b[j]) {
@@ -118,7 +126,7 @@ func (m *Masker) scanHeaderLines(b []byte, out []span) []span {
 			for end > lo && (b[end-1] == ' ' || b[end-1] == '\t') {
 				end--
 			}
-			out = m.headerValue(b[i:j], b[lo:end], lo, out)
+			out = m.headerValue(sc, b[i:j], b[lo:end], lo, out)
 			i = hi
 		}
 		nl := bytes.IndexByte(b[i:], '\n')
@@ -386,15 +394,62 @@ func (m *Masker) scanMultipart(sc *scratch, b []byte, out []span) []span {
 }
 
 // scan appends every secret span in b, from all rules. It reads b only.
+// Scanners that cannot match b (see prefilter.go) are skipped.
 func (m *Masker) scan(sc *scratch, b []byte, out []span) []span {
-	out = m.scanHeaderLines(b, out)
-	out = m.scanParams(sc, b, out)
-	out = m.scanJSON(sc, b, out)
-	out = m.scanMultipart(sc, b, out)
-	for _, f := range m.patterns {
-		out = f(b, out)
+	f := featuresFor(m, b)
+	if f.has(needHeaderLines) {
+		out = m.scanHeaderLines(sc, b, out)
+	}
+	if f.has(needMultipart) {
+		out = m.scanMultipart(sc, b, out)
+	}
+	return m.scanValue(sc, b, f, out)
+}
+
+// scanValue appends the spans of the rules that apply to any value:
+// parameters, JSON members and value patterns. f is featuresOf(b).
+func (m *Masker) scanValue(sc *scratch, b []byte, f features, out []span) []span {
+	if f.has(needParams) {
+		out = m.scanParams(sc, b, out)
+	}
+	if f.has(needJSON) {
+		out = m.scanJSON(sc, b, out)
+	}
+	for i := range m.patterns {
+		if p := &m.patterns[i]; p.may(f) {
+			out = p.find(b, out)
+		}
 	}
 	return out
+}
+
+// mayValue reports whether scanValue can find anything in a value with
+// features f.
+func (m *Masker) mayValue(f features) bool {
+	if f.has(needParams) || f.has(needJSON) {
+		return true
+	}
+	for i := range m.patterns {
+		if m.patterns[i].may(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayScan reports whether scan can find anything in a value with
+// features f.
+func (m *Masker) mayScan(f features) bool {
+	return f.has(needHeaderLines) || f.has(needMultipart) || m.mayValue(f)
+}
+
+// featuresFor returns b's features, or, with m's prefilters off,
+// features that let every scanner run.
+func featuresFor[T string | []byte](m *Masker, b T) features {
+	if m.slow {
+		return everything
+	}
+	return featuresOf(b)
 }
 
 // merge sorts spans and joins overlapping ones, in place.
