@@ -131,6 +131,17 @@ type Config struct {
 	// StartExternal opens the external lens first.
 	StartExternal bool
 
+	// HistoryPath is the file that keeps filter history between
+	// sessions (DefaultHistoryPath fits); "" keeps it for this session
+	// only.
+	HistoryPath string
+	// Stream reads the bytes of a flow again for the bytes view (key s);
+	// nil says the bytes are not available here.
+	Stream StreamReader
+	// Now is the wall clock for the notes the UI writes; nil is
+	// time.Now.
+	Now func() time.Time
+
 	// Memory is the process's memory budget in bytes (--memory), shown
 	// in the status bar with MemoryUsed; 0 hides both.
 	Memory     int64

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,13 +64,13 @@ func (m *Model) fetchExchanges(from, to int) []*decode.Exchange {
 	if from >= to {
 		return nil
 	}
-	ix := &m.idx[paneExchanges]
-	if !ix.active() {
+	all := m.positions(paneExchanges)
+	if all == nil {
 		b := m.base[paneExchanges]
 		return m.cfg.Store.ExchangeRange(b+from, b+to)
 	}
-	pos := ix.matches[from:to]
-	first, last := pos[0], pos[len(pos)-1]
+	pos := all[from:to]
+	first, last := slices.Min(pos), slices.Max(pos)
 	out := make([]*decode.Exchange, 0, len(pos))
 	if last-first < 4*len(pos) {
 		all := m.cfg.Store.ExchangeRange(first, last+1)
@@ -115,7 +116,7 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 		}
 	}
 	if !e.Start.IsZero() {
-		r.cells[exTime] = e.Start.In(m.loc).Format("15:04:05.000")
+		r.cells[exTime] = clock(e.Start.In(m.loc), m.days)
 	}
 	r.cells[exSrc] = view.Sanitize(e.Source)
 	method := view.Sanitize(e.Method())
@@ -239,7 +240,7 @@ const (
 // source column appears with several sources or a wide screen, and on a
 // narrow one the type, size, latency and time columns go, in that order.
 func (m *Model) exchangeColumns() []column {
-	cols := []column{{key: exTime, title: "TIME", w: 12, drop: 2}}
+	cols := []column{{key: exTime, title: "TIME", w: m.clockWidth(), drop: 2}}
 	if m.w >= 140 || len(m.stats) > 1 {
 		w := 10
 		if m.w >= 140 {
@@ -273,6 +274,9 @@ func (m *Model) exchangeTitles(cols []column) string {
 // the cursor row is plain reverse video.
 func (m *Model) renderExRow(r *exRow, cols []column, selected bool) string {
 	pre, status, post := rowParts(cols, r.cells[:], exStatus, m.w)
+	if m.isMarked(paneExchanges, r.id) {
+		pre = markGlyph(pre)
+	}
 	switch {
 	case selected:
 		return m.rp.cursor.wrap(pre + status + post)

@@ -2,16 +2,20 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/view"
+	"github.com/tapview/tapview/sources"
 )
 
 // statusDuration is how long a transient message stays in the status bar.
@@ -29,6 +33,10 @@ type clearStatusMsg struct{ seq int }
 func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	m.statusSeq++
 	m.status = statusLine{text: text, err: isErr}
+	if isErr {
+		m.addNote(sources.Warning, "ui", text)
+	}
+	m.fixLists() // a long message takes lines from the list
 	seq := m.statusSeq
 	return tea.Tick(statusDuration, func(time.Time) tea.Msg { return clearStatusMsg{seq: seq} })
 }
@@ -38,7 +46,40 @@ type exportResult struct {
 	exchanges int
 	flows     int
 	masked    bool
+	marked    bool
 	err       error
+}
+
+// exportFailure says why an export failed and what to do, in the UI's
+// words: the writer's error may name a temporary file or a CLI flag, which
+// mean nothing here, so only its root cause is kept.
+func exportFailure(path string, err error) string {
+	p := view.Sanitize(path)
+	dir := view.Sanitize(filepath.Dir(path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "export failed: the folder " + dir + " does not exist; press x and type a path in an existing folder"
+	case errors.Is(err, fs.ErrPermission):
+		return "export failed: no permission to write in " + dir + "; press x and choose a folder you can write to"
+	case errors.Is(err, syscall.ENOSPC):
+		return "export failed: the disk holding " + dir + " is full; free space or press x and choose another disk"
+	case errors.Is(err, context.Canceled):
+		return "export of " + p + " cancelled"
+	}
+	cause := err
+	for {
+		var pe *fs.PathError
+		if errors.As(cause, &pe) {
+			cause = pe.Err
+			break
+		}
+		u := errors.Unwrap(cause)
+		if u == nil {
+			break
+		}
+		cause = u
+	}
+	return "export to " + p + " failed: " + view.Sanitize(cause.Error()) + "; press x to try again"
 }
 
 // export writes what the current pane shows. The exchanges and flows are
@@ -50,7 +91,7 @@ func (m *Model) export(path string) tea.Cmd {
 	job := exportJob{
 		store: m.cfg.Store, pane: m.pane, filtered: ix.active(), matches: ix.matches,
 		totalEx: m.total[paneExchanges], totalFl: m.total[paneFlows],
-		masked: m.masked, fn: m.cfg.Export, path: path,
+		masked: m.masked, fn: m.cfg.Export, path: path, marked: m.markedIDs(m.pane),
 	}
 	m.statusSeq++
 	m.status = statusLine{text: "exporting to " + view.Sanitize(path) + " …"}
@@ -69,10 +110,13 @@ type exportJob struct {
 	masked   bool
 	fn       ExportFunc
 	path     string
+	// marked are the IDs of the pane's marked rows; when any are set
+	// only they are exported.
+	marked []uint64
 }
 
 func (j exportJob) run(ctx context.Context) tea.Msg {
-	res := exportResult{path: j.path, masked: j.masked}
+	res := exportResult{path: j.path, masked: j.masked, marked: len(j.marked) > 0}
 	path, err := expandHome(j.path)
 	if err != nil {
 		res.err = err
@@ -99,12 +143,17 @@ func expandHome(path string) (string, error) {
 
 func (m *Model) onExportResult(r exportResult) tea.Cmd {
 	if r.err != nil {
-		return m.flash(view.Sanitize(r.err.Error()), true)
+		return m.flash(exportFailure(r.path, r.err), true)
 	}
-	what := fmt.Sprintf("exported %s exchanges, %s flows to %s", thousands(r.exchanges), thousands(r.flows), view.Sanitize(r.path))
+	what := fmt.Sprintf("exported %s %s, %s %s to %s", thousands(r.exchanges), plural(r.exchanges, "exchange"),
+		thousands(r.flows), plural(r.flows, "flow"), view.Sanitize(r.path))
+	if r.marked {
+		what += " (marked only)"
+	}
 	if !r.masked {
 		what += " (UNMASKED)"
 	}
+	m.addNote(sources.Info, "export", what)
 	return m.flash(what, false)
 }
 

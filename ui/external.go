@@ -57,6 +57,7 @@ func (m *Model) onExternalResult(r externalResult) {
 		name = m.ext.groups[m.ext.cursor].Name
 	}
 	m.ext.groups, m.ext.loaded = r.groups, true
+	m.updateDays()
 	for i, g := range r.groups { // the cursor stays on its destination as the order changes
 		if g.Name == name {
 			m.ext.cursor = i
@@ -137,8 +138,8 @@ func (m *Model) externalColumns() []column {
 		{key: xReqs, title: "REQS", w: 6, right: true},
 		{key: xErrs, title: "ERR", w: 5, right: true},
 		{key: xBytes, title: "BYTES", w: 6, right: true, drop: 5},
-		{key: xFirst, title: "FIRST", w: 12, drop: 6},
-		{key: xLast, title: "LAST", w: 12, drop: 4},
+		{key: xFirst, title: "FIRST", w: m.clockWidth(), drop: 6},
+		{key: xLast, title: "LAST", w: m.clockWidth(), drop: 4},
 	}, m.w)
 }
 
@@ -179,8 +180,8 @@ func (m *Model) externalRow(g *mesh.Group, cols []column, selected bool) string 
 	vals[xErrs] = strconv.FormatInt(g.Errors, 10)
 	vals[xBytes] = humanBytes(g.Bytes)
 	if !g.First.IsZero() {
-		vals[xFirst] = g.First.In(m.loc).Format("15:04:05.000")
-		vals[xLast] = g.Last.In(m.loc).Format("15:04:05.000")
+		vals[xFirst] = clock(g.First.In(m.loc), m.days)
+		vals[xLast] = clock(g.Last.In(m.loc), m.days)
 	}
 	pre, verdict, post := rowParts(cols, vals, xVerdict, m.w)
 	if selected {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,7 +237,7 @@ func (m *Model) onFilterResult(r filterResult) tea.Cmd {
 		ix.pending, ix.scanned = r.pending, r.upto
 		m.fixLists()
 	}
-	return tea.Batch(m.stepFilters(false), m.syncDetail())
+	return tea.Batch(m.stepFilters(false), m.syncDetail(), m.startSort(r.pane, false))
 }
 
 // mergeFlips returns a new sorted slice: matches without out, plus in.
@@ -307,6 +308,8 @@ func (m *Model) keepSelection(p paneID, pos int) {
 	l := &m.lists[p]
 	switch ix := &m.idx[p]; {
 	case pos < 0:
+	case m.sortedOrder(p) != nil:
+		l.cursor = max(slices.Index(m.sortedOrder(p), pos), 0)
 	case ix.active():
 		l.cursor = sort.SearchInts(ix.matches, pos)
 	default:

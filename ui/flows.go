@@ -27,8 +27,8 @@ func (m *Model) flowRows(from, to int) []flRow {
 		return nil
 	}
 	var fls []*decode.Flow
-	if ix := &m.idx[paneFlows]; ix.active() {
-		for _, p := range ix.matches[from:to] {
+	if all := m.positions(paneFlows); all != nil {
+		for _, p := range all[from:to] {
 			fls = append(fls, flowRange(m.cfg.Store, p, p+1)...)
 		}
 	} else {
@@ -47,7 +47,7 @@ func (m *Model) flowRows(from, to int) []flRow {
 func (m *Model) makeFlRow(f *decode.Flow) flRow {
 	r := flRow{id: f.ID, src: view.Sanitize(f.Source)}
 	if !f.First.IsZero() {
-		r.time = f.First.In(m.loc).Format("15:04:05.000")
+		r.time = clock(f.First.In(m.loc), m.days)
 	}
 	r.proto = view.Sanitize(f.Transport)
 	if f.Proto != "" {
@@ -96,7 +96,7 @@ const (
 
 // flowColumns lays out the flow list; endpoints share the free width.
 func (m *Model) flowColumns() []column {
-	cols := []column{{key: flTime, title: "FIRST", w: 12, drop: 7}}
+	cols := []column{{key: flTime, title: "FIRST", w: m.clockWidth(), drop: 7}}
 	if m.w >= 140 || len(m.stats) > 1 {
 		w := 10
 		if m.w >= 140 {
@@ -131,6 +131,9 @@ func (r *flRow) cells() []string {
 
 func (m *Model) renderFlRow(r *flRow, cols []column, selected bool) string {
 	pre, state, post := rowParts(cols, r.cells(), flState, m.w)
+	if m.isMarked(paneFlows, r.id) {
+		pre = markGlyph(pre)
+	}
 	switch {
 	case selected:
 		return m.rp.cursor.wrap(pre + state + post)

@@ -34,7 +34,11 @@ func (j exportJob) gather() ([]uint64, []*decode.Flow) {
 	allFl := withoutNil(flowRange(j.store, 0, j.totalFl))
 	var shown []shownEx
 	if j.pane == paneExchanges {
-		shown = j.exchangesAt(j.positions(base))
+		if len(j.marked) > 0 {
+			shown = j.markedExchanges()
+		} else {
+			shown = j.exchangesAt(j.positions(base))
+		}
 		flowIDs := make(map[uint64]bool)
 		for _, e := range shown {
 			flowIDs[e.flow] = true
@@ -48,7 +52,10 @@ func (j exportJob) gather() ([]uint64, []*decode.Flow) {
 		return sortedIDs(shown), fls
 	}
 	fls := allFl
-	if j.filtered {
+	switch {
+	case len(j.marked) > 0:
+		fls = j.markedFlows()
+	case j.filtered:
 		fls = withoutNil(pick(flowRange(j.store, 0, j.totalFl), true, j.matches))
 	}
 	ids := make(map[uint64]bool, len(fls))

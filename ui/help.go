@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/tapview/tapview/decode/filter"
@@ -48,9 +50,44 @@ func (h highlighter) render(s string, match, cur lipgloss.Style, current bool) s
 	return b.String()
 }
 
-// helpLines renders the help screen in h lines: every key binding, grouped
-// and packed into as many columns as fit, then the filter language.
-func (m *Model) helpLines(h int) []string {
+// helpView is the help screen: every key binding, grouped and packed
+// into as many columns as fit, then the filter language. It scrolls, so
+// it is whole at 80x24; a key that does not scroll closes it.
+type helpView struct{ scroller }
+
+func (v *helpView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
+	all := m.helpAll()
+	if v.scrollKey(m.keys, k, len(all), m.bodyHeight()-1) {
+		return nil, true
+	}
+	if key.Matches(k, m.keys.Help) {
+		m.closeOverlay()
+		return nil, true
+	}
+	// Any other key closes help and does nothing else, so a key pressed
+	// to leave help never acts on the list behind it.
+	m.closeOverlay()
+	return nil, true
+}
+
+func (v *helpView) hints() string { return "j/k scroll · q close " }
+
+func (v *helpView) lines(m *Model, h int) []string {
+	all := m.helpAll()
+	body := v.window(all, h-1)
+	foot := "  any other key closes this help"
+	if pos := v.position(len(all), h-1); pos != "" {
+		foot = "  j/k, pgdn/pgup scroll · " + pos + " · q closes"
+	}
+	out := append(body, m.st.dim.Render(foot))
+	for i := range out {
+		out[i] = truncateStyled(out[i], m.w)
+	}
+	return out
+}
+
+// helpAll renders every line of the help screen.
+func (m *Model) helpAll() []string {
 	type block []string
 	var blocks []block
 	keyW := 0
@@ -72,7 +109,7 @@ func (m *Model) helpLines(h int) []string {
 		blocks = append(blocks, bl)
 	}
 	colW += 3
-	cols := max((m.w+1)/colW, 1)
+	cols := max((m.w-2)/colW, 1)
 	// Pack blocks into columns top to bottom, balancing heights.
 	total := 0
 	for _, bl := range blocks {
@@ -110,20 +147,7 @@ func (m *Model) helpLines(h int) []string {
 		out = append(out, strings.TrimRight(b.String(), " "))
 	}
 	out = append(out, "")
-	out = append(out, m.filterHelp()...)
-	if len(out) < h-1 {
-		out = append(out, "", m.st.dim.Render("  any key closes this help"))
-	}
-	if len(out) > h {
-		out = out[:h]
-	}
-	for len(out) < h {
-		out = append(out, "")
-	}
-	for i := range out {
-		out[i] = truncateStyled(out[i], m.w)
-	}
-	return out
+	return append(out, m.filterHelp()...)
 }
 
 // filterHelp lists the filter variables from the compiler's own table,

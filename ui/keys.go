@@ -11,7 +11,8 @@ type keyMap struct {
 	NextItem, PrevItem                          key.Binding
 	Filter, Next, Prev, View                    key.Binding
 	Mask, Follow, Pause, Export, Copy           key.Binding
-	Help, Quit                                  key.Binding
+	Sort, Reverse, Mark, Unmark, Jump, Stream   key.Binding
+	Notes, Help, Quit                           key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -26,7 +27,7 @@ func newKeyMap() keyMap {
 		PageUp:    b("pgup", "page up", "pgup", "ctrl+b"),
 		PageDown:  b("pgdn", "page down", "pgdown", "ctrl+f"),
 		Enter:     b("enter", "open detail", "enter"),
-		Back:      b("esc", "back / cancel", "esc"),
+		Back:      b("q/esc", "back / cancel", "q", "esc"),
 		Tab:       b("tab", "next pane or tab", "tab"),
 		BackTab:   b("shift+tab", "previous tab", "shift+tab"),
 		Exchanges: b("1", "exchanges", "1"),
@@ -42,10 +43,17 @@ func newKeyMap() keyMap {
 		Mask:      b("m", "toggle masking", "m"),
 		Follow:    b("f", "follow newest", "f"),
 		Pause:     b("space", "pause/resume view", "space"),
-		Export:    b("x", "export shown", "x"),
+		Export:    b("x", "export shown (marked)", "x"),
 		Copy:      b("c", "copy as curl", "c"),
+		Sort:      b("o", "sort by next column", "o"),
+		Reverse:   b("O", "reverse the sort", "O"),
+		Mark:      b("M", "mark / unmark row", "M"),
+		Unmark:    b("U", "clear all marks", "U"),
+		Jump:      b("l", "exchange ⇄ its flow", "l"),
+		Stream:    b("s", "bytes: follow stream", "s"),
+		Notes:     b("E", "notes (warnings, errors)", "E"),
 		Help:      b("?", "help", "?"),
-		Quit:      b("q", "quit", "q", "ctrl+c"),
+		Quit:      b("Q", "quit (q on the list)", "Q", "ctrl+c"),
 	}
 }
 
@@ -61,10 +69,10 @@ type helpGroup struct {
 func (k keyMap) groups() []helpGroup {
 	return []helpGroup{
 		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
-		{"Panes", enabled(k.Exchanges, k.Flows, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem)},
-		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View}},
-		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Export, k.Copy}},
-		{"General", []key.Binding{k.Help, k.Quit}},
+		{"Panes", enabled(k.Exchanges, k.Flows, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem, k.Jump, k.Stream)},
+		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View, k.Sort, k.Reverse}},
+		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Mark, k.Unmark, k.Export, k.Copy}},
+		{"General", []key.Binding{k.Notes, k.Help, k.Quit}},
 	}
 }
 

@@ -33,6 +33,7 @@ func (m *Model) bodyHeight() int {
 		h--
 	}
 	h -= len(m.promptError())
+	h -= len(m.statusLines())
 	return max(h, 2)
 }
 
@@ -86,8 +87,8 @@ func (m *Model) render() string {
 	lines := make([]string, 0, m.h)
 	lines = append(lines, m.headerLine())
 	switch {
-	case m.help:
-		lines = append(lines, m.helpLines(m.h-2)...)
+	case m.over != nil:
+		lines = append(lines, m.over.lines(m, m.bodyHeight())...)
 	case m.ext.open:
 		lines = append(lines, m.externalLines(m.bodyHeight())...)
 	default:
@@ -101,9 +102,8 @@ func (m *Model) render() string {
 			lines = append(lines, m.progressLine())
 		}
 	}
-	if !m.help {
-		lines = append(lines, m.promptError()...)
-	}
+	lines = append(lines, m.promptError()...)
+	lines = append(lines, m.statusLines()...)
 	for len(lines) < m.h-1 {
 		lines = append(lines, "")
 	}

@@ -36,14 +36,42 @@ func (l *listState) clampTo(n, rows int) {
 // shown is how many rows a pane lists: everything, or the filter's
 // matches.
 func (m *Model) shown(p paneID) int {
+	if o := m.sortedOrder(p); o != nil {
+		return len(o)
+	}
 	if ix := &m.idx[p]; ix.active() {
 		return len(ix.matches)
 	}
 	return max(m.total[p]-m.base[p], 0)
 }
 
+// sortedOrder is the sorted permutation of what pane p shows, or nil when
+// the list is in capture order (or its sort is for an older filter).
+func (m *Model) sortedOrder(p paneID) []int {
+	s := &m.sorts[p]
+	if !s.active() || s.filterGen != m.idx[p].gen {
+		return nil
+	}
+	return s.order
+}
+
+// positions lists the store positions of what pane p shows, in the order
+// shown, or nil when that is simply base, base+1, ...
+func (m *Model) positions(p paneID) []int {
+	if o := m.sortedOrder(p); o != nil {
+		return o
+	}
+	if ix := &m.idx[p]; ix.active() {
+		return ix.matches
+	}
+	return nil
+}
+
 // storePos maps a shown row to its position in the store.
 func (m *Model) storePos(p paneID, i int) int {
+	if o := m.sortedOrder(p); o != nil {
+		return o[i]
+	}
 	if ix := &m.idx[p]; ix.active() {
 		return ix.matches[i]
 	}
@@ -113,6 +141,11 @@ func (m *Model) onListKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		}
 		m.openPrompt(promptFilter, m.idx[m.pane].expr)
 	case key.Matches(k, m.keys.Back):
+		if k.String() == "q" {
+			// q goes back (as in mitmproxy); from the list there is
+			// nowhere to go back to, so it quits.
+			return tea.Quit, true
+		}
 		m.status = statusLine{}
 	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Prev):
 		return m.flash("n/N step through search matches in the detail; here / filters the list", false), true
@@ -127,7 +160,7 @@ func (m *Model) onListKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 const listTop = 2
 
 func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
-	if m.help || m.prompt != nil {
+	if m.over != nil || m.prompt != nil {
 		return nil
 	}
 	delta := 0
@@ -147,7 +180,7 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 }
 
 func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
-	if m.help || m.prompt != nil || ms.Button != tea.MouseLeft {
+	if m.over != nil || m.prompt != nil || ms.Button != tea.MouseLeft {
 		return nil
 	}
 	if m.detail.open && !m.split() {

@@ -70,6 +70,8 @@ func (m *Model) pull() tea.Cmd {
 	m.stats = m.cfg.Store.Stats()
 	m.note, m.noteLv, m.noteKd = "", 0, ""
 	notes := m.cfg.Store.Notes()
+	m.srcNotes = notes
+	m.updateDays()
 	for i := len(notes) - 1; i >= 0; i-- {
 		if n := notes[i]; n.Level >= sources.Warning {
 			m.note = view.Sanitize(n.Message)
@@ -85,7 +87,8 @@ func (m *Model) pull() tea.Cmd {
 		}
 	}
 	m.fixLists()
-	return tea.Batch(m.stepFilters(true), m.syncDetail(), m.startSpin(), m.loadExternal())
+	return tea.Batch(m.stepFilters(true), m.syncDetail(), m.startSpin(), m.loadExternal(),
+		m.startSort(paneExchanges, false), m.startSort(paneFlows, false))
 }
 
 // resume catches up after a pause.
@@ -158,6 +161,16 @@ func (m *Model) moveBase(p paneID, base int) {
 		ix.matches = ix.matches[k:]
 		ix.pending = dropBelow(ix.pending, base)
 		ix.scanned = max(ix.scanned, base)
+	}
+	if s := &m.sorts[p]; s.order != nil {
+		// Sorted rows are not numbered from base: drop the evicted ones
+		// and leave the cursor on its row.
+		sel := m.selectedPos(p)
+		s.order = dropBelow(s.order, base)
+		if sel >= base {
+			m.keepSelection(p, sel)
+		}
+		return
 	}
 	l.cursor = max(l.cursor-d, 0)
 	l.offset = max(l.offset-d, 0)

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/sources"
 )
 
 // paneID names the two lists.
@@ -29,13 +30,17 @@ type Model struct {
 	loc    *time.Location
 	w, h   int
 	pane   paneID
-	help   bool
+	over   overlay // help, notes or bytes, shown in place of the lists
 	prompt *prompt
 
 	lists [2]listState
 	idx   [2]filterIndex
-	total [2]int // store lengths as last refreshed (frozen while paused)
-	base  [2]int // first positions the store still keeps (see windowed)
+	sorts [2]sortState
+	// history is the filter prompt's Up/Down list (Config.HistoryPath).
+	history filterHistory
+	marks   [2]map[uint64]bool // marked exchange and flow IDs
+	total   [2]int             // store lengths as last refreshed (frozen while paused)
+	base    [2]int             // first positions the store still keeps (see windowed)
 	// memUsed is the process's memory as last read (Config.MemoryUsed).
 	memUsed int64
 
@@ -45,6 +50,13 @@ type Model struct {
 	note   string // latest warning or error from a source
 	noteLv int
 	noteKd string // its short kind ("truncated", "CONGESTED")
+	// srcNotes are the sources' notes as last pulled; uiNotes what the
+	// UI itself reported (export results, failures), for the notes view.
+	srcNotes []sources.Status
+	uiNotes  []sources.Status
+	// days is set when the session spans more than one calendar day, so
+	// times carry the date.
+	days bool
 
 	exRows   []exRow
 	flRows   []flRow
@@ -83,6 +95,8 @@ func New(ctx context.Context, cfg Config) *Model {
 		masked:   !cfg.Unmasked && cfg.Mask != nil,
 		rowCache: make(map[uint64]exRow),
 	}
+	m.sorts = [2]sortState{{col: -1}, {col: -1}}
+	m.marks = [2]map[uint64]bool{{}, {}}
 	m.lists[paneExchanges].follow = cfg.Live
 	m.lists[paneFlows].follow = cfg.Live
 	m.wake = cfg.Store.Changed()
@@ -101,7 +115,7 @@ func (m *Model) Init() tea.Cmd {
 	if m.cfg.Filter != "" {
 		cmds = append(cmds, m.applyFilter(m.cfg.Filter))
 	}
-	cmds = append(cmds, m.startSpin(), m.loadExternal())
+	cmds = append(cmds, m.startSpin(), m.loadExternal(), m.loadHistory())
 	return tea.Batch(cmds...)
 }
 
@@ -143,6 +157,24 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case curlResult:
 		m.inflight--
 		return m, m.onCurlResult(msg)
+	case sortResult:
+		m.inflight--
+		return m, m.onSortResult(msg)
+	case jumpResult:
+		m.inflight--
+		return m, m.onJumpResult(msg)
+	case streamResult:
+		m.inflight--
+		m.onStreamResult(msg)
+		return m, nil
+	case historySaved:
+		m.inflight--
+		m.onHistorySaved(msg)
+		return m, nil
+	case historyLoaded:
+		m.inflight--
+		m.history.load(msg)
+		return m, nil
 	case externalResult:
 		m.inflight--
 		m.onExternalResult(msg)
@@ -150,6 +182,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case clearStatusMsg:
 		if msg.seq == m.statusSeq {
 			m.status = statusLine{}
+			m.fixLists()
 		}
 		return m, nil
 	}
@@ -170,12 +203,11 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if k.String() == "ctrl+c" {
 		return tea.Quit
 	}
-	if m.help {
-		m.help = false // any key closes help
-		return nil
-	}
 	if m.prompt != nil {
 		return m.onPromptKey(k)
+	}
+	if m.over != nil {
+		return m.onOverlayKey(k)
 	}
 	if m.ext.open {
 		if cmd, handled := m.onExternalKey(k); handled {
@@ -197,7 +229,9 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Quit):
 		return tea.Quit
 	case key.Matches(k, m.keys.Help):
-		m.help = true
+		m.openOverlay(&helpView{})
+	case key.Matches(k, m.keys.Notes):
+		m.openOverlay(&notesView{})
 	case key.Matches(k, m.keys.Exchanges):
 		m.switchPane(paneExchanges)
 	case key.Matches(k, m.keys.Flows):
@@ -209,15 +243,13 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Mask):
 		return m.toggleMask()
 	case key.Matches(k, m.keys.Follow):
-		l := &m.lists[m.pane]
-		l.follow = !l.follow
-		m.fixLists()
-		return m.syncDetail()
+		return m.toggleFollow()
 	case key.Matches(k, m.keys.Pause):
 		if m.paused {
-			return m.resume()
+			return tea.Batch(m.resume(), m.flash("resumed: the list shows what arrived meanwhile", false))
 		}
 		m.paused = true
+		return m.flash("paused: rows hold still while traffic is read; space resumes", false)
 	case key.Matches(k, m.keys.Export):
 		if m.cfg.Export == nil {
 			return m.flash("export is not available here", true)
@@ -227,10 +259,38 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 			path = "tapview-export.har"
 		}
 		m.openPrompt(promptExport, path)
+	case key.Matches(k, m.keys.Sort):
+		return m.cycleSort()
+	case key.Matches(k, m.keys.Reverse):
+		return m.reverseSort()
+	case key.Matches(k, m.keys.Mark):
+		return m.toggleMark()
+	case key.Matches(k, m.keys.Unmark):
+		return m.clearMarks()
+	case key.Matches(k, m.keys.Jump):
+		return m.jump()
+	case key.Matches(k, m.keys.Stream):
+		return m.openStream()
 	case key.Matches(k, m.keys.Copy):
 		return m.copyCurl()
 	}
 	return nil
+}
+
+// toggleFollow keeps the cursor on the newest row, and says what that
+// means for a source that has ended.
+func (m *Model) toggleFollow() tea.Cmd {
+	l := &m.lists[m.pane]
+	l.follow = !l.follow
+	m.fixLists()
+	msg := "follow off: the cursor stays where you put it"
+	switch {
+	case l.follow && !m.cfg.Live && !m.loading():
+		msg = "follow on: the capture is read completely, so the cursor stays on the last row; f turns it off"
+	case l.follow:
+		msg = "follow on: the cursor moves to each new row; f or moving up turns it off"
+	}
+	return tea.Batch(m.syncDetail(), m.flash(msg, false))
 }
 
 func (m *Model) switchPane(p paneID) {

@@ -207,7 +207,7 @@ func TestHelpGolden(t *testing.T) {
 		}
 	}
 	d.keys("x")
-	if d.m.help || d.m.prompt != nil {
+	if d.m.over != nil || d.m.prompt != nil {
 		t.Error("a key in help did something besides closing it")
 	}
 }
@@ -264,7 +264,7 @@ func TestPauseFreezesCounts(t *testing.T) {
 	d.keys("space")
 	s.add(exchange(20, 3000, "GET", "/later", 200, "", "", "text/plain", "x"))
 	d.send(storeChangedMsg{})
-	if d.m.shown(paneExchanges) != 9 || !strings.Contains(d.screen(), "PAUSED +1") {
+	if d.m.shown(paneExchanges) != 9 || !strings.Contains(d.screen(), "PAUSED · 1 new") {
 		t.Errorf("paused view moved: shown=%d\n%s", d.m.shown(paneExchanges), d.screen())
 	}
 	d.keys("space")

@@ -26,11 +26,16 @@ type prompt struct {
 	edit   lineEdit
 	err    string
 	errPos int // rune offset of the problem, or -1
+	marked int // export prompt: how many marked rows will be written
 }
 
 func (m *Model) openPrompt(kind promptKind, value string) {
 	p := &prompt{kind: kind, errPos: -1}
 	p.edit.set(value)
+	m.history.pos = len(m.history.entries)
+	if kind == promptExport {
+		p.marked = len(m.marks[m.pane])
+	}
 	m.prompt = p
 	m.fixLists()
 }
@@ -45,6 +50,9 @@ func (p *prompt) label(pane paneID) string {
 	case promptSearch:
 		return "search› "
 	case promptExport:
+		if p.marked > 0 {
+			return "export " + thousands(p.marked) + " marked to› "
+		}
 		return "export to› "
 	}
 	if pane == paneFlows {
@@ -61,6 +69,18 @@ func (m *Model) onPromptKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "enter":
 		return m.submitPrompt()
+	case "up", "down":
+		if p.kind == promptFilter {
+			delta := -1
+			if k.String() == "down" {
+				delta = 1
+			}
+			if m.history.walk(&p.edit, delta) {
+				p.err, p.errPos = "", -1
+				m.fixLists()
+			}
+		}
+		return nil
 	}
 	if p.edit.handle(k) {
 		p.err, p.errPos = "", -1
@@ -85,7 +105,7 @@ func (m *Model) submitPrompt() tea.Cmd {
 			return nil
 		}
 		m.closePrompt()
-		return cmd
+		return tea.Batch(cmd, m.addHistory(value))
 	case promptSearch:
 		m.closePrompt()
 		return m.search(value)

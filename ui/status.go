@@ -7,7 +7,27 @@ import (
 	"strings"
 
 	"github.com/tapview/tapview/decode/view"
+	"github.com/tapview/tapview/sources"
 )
+
+// statusOverflows reports whether the transient message is too long for
+// the status bar; it is then shown whole, wrapped, on the lines above it
+// instead of being cut or dropped.
+func (m *Model) statusOverflows() bool {
+	return m.status.text != "" && width(m.status.text)+2 > m.w*3/5
+}
+
+// statusLines are the lines of an overflowing message (at most three).
+func (m *Model) statusLines() []string {
+	if m.prompt != nil || !m.statusOverflows() {
+		return nil
+	}
+	st := m.st.bold
+	if m.status.err {
+		st = m.st.errText
+	}
+	return styledLines(wrapProse(m.status.text, m.w-2, 3), " ", st, m.w)
+}
 
 // headerLine is the top line: the app, the two panes with their counts,
 // and the help hint.
@@ -61,19 +81,36 @@ func (m *Model) statusBar() string {
 		add(m.st.unmasked.Render(" UNMASKED "), 100)
 	}
 	if m.paused {
+		label := " PAUSED "
 		ex, fl := m.cfg.Store.Len()
 		extra := ex - m.total[paneExchanges]
 		if m.pane == paneFlows {
 			extra = fl - m.total[paneFlows]
 		}
-		add(m.st.paused.Render(fmt.Sprintf(" PAUSED +%s ", thousands(max(extra, 0)))), 95)
+		if extra > 0 {
+			label = " PAUSED · " + thousands(extra) + " new "
+		}
+		add(m.st.paused.Render(label), 95)
 	}
-	if m.status.text != "" {
+	if m.status.text != "" && !m.statusOverflows() {
 		st := m.st.bold
 		if m.status.err {
 			st = m.st.errText
 		}
 		add(st.Render(m.status.text), 90)
+	}
+	if n, worst := m.noteCount(); n > 0 {
+		st := m.st.dim
+		if worst >= sources.Warning {
+			st = m.st.warn
+		}
+		add(st.Render("E "+thousands(n)+" "+plural(n, "note")), 55)
+	}
+	if n := m.markCount(); n > 0 {
+		add(m.st.bold.Render(thousands(n)+" marked"), 85)
+	}
+	if s := m.sortLabel(); s != "" {
+		add(m.st.dim.Render("sort ")+s, 45)
 	}
 	add(m.sourceSegment(), 60)
 	if m.noteKd != "" {
@@ -144,6 +181,10 @@ func (m *Model) statusBar() string {
 		add(m.st.bold.Render("follow"), 50)
 	}
 	hints := m.st.keyHint.Render(m.hints())
+	if m.status.text != "" {
+		// A message outranks the key hints, which are always the same.
+		hints = ""
+	}
 	return m.layoutSegments(segs, hints)
 }
 
@@ -189,6 +230,8 @@ func (m *Model) layoutSegments(segs []segment, hints string) string {
 // hints are the few keys worth remembering in the current state.
 func (m *Model) hints() string {
 	switch {
+	case m.over != nil:
+		return m.over.hints()
 	case m.ext.open:
 		return "esc back · 1 exchanges "
 	case m.detail.open && m.detail.pane == paneFlows:

@@ -37,6 +37,9 @@ type styles struct {
 	barReq     lipgloss.Style
 	barWait    lipgloss.Style
 	barResp    lipgloss.Style
+	// streamC and streamS colour the two directions of a flow's bytes,
+	// red and blue as in Wireshark's Follow Stream.
+	streamC, streamS lipgloss.Style
 }
 
 // paint is a style reduced to the escape sequences around its text. Rows
@@ -108,5 +111,7 @@ func newStyles() styles {
 		barReq:     s.Foreground(blue),
 		barWait:    s.Faint(true),
 		barResp:    s.Foreground(green),
+		streamC:    s.Foreground(red),
+		streamS:    s.Foreground(blue),
 	}
 }
