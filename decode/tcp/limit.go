@@ -197,7 +197,25 @@ func (ln *lane) evict(k int) {
 		ln.flushedBefore(tc)
 	}
 	ln.noteEvictions(false)
-	d.publishDirty()
+	d.pruneDirty()
+}
+
+// pruneDirty drops from the dirty list the connections published since
+// they were listed (evicted ones publish as they end). Eviction calls it
+// instead of publishDirty: publishing every new flow at each eviction
+// doubled the publications of a capture full of short-lived or half-open
+// flows, while maintenance (each MaintainEvery of capture time) and Tick
+// republish changed counters often enough to watch. Between maintenances
+// the list holds only open flows, so the flow cap bounds it.
+func (d *Decoder) pruneDirty() {
+	keep := d.dirty[:0]
+	for _, c := range d.dirty {
+		if c.dirty {
+			keep = append(keep, c)
+		}
+	}
+	clear(d.dirty[len(keep):])
+	d.dirty = keep
 }
 
 // flush runs a gopacket flush, replaying its callbacks in flow order.
