@@ -25,52 +25,57 @@ func (m *Model) clockWidth() int {
 // spansDays is whether times need their date.
 func (m *Model) spansDays() bool { return m.days }
 
-// updateDays looks at the first and last kept exchange and flow, and at
-// the external lens's destinations: when they fall on different days (in
-// the UI's time zone) every time is shown with its date. Cached rows were
-// formatted the other way, so they are dropped when that changes.
-func (m *Model) updateDays() {
-	var lo, hi time.Time
-	see := func(t time.Time) {
-		if t.IsZero() {
-			return
-		}
-		if lo.IsZero() || t.Before(lo) {
-			lo = t
-		}
-		if t.After(hi) {
-			hi = t
-		}
-	}
+// updateDays widens the session's time span by the first and last kept
+// exchange and flow and the external lens's destinations; the rows drawn
+// widen it too (see widen), since several files read at once interleave.
+// When the span covers different days (in the UI's time zone) every time
+// is shown with its date. Cached rows were formatted the other way, so
+// they are dropped when that changes; it reports whether it did.
+func (m *Model) updateDays() bool {
 	ex, fl := m.total[paneExchanges], m.total[paneFlows]
 	for _, e := range m.cfg.Store.ExchangeRange(m.base[paneExchanges], m.base[paneExchanges]+1) {
 		if e != nil {
-			see(e.Start)
+			m.widen(e.Start)
 		}
 	}
 	for _, e := range m.cfg.Store.ExchangeRange(ex-1, ex) {
 		if e != nil {
-			see(e.Start)
+			m.widen(e.Start)
 		}
 	}
 	for _, f := range flowRange(m.cfg.Store, m.base[paneFlows], m.base[paneFlows]+1) {
 		if f != nil {
-			see(f.First)
+			m.widen(f.First)
 		}
 	}
 	for _, f := range flowRange(m.cfg.Store, fl-1, fl) {
 		if f != nil {
-			see(f.Last)
+			m.widen(f.Last)
 		}
 	}
 	for _, g := range m.ext.groups {
-		see(g.First)
-		see(g.Last)
+		m.widen(g.First)
+		m.widen(g.Last)
 	}
-	days := !lo.IsZero() && !sameDay(lo.In(m.loc), hi.In(m.loc))
-	if days != m.days {
-		m.days = days
-		clear(m.rowCache)
+	days := !m.spanLo.IsZero() && !sameDay(m.spanLo.In(m.loc), m.spanHi.In(m.loc))
+	if days == m.days {
+		return false
+	}
+	m.days = days
+	clear(m.rowCache)
+	return true
+}
+
+// widen adds t to the session's time span.
+func (m *Model) widen(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if m.spanLo.IsZero() || t.Before(m.spanLo) {
+		m.spanLo = t
+	}
+	if t.After(m.spanHi) {
+		m.spanHi = t
 	}
 }
 

@@ -41,6 +41,14 @@ func (m *Model) exchangeRows(from, to int) []exRow {
 	exs := m.fetchExchanges(from, to)
 	rows := m.exRows[:0]
 	for _, e := range exs {
+		if e != nil {
+			m.widen(e.Start)
+		}
+	}
+	if !m.days {
+		m.updateDays() // these rows may be from another day
+	}
+	for _, e := range exs {
 		if e == nil {
 			continue
 		}
@@ -256,7 +264,7 @@ func (m *Model) exchangeColumns() []column {
 	}
 	cols = append(cols,
 		column{key: exMethod, title: "METHOD", w: 7},
-		column{key: exURL, title: "HOST+PATH", weight: 1, max: 120, url: true},
+		column{key: exURL, title: "HOST+PATH", weight: 1, min: 24, max: 120, url: true},
 		column{key: exStatus, title: "STATUS", w: 6},
 		column{key: exLat, title: "LAT", w: 6, right: true, drop: 4},
 		column{key: exSize, title: "SIZE", w: 5, right: true, drop: 5},
@@ -273,7 +281,11 @@ func (m *Model) exchangeTitles(cols []column) string {
 // for broken exchanges (whole row red) and pending ones (whole row dim);
 // the cursor row is plain reverse video.
 func (m *Model) renderExRow(r *exRow, cols []column, selected bool) string {
-	pre, status, post := rowParts(cols, r.cells[:], exStatus, m.w)
+	cells := r.cells
+	if l, ok := m.srcLabels[cells[exSrc]]; ok {
+		cells[exSrc] = l
+	}
+	pre, status, post := rowParts(cols, cells[:], exStatus, m.w)
 	if m.isMarked(paneExchanges, r.id) {
 		pre = markGlyph(pre)
 	}

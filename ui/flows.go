@@ -38,6 +38,14 @@ func (m *Model) flowRows(from, to int) []flRow {
 	rows := m.flRows[:0]
 	for _, f := range fls {
 		if f != nil {
+			m.widen(f.First)
+		}
+	}
+	if !m.days {
+		m.updateDays()
+	}
+	for _, f := range fls {
+		if f != nil {
 			rows = append(rows, m.makeFlRow(f))
 		}
 	}
@@ -130,7 +138,11 @@ func (r *flRow) cells() []string {
 }
 
 func (m *Model) renderFlRow(r *flRow, cols []column, selected bool) string {
-	pre, state, post := rowParts(cols, r.cells(), flState, m.w)
+	cells := r.cells()
+	if l, ok := m.srcLabels[cells[flSrc]]; ok {
+		cells[flSrc] = l
+	}
+	pre, state, post := rowParts(cols, cells, flState, m.w)
 	if m.isMarked(paneFlows, r.id) {
 		pre = markGlyph(pre)
 	}

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 
+	"github.com/tapview/tapview/decode/view"
+
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -119,9 +121,11 @@ func (m *Model) render() string {
 func (m *Model) listLines(h int) []string {
 	out := make([]string, 0, h)
 	l := m.lists[m.pane]
+	m.srcLabels = nil
 	switch m.pane {
 	case paneExchanges:
 		c := m.exchangeColumns()
+		m.labelSources(c, exSrc)
 		out = append(out, m.exchangeTitles(c))
 		for i := range m.exRows {
 			if len(out) >= h {
@@ -131,6 +135,7 @@ func (m *Model) listLines(h int) []string {
 		}
 	case paneFlows:
 		c := m.flowColumns()
+		m.labelSources(c, flSrc)
 		out = append(out, m.flowTitles(c))
 		for i := range m.flRows {
 			if len(out) >= h {
@@ -146,6 +151,21 @@ func (m *Model) listLines(h int) []string {
 		out = append(out, "")
 	}
 	return out
+}
+
+// labelSources prepares the SOURCE cells of this frame when the column
+// is shown and too narrow for some names (see sourceLabels).
+func (m *Model) labelSources(cols []column, key int) {
+	for _, c := range cols {
+		if c.key != key {
+			continue
+		}
+		names := make([]string, 0, len(m.stats))
+		for _, s := range m.stats {
+			names = append(names, view.Sanitize(s.Name))
+		}
+		m.srcLabels = sourceLabels(names, c.w)
+	}
 }
 
 func (m *Model) emptyText() string {

@@ -56,7 +56,10 @@ type Model struct {
 	uiNotes  []sources.Status
 	// days is set when the session spans more than one calendar day, so
 	// times carry the date.
-	days bool
+	days           bool
+	spanLo, spanHi time.Time
+	// srcLabels are this frame's SOURCE cells by source name.
+	srcLabels map[string]string
 
 	exRows   []exRow
 	flRows   []flRow

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -44,29 +43,20 @@ func (m *Model) allNotes() []sources.Status {
 	}
 	out = append(out, m.uiNotes...)
 	slices.SortStableFunc(out, func(a, b sources.Status) int { return a.Time.Compare(b.Time) })
-	return out
+	// One note can reach the store twice (both legs of a mesh session
+	// share sources); say it once.
+	return slices.CompactFunc(out, func(a, b sources.Status) bool { return a == b })
 }
 
 // noteCount is what the status bar says about notes: how many, and the
 // worst level among them.
 func (m *Model) noteCount() (int, sources.Level) {
-	n, worst := 0, sources.Info
-	count := func(l sources.Level) {
-		n++
-		worst = max(worst, l)
+	all := m.allNotes()
+	worst := sources.Info
+	for _, n := range all {
+		worst = max(worst, n.Level)
 	}
-	for _, s := range m.srcNotes {
-		count(s.Level)
-	}
-	for _, s := range m.stats {
-		if s.Err != "" {
-			count(sources.Error)
-		}
-	}
-	for _, s := range m.uiNotes {
-		count(s.Level)
-	}
-	return n, worst
+	return len(all), worst
 }
 
 // notesView lists every note: source warnings (damage with its byte
@@ -122,19 +112,17 @@ func (m *Model) notesLines() []string {
 		if kind == "" {
 			kind = n.Level.String()
 		}
-		head := " " + when + " " + st.Render(fit(kind, 10)) + " " + view.Sanitize(n.Source) + ": "
+		head := " " + when + " " + st.Render(fit(kind, 10)) + " " + view.Sanitize(n.Source) + ":"
 		indent := width(when) + 13
 		msg := view.Sanitize(n.Message)
-		room := max(m.w-indent-1, 20)
-		first := max(m.w-width(head)-1, 10)
-		wrapped := wrapProse(msg, first, 1)
-		rest := strings.TrimSpace(strings.TrimPrefix(msg, strings.TrimSuffix(wrapped[0], " …")))
-		if width(msg) <= first {
-			out = append(out, head+msg)
+		if width(head)+1+width(msg) <= m.w-1 {
+			out = append(out, head+" "+msg)
 			continue
 		}
-		out = append(out, head+strings.TrimSuffix(wrapped[0], " …"))
-		for _, l := range wrapProse(rest, room, 8) {
+		// Too long for one line: the message goes whole under its
+		// heading, wrapped, so no part of it is cut.
+		out = append(out, head)
+		for _, l := range wrapProse(msg, max(m.w-indent-1, 20), 12) {
 			out = append(out, spaces(indent)+l)
 		}
 	}

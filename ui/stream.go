@@ -174,7 +174,7 @@ func (v *bytesView) lines(m *Model, h int) []string {
 	}
 	info := mode
 	if v.res != nil && v.res.err == nil {
-		info = fmt.Sprintf("%d %s · %s → · %s ← · %s", len(v.res.chunks), plural(len(v.res.chunks), "packet"),
+		info = fmt.Sprintf("%d %s · %s ⇄ %s · %s", len(v.res.chunks), plural(len(v.res.chunks), "packet"),
 			longBytes(v.res.c2s), longBytes(v.res.s2c), mode)
 	}
 	all := v.render(m)

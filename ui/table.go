@@ -160,3 +160,62 @@ func rowParts(cols []column, vals []string, hl, total int) (string, string, stri
 	}
 	return pre.String(), mid, post.String()
 }
+
+// sourceLabels shortens source names for a narrow SOURCE column so that
+// different sources stay different: the prefix and suffix all names
+// share ("http11_", ".pcap") give way first, leaving the part that tells
+// them apart ("…keepali…", "…file_cu…").
+func sourceLabels(names []string, w int) map[string]string {
+	out := make(map[string]string, len(names))
+	pre, suf := commonEnds(names)
+	for _, n := range names {
+		switch {
+		case width(n) <= w || !isASCII(n) || w < 4:
+			out[n] = n
+		case len(names) < 2 || pre+suf >= len(n):
+			out[n] = fitMiddle(n, w)
+		default:
+			mid := n[pre : len(n)-suf]
+			lead := ""
+			if pre > 0 {
+				lead = "…"
+			}
+			if len(mid)+width(lead) <= w {
+				// Room for some of the shared suffix too.
+				rest := w - len(mid) - width(lead)
+				out[n] = lead + mid + n[len(n)-suf:][:min(rest, suf)]
+				continue
+			}
+			out[n] = lead + mid[:w-width(lead)-1] + "…"
+		}
+	}
+	return out
+}
+
+// commonEnds is the length of the prefix and suffix every name shares.
+func commonEnds(names []string) (pre, suf int) {
+	if len(names) < 2 {
+		return 0, 0
+	}
+	pre, suf = len(names[0]), len(names[0])
+	for _, n := range names[1:] {
+		p := 0
+		for p < min(pre, len(n)) && n[p] == names[0][p] {
+			p++
+		}
+		pre = p
+		s := 0
+		for s < min(suf, len(n)) && n[len(n)-1-s] == names[0][len(names[0])-1-s] {
+			s++
+		}
+		suf = s
+	}
+	shortest := len(names[0])
+	for _, n := range names {
+		shortest = min(shortest, len(n))
+	}
+	if pre+suf > shortest {
+		suf = max(shortest-pre, 0)
+	}
+	return pre, suf
+}
