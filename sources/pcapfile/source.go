@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -71,9 +72,12 @@ type Source struct {
 	in       *input
 	arena    *arena
 	format   format
-	order    binary.ByteOrder // pcap only
-	nano     bool             // pcap only
-	started  atomic.Bool
+	// decomp is set when the capture is gzip or zstd compressed
+	// (compressed.go); it is freed by Close.
+	decomp  *decompressor
+	order   binary.ByteOrder // pcap only
+	nano    bool             // pcap only
+	started atomic.Bool
 }
 
 // Open opens a capture file, or stdin when path is "-", and checks from
@@ -125,17 +129,32 @@ func displayName(path string) string {
 	return filepath.Base(path)
 }
 
-// newSource detects the format from the first four bytes.
+// newSource detects the format from the first four bytes, after
+// decompression when they are a gzip or zstd header.
 func newSource(name string, r io.Reader, size int64, seekable bool) (*Source, error) {
 	s := &Source{name: name, size: size, seekable: seekable,
 		in: newInput(r, size), arena: newArena(size)}
+	d, err := sniffCompression(s.in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	after := ""
+	if d != nil {
+		// The decompressed size is unknown, and offsets in it name no
+		// byte of the file.
+		s.decomp, s.seekable, s.size = d, false, 0
+		s.in, s.arena = newInput(d, 0), newArena(0)
+		after = " after " + d.kind + " decompression"
+	}
 	magic, err := s.in.peek(4)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: reading the file header: %w", name, err)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		s.closeDecomp()
+		return nil, fmt.Errorf("%s: reading the file header%s: %w", name, after, err)
 	}
 	switch {
 	case len(magic) < 4:
-		return nil, fmt.Errorf("%s: %w (%s)", name, ErrNotCapture, describeShort(len(magic)))
+		s.closeDecomp()
+		return nil, fmt.Errorf("%s: %w (%s%s)", name, ErrNotCapture, describeShort(len(magic)), after)
 	case binary.LittleEndian.Uint32(magic) == blockSHB:
 		s.format = formatPcapng
 	case binary.LittleEndian.Uint32(magic) == magicMicro:
@@ -147,10 +166,19 @@ func newSource(name string, r io.Reader, size int64, seekable bool) (*Source, er
 	case binary.BigEndian.Uint32(magic) == magicNano:
 		s.order, s.nano = binary.BigEndian, true
 	default:
-		return nil, fmt.Errorf("%s: %w (starts with % x); for Envoy tap traces use a "+
-			".json/.pb/.pb_text/.pb_length_delimited name", name, ErrNotCapture, magic)
+		s.closeDecomp()
+		return nil, fmt.Errorf("%s: %w (starts with % x%s); for Envoy tap traces use a "+
+			".json/.pb/.pb_text/.pb_length_delimited name", name, ErrNotCapture, magic, after)
 	}
 	return s, nil
+}
+
+// closeDecomp frees the decompressor, if any.
+func (s *Source) closeDecomp() {
+	if s.decomp != nil {
+		s.decomp.close()
+		s.decomp = nil
+	}
 }
 
 func describeShort(n int) string {
@@ -170,6 +198,7 @@ func (s *Source) Size() int64 { return s.size }
 // Close releases the file if Run was never called. It is safe to call
 // more than once, but not while Run is running (cancel its context).
 func (s *Source) Close() error {
+	s.closeDecomp()
 	if s.closer == nil {
 		return nil
 	}
@@ -203,7 +232,13 @@ func (s *Source) Run(ctx context.Context, emit sources.Emitter) error {
 	}
 	var d *damageError
 	if errors.As(err, &d) {
-		s.status(emit, sources.Warning, d.kind, d.msg)
+		msg := d.msg
+		if s.decomp != nil && !strings.Contains(msg, s.decomp.kind) {
+			// Offsets count decompressed bytes; damage there most
+			// often is damage to the compressed file.
+			msg += " of the " + s.decomp.kind + "-decompressed capture"
+		}
+		s.status(emit, sources.Warning, d.kind, msg)
 		return nil
 	}
 	if err != nil {
