@@ -36,8 +36,14 @@ func (m *Model) now() time.Time {
 func (m *Model) allNotes() []sources.Status {
 	out := make([]sources.Status, 0, len(m.srcNotes)+len(m.uiNotes)+len(m.stats))
 	out = append(out, m.srcNotes...)
+	said := make(map[string]bool)
+	for _, n := range m.srcNotes {
+		if n.Level >= sources.Error {
+			said[n.Source] = true
+		}
+	}
 	for _, s := range m.stats {
-		if s.Err != "" {
+		if s.Err != "" && !said[s.Name] {
 			out = append(out, sources.Status{Source: s.Name, Level: sources.Error, Kind: "failed", Message: s.Err})
 		}
 	}

@@ -104,7 +104,7 @@ func (m *Model) statusBar() string {
 		if worst >= sources.Warning {
 			st = m.st.warn
 		}
-		add(st.Render("E "+thousands(n)+" "+plural(n, "note")), 55)
+		add(st.Render("E "+thousands(n)+" "+plural(n, "note")), 76)
 	}
 	if n := m.markCount(); n > 0 {
 		add(m.st.bold.Render(thousands(n)+" marked"), 85)

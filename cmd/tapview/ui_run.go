@@ -39,7 +39,13 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	out, stats, meshUI := f.mesh.ui(inputs, both)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{maxFlows: f.mem.maxFlows()})
+		err := runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{maxFlows: f.mem.maxFlows()})
+		if err != nil && ctx.Err() == nil {
+			// Said in the UI's notes (key E) while it still runs, not
+			// only on stderr after quitting.
+			both.Note(sources.Status{Time: time.Now(), Source: "tapview", Level: sources.Error, Kind: "failed", Message: err.Error()})
+		}
+		errc <- err
 	}()
 	live := false
 	title := ""
@@ -67,6 +73,8 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	}
 	meshUI(&cfg)
 	cfg.Export = exportShownWith(f)
+	cfg.Stream = streamReader{maskRules: f.maskRules}
+	cfg.HistoryPath = ui.DefaultHistoryPath()
 	uiErr := ui.Run(ctx, cfg, opts...)
 	cancel()
 	perr := <-errc
