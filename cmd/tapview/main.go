@@ -23,7 +23,9 @@ func main() {
 	// SIGINT and SIGTERM end the command, forcibly after a moment
 	// (shutdown.go).
 	ctx, stop := signalContext(context.Background())
-	err := newRootCmd().ExecuteContext(ctx)
+	root := newRootCmd()
+	nameForInvocation(root, os.Args[0])
+	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tapview:", err)
