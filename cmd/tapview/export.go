@@ -18,7 +18,6 @@ import (
 	"github.com/tapview/tapview/decode/mask"
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/decode/view"
-	"github.com/tapview/tapview/export/har"
 	"github.com/tapview/tapview/export/jsonl"
 	"github.com/tapview/tapview/export/packets"
 	"github.com/tapview/tapview/export/pcapw"
@@ -142,6 +141,7 @@ func runExport(cmd *cobra.Command, args []string, f *exportFlags) error {
 			return fmt.Errorf("--keylog: %w (give the SSLKEYLOGFILE your client wrote)", err)
 		}
 		keys.AddText(keyText)
+		keylogNote(cmd.ErrOrStderr(), f.keylog, keys.Stats(), false)
 	}
 	if err := checkPaths(args, f.write); err != nil {
 		return err
@@ -295,61 +295,6 @@ type lineCounter struct {
 func (l *lineCounter) Write(p []byte) (int, error) {
 	l.n += bytes.Count(p, []byte{'\n'})
 	return l.w.Write(p)
-}
-
-// harOutput is the decode.Output of a HAR export: matching final
-// exchanges, masked, straight into the writer.
-type harOutput struct {
-	e   *exporter
-	w   *har.Writer
-	n   int
-	err error
-}
-
-func (h *harOutput) Flow(*decode.Flow)     {}
-func (h *harOutput) Note(s sources.Status) { h.e.note(s) }
-func (h *harOutput) Exchange(x *decode.Exchange) {
-	if !x.State.Final() || h.err != nil || !har.Supported(x) {
-		return
-	}
-	if p := h.e.matcher(); p != nil && !p.Match(x) {
-		return
-	}
-	if h.e.f.count > 0 && h.n >= h.e.f.count {
-		return
-	}
-	h.err = h.w.Add(h.e.masker.Exchange(x))
-	h.n++
-	if h.e.f.count > 0 && h.n == h.e.f.count {
-		h.e.cancel()
-	}
-}
-
-func harComment(m *mask.Masker) string {
-	if m != nil {
-		return "masked: secret values replaced by " + mask.Display
-	}
-	return "not masked"
-}
-
-func (e *exporter) har(ctx context.Context, ins []exportInput, out *output) (string, error) {
-	w, err := har.NewWriter(out.w, har.Options{Name: "tapview", Version: versionString(), Comment: harComment(e.masker)})
-	if err != nil {
-		return "", err
-	}
-	h := &harOutput{e: e, w: w}
-	err = runPipeline(ctx, plainInputs(ins), e.keys, h, nil)
-	if err == nil {
-		err = h.err
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	what := "wrote " + count(w.Entries(), "HAR entry")
-	if e.masker != nil {
-		return what + ", masked", err
-	}
-	return what + ", NOT masked", err
 }
 
 // count renders "1 packet", "2 packets", "3 HAR entries".

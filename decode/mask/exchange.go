@@ -171,7 +171,7 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	encoded := body.NeedsDecoding(msg.ContentEncoding)
 	var decodeErr error
 	if encoded {
-		data, decodeErr = body.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
+		data, decodeErr = sc.dec.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
 		if decodeErr != nil && len(data) == 0 {
 			c := edit()
 			c.Body, c.ContentEncoding = nil, nil

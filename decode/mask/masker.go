@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/body"
 )
 
 // nameRule is a compiled header, param or field rule.
@@ -53,6 +54,9 @@ type scratch struct {
 	key   []byte // a name being decoded (secretName)
 	field []byte // a multipart field name being joined (dispositionName)
 	hname []byte // a header name being matched (secretHeaderName)
+	// dec undoes content codings; kept with the scratch so a body does
+	// not cost a fresh inflater (tens of kilobytes of tables) each time.
+	dec   body.Decoder
 	names nameCache
 }
 

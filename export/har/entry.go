@@ -98,12 +98,12 @@ type timings struct {
 }
 
 // newEntry builds the HAR entry of a Supported exchange.
-func newEntry(e *decode.Exchange) *entry {
+func newEntry(e *decode.Exchange, dec *body.Decoder) *entry {
 	req := e.Request
 	en := &entry{
 		StartedDateTime: startOf(e).UTC().Format("2006-01-02T15:04:05.000Z"),
-		Request:         newRequest(e),
-		Response:        newResponse(e.Response, e.Proto == "grpc"),
+		Request:         newRequest(e, dec),
+		Response:        newResponse(e.Response, e.Proto == "grpc", dec),
 		Timings:         newTimings(req, e.Response),
 	}
 	for _, v := range []float64{en.Timings.Send, en.Timings.Wait, en.Timings.Receive} {
@@ -176,7 +176,7 @@ func ms(d time.Duration) float64 {
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func newRequest(e *decode.Exchange) request {
+func newRequest(e *decode.Exchange, dec *body.Decoder) request {
 	m := e.Request
 	r := request{
 		Method:      m.Method,
@@ -194,12 +194,12 @@ func newRequest(e *decode.Exchange) request {
 		}
 	}
 	if len(m.Body) > 0 || m.BodySize > 0 {
-		r.PostData = newPostData(m, e.Proto == "grpc")
+		r.PostData = newPostData(m, e.Proto == "grpc", dec)
 	}
 	return r
 }
 
-func newResponse(m *decode.Message, grpc bool) response {
+func newResponse(m *decode.Message, grpc bool, dec *body.Decoder) response {
 	if m == nil {
 		return response{Cookies: []cookie{}, Headers: []nv{}, Content: content{MimeType: "x-unknown"},
 			HeadersSize: -1, BodySize: -1, Comment: "tapview: no response seen"}
@@ -210,7 +210,7 @@ func newResponse(m *decode.Message, grpc bool) response {
 		HTTPVersion: httpVersion(m.Proto, ""),
 		Cookies:     []cookie{},
 		Headers:     headers(m.Headers),
-		Content:     newContent(m, grpc),
+		Content:     newContent(m, grpc, dec),
 		RedirectURL: m.HeaderValue("location"),
 		HeadersSize: headersSize(m, "", m.Proto+" "+strconv.Itoa(m.Status)+" "+m.Reason),
 		BodySize:    bodySize(m),
@@ -394,8 +394,8 @@ func setCookie(v string) (cookie, bool) {
 }
 
 // decoded returns the body without content codings, with a note when it
-// is incomplete.
-func decoded(m *decode.Message) ([]byte, string) {
+// is incomplete. dec is the Writer's decoder, reused from entry to entry.
+func decoded(m *decode.Message, dec *body.Decoder) ([]byte, string) {
 	note := ""
 	if m.Truncated {
 		note = "body truncated: " + strconv.Itoa(len(m.Body)) + " of " + strconv.FormatInt(m.BodySize, 10) + " bytes kept"
@@ -406,7 +406,7 @@ func decoded(m *decode.Message) ([]byte, string) {
 	if !body.NeedsDecoding(m.ContentEncoding) {
 		return m.Body, note
 	}
-	out, err := body.Decode(m.ContentEncoding, m.Body, decode.DefaultMaxDecoded)
+	out, err := dec.Decode(m.ContentEncoding, m.Body, decode.DefaultMaxDecoded)
 	if err != nil {
 		if note != "" {
 			note += "; "
@@ -416,8 +416,8 @@ func decoded(m *decode.Message) ([]byte, string) {
 	return out, note
 }
 
-func newContent(m *decode.Message, grpc bool) content {
-	data, note := decoded(m)
+func newContent(m *decode.Message, grpc bool, dec *body.Decoder) content {
+	data, note := decoded(m, dec)
 	c := content{MimeType: m.HeaderValue("content-type"), Comment: note}
 	if c.MimeType == "" {
 		c.MimeType = "x-unknown"
@@ -441,8 +441,8 @@ func newContent(m *decode.Message, grpc bool) content {
 	return c
 }
 
-func newPostData(m *decode.Message, grpc bool) *postData {
-	data, note := decoded(m)
+func newPostData(m *decode.Message, grpc bool, dec *body.Decoder) *postData {
+	data, note := decoded(m, dec)
 	p := &postData{MimeType: m.HeaderValue("content-type"), Comment: note}
 	if p.MimeType == "" {
 		p.MimeType = "application/octet-stream"

@@ -21,6 +21,7 @@ import (
 	"io"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/body"
 )
 
 // Version is the HAR version written.
@@ -37,6 +38,8 @@ type Options struct {
 // Writer streams one HAR log. It is not safe for concurrent use.
 type Writer struct {
 	w       *bufio.Writer
+	enc     Encoder
+	buf     []byte // the entry being encoded
 	entries int
 	skipped int
 	closed  bool
@@ -91,9 +94,22 @@ func (w *Writer) Add(e *decode.Exchange) error {
 		w.skipped++
 		return nil
 	}
-	b, err := marshal(newEntry(e))
+	b, err := w.enc.Entry(e, w.buf[:0])
 	if err != nil {
-		return fmt.Errorf("har: entry for %s %s: %w", e.Method(), e.Path(), err)
+		return err
+	}
+	w.AddEncoded(b)
+	if cap(b) <= 1<<20 {
+		w.buf = b // reused; a huge entry's buffer is not kept for small ones
+	}
+	return w.err
+}
+
+// AddEncoded writes an entry an Encoder made, as the next entry. Entries
+// can so be encoded on other goroutines and written in order.
+func (w *Writer) AddEncoded(b []byte) error {
+	if w.closed {
+		return errors.New("har: add after close")
 	}
 	if w.entries > 0 {
 		w.write([]byte(",\n"))
@@ -105,6 +121,31 @@ func (w *Writer) Add(e *decode.Exchange) error {
 	return w.err
 }
 
+// Encoder turns exchanges into HAR entries. It keeps a content decoder
+// between entries; one Encoder must not be used by two goroutines at
+// once, but several Encoders may encode for one Writer.
+type Encoder struct {
+	dec body.Decoder
+}
+
+// Entry appends the JSON of e's entry to b. e must be Supported.
+func (c *Encoder) Entry(e *decode.Exchange, b []byte) ([]byte, error) {
+	buf := jsonBuffer{b}
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // bodies and URLs stay as they were ("<", "&")
+	if err := enc.Encode(newEntry(e, &c.dec)); err != nil {
+		return b, fmt.Errorf("har: entry for %s %s: %w", e.Method(), e.Path(), err)
+	}
+	out := buf.b
+	if n := len(out); n > 0 && out[n-1] == '\n' {
+		out = out[:n-1]
+	}
+	return out, nil
+}
+
+// Close releases the Encoder's decompressors.
+func (c *Encoder) Close() { c.dec.Close() }
+
 // Close ends the log and flushes. It does not close the underlying
 // writer.
 func (w *Writer) Close() error {
@@ -112,6 +153,7 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.closed = true
+	w.enc.Close()
 	w.write([]byte("\n]}}\n"))
 	if w.err == nil {
 		if err := w.w.Flush(); err != nil {
@@ -134,22 +176,6 @@ func (w *Writer) write(b []byte) {
 	if _, err := w.w.Write(b); err != nil {
 		w.err = fmt.Errorf("har: %w", err)
 	}
-}
-
-// marshal encodes without HTML escaping, so bodies and URLs stay as they
-// were ("<", "&" are common in both).
-func marshal(v any) ([]byte, error) {
-	var buf jsonBuffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	b := buf.b
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-	}
-	return b, nil
 }
 
 type jsonBuffer struct{ b []byte }
