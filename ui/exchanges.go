@@ -143,7 +143,7 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 		r.cells[exLat] = "…"
 	}
 	if e.Response != nil {
-		r.cells[exSize] = humanBytes(e.Response.BodySize)
+		r.cells[exSize] = humanBytes(view.BodySize(e.Response))
 		r.cells[exType] = view.Sanitize(shortType(e.Response.ContentType()))
 	}
 	if r.cells[exType] == "" && e.Request != nil {
@@ -258,14 +258,21 @@ func (m *Model) exchangeColumns() []column {
 		}
 		cols = append(cols, column{key: exSrc, title: "SOURCE", w: w, middle: true, drop: 3})
 	}
+	// METHOD and STATUS grow by the rows on screen, so "DNS AAAA" and
+	// NXDOMAIN are never cut, and HTTP-only screens keep the room.
+	methodW, statusW := 7, 6
+	for i := range m.exRows {
+		methodW = max(methodW, min(width(m.exRows[i].cells[exMethod]), 9))
+		statusW = max(statusW, min(width(m.exRows[i].cells[exStatus]), 9))
+	}
 	typeW := 8
 	if m.w >= 120 {
 		typeW = 16
 	}
 	cols = append(cols,
-		column{key: exMethod, title: "METHOD", w: 7},
+		column{key: exMethod, title: "METHOD", w: methodW},
 		column{key: exURL, title: "HOST+PATH", weight: 1, min: 24, max: 120, url: true},
-		column{key: exStatus, title: "STATUS", w: 6},
+		column{key: exStatus, title: "STATUS", w: statusW},
 		column{key: exLat, title: "LAT", w: 6, right: true, drop: 4},
 		column{key: exSize, title: "SIZE", w: 5, right: true, drop: 5},
 		column{key: exType, title: "TYPE", w: typeW, drop: 6},

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tapview/tapview/decode/view"
 )
 
 // fit pads or truncates plain (unstyled, sanitized) text to exactly w
@@ -124,27 +126,9 @@ func truncateStyled(s string, w int) string {
 	return ansi.Truncate(s, w, "…")
 }
 
-// humanBytes shows a size in at most five cells: 512B, 1.2k, 34k, 1.2M.
-func humanBytes(n int64) string {
-	if n < 0 {
-		return "?"
-	}
-	if n < 1000 {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	units := "kMGTP"
-	f := float64(n)
-	for i := 0; i < len(units); i++ {
-		f /= 1024
-		if f < 9.95 {
-			return strconv.FormatFloat(f, 'f', 1, 64) + units[i:i+1]
-		}
-		if f < 999.5 {
-			return strconv.FormatInt(int64(f+0.5), 10) + units[i:i+1]
-		}
-	}
-	return strconv.FormatFloat(f, 'f', 0, 64) + "E"
-}
+// humanBytes shows a size in at most five cells: 512B, 1.2k, 34k, 1.2M
+// (view.Size, shared with -o table).
+func humanBytes(n int64) string { return view.Size(n) }
 
 // longBytes is humanBytes for prose: "1.2 MiB", "340 B".
 func longBytes(n int64) string {
@@ -163,43 +147,8 @@ func longBytes(n int64) string {
 }
 
 // humanDuration shows a latency in at most six cells with three
-// significant digits: 850µs, 12.3ms, 1.23s, 2m03s.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0"
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return sig3(float64(d)/float64(time.Millisecond)) + "ms"
-	case d < time.Minute:
-		return sig3(d.Seconds()) + "s"
-	case d < time.Hour:
-		s := int(d.Seconds())
-		return strconv.Itoa(s/60) + "m" + pad2(s%60) + "s"
-	default:
-		m := int(d.Minutes())
-		return strconv.Itoa(m/60) + "h" + pad2(m%60) + "m"
-	}
-}
-
-func sig3(f float64) string {
-	switch {
-	case f < 10:
-		return strconv.FormatFloat(f, 'f', 2, 64)
-	case f < 100:
-		return strconv.FormatFloat(f, 'f', 1, 64)
-	default:
-		return strconv.FormatFloat(f, 'f', 0, 64)
-	}
-}
-
-func pad2(n int) string {
-	if n < 10 {
-		return "0" + strconv.Itoa(n)
-	}
-	return strconv.Itoa(n)
-}
+// significant digits (view.Duration, shared with -o table).
+func humanDuration(d time.Duration) string { return view.Duration(d) }
 
 // thousands formats a count with thousands separators, as counts of a
 // million rows are unreadable without them.

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/view"
 )
 
 // sortState orders one list by a column. The order is a permutation of
@@ -247,7 +248,7 @@ func exchangeSortKey(pos int, e *decode.Exchange, col int) sortKey {
 	case exSize:
 		k.n = -1
 		if e.Response != nil {
-			k.n = e.Response.BodySize
+			k.n = view.BodySize(e.Response)
 		}
 	case exType:
 		if e.Response != nil {

@@ -454,3 +454,19 @@ func TestSourceLabels(t *testing.T) {
 		t.Errorf("a short name was changed: %q", l)
 	}
 }
+
+func TestDNSCellsNotCut(t *testing.T) {
+	s := loadedStore()
+	q := &decode.Exchange{ID: 40, FlowID: 3, Source: "capture.pcap", Proto: "dns", Version: 1, Client: client, Server: server,
+		Start: at(2000), End: at(2001), State: decode.Complete,
+		DNS: &decode.DNSInfo{Type: "AAAA", Name: "missing.example.com", Rcode: "NXDOMAIN"}}
+	s.add(q)
+	for _, sz := range sizes {
+		d := newDriver(t, baseConfig(s), sz[0], sz[1])
+		scr := d.screen()
+		if !strings.Contains(scr, "DNS AAAA") || !strings.Contains(scr, "NXDOMAIN") {
+			t.Errorf("%dx%d: DNS type or rcode cut:\n%s", sz[0], sz[1], scr)
+		}
+		checkFits(t, scr, sz[0], sz[1])
+	}
+}

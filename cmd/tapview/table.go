@@ -43,7 +43,7 @@ func (t *tableWriter) Exchange(e *decode.Exchange) {
 	status := ""
 	switch {
 	case e.GRPC != nil && e.GRPC.Status >= 0:
-		status = "grpc " + strconv.Itoa(e.GRPC.Status)
+		status = view.GRPCStatus(e.GRPC.Status)
 	case e.DNS != nil:
 		status = e.DNS.Rcode
 	case e.Status() != 0:
@@ -56,11 +56,11 @@ func (t *tableWriter) Exchange(e *decode.Exchange) {
 	url := e.Host() + e.Path()
 	lat := ""
 	if d := e.Latency(); d > 0 {
-		lat = d.Round(100 * time.Microsecond).String()
+		lat = view.Duration(d)
 	}
 	size := ""
 	if e.Response != nil {
-		size = humanBytes(e.Response.DecodedSize, e.Response.BodySize)
+		size = view.Size(view.BodySize(e.Response))
 	}
 	t.row(fmt.Sprintf("%-12s %-8s %-7s %-6s %9s %8s  %s%s",
 		clock(e.Start), e.Proto, clip(method, 7), status, lat, size, clip(url, 100), stateNote(e)))
