@@ -28,7 +28,8 @@ type framing struct {
 func parseHead(block []byte, isRequest bool) (*decode.Message, framing) {
 	str := string(block)
 	f := framing{contentLength: -1}
-	m := &decode.Message{DecodedSize: -1}
+	m, hs := newMessage(strings.Count(str, "\n"))
+	m.DecodedSize = -1
 
 	nl := strings.IndexByte(str, '\n')
 	first := str
@@ -63,10 +64,7 @@ func parseHead(block []byte, isRequest bool) (*decode.Message, framing) {
 		}
 	}
 
-	if n := strings.Count(str, "\n"); n > 0 {
-		m.Headers = make([]decode.Header, 0, n)
-	}
-	m.Headers = parseFields(str, m.Headers, &f)
+	m.Headers = parseFields(str, hs, &f)
 	m.Host = f.host
 	if isRequest {
 		if a := authority(m.Target); a != "" {
@@ -74,10 +72,65 @@ func parseHead(block []byte, isRequest bool) (*decode.Message, framing) {
 		}
 	}
 	if f.contentEnc != "" || len(f.teCodings) > 0 {
-		m.ContentEncoding = body.Codings(f.contentEnc)
+		m.ContentEncoding = codings(f.contentEnc)
 		m.ContentEncoding = append(m.ContentEncoding, f.teCodings...)
 	}
 	return m, f
+}
+
+// Messages with their header lists: a message and up to 8, 12 or 16 header
+// fields in one allocation instead of two (most messages have fewer than
+// 16 fields). The header slice's capacity is exactly what the block can
+// hold, as with a separate slice, so an append never writes into room a
+// copy of the message could share.
+type (
+	message8 struct {
+		m decode.Message
+		h [8]decode.Header
+	}
+	message12 struct {
+		m decode.Message
+		h [12]decode.Header
+	}
+	message16 struct {
+		m decode.Message
+		h [16]decode.Header
+	}
+)
+
+// newMessage returns a message and an empty header list with room for n
+// fields (n counts the block's lines, an upper bound).
+func newMessage(n int) (*decode.Message, []decode.Header) {
+	switch {
+	case n == 0:
+		return &decode.Message{}, nil
+	case n <= 8:
+		a := &message8{}
+		return &a.m, a.h[:0:n]
+	case n <= 12:
+		a := &message12{}
+		return &a.m, a.h[:0:n]
+	case n <= 16:
+		a := &message16{}
+		return &a.m, a.h[:0:n]
+	}
+	return &decode.Message{}, make([]decode.Header, 0, n)
+}
+
+// commonCodings are shared, read-only coding lists for the values nearly
+// every compressed message carries, so they cost no allocation. Their
+// capacity equals their length: an append copies.
+var commonCodings = map[string][]string{
+	"gzip": {"gzip"}, "br": {"br"}, "deflate": {"deflate"}, "zstd": {"zstd"}, "chunked": {"chunked"}, "identity": {"identity"},
+}
+
+// codings is body.Codings without the allocation for one common coding
+// written in lower case.
+func codings(value string) []string {
+	if c, ok := commonCodings[value]; ok {
+		return c[:len(c):len(c)]
+	}
+	return body.Codings(value)
 }
 
 // parseFields appends the field lines of s (one per line, obs-fold
@@ -183,7 +236,7 @@ func (f *framing) noteTE(value string, fold bool) {
 		f.chunked, f.teCodings = false, nil
 	}
 	f.hasTE = true
-	for _, c := range body.Codings(value) {
+	for _, c := range codings(value) {
 		if f.chunked {
 			// chunked followed by more codings: the body is not
 			// chunk-delimited after all (RFC 9112 §6.3).
