@@ -63,19 +63,31 @@ func (r streamReader) Stream(ctx context.Context, f *decode.Flow, masked bool) (
 	}, nil
 }
 
-// chunkEmitter picks the flow's packets out of a capture read again.
+// chunkEmitter picks the flow's packets out of a capture read again and
+// puts each direction's TCP payload in sequence order, as Wireshark's
+// Follow TCP Stream does: a retransmission is shown as a frame without
+// data, a segment that arrived early waits until the gap before it is
+// filled.
 type chunkEmitter struct {
-	f      *decode.Flow
-	client netip.AddrPort
-	next   int // index into f.Ordinals of the next wanted packet
-	out    []ui.Chunk
-	bytes  int
-	frame  link.Frame
-	// end of the highest sequence number seen per direction, to tell
-	// retransmissions (their data is not shown twice)
-	seen   [2]uint32
-	inited [2]bool
-	stop   context.CancelFunc
+	f     *decode.Flow
+	next  int // index into f.Ordinals of the next wanted packet
+	out   []ui.Chunk
+	bytes int
+	frame link.Frame
+	dirs  [2]tcpDir // 0: client to server
+	stop  context.CancelFunc
+}
+
+// tcpDir is one direction's reassembly state.
+type tcpDir struct {
+	started bool
+	next    uint32 // sequence number of the next byte expected
+	early   []earlySeg
+}
+
+type earlySeg struct {
+	seq uint32
+	c   ui.Chunk
 }
 
 func (e *chunkEmitter) Status(sources.Status) {}
@@ -97,36 +109,97 @@ func (e *chunkEmitter) Packet(p sources.Packet) {
 	if err := link.Parse(p.LinkType, p.Data, fr); err != nil || fr.Fragment {
 		return
 	}
-	srcAP := netip.AddrPortFrom(fr.Src, fr.SrcPort)
-	c := ui.Chunk{Frame: p.Ordinal, Time: p.Timestamp, FromClient: srcAP == e.client}
-	dir := 1
-	if c.FromClient {
-		dir = 0
+	src, dst := netip.AddrPortFrom(fr.Src, fr.SrcPort), netip.AddrPortFrom(fr.Dst, fr.DstPort)
+	var fromClient bool
+	switch {
+	case src == e.f.Client && dst == e.f.Server:
+		fromClient = true
+	case src == e.f.Server && dst == e.f.Client:
+	default:
+		return // not this flow's (an ordinal list from another source)
 	}
-	data := fr.Payload
-	if fr.Proto == link.ProtoTCP && len(data) > 0 {
-		end := fr.Seq + uint32(len(data))
-		switch {
-		case !e.inited[dir]:
-			e.inited[dir], e.seen[dir] = true, end
-		case int32(end-e.seen[dir]) <= 0:
-			c.Note, data = "retransmission, not repeated", nil
-		case int32(fr.Seq-e.seen[dir]) < 0:
-			// Overlaps what was seen: show only the new part.
-			data = data[e.seen[dir]-fr.Seq:]
-			e.seen[dir] = end
-			c.Note = "partly retransmitted"
-		default:
-			e.seen[dir] = end
+	c := ui.Chunk{Frame: p.Ordinal, Time: p.Timestamp, FromClient: fromClient}
+	if len(fr.Payload) < fr.PayloadLen {
+		c.Note = fmt.Sprintf("cut by the capture's snaplen: %d of %d bytes", len(fr.Payload), fr.PayloadLen)
+	}
+	if fr.Proto != link.ProtoTCP {
+		c.Data = slices.Clone(fr.Payload)
+		e.emit(c)
+		return
+	}
+	d := &e.dirs[1]
+	if fromClient {
+		d = &e.dirs[0]
+	}
+	if fr.Flags.Has(link.FlagSYN) {
+		d.started, d.next = true, fr.Seq+1
+	}
+	if len(fr.Payload) == 0 {
+		if c.Note != "" {
+			e.emit(c)
+		}
+		return
+	}
+	if !d.started {
+		d.started, d.next = true, fr.Seq // joined mid-stream
+	}
+	c.Data = slices.Clone(fr.Payload)
+	if int32(fr.Seq-d.next) > 0 {
+		c.Note = joinNote(c.Note, "arrived early, shown in sequence")
+		d.early = append(d.early, earlySeg{seq: fr.Seq, c: c})
+		return
+	}
+	e.place(d, fr.Seq, c)
+	e.drain(d)
+}
+
+// place shows the part of a segment after what was already shown.
+func (e *chunkEmitter) place(d *tcpDir, seq uint32, c ui.Chunk) {
+	end := seq + uint32(len(c.Data))
+	switch {
+	case int32(end-d.next) <= 0:
+		c.Note, c.Data = joinNote(c.Note, "retransmission, not repeated"), nil
+	case int32(seq-d.next) < 0:
+		c.Data = c.Data[d.next-seq:]
+		c.Note = joinNote(c.Note, "partly retransmitted")
+		d.next = end
+	default:
+		d.next = end
+	}
+	e.emit(c)
+}
+
+// drain places early segments whose turn has come.
+func (e *chunkEmitter) drain(d *tcpDir) {
+	for {
+		i := slices.IndexFunc(d.early, func(s earlySeg) bool { return int32(s.seq-d.next) <= 0 })
+		if i < 0 {
+			return
+		}
+		s := d.early[i]
+		d.early = slices.Delete(d.early, i, i+1)
+		e.place(d, s.seq, s.c)
+	}
+}
+
+// flush shows what still waits for bytes the capture never had.
+func (e *chunkEmitter) flush() {
+	for i := range e.dirs {
+		d := &e.dirs[i]
+		slices.SortFunc(d.early, func(a, b earlySeg) int { return int(int32(a.seq - b.seq)) })
+		for len(d.early) > 0 {
+			s := d.early[0]
+			d.early = d.early[1:]
+			if int32(s.seq-d.next) > 0 {
+				s.c.Note = joinNote(s.c.Note, fmt.Sprintf("%d bytes before it were not captured", s.seq-d.next))
+				d.next = s.seq
+			}
+			e.place(d, s.seq, s.c)
 		}
 	}
-	if len(fr.Payload) < fr.PayloadLen {
-		c.Note = joinNote(c.Note, fmt.Sprintf("cut by the capture's snaplen: %d of %d bytes", len(fr.Payload), fr.PayloadLen))
-	}
-	if len(data) == 0 && c.Note == "" {
-		return // handshake, pure ACKs, teardown
-	}
-	c.Data = slices.Clone(data)
+}
+
+func (e *chunkEmitter) emit(c ui.Chunk) {
 	e.bytes += len(c.Data)
 	e.out = append(e.out, c)
 }
@@ -142,8 +215,9 @@ func joinNote(a, b string) string {
 func flowChunks(ctx context.Context, src *pcapfile.Source, f *decode.Flow) ([]ui.Chunk, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e := &chunkEmitter{f: f, client: f.Client, stop: cancel}
+	e := &chunkEmitter{f: f, stop: cancel}
 	err := src.Run(ctx, e)
+	e.flush()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
