@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# compare.sh: time tapview against tshark on the same capture, in one run.
+# compare.sh: time tapview against tshark (and httpry, tcpflow when
+# installed) on the same capture, in one run.
 #
-#   bench/compare.sh [-r RUNS] [-R TSHARK_RUNS] FILE
-#       Runs `tapview open FILE -o json > /dev/null` RUNS times (default 3)
-#       and `tshark -r FILE -Y http.request -T fields -e http.request.method
-#       -e http.request.uri > /dev/null` TSHARK_RUNS times (default 1),
-#       each under /usr/bin/time -v, and prints wall time, CPU time,
-#       packets/s, MB/s and peak RSS (medians), and the ratios.
+#   bench/compare.sh [-r RUNS] [-R TSHARK_RUNS] [-j LANES] FILE
+#       Runs `tapview open FILE -o json > /dev/null` with one decoder lane
+#       (-j 1) and with LANES lanes (default: one per CPU) RUNS times each
+#       (default 3, alternating), `tshark -r FILE -Y http.request -T fields
+#       -e http.request.method -e http.request.uri > /dev/null`
+#       TSHARK_RUNS times (default 1), and, when installed, `httpry -r
+#       FILE tcp` (C, per packet: request and response lines, no
+#       reassembly or pairing) and `tcpflow -r FILE` (C++, reassembly into
+#       one file per direction, in a temporary directory) RUNS times, each
+#       under /usr/bin/time -v; prints wall time, CPU time, packets/s, MB/s
+#       and peak RSS (medians) and every ratio.
 #
 #   bench/compare.sh -n [-r RUNS] [-t] [-d DIR]
 #       Generates a 150 MB and a 600 MB (4x) HTTP/1.1 keep-alive capture
@@ -14,23 +20,27 @@
 #       tapview's peak RSS on both (memory must grow sub-linearly). With -t
 #       tshark runs on both as well.
 #
-# The machine is described at the top of the output; on a shared or busy
-# machine wall times are noisy, so CPU time (user+sys) is printed too.
+# The machine is described at the top of the output, with its load
+# average at the start and the end: on a shared or busy machine wall
+# times are noisy, so CPU time (user+sys) is printed too, and the lane
+# runs alternate so a burst of load hits both alike.
 set -euo pipefail
 
 runs=3
 truns=1
+lanes=$(nproc)
 growth=0
 growth_tshark=0
 dir="${TMPDIR:-/tmp}"
-while getopts "r:R:ntd:h" opt; do
+while getopts "r:R:j:ntd:h" opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	R) truns=$OPTARG ;;
+	j) lanes=$OPTARG ;;
 	n) growth=1 ;;
 	t) growth_tshark=1 ;;
 	d) dir=$OPTARG ;;
-	*) sed -n '2,18p' "$0"; exit 2 ;;
+	*) sed -n '2,27p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -86,53 +96,81 @@ packets_of() {
 	fi
 }
 
-# compare FILE: the tapview/tshark table for one file.
+# compare FILE: the table of every tool for one file.
 compare() {
-	local file=$1 tv="$work/tapview.runs" ts="$work/tshark.runs"
+	local file=$1 tv="$work/tapview.runs" t1="$work/lane1.runs" ts="$work/tshark.runs"
+	local hp="$work/httpry.runs" tf="$work/tcpflow.runs"
 	: >"$tv"
+	: >"$t1"
 	: >"$ts"
+	: >"$hp"
+	: >"$tf"
 	local bytes pkts
 	bytes=$(stat -c %s "$file")
 	pkts=$(packets_of "$file")
 	echo "file: $file ($(awk -v b="$bytes" 'BEGIN {printf "%.1f MB", b / 1e6}'), $pkts packets)"
 	for ((i = 1; i <= runs; i++)); do
-		echo "  tapview run $i/$runs..." >&2
-		measure "$tv" "$work/tapview" open "$file" -o json
+		echo "  tapview -j 1 run $i/$runs..." >&2
+		measure "$t1" "$work/tapview" open "$file" -o json -j 1
+		echo "  tapview -j $lanes run $i/$runs..." >&2
+		measure "$tv" "$work/tapview" open "$file" -o json -j "$lanes"
 	done
+	if command -v httpry >/dev/null; then
+		for ((i = 1; i <= runs; i++)); do
+			echo "  httpry run $i/$runs..." >&2
+			measure "$hp" httpry -q -r "$file" tcp
+		done
+	fi
+	if command -v tcpflow >/dev/null; then
+		for ((i = 1; i <= runs; i++)); do
+			echo "  tcpflow run $i/$runs..." >&2
+			rm -rf "$work/flows" && mkdir "$work/flows"
+			measure "$tf" tcpflow -r "$file" -o "$work/flows"
+		done
+		rm -rf "$work/flows"
+	fi
 	for ((i = 1; i <= truns; i++)); do
 		echo "  tshark run $i/$truns (slow)..." >&2
 		measure "$ts" "$TSHARK" -r "$file" -Y http.request -T fields -e http.request.method -e http.request.uri
 	done
-	table "$bytes" "$pkts" "$tv" "$ts"
+	table "$bytes" "$pkts" "$tv" "$ts" "$t1" "$hp" "$tf"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# table BYTES PACKETS TAPVIEW_RUNS [TSHARK_RUNS]
+# table BYTES PACKETS TAPVIEW_RUNS [TSHARK_RUNS [LANE1_RUNS [HTTPRY_RUNS [TCPFLOW_RUNS]]]]
+# (TAPVIEW_RUNS are the runs with $lanes lanes; empty files are skipped).
 table() {
-	local bytes=$1 pkts=$2 tv=$3 ts=${4:-}
-	local tw tc tr sw sc sr
-	tw=$(median "$tv" 1)
-	tc=$(median "$tv" 2)
-	tr=$(median "$tv" 3)
-	printf "  %-8s %9s %9s %12s %9s %12s   %s\n" tool "wall s" "cpu s" "packets/s" "MB/s" "peak RSS MB" "runs (wall/cpu/RSS MB)"
-	row() {
-		awk -v n="$1" -v w="$2" -v c="$3" -v r="$4" -v b="$bytes" -v p="$pkts" -v runs="$5" \
-			'BEGIN { printf "  %-8s %9.2f %9.2f %12.0f %9.1f %12.1f   %s\n", n, w, c, p / w, b / 1e6 / w, r / 1024, runs }'
+	local bytes=$1 pkts=$2 tv=$3 ts=${4:-} t1=${5:-} hp=${6:-} tf=${7:-}
+	printf "  %-12s %9s %9s %12s %9s %12s   %s\n" tool "wall s" "cpu s" "packets/s" "MB/s" "peak RSS MB" "runs (wall/cpu/RSS MB)"
+	row() { # NAME RUNS
+		[[ -n $2 && -s $2 ]] || return 0
+		awk -v n="$1" -v w="$(median "$2" 1)" -v c="$(median "$2" 2)" -v r="$(median "$2" 3)" -v b="$bytes" -v p="$pkts" \
+			-v runs="$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$2")" \
+			'BEGIN { printf "  %-12s %9.2f %9.2f %12.0f %9.1f %12.1f   %s\n", n, w, c, p / w, b / 1e6 / w, r / 1024, runs }'
 	}
-	row tapview "$tw" "$tc" "$tr" "$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$tv")"
-	if [[ -n $ts && -s $ts ]]; then
-		sw=$(median "$ts" 1)
-		sc=$(median "$ts" 2)
-		sr=$(median "$ts" 3)
-		row tshark "$sw" "$sc" "$sr" "$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$ts")"
-		awk -v tw="$tw" -v tc="$tc" -v tr="$tr" -v sw="$sw" -v sc="$sc" -v sr="$sr" 'BEGIN {
-			printf "  ratios: tapview is %.1fx faster (wall), %.1fx less CPU; peak RSS is %.3f of tshark'"'"'s (1/%.1f)\n", sw / tw, sc / tc, tr / sr, sr / tr }'
-	fi
+	row "tapview -j 1" "$t1"
+	if [[ -n $t1 && -s $t1 ]]; then row "tapview -j $lanes" "$tv"; else row tapview "$tv"; fi
+	row tshark "$ts"
+	row httpry "$hp"
+	row tcpflow "$tf"
+	# ratio NAME OTHER_RUNS: how tapview (with $lanes lanes) compares.
+	ratio() {
+		[[ -n $2 && -s $2 ]] || return 0
+		awk -v n="$1" -v tw="$(median "$tv" 1)" -v tc="$(median "$tv" 2)" -v tr="$(median "$tv" 3)" \
+			-v ow="$(median "$2" 1)" -v oc="$(median "$2" 2)" -v or="$(median "$2" 3)" 'BEGIN {
+			cpu = oc > 0 ? sprintf("%.2fx", tc / oc) : "-"
+			printf "  vs %-10s tapview is %.2fx as fast (wall), uses %s the CPU, %.2fx the peak RSS\n", n, ow / tw, cpu, tr / or }'
+	}
+	ratio "-j 1" "$t1"
+	ratio tshark "$ts"
+	ratio httpry "$hp"
+	ratio tcpflow "$tf"
 }
 
 machine
 if ((growth == 0)); then
 	if (($# != 1)); then
-		sed -n '2,18p' "$0" >&2
+		sed -n '2,27p' "$0" >&2
 		exit 2
 	fi
 	compare "$1"

@@ -162,10 +162,11 @@ func (c *finalCollector) Exchange(e *decode.Exchange) {
 func completions(t *testing.T, pkts []sources.Packet) (idx []int, paths []string) {
 	t.Helper()
 	c := &finalCollector{seen: map[uint64]bool{}}
-	dec := newDecoders(c, keylog.New(), decodeOptions{noOrdinals: true})
+	dec := newDecoders(c, keylog.New(), decodeOptions{noOrdinals: true, lanes: 1})
 	for i := range pkts {
 		p := pkts[i]
 		dec.Packet(&p)
+		dec.EndBatch(false)
 		for len(idx) < len(c.paths) {
 			idx = append(idx, i)
 		}

@@ -9,13 +9,12 @@ import (
 	"github.com/tapview/tapview/decode/dns"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/http2"
+	"github.com/tapview/tapview/decode/lanes"
 	"github.com/tapview/tapview/decode/pipeline"
-	"github.com/tapview/tapview/decode/taptrace"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/decode/ws"
-	"github.com/tapview/tapview/sources"
 )
 
 // streamParsers lists the TCP protocols offered every connection, in the
@@ -42,13 +41,6 @@ func datagramParsers() []decode.DatagramParser {
 	return []decode.DatagramParser{dns.New()}
 }
 
-// decoders couples the packet decoder with the tap-trace decoder so the
-// pipeline drives both from its one decoder goroutine.
-type decoders struct {
-	tcp   *tcp.Decoder
-	trace *taptrace.Decoder
-}
-
 // decodeOptions are what differs between runs of the same decoders.
 type decodeOptions struct {
 	// owner maps a source to its Kubernetes pod and namespace.
@@ -60,24 +52,21 @@ type decodeOptions struct {
 	// maxFlows caps the flows the decoder tracks at once (--memory's
 	// share; 0 is tcp's default).
 	maxFlows int
+	// lanes is the number of decoder lanes (-j; 0: one per core).
+	lanes int
 }
 
-func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *decoders {
-	d := tcp.NewDecoder(out, tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals, MaxFlows: o.maxFlows})
-	t := taptrace.NewDecoder(out, taptrace.Opener(d.OpenStream), d.NextExchangeID, taptrace.Options{})
-	return &decoders{tcp: d, trace: t}
-}
-
-func (d *decoders) Packet(p *sources.Packet) { d.tcp.Packet(p) }
-
-func (d *decoders) Finish(ts time.Time) {
-	d.trace.Flush()
-	d.tcp.Finish(ts)
-}
-
-func (d *decoders) Tick(now time.Time) {
-	d.trace.Expire(now)
-	d.tcp.Tick(now)
+// newDecoders returns the decoder of packets and tap traces: lanes of TCP
+// decoders (one per core unless o.lanes says otherwise) merged into out,
+// with the same output whatever their number.
+func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *lanes.Decoder {
+	return lanes.New(out, lanes.Options{
+		Lanes: o.lanes,
+		Config: func() tcp.Config {
+			return tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals, MaxFlows: o.maxFlows}
+		},
+		Secrets: keys,
+	})
 }
 
 // runPipeline decodes the inputs into out until they end or ctx is done.
@@ -93,7 +82,8 @@ func runPipelineWith(ctx context.Context, inputs []input, keys *keylog.KeyLog, o
 	for i, in := range inputs {
 		ins[i] = pipeline.Input{Source: in.src, Live: in.live}
 	}
-	opts := pipeline.Options{Notes: out, Traces: dec.trace, Secrets: keys}
+	// The decoder orders notes, traces and embedded keys with the packets.
+	opts := pipeline.Options{Notes: dec, Traces: dec, Secrets: dec}
 	if stats != nil {
 		opts.Stats = stats
 	}

@@ -40,6 +40,7 @@ type sessionFlags struct {
 	bodies    bool
 	mesh      meshFlags   // service-mesh labels, --external (external.go)
 	mem       memoryFlags // --memory, --spill-max (memory.go)
+	lanes     int
 }
 
 func (f *sessionFlags) add(cmd *cobra.Command) {
@@ -54,6 +55,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.IntVar(&f.count, "count", 0, "stop after this many exchanges (flows with --flows)")
 	fs.BoolVar(&f.bodies, "bodies", false, "with -o json: include decoded bodies and gRPC/WebSocket messages")
 	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
+	fs.IntVarP(&f.lanes, "jobs", "j", 0, "decode on this many cores (0: one per core, GOMAXPROCS); the output is the same for any number")
 	f.mesh.add(fs)
 	f.mem.add(fs)
 }
@@ -104,7 +106,10 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	if err := f.mem.apply(); err != nil {
 		return err
 	}
-	dopts := decodeOptions{noOrdinals: true, maxFlows: f.mem.maxFlows()}
+	if f.lanes < 0 {
+		return usageErr("-j %d: give a number of cores, or 0 for one per core", f.lanes)
+	}
+	dopts := decodeOptions{noOrdinals: true, maxFlows: f.mem.maxFlows(), lanes: f.lanes}
 	var runErr error
 	switch mode {
 	case "json":

@@ -39,7 +39,7 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 	out, stats, meshUI := f.mesh.ui(inputs, both)
 	errc := make(chan error, 1)
 	go func() {
-		err := runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{maxFlows: f.mem.maxFlows()})
+		err := runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{maxFlows: f.mem.maxFlows(), lanes: f.lanes})
 		if err != nil && ctx.Err() == nil {
 			// Said in the UI's notes (key E) while it still runs, not
 			// only on stderr after quitting.

@@ -1,6 +1,6 @@
 // Package pipeline runs traffic sources into the decoder: every source
-// reads in its own goroutine and hands batches to one goroutine that owns
-// the decoder, so TCP reassembly and parsers never run concurrently. File
+// reads in its own goroutine and hands batches to one goroutine that
+// feeds the decoder (decode/lanes spreads that over cores itself). File
 // sources are throttled by the decoder; live sources drop and count what
 // the decoder cannot take.
 package pipeline
@@ -51,6 +51,14 @@ type SecretsSink interface {
 // flows while traffic is quiet.
 type ticker interface {
 	Tick(now time.Time)
+}
+
+// batchEnder is implemented by decoders that collect packets into batches
+// of their own (decode/lanes): EndBatch follows every batch a source
+// delivered, more saying whether further batches are already waiting, so
+// the decoder can pass on a partial batch when nothing else is coming.
+type batchEnder interface {
+	EndBatch(more bool)
 }
 
 // sizer is implemented by sources that know their total size (files).
@@ -230,6 +238,7 @@ func (l *loop) run(ctx context.Context, ch <-chan *batch, live bool) {
 		defer t.Stop()
 		tickC = t.C
 	}
+	be, _ := l.dec.(batchEnder)
 	cancelled := ctx.Done()
 	var grace <-chan time.Time
 	for remaining > 0 {
@@ -237,6 +246,9 @@ func (l *loop) run(ctx context.Context, ch <-chan *batch, live bool) {
 		case b := <-ch:
 			if l.handle(b) {
 				remaining--
+			}
+			if be != nil {
+				be.EndBatch(len(ch) > 0)
 			}
 		case <-statsT.C:
 			l.report(false)

@@ -246,6 +246,8 @@ func (c *conn) complete(closing decode.FlowState, ts time.Time) {
 	}
 	if c.lane != nil && !c.evicted {
 		c.lane.linger(c)
+	} else {
+		c.d.forget(c)
 	}
 }
 
@@ -375,7 +377,7 @@ func (d *Decoder) tcpPacket(ln *lane, p *sources.Packet, f *link.Frame, ip []byt
 	d.cur = packetCtx{}
 	d.afterRST()
 	t.Payload = nil
-	if d.open > d.cfg.MaxFlows {
+	if d.open > d.cfg.MaxFlows && d.shard == nil {
 		d.enforceCap()
 	}
 }

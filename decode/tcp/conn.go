@@ -84,7 +84,7 @@ func newConn(d *Decoder, transport, source string, client, server netip.AddrPort
 		c.decided = true
 	}
 	c.flow = decode.Flow{
-		ID:        d.NextFlowID(),
+		ID:        d.newFlowID(),
 		Source:    source,
 		Transport: transport,
 		Client:    client,
@@ -184,7 +184,7 @@ func (c *conn) Flow() *decode.Flow { return &c.flow }
 // so they are unique across flows and sources.
 func (c *conn) NewExchange(proto string) *decode.Exchange {
 	return &decode.Exchange{
-		ID:     c.d.NextExchangeID(),
+		ID:     c.d.newExchangeID(c.flow.ID),
 		FlowID: c.flow.ID,
 		Source: c.flow.Source,
 		Proto:  proto,

@@ -83,6 +83,10 @@ type Config struct {
 	// the cap from a memory budget. Socket streams (OpenStream) are not
 	// counted: their source closes them.
 	MaxFlows int
+	// IDs, when set, allocates flow and exchange IDs instead of the
+	// decoder's own counters, for a decoder sharing one ID space with
+	// others (decode/lanes' decoder of socket streams).
+	IDs IDSource
 	// SkipOrdinals leaves Flow.Ordinals empty. Ordinals exist for per-flow
 	// packet export (8 bytes per packet, and more while the slice grows,
 	// held for as long as a connection lives or lingers); outputs that
@@ -190,6 +194,9 @@ type Decoder struct {
 	streams  map[*Stream]struct{}
 	finished bool
 
+	// shard is set when the decoder is one shard of several (NewShards).
+	shard *shardState
+
 	stats Stats
 }
 
@@ -262,10 +269,18 @@ func (d *Decoder) Packet(p *sources.Packet) {
 		ip = dg
 	}
 	switch f.Proto {
-	case link.ProtoTCP:
-		d.tcpPacket(ln, p, f, ip)
-	case link.ProtoUDP:
-		d.udpPacket(ln, p, f)
+	case link.ProtoTCP, link.ProtoUDP:
+		if !d.owns(f, ip) {
+			return
+		}
+		if d.shard != nil {
+			d.shard.phase = PhasePacket
+		}
+		if f.Proto == link.ProtoTCP {
+			d.tcpPacket(ln, p, f, ip)
+		} else {
+			d.udpPacket(ln, p, f)
+		}
 	default:
 		d.stats.OtherIP++
 	}

@@ -37,7 +37,7 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 		d.stats.Truncated++
 	}
 	c.datagram(side, f.Payload, p.Timestamp)
-	if d.open > d.cfg.MaxFlows {
+	if d.open > d.cfg.MaxFlows && d.shard == nil {
 		d.enforceCap()
 	}
 }
@@ -59,5 +59,6 @@ func (ln *lane) expireUDP(before time.Time, state decode.FlowState) {
 			st = c.flow.State
 		}
 		c.end(st, ln.clock)
+		ln.d.forget(c)
 	}
 }

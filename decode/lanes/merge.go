@@ -1,0 +1,247 @@
+package lanes
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/taptrace"
+	"github.com/tapview/tapview/decode/tcp"
+)
+
+// merger turns the lanes' events back into one stream: it runs on one
+// goroutine (the merge's, or the caller's with one lane).
+type merger struct {
+	out decode.Output
+	n   int
+
+	// flows and exchanges map lanes' local IDs (unique over lanes: lane
+	// i numbers from i<<tcp.ShardIDShift) to public ones.
+	flows     map[uint64]uint64
+	exchanges map[uint64]exchangeID
+	sweepAt   int // exchanges' size that triggers the next sweep
+	nextFlow  uint64
+	nextEx    uint64
+
+	// streams decodes Envoy socket traces and traces decodes all traces,
+	// on this goroutine, with public IDs.
+	streams *tcp.Decoder
+	traces  *taptrace.Decoder
+
+	evictions evictionNotes
+
+	clock     []keyed // scratch for ordering an ordinal's clock events
+	lost      int64   // publications of unknown local IDs (dropped)
+	pos       []int
+	events    *eventPool
+	noteCheck bool // evictions to consider noting after this ordinal
+	finishing bool
+}
+
+// exchangeID is an exchange's public ID and its flow's local ID.
+type exchangeID struct {
+	id, flow uint64
+}
+
+// keyed is a clock event with its sort key.
+type keyed struct {
+	key uint64
+	ev  *tcp.Event
+}
+
+// minSweep is the least number of mapped exchanges before unpublished
+// exchanges of forgotten flows are swept.
+const minSweep = 4096
+
+func newMerger(out decode.Output, n int, opts Options) *merger {
+	m := &merger{
+		out:       out,
+		n:         n,
+		flows:     make(map[uint64]uint64),
+		exchanges: make(map[uint64]exchangeID),
+		sweepAt:   minSweep,
+		pos:       make([]int, n),
+		events:    &eventPool{},
+	}
+	cfg := opts.Config()
+	m.evictions.init(cmp.Or(cfg.MaxFlows, tcp.DefaultMaxFlows))
+	cfg.IDs = m
+	m.streams = tcp.NewDecoder(out, cfg)
+	m.traces = taptrace.NewDecoder(out, taptrace.Opener(m.streams.OpenStream), m.streams.NextExchangeID, opts.Trace)
+	return m
+}
+
+// NextFlowID implements tcp.IDSource for the socket stream decoder.
+func (m *merger) NextFlowID() uint64 {
+	m.nextFlow++
+	return m.nextFlow
+}
+
+// NextExchangeID implements tcp.IDSource.
+func (m *merger) NextExchangeID() uint64 {
+	m.nextEx++
+	return m.nextEx
+}
+
+// merge writes out one batch: ordinal by ordinal, the merge's own items
+// (notes, traces, the trace side of ticks and Finish), then the clock
+// events of every lane ordered by connection, then the packet's events.
+func (m *merger) merge(w *work) {
+	ex := w.extras
+	for i := range m.pos {
+		m.pos[i] = 0
+	}
+	for {
+		ord := uint64(0)
+		found := false
+		if len(ex) > 0 {
+			ord, found = ex[0].ord, true
+		}
+		for i, evs := range w.results {
+			if p := m.pos[i]; p < len(evs) && (!found || evs[p].Ordinal < ord) {
+				ord, found = evs[p].Ordinal, true
+			}
+		}
+		if !found {
+			break
+		}
+		for len(ex) > 0 && ex[0].ord == ord {
+			m.extra(&ex[0])
+			ex = ex[1:]
+		}
+		// Clock events of every lane, by connection.
+		clock := m.clock[:0]
+		for i, evs := range w.results {
+			p := m.pos[i]
+			for ; p < len(evs) && evs[p].Ordinal == ord && evs[p].Phase == tcp.PhaseClock; p++ {
+				clock = append(clock, keyed{key: m.groupKey(evs[p].Group), ev: &evs[p]})
+			}
+			m.pos[i] = p
+		}
+		if len(clock) > 1 {
+			slices.SortStableFunc(clock, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
+		}
+		for _, k := range clock {
+			m.event(k.ev)
+		}
+		clear(clock)
+		m.clock = clock[:0]
+		// The packet's own events (one lane).
+		for i, evs := range w.results {
+			p := m.pos[i]
+			for ; p < len(evs) && evs[p].Ordinal == ord; p++ {
+				m.event(&evs[p])
+			}
+			m.pos[i] = p
+		}
+		if m.noteCheck || m.finishing {
+			m.evictions.check(m, m.finishing)
+			m.noteCheck = false
+		}
+	}
+	for i, evs := range w.results {
+		clear(evs)
+		m.events.put(evs[:0])
+		w.results[i] = nil
+	}
+}
+
+// groupKey orders clock events: by the public ID of their flow. Every
+// flow with clock events was created by an earlier packet, so it has one.
+func (m *merger) groupKey(local uint64) uint64 {
+	if id, ok := m.flows[local]; ok {
+		return id
+	}
+	return ^uint64(0)
+}
+
+// extra acts on one of the merge's own items.
+func (m *merger) extra(x *extra) {
+	switch x.kind {
+	case itemNote:
+		m.out.Note(x.note)
+	case itemTrace:
+		m.traces.Trace(&x.trace)
+	case itemTick:
+		m.traces.Expire(x.ts)
+		m.streams.Tick(x.ts)
+	case itemFinish:
+		m.finishing = true
+		m.traces.Flush()
+		m.streams.Finish(x.ts)
+	case itemFence:
+		close(x.done)
+	}
+}
+
+// event maps one lane event's IDs and publishes it.
+func (m *merger) event(ev *tcp.Event) {
+	switch ev.Kind {
+	case tcp.EventNewFlow:
+		m.nextFlow++
+		m.flows[ev.ID] = m.nextFlow
+	case tcp.EventNewExchange:
+		m.nextEx++
+		m.exchanges[ev.ID] = exchangeID{id: m.nextEx, flow: ev.Group}
+	case tcp.EventFlow:
+		f := ev.Flow
+		id, ok := m.flows[f.ID]
+		if !ok {
+			m.lost++
+			return
+		}
+		f.ID = id
+		m.out.Flow(f)
+	case tcp.EventExchange:
+		e := ev.Exchange
+		x, ok := m.exchanges[e.ID]
+		if !ok {
+			m.lost++
+			return
+		}
+		if e.State.Final() {
+			delete(m.exchanges, e.ID)
+		}
+		e.ID = x.id
+		e.FlowID = m.flows[e.FlowID]
+		m.out.Exchange(e)
+	case tcp.EventForget:
+		delete(m.flows, ev.ID)
+		if len(m.exchanges) >= m.sweepAt {
+			m.sweep()
+		}
+	case tcp.EventEvicted:
+		m.evictions.add(m, ev)
+		m.noteCheck = true
+	}
+}
+
+// sweep forgets exchanges of forgotten flows that never published a
+// final state (a parser that failed, say), so the map stays the size of
+// what is open.
+func (m *merger) sweep() {
+	for local, x := range m.exchanges {
+		if _, ok := m.flows[x.flow]; !ok {
+			delete(m.exchanges, local)
+		}
+	}
+	m.sweepAt = max(minSweep, 2*len(m.exchanges))
+}
+
+// eventPool recycles the lanes' event buffers.
+type eventPool struct{ p sync.Pool }
+
+func (p *eventPool) get() []tcp.Event {
+	if b, ok := p.p.Get().(*[]tcp.Event); ok {
+		return *b
+	}
+	return nil
+}
+
+func (p *eventPool) put(evs []tcp.Event) {
+	if cap(evs) == 0 {
+		return
+	}
+	p.p.Put(&evs)
+}

@@ -1,0 +1,222 @@
+package tcp
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// Shards keep one flow cap (Config.MaxFlows) for all of them, and evict
+// the same flows whatever their number. A shard only knows its own
+// flows, so the cap is checked at sync points, every capEvery items:
+// each shard posts how many flows of each source it has open, and
+// capLag sync points later every shard reads all the posts of that point
+// (by then the others are usually past it: reading waits only for a
+// shard that is more than capLag*capEvery items behind). When the total
+// exceeds the cap, all shards decide alike to evict from the source
+// holding the most flows, k = max(excess, cap/evictShare) of its least
+// recently active: they post the last-activity times of their oldest k
+// and wait for each other (the only barrier, and only when evicting),
+// and each closes its flows of that source active no later than the
+// k-th oldest of all. After an eviction the next capLag points decide
+// nothing, since their posts predate it.
+//
+// The cap may so be exceeded by up to capLag*capEvery new flows before
+// an eviction starts (4096 at these settings).
+const (
+	capEvery = 256
+	capLag   = 16
+)
+
+// capSync is shared by the shards of one decoder.
+type capSync struct {
+	n      int
+	mu     sync.Mutex
+	cond   sync.Cond
+	rounds map[uint64]*capRound
+}
+
+// capRound is one sync point.
+type capRound struct {
+	counts  [][]int // per shard: open flows per source (Decoder.lanes order)
+	posted  int
+	read    int
+	oldest  [][]time.Time // per shard, when evicting: its oldest k
+	oposted int
+	oread   int
+}
+
+func newCapSync(n int) *capSync {
+	cs := &capSync{n: n, rounds: make(map[uint64]*capRound)}
+	cs.cond.L = &cs.mu
+	return cs
+}
+
+func (cs *capSync) round(s uint64) *capRound {
+	r := cs.rounds[s]
+	if r == nil {
+		r = &capRound{counts: make([][]int, cs.n), oldest: make([][]time.Time, cs.n)}
+		cs.rounds[s] = r
+	}
+	return r
+}
+
+// post records shard i's open flows per source at sync point s.
+func (cs *capSync) post(s uint64, i int, counts []int) {
+	cs.mu.Lock()
+	r := cs.round(s)
+	r.counts[i] = counts
+	r.posted++
+	if r.posted == cs.n {
+		cs.cond.Broadcast()
+	}
+	cs.mu.Unlock()
+}
+
+// totals waits for every shard's post of sync point s and returns the
+// open flows per source over all shards.
+func (cs *capSync) totals(s uint64) []int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	r := cs.round(s)
+	for r.posted < cs.n {
+		cs.cond.Wait()
+	}
+	var sum []int
+	for _, c := range r.counts {
+		for len(sum) < len(c) {
+			sum = append(sum, 0)
+		}
+		for j, v := range c {
+			sum[j] += v
+		}
+	}
+	// A round's counts are read capLag points after its evictions
+	// (if any) were decided, so this is its last use.
+	r.read++
+	if r.read == cs.n {
+		delete(cs.rounds, s)
+	}
+	return sum
+}
+
+// cutoff posts shard i's oldest last-activity times (sorted) at sync
+// point s, waits for every shard's, and returns the k-th oldest of all
+// (the newest of all when there are fewer), and false when no shard has
+// any.
+func (cs *capSync) cutoff(s uint64, i int, oldest []time.Time, k int) (time.Time, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	r := cs.round(s)
+	r.oldest[i] = oldest
+	r.oposted++
+	if r.oposted == cs.n {
+		cs.cond.Broadcast()
+	}
+	for r.oposted < cs.n {
+		cs.cond.Wait()
+	}
+	var all []time.Time
+	for _, o := range r.oldest {
+		all = append(all, o...)
+	}
+	r.oread++
+	if len(all) == 0 {
+		return time.Time{}, false
+	}
+	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
+	return all[min(k, len(all))-1], true
+}
+
+// capPoint runs sync point s of a shard: a decision on the posts of
+// s-capLag, then this shard's post.
+func (d *Decoder) capPoint(s uint64) {
+	sh := d.shard
+	cs := sh.cap
+	if s >= capLag {
+		totals := cs.totals(s - capLag)
+		if s >= sh.quietUntil {
+			d.capDecide(s, totals)
+		}
+	}
+	counts := make([]int, len(d.lanes))
+	for j, ln := range d.lanes {
+		counts[j] = ln.tcpList.n + ln.udpList.n
+	}
+	cs.post(s, sh.index, counts)
+}
+
+// capDecide evicts when the open flows of all shards exceed the cap.
+func (d *Decoder) capDecide(s uint64, totals []int) {
+	total, src := 0, -1
+	for j, v := range totals {
+		total += v
+		if src < 0 || v > totals[src] {
+			src = j
+		}
+	}
+	limit := d.cfg.MaxFlows
+	if total <= limit || src < 0 || src >= len(d.lanes) {
+		return
+	}
+	k := max(1, total-limit, limit/evictShare)
+	ln := d.lanes[src]
+	oldest := ln.oldest(k)
+	d.shard.quietUntil = s + capLag
+	d.shard.evictions++
+	t, ok := d.shard.cap.cutoff(s, d.shard.index, oldest, k)
+	if !ok {
+		return
+	}
+	ln.evictThrough(t)
+}
+
+// oldest returns the last-activity times of the lane's k least recently
+// active flows, oldest first.
+func (ln *lane) oldest(k int) []time.Time {
+	ts := make([]time.Time, 0, ln.tcpList.n+ln.udpList.n)
+	for c := ln.tcpList.head; c != nil; c = c.next {
+		ts = append(ts, c.flow.Last)
+	}
+	for c := ln.udpList.head; c != nil; c = c.next {
+		ts = append(ts, c.flow.Last)
+	}
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	return ts[:min(k, len(ts))]
+}
+
+// evictThrough closes, for the flow cap, the lane's flows last active no
+// later than t, as timed out: UDP conversations directly, TCP
+// connections by one gopacket flush (see lane.evict).
+func (ln *lane) evictThrough(t time.Time) {
+	d := ln.d
+	tc := t.Add(time.Nanosecond)
+	before := d.stats.Evicted
+	for c := ln.udpList.head; c != nil; {
+		next := c.next
+		if c.flow.Last.Before(tc) {
+			ln.udpList.remove(c)
+			if ln.udp[c.key()] == c {
+				delete(ln.udp, c.key())
+			}
+			if !c.ended {
+				d.stats.Evicted++
+				c.end(decode.FlowTimedOut, ln.clock)
+			}
+			d.forget(c)
+		}
+		c = next
+	}
+	d.evicting = true
+	ln.flush(reassembly.FlushOptions{T: tc, TC: tc})
+	d.evicting = false
+	ln.flushedBefore(tc)
+	if n := d.stats.Evicted - before; n > 0 && d.shard != nil {
+		d.shard.record(Event{Kind: EventEvicted, Evicted: &Eviction{Source: ln.name, Count: n, Clock: ln.clock}})
+	}
+	d.pruneDirty()
+}
