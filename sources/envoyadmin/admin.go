@@ -7,6 +7,7 @@ package envoyadmin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/matcher/v3"
 	taptapv3 "github.com/envoyproxy/go-control-plane/envoy/config/tap/v3"
 	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
@@ -124,14 +124,26 @@ func TapRequest(cfg Config) ([]byte, error) {
 		out.MaxBufferedRxBytes = wrapperspb.UInt32(cfg.MaxBytes)
 		out.MaxBufferedTxBytes = wrapperspb.UInt32(cfg.MaxBytes)
 	}
-	req := &adminv3.TapRequest{ConfigId: cfg.ConfigID, TapConfig: &taptapv3.TapConfig{Match: match, OutputConfig: out}}
+	tc := &taptapv3.TapConfig{Match: match, OutputConfig: out}
 	// The PGV validators are compiled in unless built with disable_pgv.
-	if v, ok := any(req).(interface{ ValidateAll() error }); ok {
+	if v, ok := any(tc).(interface{ ValidateAll() error }); ok {
 		if err := v.ValidateAll(); err != nil {
 			return nil, fmt.Errorf("envoy admin tap: the tap request would be refused: %w", err)
 		}
 	}
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(req)
+	cb, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(tc)
+	if err != nil {
+		return nil, fmt.Errorf("envoy admin tap: encode request: %w", err)
+	}
+	// The envelope is envoy.admin.v3.TapRequest {config_id, tap_config},
+	// written here rather than with the generated admin/v3 package: that
+	// package also holds the config dump types, which link in the whole of
+	// Envoy's bootstrap, cluster, listener and TLS configuration (about 2 MB
+	// of the binary) for one string field.
+	b, err := json.Marshal(struct {
+		ConfigID  string          `json:"config_id"`
+		TapConfig json.RawMessage `json:"tap_config"`
+	}{cfg.ConfigID, cb})
 	if err != nil {
 		return nil, fmt.Errorf("envoy admin tap: encode request: %w", err)
 	}
