@@ -252,8 +252,12 @@ func (m *Model) exchangeColumns() []column {
 	if m.w >= 140 || len(m.stats) > 1 {
 		w := 10
 		if m.w >= 140 {
+			most := 20
+			if m.w >= 180 {
+				most = 32 // the URL column stops growing at 120 anyway
+			}
 			for _, s := range m.stats {
-				w = max(w, min(len(s.Name), 20))
+				w = max(w, min(len(s.Name), most))
 			}
 		}
 		cols = append(cols, column{key: exSrc, title: "SOURCE", w: w, middle: true, drop: 3})
@@ -281,7 +285,7 @@ func (m *Model) exchangeColumns() []column {
 }
 
 func (m *Model) exchangeTitles(cols []column) string {
-	return m.st.colTitle.Render(titleLine(cols, m.w))
+	return m.st.colTitle.Render(titleLine(m.sortArrow(paneExchanges, cols), m.w))
 }
 
 // renderExRow lays out one row. Only the status cell is coloured, except

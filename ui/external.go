@@ -250,6 +250,12 @@ func (m *Model) toggleBoth() tea.Cmd {
 	m.detail = detailState{}
 	clear(m.rowCache)
 	cmds := []tea.Cmd{}
+	for p := range m.sorts {
+		// Positions differ between the stores: sort again.
+		m.sorts[p].order = nil
+		m.sorts[p].gen++
+		cmds = append(cmds, m.startSort(paneID(p), true))
+	}
 	for p := range m.idx {
 		m.lists[p] = listState{follow: m.lists[p].follow}
 		expr := m.idx[p].expr

@@ -129,7 +129,7 @@ func (m *Model) flowColumns() []column {
 }
 
 func (m *Model) flowTitles(cols []column) string {
-	return m.st.colTitle.Render(titleLine(cols, m.w))
+	return m.st.colTitle.Render(titleLine(m.sortArrow(paneFlows, cols), m.w))
 }
 
 func (r *flRow) cells() []string {

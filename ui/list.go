@@ -160,7 +160,18 @@ func (m *Model) onListKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 const listTop = 2
 
 func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
-	if m.over != nil || m.prompt != nil {
+	if m.prompt != nil {
+		return nil
+	}
+	if m.over != nil {
+		// The overlays scroll with the wheel as with j/k.
+		k := "j"
+		if ms.Button == tea.MouseWheelUp {
+			k = "k"
+		}
+		for range 3 {
+			m.over.key(m, tea.KeyPressMsg{Code: rune(k[0]), Text: k})
+		}
 		return nil
 	}
 	delta := 0

@@ -98,6 +98,26 @@ func (m *Model) sortName(p paneID, col int) string {
 	return [...]string{"TIME", "SOURCE", "METHOD", "HOST+PATH", "STATUS", "LAT", "SIZE", "TYPE"}[col]
 }
 
+// sortArrow marks the sorted column's title, as k9s does, so the order
+// of the list is visible where the eye already is.
+func (m *Model) sortArrow(p paneID, cols []column) []column {
+	s := &m.sorts[p]
+	if s.col < 0 {
+		return cols
+	}
+	out := append([]column(nil), cols...)
+	for i := range out {
+		if out[i].key == s.col {
+			if s.desc {
+				out[i].title += "↓"
+			} else {
+				out[i].title += "↑"
+			}
+		}
+	}
+	return out
+}
+
 // startSort runs a sort pass over what pane p shows. force starts one
 // even when the last order is still current (a new column or direction).
 func (m *Model) startSort(p paneID, force bool) tea.Cmd {

@@ -233,11 +233,11 @@ func (m *Model) hints() string {
 	case m.over != nil:
 		return m.over.hints()
 	case m.ext.open:
-		return "esc back · 1 exchanges "
+		return "q back · 1 exchanges "
 	case m.detail.open && m.detail.pane == paneFlows:
-		return "/ search · esc back "
+		return "s bytes · l exchanges · q back "
 	case m.detail.open:
-		return "tab tabs · v view · / search · esc back "
+		return "tab tabs · v view · / search · q back "
 	default:
 		return "/ filter · enter open "
 	}

@@ -71,6 +71,11 @@ type bytesView struct {
 	cacheW int
 	cacheH bool
 	cache  []string
+	// anchor is the start of the exchange the view was opened from: it
+	// opens at that exchange's first packet, not at the connection's.
+	anchor     time.Time
+	anchorLine int
+	anchored   bool
 }
 
 // openStream opens the bytes view on the flow of the selected exchange
@@ -90,6 +95,9 @@ func (m *Model) openStream() tea.Cmd {
 		return m.flash("the flow of this row is no longer kept, so its bytes cannot be shown", false)
 	}
 	v := &bytesView{flow: f}
+	if e != nil {
+		v.anchor = e.Start
+	}
 	m.openOverlay(v)
 	return v.load(m)
 }
@@ -150,7 +158,7 @@ func (v *bytesView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
 	case key.Matches(k, m.keys.View):
 		v.hex = !v.hex
-		v.top = 0
+		v.anchored = false // back at the exchange's first packet in the new layout
 		return nil, true
 	case key.Matches(k, m.keys.Mask):
 		cmd := m.toggleMask()
@@ -178,6 +186,9 @@ func (v *bytesView) lines(m *Model, h int) []string {
 			longBytes(v.res.c2s), longBytes(v.res.s2c), mode)
 	}
 	all := v.render(m)
+	if !v.anchored && v.res != nil {
+		v.top, v.anchored = v.anchorLine, true
+	}
 	if pos := v.position(len(all), h-1); pos != "" {
 		info += " · " + pos
 	}
@@ -216,7 +227,11 @@ func (v *bytesView) render(m *Model) []string {
 		noteLine("No packet of this flow carried payload (a handshake and teardown only).")
 	}
 	cli, srv := m.st.streamC, m.st.streamS
+	v.anchorLine = 0
 	for _, c := range r.chunks {
+		if v.anchorLine == 0 && !v.anchor.IsZero() && c.FromClient && len(c.Data) > 0 && !c.Time.Before(v.anchor) {
+			v.anchorLine = len(out)
+		}
 		st, dir := srv, "server → client"
 		if c.FromClient {
 			st, dir = cli, "client → server"
