@@ -63,7 +63,24 @@
 //     summed over sources.
 //   - Keys live in one keyMap; Update matches against it and the help
 //     screen is generated from it. "/" filters a list and searches the
-//     detail; n/N step through search matches in the detail.
+//     detail; n/N step through search matches in the detail. q goes
+//     back and quits only from the list, Q and ctrl+c quit anywhere (as
+//     in mitmproxy).
+//   - Views. Help, notes and the bytes of a flow are overlays: small
+//     types with their own state behind a three-method interface
+//     (views.go), which the root Model routes keys to and draws in place
+//     of the lists. The lists, the detail and the external lens still
+//     keep their state in the Model; new views should be overlays.
+//   - Sorting is a permutation of the shown store positions built over
+//     summaries in a command, like a filter pass, and rebuilt when the
+//     list grows; marks are IDs, so they survive sorting, filtering and
+//     eviction, and x exports only them while any are set.
+//   - Bytes. The UI decodes no packets: a StreamReader from the CLI
+//     reads a flow's packets again from its capture by ordinal (frame
+//     numbers match Wireshark) and the view only lays them out.
+//   - Messages. A status message too long for the bar is shown whole on
+//     lines above it; errors and export results are also kept as notes
+//     (key E) next to the sources' warnings.
 //   - Service mesh. With a sidecar, the CLI gives two stores: Store shows
 //     each request once (the app leg; network-leg duplicates left out by
 //     decode/mesh) and Both has both legs; b swaps them, and since list
