@@ -1,0 +1,80 @@
+package jsonl
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// needsCare is the byte loop's test in quote: what plain8 must find.
+func needsCare(c byte) bool { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7f }
+
+// TestQuoteWordsAgree checks plain8 against the byte test on every byte
+// value in every position of words otherwise plain, and on random words.
+func TestQuoteWordsAgree(t *testing.T) {
+	base := []byte("abcdefgh")
+	check := func(w []byte) {
+		want := true
+		for _, c := range w {
+			want = want && !needsCare(c)
+		}
+		s := string(w)
+		if got := plain8(load8(s, 0)); got != want {
+			t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(c)
+			check(w)
+			w[(pos+1)%8] = 0xff // a carry out of a neighbour
+			check(w)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		w := make([]byte, 8)
+		for i := range w {
+			if r.IntN(4) == 0 {
+				w[i] = byte(r.IntN(256))
+			} else {
+				w[i] = byte(0x20 + r.IntN(0x5f))
+			}
+		}
+		check(w)
+	}
+}
+
+// TestQuoteSameAsShortPieces checks quote on long strings against
+// quoting them in pieces shorter than a word (which never skip), joined:
+// the same escapes, wherever a special byte or rune falls.
+func TestQuoteSameAsShortPieces(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "Z", " ", "/", "\"", "\\", "\n", "\x00", "\x1f", "\x7f", "é", "日", "\u009b", "\u2028", "\u202e", "\xff", "\xe2\x80"}
+	for range 20000 {
+		var s string
+		for k := r.IntN(40); k > 0; k-- {
+			if r.IntN(3) == 0 {
+				s += alphabet[r.IntN(len(alphabet))]
+			} else {
+				s += "plain-text"[:r.IntN(10)+1]
+			}
+		}
+		got := string(quote(nil, s))
+		want := []byte{'"'}
+		// Cut at rune boundaries into pieces of at most 7 bytes.
+		for i := 0; i < len(s); {
+			j := min(i+7, len(s))
+			for j < len(s) && j > i+1 && s[j]&0xc0 == 0x80 {
+				j--
+			}
+			piece := quote(nil, s[i:j])
+			want = append(want, piece[1:len(piece)-1]...)
+			i = j
+		}
+		want = append(want, '"')
+		if got != string(want) {
+			t.Fatalf("quote(%q) = %s, pieces give %s", s, got, want)
+		}
+	}
+}
