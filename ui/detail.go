@@ -254,10 +254,16 @@ func exchangeTitle(e *decode.Exchange) string {
 	b.WriteString(exchangeURL(e))
 	b.WriteString("  →  ")
 	switch {
-	case e.Response != nil:
-		b.WriteString(strings.TrimSpace(fmt.Sprintf("%d %s", e.Response.Status, e.Response.Reason)))
 	case e.DNS != nil && e.DNS.Rcode != "":
 		b.WriteString(e.DNS.Rcode)
+	case e.DNS != nil:
+		b.WriteString("no answer (" + string(e.State) + ")")
+	case e.Proto == "ws":
+		b.WriteString("WebSocket messages (" + string(e.State) + ")")
+	case e.Response != nil && e.Response.Status > 0:
+		b.WriteString(strings.TrimSpace(fmt.Sprintf("%d %s", e.Response.Status, e.Response.Reason)))
+	case e.Response != nil:
+		b.WriteString("response (" + string(e.State) + ")")
 	case e.State == decode.Pending:
 		b.WriteString("pending")
 	default:

@@ -189,6 +189,11 @@ func statusText(e *decode.Exchange) (string, statusClass) {
 		}
 		return grpcShort(e.GRPC.Status), cls
 	}
+	if e.GRPC != nil && e.State == decode.Reset {
+		// A stream reset before its status (a cancelled Watch) did not
+		// end in its HTTP 200.
+		return "RST", classError
+	}
 	if e.DNS != nil && e.DNS.Rcode != "" {
 		if e.DNS.Rcode == "NOERROR" {
 			return "OK", classOK

@@ -470,3 +470,19 @@ func TestDNSCellsNotCut(t *testing.T) {
 		checkFits(t, scr, sz[0], sz[1])
 	}
 }
+
+func TestTitlesAndStatusNotZero(t *testing.T) {
+	dns := &decode.Exchange{Proto: "dns", State: decode.Complete, Response: &decode.Message{},
+		DNS: &decode.DNSInfo{Type: "A", Name: "example.com", Rcode: "NOERROR"}}
+	ws := &decode.Exchange{Proto: "ws", State: decode.Complete, Request: &decode.Message{}, Response: &decode.Message{}}
+	for _, e := range []*decode.Exchange{dns, ws} {
+		if title := exchangeTitle(e); strings.Contains(title, "→  0") {
+			t.Errorf("%s title reads → 0: %q", e.Proto, title)
+		}
+	}
+	watch := &decode.Exchange{Proto: "grpc", State: decode.Reset, GRPC: &decode.GRPCInfo{Status: -1},
+		Response: &decode.Message{Status: 200}}
+	if s, _ := statusText(watch); s != "RST" {
+		t.Errorf("a reset gRPC stream without status shows %q, want RST", s)
+	}
+}
