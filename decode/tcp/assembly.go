@@ -110,6 +110,7 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 	c := newConn(d, "tcp", cur.pkt.Source, client, server, cur.pkt.Timestamp)
 	c.keyed = true
 	c.lane = fa.lane
+	c.bucket = d.bucket
 	fa.lane.tcpList.push(c)
 	if partial {
 		c.flow.Partial = true

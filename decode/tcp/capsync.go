@@ -179,12 +179,9 @@ func (d *Decoder) capDecide(s uint64, totals []int) {
 // active flows, oldest first.
 func (ln *lane) oldest(k int) []time.Time {
 	ts := make([]time.Time, 0, ln.tcpList.n+ln.udpList.n)
-	for c := ln.tcpList.head; c != nil; c = c.next {
-		ts = append(ts, c.flow.Last)
-	}
-	for c := ln.udpList.head; c != nil; c = c.next {
-		ts = append(ts, c.flow.Last)
-	}
+	add := func(c *conn) { ts = append(ts, c.flow.Last) }
+	ln.tcpList.all(add)
+	ln.udpList.all(add)
 	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
 	return ts[:min(k, len(ts))]
 }
@@ -196,21 +193,20 @@ func (ln *lane) evictThrough(t time.Time) {
 	d := ln.d
 	tc := t.Add(time.Nanosecond)
 	before := d.stats.Evicted
-	for c := ln.udpList.head; c != nil; {
-		next := c.next
-		if c.flow.Last.Before(tc) {
-			ln.udpList.remove(c)
-			if ln.udp[c.key()] == c {
-				delete(ln.udp, c.key())
-			}
-			if !c.ended {
-				d.stats.Evicted++
-				c.end(decode.FlowTimedOut, ln.clock)
-			}
-			d.forget(c)
+	ln.udpList.all(func(c *conn) {
+		if !c.flow.Last.Before(tc) {
+			return
 		}
-		c = next
-	}
+		ln.udpList.remove(c)
+		if ln.udp[c.key()] == c {
+			delete(ln.udp, c.key())
+		}
+		if !c.ended {
+			d.stats.Evicted++
+			c.end(decode.FlowTimedOut, ln.clock)
+		}
+		d.forget(c)
+	})
 	d.evicting = true
 	ln.flush(reassembly.FlushOptions{T: tc, TC: tc})
 	d.evicting = false

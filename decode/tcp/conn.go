@@ -50,11 +50,13 @@ type conn struct {
 	swapped    bool
 	decided    bool // a handler was chosen, or the flow stays raw
 	ended      bool
-	dirty      bool // counters changed since the last publication
-	keyed      bool // found by its addresses (packets), not a socket stream
-	listed     bool // on one of the lane's idle lists
-	evicted    bool // ended to make room under Config.MaxFlows
-	fresh      bool // created, not yet published (Accept publishes it)
+	dirty      bool  // counters changed since the last publication
+	keyed      bool  // found by its addresses (packets), not a socket stream
+	listed     bool  // on one of the lane's idle lists
+	stray      bool  // listed apart, out of order (see flowList)
+	bucket     uint8 // hash bucket of the addresses, in a shard (ShardBuckets)
+	evicted    bool  // ended to make room under Config.MaxFlows
+	fresh      bool  // created, not yet published (Accept publishes it)
 	finSeen    [2]bool
 	rstPending bool
 }

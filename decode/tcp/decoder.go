@@ -194,8 +194,10 @@ type Decoder struct {
 	streams  map[*Stream]struct{}
 	finished bool
 
-	// shard is set when the decoder is one shard of several (NewShards).
-	shard *shardState
+	// shard is set when the decoder is one shard of several (NewShards);
+	// bucket is then the hash bucket of the packet being decoded.
+	shard  *shardState
+	bucket uint8
 
 	stats Stats
 }

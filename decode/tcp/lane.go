@@ -26,7 +26,11 @@ type lane struct {
 	lastMaint time.Time
 	packets   int // since the last Tick
 
-	lingerQ []lingerEntry
+	// lingerQ holds the lingering connections in the order they ended,
+	// one queue per hash bucket in a shard (ShardBuckets), so the cap
+	// on lingering connections applies per bucket and does not depend
+	// on how buckets are spread over shards; one queue otherwise.
+	lingerQ [][]lingerEntry
 	// Open flows by transport, least recently active first. A TCP
 	// connection stays listed until gopacket is done with it (an RST
 	// ends the flow earlier, but its connection is still held).
@@ -103,38 +107,63 @@ func (ln *lane) maintain() {
 	ln.expireLinger(false)
 	ln.noteEvictions(false)
 	d.publishDirty()
+	if sh := d.shard; sh != nil && sh.index == 0 && sh.evictions > 0 {
+		// The merge notes evictions, by capture time; it learns the
+		// clock from here once there were any.
+		sh.record(Event{Kind: EventEvicted, Evicted: &Eviction{Source: ln.name, Clock: ln.clock}})
+	}
 }
 
 // linger keeps an ended TCP connection findable by its addresses for a
-// while, so its last packets are counted to it. At most MaxFlows linger:
-// a flood of short connections must not grow the table within Linger.
+// while, so its last packets are counted to it. At most MaxFlows linger
+// (MaxFlows/ShardBuckets per bucket in a shard): a flood of short
+// connections must not grow the table within Linger.
 func (ln *lane) linger(c *conn) {
 	if !c.keyed {
+		ln.d.forget(c)
 		return
 	}
-	ln.closed[c.key()] = c
-	ln.lingerQ = append(ln.lingerQ, lingerEntry{c: c, until: ln.clock.Add(ln.d.cfg.Linger)})
-	if len(ln.lingerQ) > ln.d.cfg.MaxFlows {
-		e := ln.lingerQ[0]
-		if ln.closed[e.c.key()] == e.c {
-			delete(ln.closed, e.c.key())
-		}
-		ln.lingerQ[0] = lingerEntry{}
-		ln.lingerQ = ln.lingerQ[1:]
+	d := ln.d
+	limit, b := d.cfg.MaxFlows, 0
+	if d.shard != nil {
+		limit, b = max(1, limit/ShardBuckets), int(c.bucket)
 	}
+	if ln.lingerQ == nil {
+		n := 1
+		if d.shard != nil {
+			n = ShardBuckets
+		}
+		ln.lingerQ = make([][]lingerEntry, n)
+	}
+	ln.closed[c.key()] = c
+	q := append(ln.lingerQ[b], lingerEntry{c: c, until: ln.clock.Add(d.cfg.Linger)})
+	if len(q) > limit {
+		ln.unlinger(q[0].c)
+		q[0] = lingerEntry{}
+		q = q[1:]
+	}
+	ln.lingerQ[b] = q
+}
+
+// unlinger forgets a lingering connection.
+func (ln *lane) unlinger(c *conn) {
+	if ln.closed[c.key()] == c {
+		delete(ln.closed, c.key())
+	}
+	ln.d.forget(c)
 }
 
 func (ln *lane) expireLinger(all bool) {
-	n := 0
-	for _, e := range ln.lingerQ {
-		if !all && !e.until.Before(ln.clock) {
-			break
+	for b, q := range ln.lingerQ {
+		n := 0
+		for _, e := range q {
+			if !all && !e.until.Before(ln.clock) {
+				break
+			}
+			ln.unlinger(e.c)
+			n++
 		}
-		if ln.closed[e.c.key()] == e.c {
-			delete(ln.closed, e.c.key())
-		}
-		n++
+		clear(q[:n])
+		ln.lingerQ[b] = q[n:]
 	}
-	clear(ln.lingerQ[:n])
-	ln.lingerQ = ln.lingerQ[n:]
 }

@@ -48,34 +48,67 @@ const evictNoteEvery = 10 * time.Second
 
 // maxTouchWalk bounds how far touch walks back to keep a list ordered by
 // last activity when a packet's timestamp is older than other flows'
-// (merged interfaces, damaged clocks); further back, order is approximate.
+// (merged interfaces, damaged clocks); a flow that would need more steps
+// becomes a stray (see flowList).
 const maxTouchWalk = 64
 
 // flowList is a lane's open flows of one transport, least recently active
 // (oldest Flow.Last) first. Idle timeouts and evictions take flows from
 // its head, so neither has to look at every flow.
+//
+// The list from head is exactly ordered. A flow that cannot be put in
+// order within maxTouchWalk steps (its packet is older than the last 64
+// flows' activity) is kept apart as a stray, in no order: idle checks
+// look at the head and at every stray, so what is idle is known exactly
+// whatever other flows share the list, and decoder lanes that split the
+// flows differently time out the same ones at the same packet. Strays
+// are rare: capture times must go back by more than 64 flows' activity.
 type flowList struct {
 	head, tail *conn
-	n          int
+	n          int // listed flows, strays included
+	strays     *conn
+	nstray     int
 }
 
-// push appends a new flow (the most recently active).
-func (l *flowList) push(c *conn) { l.insertAfter(c, l.tail) }
+// push lists a new flow.
+func (l *flowList) push(c *conn) { l.place(c) }
+
+// place links c after the last flow active no later than it, walking
+// back from the tail, or makes it a stray when that takes too long.
+func (l *flowList) place(c *conn) {
+	p := l.tail
+	for i := 0; p != nil && p.flow.Last.After(c.flow.Last); i++ {
+		if i == maxTouchWalk {
+			l.addStray(c)
+			return
+		}
+		p = p.prev
+	}
+	l.insertAfter(c, p)
+}
 
 // remove unlinks c if it is listed.
 func (l *flowList) remove(c *conn) {
 	if !c.listed {
 		return
 	}
-	if c.prev != nil {
+	switch {
+	case c.prev != nil:
 		c.prev.next = c.next
-	} else {
+	case c.stray:
+		l.strays = c.next
+	default:
 		l.head = c.next
 	}
-	if c.next != nil {
+	switch {
+	case c.next != nil:
 		c.next.prev = c.prev
-	} else {
+	case !c.stray:
 		l.tail = c.prev
+	}
+	if c.stray {
+		c.stray = false
+		l.nstray--
 	}
 	c.prev, c.next = nil, nil
 	c.listed = false
@@ -90,11 +123,7 @@ func (l *flowList) touch(c *conn) {
 		return
 	}
 	l.remove(c)
-	p := l.tail
-	for i := 0; p != nil && i < maxTouchWalk && p.flow.Last.After(c.flow.Last); i++ {
-		p = p.prev
-	}
-	l.insertAfter(c, p)
+	l.place(c)
 }
 
 // insertAfter links c after p (at the head when p is nil).
@@ -119,6 +148,42 @@ func (l *flowList) insertAfter(c *conn, p *conn) {
 	c.listed = true
 	l.n++
 	c.d.open++
+}
+
+// addStray lists c apart from the ordered flows.
+func (l *flowList) addStray(c *conn) {
+	c.prev, c.next = nil, l.strays
+	if l.strays != nil {
+		l.strays.prev = c
+	}
+	l.strays = c
+	c.stray = true
+	c.listed = true
+	l.nstray++
+	l.n++
+	c.d.open++
+}
+
+// strayBefore reports whether a stray was last active before t.
+func (l *flowList) strayBefore(t time.Time) bool {
+	for c := l.strays; c != nil; c = c.next {
+		if c.flow.Last.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// all calls f for every listed flow, ordered ones first; f may remove
+// the flow it is given.
+func (l *flowList) all(f func(*conn)) {
+	for _, first := range [2]*conn{l.head, l.strays} {
+		for c := first; c != nil; {
+			next := c.next
+			f(c)
+			c = next
+		}
+	}
 }
 
 // list is the lane list a conn belongs on.
@@ -179,6 +244,9 @@ func (ln *lane) evict(k int) {
 		cutoff = t.flow.Last
 		t = t.next
 	}
+	if ln.tcpList.nstray+ln.udpList.nstray > 0 {
+		cutoff, udp = ln.evictStrays(cutoff, udp)
+	}
 	for _, c := range udp {
 		ln.udpList.remove(c)
 		if ln.udp[c.key()] == c {
@@ -188,6 +256,7 @@ func (ln *lane) evict(k int) {
 			d.stats.Evicted++
 			c.end(decode.FlowTimedOut, ln.clock)
 		}
+		d.forget(c)
 	}
 	if !cutoff.IsZero() {
 		tc := cutoff.Add(time.Nanosecond)
@@ -216,6 +285,34 @@ func (d *Decoder) pruneDirty() {
 	}
 	clear(d.dirty[len(keep):])
 	d.dirty = keep
+}
+
+// evictStrays adds the strays (see flowList) to what evict chose: those
+// active no later than the newest flow chosen, or the oldest stray when
+// nothing was. TCP strays go with the flush, by time.
+func (ln *lane) evictStrays(cutoff time.Time, udp []*conn) (time.Time, []*conn) {
+	lim := cutoff
+	if n := len(udp); n > 0 && udp[n-1].flow.Last.After(lim) {
+		lim = udp[n-1].flow.Last
+	}
+	if lim.IsZero() {
+		for _, l := range [2]*flowList{&ln.tcpList, &ln.udpList} {
+			for c := l.strays; c != nil; c = c.next {
+				if lim.IsZero() || c.flow.Last.Before(lim) {
+					lim = c.flow.Last
+				}
+			}
+		}
+	}
+	for c := ln.udpList.strays; c != nil; c = c.next {
+		if !c.flow.Last.After(lim) {
+			udp = append(udp, c)
+		}
+	}
+	if lim.After(cutoff) && ln.tcpList.strayBefore(lim.Add(time.Nanosecond)) {
+		cutoff = lim
+	}
+	return cutoff, udp
 }
 
 // flush runs a gopacket flush, replaying its callbacks in flow order.
@@ -256,7 +353,7 @@ func (ln *lane) needsFlush(gapT, idleT time.Time) bool {
 	if ln.d.alwaysFlush {
 		return true
 	}
-	if h := ln.tcpList.head; h != nil && h.flow.Last.Before(idleT) {
+	if h := ln.tcpList.head; h != nil && h.flow.Last.Before(idleT) || ln.tcpList.strayBefore(idleT) {
 		return true
 	}
 	return !ln.oooFirst.IsZero() && ln.oooFirst.Before(gapT)

@@ -165,12 +165,16 @@ func (sh *shardState) Note(sources.Status) {}
 
 // owns reports whether the connection of a parsed TCP or UDP frame belongs
 // to this decoder (always, unless it is a shard).
+// A shard notes the connection's hash bucket (Decoder.bucket) for the
+// flow it may create.
 func (d *Decoder) owns(f *link.Frame, ip []byte) bool {
 	sh := d.shard
-	if sh == nil || sh.count == 1 {
+	if sh == nil {
 		return true
 	}
-	return int(shardBucket(f, ip))%sh.count == sh.index
+	b := shardBucket(f, ip)
+	d.bucket = uint8(b)
+	return int(b)%sh.count == sh.index
 }
 
 // shardBucket hashes a frame's two endpoints, the same in both directions,

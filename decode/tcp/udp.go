@@ -26,6 +26,7 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 		c = newConn(d, "udp", p.Source, client, server, p.Timestamp)
 		c.keyed = true
 		c.lane = ln
+		c.bucket = d.bucket
 		ln.udp[k] = c
 		ln.udpList.push(c)
 		d.stats.UDPFlows++
@@ -43,22 +44,35 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 }
 
 // expireUDP ends conversations last active before the given time, least
-// recently active first; a zero time ends them all. state "" keeps each
-// flow's current state (end of input).
+// recently active first (strays, see flowList, after the ordered ones);
+// a zero time ends them all. state "" keeps each flow's current state
+// (end of input).
 func (ln *lane) expireUDP(before time.Time, state decode.FlowState) {
 	for c := ln.udpList.head; c != nil; c = ln.udpList.head {
 		if !before.IsZero() && !c.flow.Last.Before(before) {
-			return
+			break
 		}
-		ln.udpList.remove(c)
-		if ln.udp[c.key()] == c {
-			delete(ln.udp, c.key())
-		}
-		st := state
-		if st == "" {
-			st = c.flow.State
-		}
-		c.end(st, ln.clock)
-		ln.d.forget(c)
+		ln.endUDP(c, state)
 	}
+	for c := ln.udpList.strays; c != nil; {
+		next := c.next
+		if before.IsZero() || c.flow.Last.Before(before) {
+			ln.endUDP(c, state)
+		}
+		c = next
+	}
+}
+
+// endUDP ends one conversation for expireUDP.
+func (ln *lane) endUDP(c *conn, state decode.FlowState) {
+	ln.udpList.remove(c)
+	if ln.udp[c.key()] == c {
+		delete(ln.udp, c.key())
+	}
+	st := state
+	if st == "" {
+		st = c.flow.State
+	}
+	c.end(st, ln.clock)
+	ln.d.forget(c)
 }
