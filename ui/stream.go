@@ -212,8 +212,9 @@ func (v *bytesView) render(m *Model) []string {
 	case r == nil:
 		return []string{" " + m.spinner() + " reading the packets of this flow again…"}
 	case errors.Is(r.err, ErrNoBytes):
-		noteLine("This source does not keep the packets of its flows (Envoy tap traces, a pipe, or a live capture), so their bytes cannot be shown. " +
-			"Record with -w FILE.pcapng and open the file with tapview open FILE.pcapng; the Request and Response tabs show the decoded messages meanwhile.")
+		noteLine("The packets of this flow were not kept, so its bytes cannot be shown. A pipe or a live capture keeps them only when recorded: " +
+			"Record with -w FILE.pcapng, then tapview open FILE.pcapng. Envoy tap traces carry no packets: their messages are in the Request and " +
+			"Response tabs, and x to a .pcapng file writes them as synthesized packets.")
 		return v.keep(m, out)
 	case r.err != nil && len(r.chunks) == 0:
 		noteLine("Reading the packets again failed: " + view.Sanitize(r.err.Error()) + ". If the capture file moved, open it again from its new place.")
