@@ -204,7 +204,7 @@ func (v *bytesView) render(m *Model) []string {
 	}
 	var out []string
 	noteLine := func(s string) {
-		for _, l := range wrapProse(s, m.w-2, 4) {
+		for _, l := range wrapProse(s, m.w-2, 8) {
 			out = append(out, " "+m.st.note.Render(l))
 		}
 	}
@@ -212,8 +212,8 @@ func (v *bytesView) render(m *Model) []string {
 	case r == nil:
 		return []string{" " + m.spinner() + " reading the packets of this flow again…"}
 	case errors.Is(r.err, ErrNoBytes):
-		noteLine("The packets of this flow were not kept, so its bytes cannot be shown. A pipe or a live capture keeps them only when recorded: " +
-			"Record with -w FILE.pcapng, then tapview open FILE.pcapng. Envoy tap traces carry no packets: their messages are in the Request and " +
+		noteLine("The packets of this flow were not kept, so its bytes cannot be shown. A pipe or a live capture keeps them only when " +
+			"recorded with -w FILE.pcapng; then open that file with tapview open FILE.pcapng. Envoy tap traces carry no packets: their messages are in the Request and " +
 			"Response tabs, and x to a .pcapng file writes them as synthesized packets.")
 		return v.keep(m, out)
 	case r.err != nil && len(r.chunks) == 0:

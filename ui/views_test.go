@@ -396,7 +396,7 @@ func TestBytesNotKept(t *testing.T) {
 	goldenSizes(t, "bytes_not_kept", func() Config { return c }, "s")
 	d := newDriver(t, c, 80, 24)
 	d.keys("s")
-	if flat := strings.Join(strings.Fields(d.screen()), " "); !strings.Contains(flat, "Record with -w") {
+	if flat := strings.Join(strings.Fields(d.screen()), " "); !strings.Contains(flat, "recorded with -w FILE.pcapng") {
 		t.Errorf("no next step when the bytes are not kept:\n%s", d.screen())
 	}
 	c.Stream = chunkStream{err: errors.New("open capture.pcap: no such file or directory")}
