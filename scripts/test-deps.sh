@@ -21,10 +21,25 @@ if ! command -v tmux >/dev/null 2>&1; then
   apt-get install -y -qq tmux >/dev/null
 fi
 
+# goreleaser: no registry this CI reaches serves a prebuilt one (the npm
+# package downloads it from GitHub at install time), so it is compiled once
+# (~14 min) and the binary kept per version in a cache that outlives the
+# checkout; later runs copy it (well under a second) and a version bump
+# compiles again.
 gobin="$(go env GOPATH)/bin"
-if [ ! -x "$gobin/goreleaser" ]; then
-  echo "test-deps: installing goreleaser (go install, takes a few minutes once)"
-  go install github.com/goreleaser/goreleaser/v2@v2.12.7
+gr_version=v2.12.7
+gr_cache="${TAPVIEW_CI_CACHE:-$HOME/.cache/tapview-ci}/goreleaser-$gr_version"
+if ! "$gobin/goreleaser" --version 2>/dev/null | grep -q "GitVersion: *$gr_version\$"; then
+  if [ -x "$gr_cache" ]; then
+    echo "test-deps: goreleaser $gr_version from $gr_cache"
+    mkdir -p "$gobin" && cp "$gr_cache" "$gobin/goreleaser"
+  else
+    echo "test-deps: installing goreleaser $gr_version (go install, ~14 min once per machine)"
+    go install "github.com/goreleaser/goreleaser/v2@$gr_version"
+  fi
+fi
+if [ ! -x "$gr_cache" ]; then
+  mkdir -p "$(dirname "$gr_cache")" && cp "$gobin/goreleaser" "$gr_cache.tmp" && mv "$gr_cache.tmp" "$gr_cache"
 fi
 
 if [ -f scripts/har-validate/package.json ] && [ ! -d scripts/har-validate/node_modules ]; then
