@@ -94,9 +94,14 @@ type Stats struct {
 	Lines       int64 // non-empty, non-comment lines read
 	Secrets     int64 // secrets stored (duplicates not counted)
 	Bad         int64 // lines that are not "LABEL <hex random> <hex secret>"
-	Unsupported int64 // well-formed lines with a label the decoder cannot use (e.g. RSA)
+	Unsupported int64 // well-formed lines with a label the decoder cannot use (e.g. EARLY_EXPORTER_SECRET is stored, SSH keys are not)
 	Dropped     int64 // secrets refused because MaxEntries was reached
 	OtherBlocks int64 // Decryption Secrets Blocks of another kind than TLS
+	// Used counts the secrets stored per label (index a Label), and RSA
+	// the RSA premaster secrets, so a user can be told what a key log
+	// held (Summary).
+	Used [numLabels]int64
+	RSA  int64
 	// WatchError is the last error Watch met reading the file ("" when
 	// the last read worked).
 	WatchError string
@@ -111,6 +116,9 @@ type entry [numLabels][]byte
 type KeyLog struct {
 	mu      sync.RWMutex
 	entries map[[32]byte]*entry
+	// rsa maps the first 8 bytes of an RSA-encrypted premaster secret to
+	// the premaster secret (key log "RSA" lines, rsa.go).
+	rsa     map[[8]byte][]byte
 	stats   Stats
 	gen     atomic.Uint64
 	watches atomic.Int32
@@ -118,7 +126,7 @@ type KeyLog struct {
 
 // New returns an empty key log.
 func New() *KeyLog {
-	return &KeyLog{entries: make(map[[32]byte]*entry)}
+	return &KeyLog{entries: make(map[[32]byte]*entry), rsa: make(map[[8]byte][]byte)}
 }
 
 // Generation grows every time a secret is added. The decoder compares it
@@ -309,6 +317,8 @@ func (k *KeyLog) AddLine(line []byte) bool {
 	case lineUnsupported:
 		k.stats.Unsupported++
 		return false
+	case lineRSA:
+		return k.addRSA([8]byte(random[:8]), secret)
 	}
 	e := k.entries[random]
 	if e == nil {
@@ -326,6 +336,7 @@ func (k *KeyLog) AddLine(line []byte) bool {
 	}
 	e[label] = secret
 	k.stats.Secrets++
+	k.stats.Used[label]++
 	k.gen.Add(1)
 	return true
 }
@@ -336,6 +347,7 @@ const (
 	lineOK lineResult = iota
 	lineBad
 	lineUnsupported
+	lineRSA // an RSA line: the random holds the 8-byte key, the secret the premaster
 )
 
 // parseLine splits "LABEL random secret" and checks the field sizes.
@@ -354,6 +366,9 @@ func parseLine(line []byte) (Label, [32]byte, []byte, lineResult) {
 			label = Label(l)
 			break
 		}
+	}
+	if label < 0 && string(fields[0]) == "RSA" {
+		return parseRSA(fields[1], fields[2])
 	}
 	if label < 0 {
 		if isLabelWord(fields[0]) && isHex(fields[1]) && isHex(fields[2]) {

@@ -31,7 +31,7 @@ func TestParseAndLookup(t *testing.T) {
 		"  " + line("CLIENT_TRAFFIC_SECRET_0", random(2), random(0x12)) + "\r",
 		line("SERVER_TRAFFIC_SECRET_0", random(2), bytes.Repeat([]byte{0x13}, 48)),
 		line("EXPORTER_SECRET", random(2), random(0x14)),
-		"RSA 0011223344556677 " + strings.Repeat("ab", 48), // well-formed, not usable
+		"RSA 0011223344556677 " + strings.Repeat("ab", 48), // an RSA premaster secret
 		"CLIENT_RANDOM zz " + strings.Repeat("ab", 48),     // bad hex
 		line("CLIENT_RANDOM", random(3), random(1)),        // master secret of the wrong size
 		line("CLIENT_RANDOM", random(4)[:31], master),      // short random
@@ -40,8 +40,20 @@ func TestParseAndLookup(t *testing.T) {
 	}, "\n")
 	k.AddText([]byte(text)) // last line without newline
 	st := k.Stats()
-	if st.Lines != 12 || st.Secrets != 6 || st.Bad != 4 || st.Unsupported != 1 {
-		t.Errorf("stats %+v, want 12 lines, 6 secrets, 4 bad, 1 unsupported", st)
+	if st.Lines != 12 || st.Secrets != 7 || st.Bad != 4 || st.Unsupported != 0 || st.RSA != 1 {
+		t.Errorf("stats %+v, want 12 lines, 7 secrets (1 RSA), 4 bad, 0 unsupported", st)
+	}
+	want := "CLIENT_RANDOM 1, CLIENT_HANDSHAKE_TRAFFIC_SECRET 1, SERVER_HANDSHAKE_TRAFFIC_SECRET 1, " +
+		"CLIENT_TRAFFIC_SECRET_0 1, SERVER_TRAFFIC_SECRET_0 1, EXPORTER_SECRET 1, RSA 1"
+	if got := st.Summary(); got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	enc, _ := hex.DecodeString("0011223344556677ffee")
+	if pms, ok := k.LookupRSA(enc); !ok || !bytes.Equal(pms, bytes.Repeat([]byte{0xab}, 48)) {
+		t.Errorf("RSA premaster %x %v", pms, ok)
+	}
+	if _, ok := k.LookupRSA(enc[1:]); ok {
+		t.Error("RSA premaster found under another key")
 	}
 	keys, ok := k.Lookup(random(1))
 	if !ok || !bytes.Equal(keys.MasterSecret, master) {
@@ -58,7 +70,7 @@ func TestParseAndLookup(t *testing.T) {
 	if _, ok := k.Lookup([]byte{1, 2}); ok {
 		t.Error("short random found")
 	}
-	if k.Len() != 2 || k.Generation() != 6 {
+	if k.Len() != 2 || k.Generation() != 7 {
 		t.Errorf("len %d generation %d", k.Len(), k.Generation())
 	}
 }
