@@ -163,6 +163,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sortResult:
 		m.inflight--
 		return m, m.onSortResult(msg)
+	case sortTickMsg:
+		return m, m.onSortTick(msg)
 	case jumpResult:
 		m.inflight--
 		return m, m.onJumpResult(msg)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -24,6 +25,19 @@ type sortState struct {
 	running bool
 	// what the order was computed from, to know when it is stale
 	total, base, matches, filterGen int
+	// started and took time the passes, so a live list is not sorted
+	// again on every refresh; tick is set while a retry is scheduled.
+	started time.Time
+	took    time.Duration
+	tick    bool
+}
+
+// sortTickMsg retries a sort that was held back.
+type sortTickMsg struct{ pane paneID }
+
+func (m *Model) onSortTick(r sortTickMsg) tea.Cmd {
+	m.sorts[r.pane].tick = false
+	return m.startSort(r.pane, false)
 }
 
 func (s *sortState) active() bool { return s.col >= 0 && s.order != nil }
@@ -34,6 +48,7 @@ type sortResult struct {
 	gen                             int
 	order                           []int
 	total, base, matches, filterGen int
+	took                            time.Duration
 }
 
 // sortColumns are the columns o steps through, per pane, with the
@@ -133,17 +148,30 @@ func (m *Model) startSort(p paneID, force bool) tea.Cmd {
 	if !force && (!stale || s.running) {
 		return nil
 	}
+	// A live list grows on every refresh: sort again at most once a
+	// second, or every four passes' time when a pass is slow (a million
+	// rows), and make sure the last arrivals get sorted in even when the
+	// traffic stops.
+	if wait := max(time.Second, 4*s.took) - time.Since(s.started); !force && s.order != nil && wait > 0 {
+		if s.tick {
+			return nil
+		}
+		s.tick = true
+		return tea.Tick(wait, func(time.Time) tea.Msg { return sortTickMsg{pane: p} })
+	}
 	s.gen++
 	s.running = true
+	s.started = time.Now()
 	res := sortResult{pane: p, gen: s.gen, total: m.total[p], base: m.base[p], matches: len(ix.matches), filterGen: ix.gen}
 	var positions []int
 	if ix.active() {
 		positions = ix.matches[:len(ix.matches):len(ix.matches)]
 	}
-	store, col, desc, loc := m.cfg.Store, s.col, s.desc, m.loc
-	_ = loc
+	store, col, desc := m.cfg.Store, s.col, s.desc
 	return m.work(func() tea.Msg {
+		t0 := time.Now()
 		res.order = sortPositions(store, p, col, desc, positions, res.base, res.total)
+		res.took = time.Since(t0)
 		return res
 	})
 }
@@ -154,6 +182,7 @@ func (m *Model) onSortResult(r sortResult) tea.Cmd {
 		return nil
 	}
 	s.running = false
+	s.took = r.took
 	first := s.order == nil
 	sel := m.selectedPos(r.pane)
 	s.order, s.total, s.base, s.matches, s.filterGen = r.order, r.total, r.base, r.matches, r.filterGen

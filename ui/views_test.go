@@ -150,6 +150,14 @@ func TestSortGolden(t *testing.T) {
 	big.Response.Last = at(5000 + 9000)
 	s.add(big)
 	d.send(storeChangedMsg{})
+	// Right after a pass the next one is held back (a live list grows on
+	// every refresh) and a retry is scheduled instead.
+	if st := d.m.sorts[paneExchanges]; st.running || !st.tick || d.m.shown(paneExchanges) != 9 {
+		t.Errorf("a sort right after a sort was not held back: %+v", st)
+	}
+	// When the retry comes after the interval, the new row is sorted in.
+	d.m.sorts[paneExchanges].started = time.Time{}
+	d.send(sortTickMsg{pane: paneExchanges})
 	if d.m.shown(paneExchanges) != 10 || d.m.exRows[0].id != 30 {
 		t.Errorf("the new slowest exchange is not first: shown=%d first=%d", d.m.shown(paneExchanges), d.m.exRows[0].id)
 	}
