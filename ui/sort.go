@@ -208,7 +208,11 @@ type sortKey struct {
 // sortPositions orders positions (every kept one when nil) by col.
 // Ties keep capture order, so equal rows do not swap between passes.
 func sortPositions(store Store, p paneID, col int, desc bool, positions []int, base, total int) []int {
-	var keys []sortKey
+	n := len(positions)
+	if positions == nil {
+		n = max(total-base, 0)
+	}
+	keys := make([]sortKey, 0, n)
 	if p == paneFlows {
 		fls := flowRange(store, base, total)
 		add := func(pos int, f *decode.Flow) {
@@ -254,13 +258,18 @@ func sortPositions(store Store, p paneID, col int, desc bool, positions []int, b
 			}
 		}
 	}
-	slices.SortStableFunc(keys, func(a, b sortKey) int {
+	// Ties keep capture order (pos breaks them), so the order is stable
+	// without the cost of a stable sort.
+	slices.SortFunc(keys, func(a, b sortKey) int {
 		c := cmp.Compare(a.n, b.n)
 		if c == 0 {
 			c = strings.Compare(a.s, b.s)
 		}
 		if desc {
 			c = -c
+		}
+		if c == 0 {
+			c = cmp.Compare(a.pos, b.pos)
 		}
 		return c
 	})
