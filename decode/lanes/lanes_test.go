@@ -90,7 +90,7 @@ func sameOutput(t *testing.T, name string, pkts []sources.Packet, cfg func() tcp
 		seed uint64
 	}{{1, 2}, {2, 3}, {3, 4}, {2, 5}}
 	if raceEnabled {
-		runs = runs[1:3]
+		runs = runs[1:2] // the race detector looks at one two-lane run
 	}
 	for _, run := range runs {
 		got := decodeAll(pkts, run.n, run.seed, cfg)
@@ -120,7 +120,8 @@ func firstDiff(a, b string) string {
 
 // TestSameOutputCorpus: every corpus capture gives the same publications
 // (flows, exchanges, every version, notes; IDs and order) for any number
-// of lanes, one capture at a time and all of them as sources of one run.
+// of lanes, one capture at a time and all of them as sources of one run
+// (only the latter under the race detector).
 func TestSameOutputCorpus(t *testing.T) {
 	var all [][]sources.Packet
 	total := 0
@@ -130,7 +131,9 @@ func TestSameOutputCorpus(t *testing.T) {
 		for i := range pkts {
 			pkts[i].Source = name
 		}
-		total += sameOutput(t, name, pkts, config(0))
+		if !raceEnabled {
+			total += sameOutput(t, name, pkts, config(0))
+		}
 		all = append(all, pkts)
 	}
 	// All files at once, interleaved: sources with unrelated clocks.
@@ -157,7 +160,7 @@ func TestSameOutputCorpus(t *testing.T) {
 func TestSameOutputChurn(t *testing.T) {
 	conns, dnsN := 400, 200
 	if testing.Short() || raceEnabled {
-		conns, dnsN = 150, 80
+		conns, dnsN = 80, 40
 	}
 	pkts, err := capgen.Churn(capgen.ChurnOptions{Seed: 3, Conns: conns, DNS: dnsN})
 	if err != nil {
@@ -180,7 +183,13 @@ func TestSameOutputChurn(t *testing.T) {
 // lanes evict the same flows (and note the same counts) whatever their
 // number.
 func TestSameOutputFlowCap(t *testing.T) {
-	pkts, err := capgen.Churn(capgen.ChurnOptions{Seed: 4, Conns: 300, DNS: 150, Span: 3 * time.Minute})
+	// Enough packets that the cap is checked (tcp's capEvery*capLag
+	// items after the start) many times.
+	conns := 300
+	if testing.Short() || raceEnabled {
+		conns = 200
+	}
+	pkts, err := capgen.Churn(capgen.ChurnOptions{Seed: 4, Conns: conns, DNS: conns / 2, Span: 3 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,7 +272,7 @@ func (d *Decoder) Packet(p *sources.Packet) {
 	}
 	switch f.Proto {
 	case link.ProtoTCP, link.ProtoUDP:
-		if !d.owns(f, ip) {
+		if !d.owns(f) {
 			return
 		}
 		if d.shard != nil {

@@ -167,32 +167,24 @@ func (sh *shardState) Note(sources.Status) {}
 // to this decoder (always, unless it is a shard).
 // A shard notes the connection's hash bucket (Decoder.bucket) for the
 // flow it may create.
-func (d *Decoder) owns(f *link.Frame, ip []byte) bool {
+func (d *Decoder) owns(f *link.Frame) bool {
 	sh := d.shard
 	if sh == nil {
 		return true
 	}
-	b := shardBucket(f, ip)
+	b := shardBucket(f)
 	d.bucket = uint8(b)
 	return int(b)%sh.count == sh.index
 }
 
-// shardBucket hashes a frame's two endpoints, the same in both directions,
-// into one of ShardBuckets.
-func shardBucket(f *link.Frame, ip []byte) uint64 {
-	var a, b uint64
-	if f.Version == 4 {
-		o := f.IPOffset
-		a = uint64(binary.BigEndian.Uint32(ip[o+12:]))
-		b = uint64(binary.BigEndian.Uint32(ip[o+16:]))
-	} else {
-		o := f.IPOffset
-		a = mix64(binary.BigEndian.Uint64(ip[o+8:])) ^ binary.BigEndian.Uint64(ip[o+16:])
-		b = mix64(binary.BigEndian.Uint64(ip[o+24:])) ^ binary.BigEndian.Uint64(ip[o+32:])
-	}
-	x := mix64(a<<16 | uint64(f.SrcPort))
-	y := mix64(b<<16 | uint64(f.DstPort))
-	return mix64(x+y) % ShardBuckets
+// shardBucket hashes a frame's two endpoints (the innermost addresses
+// and ports, as the connection's key has them), the same in both
+// directions, into one of ShardBuckets.
+func shardBucket(f *link.Frame) uint64 {
+	a, b := f.Src.As16(), f.Dst.As16()
+	x := mix64(mix64(binary.BigEndian.Uint64(a[:8]))^binary.BigEndian.Uint64(a[8:])) + uint64(f.SrcPort)
+	y := mix64(mix64(binary.BigEndian.Uint64(b[:8]))^binary.BigEndian.Uint64(b[8:])) + uint64(f.DstPort)
+	return mix64(mix64(x)+mix64(y)) % ShardBuckets
 }
 
 // mix64 is splitmix64's finalizer.
