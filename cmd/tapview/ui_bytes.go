@@ -72,7 +72,8 @@ type chunkEmitter struct {
 	f     *decode.Flow
 	next  int // index into f.Ordinals of the next wanted packet
 	out   []ui.Chunk
-	bytes int
+	bytes int // shown and held payload, bounded by streamMaxBytes
+	held  int // of which held back, waiting for a gap to fill
 	frame link.Frame
 	dirs  [2]tcpDir // 0: client to server
 	stop  context.CancelFunc
@@ -147,6 +148,10 @@ func (e *chunkEmitter) Packet(p sources.Packet) {
 	if int32(fr.Seq-d.next) > 0 {
 		c.Note = joinNote(c.Note, "arrived early, shown in sequence")
 		d.early = append(d.early, earlySeg{seq: fr.Seq, c: c})
+		// Held segments count against the bound too: a gap that never
+		// fills must not hold a whole capture in memory.
+		e.bytes += len(c.Data)
+		e.held += len(c.Data)
 		return
 	}
 	e.place(d, fr.Seq, c)
@@ -178,6 +183,7 @@ func (e *chunkEmitter) drain(d *tcpDir) {
 		}
 		s := d.early[i]
 		d.early = slices.Delete(d.early, i, i+1)
+		e.unhold(len(s.c.Data))
 		e.place(d, s.seq, s.c)
 	}
 }
@@ -190,6 +196,7 @@ func (e *chunkEmitter) flush() {
 		for len(d.early) > 0 {
 			s := d.early[0]
 			d.early = d.early[1:]
+			e.unhold(len(s.c.Data))
 			if int32(s.seq-d.next) > 0 {
 				s.c.Note = joinNote(s.c.Note, fmt.Sprintf("%d bytes before it were not captured", s.seq-d.next))
 				d.next = s.seq
@@ -197,6 +204,12 @@ func (e *chunkEmitter) flush() {
 			e.place(d, s.seq, s.c)
 		}
 	}
+}
+
+// unhold takes a held segment back off the count before it is placed.
+func (e *chunkEmitter) unhold(n int) {
+	e.bytes -= n
+	e.held -= n
 }
 
 func (e *chunkEmitter) emit(c ui.Chunk) {
