@@ -86,7 +86,9 @@ func (h *harOutput) encode() {
 		if b == nil {
 			b = new([]byte)
 		}
-		*b, j.err = enc.Entry(h.e.masker.Exchange(j.x), (*b)[:0])
+		// The masker inflates bodies through enc, which remembers them
+		// for the entry: one inflate per body.
+		*b, j.err = enc.Entry(h.e.masker.ExchangeDecoding(j.x, &enc), (*b)[:0])
 		j.b = b
 		j.x = nil
 		close(j.done)

@@ -27,11 +27,28 @@ import (
 // rules as any text (see dnsInfo): TXT records carry verification
 // tokens, keys and addresses, and every view and export prints them.
 func (m *Masker) Exchange(e *decode.Exchange) *decode.Exchange {
+	return m.ExchangeDecoding(e, nil)
+}
+
+// BodyDecoder undoes content codings as body.Decoder does. The decoded
+// bytes it returns are only read, never changed.
+type BodyDecoder interface {
+	Decode(codings []string, data []byte, max int64) ([]byte, error)
+}
+
+// ExchangeDecoding is Exchange with content-encoded bodies decoded by d
+// (nil: the masker's own decoder). A caller that shows the decoded
+// bodies too (HAR export) passes a decoder that remembers what it
+// decoded, so each body is inflated once, not once for masking and once
+// for showing.
+func (m *Masker) ExchangeDecoding(e *decode.Exchange, d BodyDecoder) *decode.Exchange {
 	if m == nil || e == nil {
 		return e
 	}
 	sc := m.get()
 	defer m.put(sc)
+	sc.ext = d
+	defer func() { sc.ext = nil }()
 	req := m.message(sc, e.Request)
 	resp := m.message(sc, e.Response)
 	var interim []*decode.Message
@@ -171,7 +188,11 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	encoded := body.NeedsDecoding(msg.ContentEncoding)
 	var decodeErr error
 	if encoded {
-		data, decodeErr = sc.dec.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
+		if sc.ext != nil {
+			data, decodeErr = sc.ext.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
+		} else {
+			data, decodeErr = sc.dec.Decode(msg.ContentEncoding, msg.Body, m.maxBody)
+		}
 		if decodeErr != nil && len(data) == 0 {
 			c := edit()
 			c.Body, c.ContentEncoding = nil, nil

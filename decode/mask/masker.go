@@ -57,6 +57,7 @@ type scratch struct {
 	// dec undoes content codings; kept with the scratch so a body does
 	// not cost a fresh inflater (tens of kilobytes of tables) each time.
 	dec   body.Decoder
+	ext   BodyDecoder // the caller's decoder during ExchangeDecoding
 	names nameCache
 }
 

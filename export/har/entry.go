@@ -98,7 +98,7 @@ type timings struct {
 }
 
 // newEntry builds the HAR entry of a Supported exchange.
-func newEntry(e *decode.Exchange, dec *body.Decoder) *entry {
+func newEntry(e *decode.Exchange, dec *Encoder) *entry {
 	req := e.Request
 	en := &entry{
 		StartedDateTime: startOf(e).UTC().Format("2006-01-02T15:04:05.000Z"),
@@ -176,7 +176,7 @@ func ms(d time.Duration) float64 {
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func newRequest(e *decode.Exchange, dec *body.Decoder) request {
+func newRequest(e *decode.Exchange, dec *Encoder) request {
 	m := e.Request
 	r := request{
 		Method:      m.Method,
@@ -199,7 +199,7 @@ func newRequest(e *decode.Exchange, dec *body.Decoder) request {
 	return r
 }
 
-func newResponse(m *decode.Message, grpc bool, dec *body.Decoder) response {
+func newResponse(m *decode.Message, grpc bool, dec *Encoder) response {
 	if m == nil {
 		return response{Cookies: []cookie{}, Headers: []nv{}, Content: content{MimeType: "x-unknown"},
 			HeadersSize: -1, BodySize: -1, Comment: "tapview: no response seen"}
@@ -395,7 +395,7 @@ func setCookie(v string) (cookie, bool) {
 
 // decoded returns the body without content codings, with a note when it
 // is incomplete. dec is the Writer's decoder, reused from entry to entry.
-func decoded(m *decode.Message, dec *body.Decoder) ([]byte, string) {
+func decoded(m *decode.Message, dec *Encoder) ([]byte, string) {
 	note := ""
 	if m.Truncated {
 		note = "body truncated: " + strconv.Itoa(len(m.Body)) + " of " + strconv.FormatInt(m.BodySize, 10) + " bytes kept"
@@ -416,7 +416,7 @@ func decoded(m *decode.Message, dec *body.Decoder) ([]byte, string) {
 	return out, note
 }
 
-func newContent(m *decode.Message, grpc bool, dec *body.Decoder) content {
+func newContent(m *decode.Message, grpc bool, dec *Encoder) content {
 	data, note := decoded(m, dec)
 	c := content{MimeType: m.HeaderValue("content-type"), Comment: note}
 	if c.MimeType == "" {
@@ -441,7 +441,7 @@ func newContent(m *decode.Message, grpc bool, dec *body.Decoder) content {
 	return c
 }
 
-func newPostData(m *decode.Message, grpc bool, dec *body.Decoder) *postData {
+func newPostData(m *decode.Message, grpc bool, dec *Encoder) *postData {
 	data, note := decoded(m, dec)
 	p := &postData{MimeType: m.HeaderValue("content-type"), Comment: note}
 	if p.MimeType == "" {

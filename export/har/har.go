@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/body"
@@ -124,16 +125,60 @@ func (w *Writer) AddEncoded(b []byte) error {
 // Encoder turns exchanges into HAR entries. It keeps a content decoder
 // between entries; one Encoder must not be used by two goroutines at
 // once, but several Encoders may encode for one Writer.
+//
+// An Encoder is also a decoder for mask.Masker.ExchangeDecoding: what it
+// decodes for the masker is remembered until the end of the next Entry,
+// which then shows those bodies without inflating them again.
 type Encoder struct {
-	dec body.Decoder
+	dec  body.Decoder
+	memo [4]memoBody
+	n    int // memo entries in use
+}
+
+// memoBody is one decoded body, keyed by the exact input.
+type memoBody struct {
+	codings []string
+	data    []byte
+	max     int64
+	out     []byte
+	err     error
+}
+
+func (b *memoBody) is(codings []string, data []byte, max int64) bool {
+	return b.max == max && len(b.data) == len(data) && len(data) > 0 && &b.data[0] == &data[0] &&
+		slices.Equal(b.codings, codings)
+}
+
+// Decode undoes content codings like body.Decoder.Decode, returning the
+// remembered result when the same bytes were decoded since the last
+// Entry. The result must only be read.
+func (c *Encoder) Decode(codings []string, data []byte, max int64) ([]byte, error) {
+	for i := range c.n {
+		if c.memo[i].is(codings, data, max) {
+			return c.memo[i].out, c.memo[i].err
+		}
+	}
+	out, err := c.dec.Decode(codings, data, max)
+	if c.n < len(c.memo) {
+		c.memo[c.n] = memoBody{codings, data, max, out, err}
+		c.n++
+	}
+	return out, err
+}
+
+// forget drops the remembered bodies.
+func (c *Encoder) forget() {
+	clear(c.memo[:c.n])
+	c.n = 0
 }
 
 // Entry appends the JSON of e's entry to b. e must be Supported.
 func (c *Encoder) Entry(e *decode.Exchange, b []byte) ([]byte, error) {
+	defer c.forget()
 	buf := jsonBuffer{b}
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // bodies and URLs stay as they were ("<", "&")
-	if err := enc.Encode(newEntry(e, &c.dec)); err != nil {
+	if err := enc.Encode(newEntry(e, c)); err != nil {
 		return b, fmt.Errorf("har: entry for %s %s: %w", e.Method(), e.Path(), err)
 	}
 	out := buf.b
