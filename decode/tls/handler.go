@@ -26,6 +26,9 @@ type phase uint8
 const (
 	phaseHandshake phase = iota
 	phaseApp
+	// phaseEarly is a TLS 1.3 client sending 0-RTT data under its early
+	// traffic secret, until EndOfEarlyData (early.go).
+	phaseEarly
 )
 
 // side is the state of one direction of the connection.
@@ -54,6 +57,9 @@ type side struct {
 	failed   bool
 	records  int64
 	skipped  int // TLS 1.3 client records skipped as 0-RTT data
+	// earlyTried is set once the early traffic secret was installed, so
+	// a direction never goes back to it.
+	earlyTried bool
 }
 
 // pendingRec is a protected record kept until the keys arrive, a record
@@ -86,6 +92,9 @@ type handler struct {
 	keyGen  uint64
 	secrets keylog.Keys
 	c12     [2]dirKeys // TLS 1.2 key block halves, by direction
+
+	tr     transcript // TLS 1.0-1.2 handshake hash, for RSA key log lines (rsa.go)
+	encPMS []byte     // RSA-encrypted premaster secret from the ClientKeyExchange
 
 	pending      []pendingRec
 	pendingBytes int
@@ -270,8 +279,12 @@ func (h *handler) record(s *side, typ uint8, version uint16, payload []byte, ts 
 	case ctAlert:
 		h.alert(s, payload)
 	case ctApplicationData:
-		// Before a ServerHello: TLS 1.3 early data (client) or a flow
-		// joined mid-stream. Neither can be decrypted.
+		// Before a ServerHello: TLS 1.3 early data (client), kept until
+		// the keys are known (early.go), or a flow joined mid-stream,
+		// which cannot be decrypted.
+		if s.dir == decode.ClientToServer && h.ch != nil && h.ch.earlyData && h.sh == nil {
+			h.protected(s, typ, version, payload, ts)
+		}
 	}
 }
 
@@ -298,6 +311,9 @@ func (h *handler) handshakeBytes(s *side, b []byte, ts time.Time) {
 	if s.hsBroken {
 		return
 	}
+	if !s.encrypted && s.phase == phaseHandshake && s.cipher == nil {
+		h.transcriptBytes(s, b)
+	}
 	if err := s.hs.feed(b, func(typ uint8, body []byte) { h.handshake(s, typ, body, ts) }); err != nil {
 		h.lose(s, fmt.Sprintf("tls: %v (%s)", err, s.dir))
 	}
@@ -320,6 +336,10 @@ func (h *handler) handshake(s *side, typ uint8, body []byte, ts time.Time) {
 			h.info.ALPNChosen = alpn
 			h.publishInfo()
 		}
+	case typ == hsEndOfEarlyData && s.dir == decode.ClientToServer && s.phase == phaseEarly:
+		h.leaveEarly(s)
+	case typ == hsClientKeyExchange && s.dir == decode.ClientToServer:
+		h.clientKeyExchange(body)
 	case typ == hsFinished && h.version == 0x0304 && s.phase == phaseHandshake:
 		h.enterApp13(s)
 	case typ == hsKeyUpdate && h.version == 0x0304 && s.phase == phaseApp:

@@ -21,7 +21,7 @@ type hsReader struct {
 // kept reports whether messages of type t are parsed (and so kept).
 func kept(t uint8) bool {
 	switch t {
-	case hsClientHello, hsServerHello, hsEncryptedExtensions, hsKeyUpdate:
+	case hsClientHello, hsServerHello, hsEncryptedExtensions, hsKeyUpdate, hsClientKeyExchange:
 		return true
 	}
 	return false

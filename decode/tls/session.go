@@ -41,6 +41,11 @@ func (h *handler) tryKeys() {
 	h.keyGen = store.Generation()
 	k, ok := store.Lookup(h.ch.random)
 	v13 := h.version == 0x0304
+	if !v13 && k.MasterSecret == nil {
+		if ms := h.rsaMaster(store); ms != nil {
+			k.MasterSecret, ok = ms, true
+		}
+	}
 	switch {
 	case !ok,
 		!v13 && k.MasterSecret == nil,
@@ -94,6 +99,9 @@ func (h *handler) installHandshake13(s *side) {
 		secret = h.secrets.ServerHandshake
 	}
 	if s.phase == phaseApp {
+		return
+	}
+	if h.enterEarly(s) {
 		return
 	}
 	if secret == nil {
@@ -176,6 +184,13 @@ func (h *handler) protected(s *side, typ uint8, version uint16, payload []byte, 
 		return
 	}
 	plain, inner, err := s.cipher.open(h.buf, s.seq, typ, version, payload)
+	if err != nil && s.phase == phaseEarly {
+		// Not early data: the server refused 0-RTT, or the data ended
+		// without an EndOfEarlyData seen. The handshake key follows.
+		h.leaveEarly(s)
+		h.protected(s, typ, version, payload, ts)
+		return
+	}
 	if err != nil {
 		if h.version == 0x0304 && s.dir == 0 && s.phase == phaseHandshake && h.ch.earlyData && s.skipped < maxEarlySkip {
 			s.skipped++ // 0-RTT data under the early traffic secret

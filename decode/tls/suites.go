@@ -50,6 +50,22 @@ var suites = []suite{
 	{0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
 	{0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
 
+	// Pre-shared key suites (RFC 7905, 5487, 8442): the key log's
+	// CLIENT_RANDOM line carries the master secret as for any TLS 1.2
+	// suite, so only the record protection matters here.
+	{0xccab, "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
+	{0xccac, "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
+	{0xccad, "TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
+	{0xccae, "TLS_RSA_PSK_WITH_CHACHA20_POLY1305_SHA256", bulkChaCha, 32, 0, crypto.SHA256, false},
+	{0x00a8, "TLS_PSK_WITH_AES_128_GCM_SHA256", bulkGCM, 16, 0, crypto.SHA256, false},
+	{0x00a9, "TLS_PSK_WITH_AES_256_GCM_SHA384", bulkGCM, 32, 0, crypto.SHA384, false},
+	{0x00aa, "TLS_DHE_PSK_WITH_AES_128_GCM_SHA256", bulkGCM, 16, 0, crypto.SHA256, false},
+	{0x00ab, "TLS_DHE_PSK_WITH_AES_256_GCM_SHA384", bulkGCM, 32, 0, crypto.SHA384, false},
+	{0x00ac, "TLS_RSA_PSK_WITH_AES_128_GCM_SHA256", bulkGCM, 16, 0, crypto.SHA256, false},
+	{0x00ad, "TLS_RSA_PSK_WITH_AES_256_GCM_SHA384", bulkGCM, 32, 0, crypto.SHA384, false},
+	{0xd001, "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256", bulkGCM, 16, 0, crypto.SHA256, false},
+	{0xd002, "TLS_ECDHE_PSK_WITH_AES_256_GCM_SHA384", bulkGCM, 32, 0, crypto.SHA384, false},
+
 	{0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA", bulkAESCBC, 16, crypto.SHA1, crypto.SHA256, false},
 	{0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", bulkAESCBC, 32, crypto.SHA1, crypto.SHA256, false},
 	{0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256", bulkAESCBC, 16, crypto.SHA256, crypto.SHA256, false},
