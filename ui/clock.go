@@ -53,7 +53,7 @@ func (m *Model) updateDays() bool {
 			m.widen(f.Last)
 		}
 	}
-	for _, g := range m.ext.groups {
+	for _, g := range m.extLast {
 		m.widen(g.First)
 		m.widen(g.Last)
 	}

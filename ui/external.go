@@ -20,14 +20,24 @@ type ExternalReader interface {
 	Groups() []mesh.Group
 }
 
-// externalState is the external lens: destinations by name with their
-// verdict, read in a command on open and on every store refresh.
-type externalState struct {
-	open           bool
+// externalView is the external lens, an overlay: destinations by name
+// with their verdict, read in a command on open and on every store
+// refresh. The Model keeps only the last read, for the header's count.
+type externalView struct {
 	loaded         bool
 	groups         []mesh.Group
 	cursor, offset int
 }
+
+// external is the open lens, or nil.
+func (m *Model) external() *externalView {
+	v, _ := m.over.(*externalView)
+	return v
+}
+
+func (v *externalView) hints() string { return "q back · 1 exchanges " }
+
+func (v *externalView) lines(m *Model, h int) []string { return m.externalLines(v, h) }
 
 // externalResult carries a fresh copy of the destinations.
 type externalResult struct{ groups []mesh.Group }
@@ -37,14 +47,14 @@ func (m *Model) openExternal() tea.Cmd {
 	if m.cfg.External == nil {
 		return m.flash("the external lens is not available here", true)
 	}
-	m.ext.open = true
+	m.over = &externalView{groups: m.extLast, loaded: m.extLoaded}
 	m.detail = detailState{}
 	return m.loadExternal()
 }
 
 // loadExternal reads the destinations off the update loop.
 func (m *Model) loadExternal() tea.Cmd {
-	if !m.ext.open || m.cfg.External == nil {
+	if m.external() == nil || m.cfg.External == nil {
 		return nil
 	}
 	r := m.cfg.External
@@ -52,19 +62,24 @@ func (m *Model) loadExternal() tea.Cmd {
 }
 
 func (m *Model) onExternalResult(r externalResult) {
-	name := ""
-	if m.ext.cursor < len(m.ext.groups) {
-		name = m.ext.groups[m.ext.cursor].Name
-	}
-	m.ext.groups, m.ext.loaded = r.groups, true
+	m.extLast, m.extLoaded = r.groups, true
 	m.updateDays()
+	v := m.external()
+	if v == nil {
+		return
+	}
+	name := ""
+	if v.cursor < len(v.groups) {
+		name = v.groups[v.cursor].Name
+	}
+	v.groups, v.loaded = r.groups, true
 	for i, g := range r.groups { // the cursor stays on its destination as the order changes
 		if g.Name == name {
-			m.ext.cursor = i
+			v.cursor = i
 			break
 		}
 	}
-	m.clampExternal()
+	m.clampExternal(v)
 }
 
 // externalRows is how many destinations fit above the detail lines.
@@ -74,8 +89,7 @@ func (m *Model) externalRows() int { return max(m.bodyHeight()-1-externalDetail,
 // destination under the table.
 const externalDetail = 4
 
-func (m *Model) clampExternal() {
-	e := &m.ext
+func (m *Model) clampExternal(e *externalView) {
 	n, rows := len(e.groups), m.externalRows()
 	e.cursor = min(max(e.cursor, 0), max(n-1, 0))
 	if e.cursor < e.offset {
@@ -87,9 +101,9 @@ func (m *Model) clampExternal() {
 	e.offset = min(max(e.offset, 0), max(n-rows, 0))
 }
 
-// onExternalKey moves through the lens; esc goes back to the lists.
-func (m *Model) onExternalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
-	e := &m.ext
+// key moves through the lens; q and esc (handled by the root) go back
+// to the lists.
+func (e *externalView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	rows := m.externalRows()
 	switch {
 	case key.Matches(k, m.keys.Up):
@@ -104,16 +118,12 @@ func (m *Model) onExternalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		e.cursor = 0
 	case key.Matches(k, m.keys.Bottom):
 		e.cursor = len(e.groups) - 1
-	case key.Matches(k, m.keys.Back):
-		e.open = false
-		m.fixLists()
-		return nil, true
 	case key.Matches(k, m.keys.Enter), key.Matches(k, m.keys.Filter):
 		return m.flash("the external lens lists every destination; 1 and / filter exchanges", false), true
 	default:
 		return nil, false
 	}
-	m.clampExternal()
+	m.clampExternal(e)
 	return nil, true
 }
 
@@ -145,10 +155,9 @@ func (m *Model) externalColumns() []column {
 
 // externalLines renders the lens in exactly h lines: titles, one row per
 // destination, and the selected destination's addresses and reasons.
-func (m *Model) externalLines(h int) []string {
+func (m *Model) externalLines(e *externalView, h int) []string {
 	cols := m.externalColumns()
 	out := []string{m.st.colTitle.Render(titleLine(cols, m.w))}
-	e := &m.ext
 	rows := min(m.externalRows(), h-1)
 	switch {
 	case !e.loaded:
@@ -283,10 +292,10 @@ func (m *Model) externalTab() string {
 		return ""
 	}
 	label := "3 External"
-	if m.ext.loaded {
-		label += " " + thousands(len(m.ext.groups))
+	if m.extLoaded {
+		label += " " + thousands(len(m.extLast))
 	}
-	if m.ext.open {
+	if m.external() != nil {
 		return "   " + m.st.paneOn.Render(label)
 	}
 	return "   " + m.st.paneOff.Render(label)

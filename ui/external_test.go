@@ -52,11 +52,11 @@ func TestExternalLensGolden(t *testing.T) {
 		t.Error("escape sequence from the wire reached the terminal")
 	}
 	d.keys("1")
-	if d.m.ext.open || !strings.Contains(d.screen(), "api.example.com/v1/users") {
+	if (d.m.external() != nil) || !strings.Contains(d.screen(), "api.example.com/v1/users") {
 		t.Errorf("1 did not go back to the exchanges:\n%s", d.screen())
 	}
 	d.keys("3", "esc")
-	if d.m.ext.open {
+	if d.m.external() != nil {
 		t.Error("esc did not leave the lens")
 	}
 	d.keys("?")
@@ -77,7 +77,7 @@ func TestExternalLensStartsOpen(t *testing.T) {
 func TestNoLensWithoutReader(t *testing.T) {
 	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
 	d.keys("3", "b")
-	if d.m.ext.open || d.m.both || strings.Contains(d.screen(), "External") {
+	if (d.m.external() != nil) || d.m.both || strings.Contains(d.screen(), "External") {
 		t.Error("lens or both-legs view without a source")
 	}
 }

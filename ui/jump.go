@@ -21,7 +21,7 @@ type jumpResult struct {
 // from a flow to its first exchange; an open detail stays open on the
 // target. The search runs over summaries in a command.
 func (m *Model) jump() tea.Cmd {
-	if m.ext.open {
+	if m.external() != nil {
 		return m.flash("l jumps between an exchange and its flow; open a list with 1 or 2", false)
 	}
 	e, f := m.cursorItem(m.pane)

@@ -91,8 +91,6 @@ func (m *Model) render() string {
 	switch {
 	case m.over != nil:
 		lines = append(lines, m.over.lines(m, m.bodyHeight())...)
-	case m.ext.open:
-		lines = append(lines, m.externalLines(m.bodyHeight())...)
 	default:
 		if !m.detail.open || m.split() {
 			lines = append(lines, m.listLines(m.listHeight())...)

@@ -15,7 +15,7 @@ import (
 
 // markCount is how many rows of the current pane are marked.
 func (m *Model) markCount() int {
-	if m.ext.open {
+	if m.external() != nil {
 		return 0
 	}
 	return len(m.marks[m.pane])
@@ -24,7 +24,7 @@ func (m *Model) markCount() int {
 // toggleMark marks or unmarks the row under the cursor and moves down, so
 // a run of rows is marked by pressing the key repeatedly.
 func (m *Model) toggleMark() tea.Cmd {
-	if m.ext.open {
+	if m.external() != nil {
 		return m.flash("marks apply to the exchange and flow lists", false)
 	}
 	e, f := m.cursorItem(m.pane)

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -66,9 +67,12 @@ type Model struct {
 	rowCache map[uint64]exRow
 
 	detail detailState
-	ext    externalState
-	both   bool            // showing cfg.Store swapped with cfg.Both
-	wake   <-chan struct{} // change signal: Both's when set (it sees every change)
+	// extLast is the external lens's last read, kept for the header's
+	// count while the lens is closed.
+	extLast   []mesh.Group
+	extLoaded bool
+	both      bool            // showing cfg.Store swapped with cfg.Both
+	wake      <-chan struct{} // change signal: Both's when set (it sees every change)
 
 	status    statusLine
 	statusSeq int
@@ -108,7 +112,9 @@ func New(ctx context.Context, cfg Config) *Model {
 	}
 	m.keys.External.SetEnabled(cfg.External != nil)
 	m.keys.Both.SetEnabled(cfg.Both != nil)
-	m.ext.open = cfg.StartExternal && cfg.External != nil
+	if cfg.StartExternal && cfg.External != nil {
+		m.over = &externalView{}
+	}
 	return m
 }
 
@@ -214,11 +220,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.over != nil {
 		return m.onOverlayKey(k)
 	}
-	if m.ext.open {
-		if cmd, handled := m.onExternalKey(k); handled {
-			return cmd
-		}
-	} else if m.detail.open {
+	if m.detail.open {
 		if cmd, handled := m.onDetailKey(k); handled {
 			return cmd
 		}
@@ -299,10 +301,10 @@ func (m *Model) toggleFollow() tea.Cmd {
 }
 
 func (m *Model) switchPane(p paneID) {
-	if m.pane == p && !m.detail.open && !m.ext.open {
+	if m.pane == p && !m.detail.open && m.over == nil {
 		return
 	}
-	m.ext.open = false
+	m.over = nil
 	m.pane = p
 	m.detail = detailState{}
 	m.fixLists()

@@ -37,7 +37,7 @@ func (m *Model) headerLine() string {
 		if m.idx[p].active() {
 			label += "/" + thousands(m.total[p])
 		}
-		if m.pane == p && !m.ext.open {
+		if m.pane == p && m.external() == nil {
 			return m.st.paneOn.Render(label)
 		}
 		return m.st.paneOff.Render(label)
@@ -140,8 +140,8 @@ func (m *Model) statusBar() string {
 	default:
 		count = thousands(shown) + " " + plural(total, noun)
 	}
-	if m.ext.open {
-		count = thousands(len(m.ext.groups)) + " " + plural(len(m.ext.groups), "destination")
+	if v := m.external(); v != nil {
+		count = thousands(len(v.groups)) + " " + plural(len(v.groups), "destination")
 	}
 	add(count, 80)
 	if m.cfg.Memory > 0 && m.memUsed > 0 {
@@ -232,8 +232,6 @@ func (m *Model) hints() string {
 	switch {
 	case m.over != nil:
 		return m.over.hints()
-	case m.ext.open:
-		return "q back · 1 exchanges "
 	case m.detail.open && m.detail.pane == paneFlows:
 		return "s bytes · l exchanges · q back "
 	case m.detail.open:

@@ -81,7 +81,7 @@ type bytesView struct {
 // openStream opens the bytes view on the flow of the selected exchange
 // or the selected flow.
 func (m *Model) openStream() tea.Cmd {
-	if m.ext.open {
+	if m.external() != nil {
 		return m.flash("s shows the bytes of a flow; open a list with 1 or 2", false)
 	}
 	e, f := m.cursorItem(m.pane)

@@ -44,12 +44,13 @@ func (m *Model) onOverlayKey(k tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
-	case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Help), key.Matches(k, m.keys.Notes),
-		key.Matches(k, m.keys.Exchanges), key.Matches(k, m.keys.Flows), key.Matches(k, m.keys.External),
-		key.Matches(k, m.keys.Mask):
-		if !key.Matches(k, m.keys.Quit) && !key.Matches(k, m.keys.Mask) {
-			m.over = nil
-		}
+	case key.Matches(k, m.keys.Help), key.Matches(k, m.keys.Notes), key.Matches(k, m.keys.Exchanges),
+		key.Matches(k, m.keys.Flows), key.Matches(k, m.keys.External):
+		// Another view: this one closes first.
+		m.over = nil
+		return m.onGlobalKey(k)
+	case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Mask), key.Matches(k, m.keys.Both),
+		key.Matches(k, m.keys.Pause):
 		return m.onGlobalKey(k)
 	}
 	return nil
