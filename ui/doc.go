@@ -66,11 +66,13 @@
 //     detail; n/N step through search matches in the detail. q goes
 //     back and quits only from the list, Q and ctrl+c quit anywhere (as
 //     in mitmproxy).
-//   - Views. Help, notes and the bytes of a flow are overlays: small
-//     types with their own state behind a three-method interface
-//     (views.go), which the root Model routes keys to and draws in place
-//     of the lists. The lists, the detail and the external lens still
-//     keep their state in the Model; new views should be overlays.
+//   - Views. Help, notes, the bytes of a flow and the external lens are
+//     overlays: small types with their own state behind a three-method
+//     interface (views.go), which the root Model routes keys to and draws
+//     in place of the lists. The two lists and the detail (which shares
+//     the screen with the list at 120x36 and up) still keep their state
+//     in the Model (listState, detailState); new views should be
+//     overlays.
 //   - Sorting is a permutation of the shown store positions built over
 //     summaries in a command, like a filter pass, and rebuilt when the
 //     list grows; marks are IDs, so they survive sorting, filtering and

@@ -6,11 +6,11 @@ import (
 )
 
 // overlay is a view that takes the body of the screen in place of the
-// lists: help, notes, the bytes of a flow. Each keeps its own state in its
-// own small type; the root Model only routes keys and results to the one
-// that is open and draws it, so adding a view does not add fields to the
-// Model. The lists, the detail and the external lens predate this and
-// keep their state in the Model (listState, detailState, externalState).
+// lists: help, notes, the bytes of a flow, the external lens. Each keeps
+// its own state in its own small type; the root Model only routes keys
+// and results to the one that is open and draws it, so adding a view
+// does not add fields to the Model. The lists and the detail predate this
+// and keep their state in the Model (listState, detailState).
 type overlay interface {
 	// key handles a key and reports whether it did; an unhandled key
 	// falls through to the keys that mean the same everywhere.
