@@ -55,6 +55,13 @@ func Curl(e *decode.Exchange) string {
 	}
 	args = append(args, shellQuote(url))
 	for _, h := range req.Headers {
+		if strings.EqualFold(h.Name, "Accept-Encoding") && h.Value != "" && h.Value != "identity" {
+			// Without it curl would print the compressed response.
+			args = append(args, "--compressed")
+			break
+		}
+	}
+	for _, h := range req.Headers {
 		if skipCurlHeader(h.Name, h.Value, host) {
 			continue
 		}

@@ -93,3 +93,14 @@ func TestCurlMethodsAndBodies(t *testing.T) {
 		t.Errorf("h2 curl: %s", got)
 	}
 }
+
+func TestCurlCompressed(t *testing.T) {
+	e := exchange(1, 0, "GET", "/x", 200, "", "", "text/plain", "ok")
+	e.Request.Headers = append(e.Request.Headers, decode.Header{Name: "Accept-Encoding", Value: "gzip, br"})
+	if c := Curl(e); !strings.Contains(c, "--compressed") {
+		t.Errorf("Accept-Encoding without --compressed:\n%s", c)
+	}
+	if c := Curl(exchange(1, 0, "GET", "/x", 200, "", "", "text/plain", "ok")); strings.Contains(c, "--compressed") {
+		t.Errorf("--compressed without Accept-Encoding:\n%s", c)
+	}
+}

@@ -203,11 +203,14 @@ func (m *Model) onCurlResult(r curlResult) tea.Cmd {
 	if r.err != "" {
 		return m.flash(r.err, true)
 	}
+	// OSC 52 gives no answer, so the UI cannot know the copy arrived:
+	// say what was done and what blocks it most often.
 	msg := "copied as curl"
 	if r.masked {
 		msg += " (masked)"
 	} else {
 		msg += " (UNMASKED)"
 	}
+	msg += " through the terminal (OSC 52); if paste is empty, tmux needs set -g set-clipboard on"
 	return tea.Batch(tea.SetClipboard(r.text), m.flash(msg, false))
 }
