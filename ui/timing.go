@@ -23,6 +23,11 @@ func field(label, value string) dline {
 
 const stampLayout = "15:04:05.000000"
 
+// dateOf is the calendar day of t with its weekday and zone.
+func dateOf(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 Mon MST")
+}
+
 func stamp(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "—"
@@ -56,6 +61,9 @@ func timingLines(e *decode.Exchange, linked *decode.Flow, loc *time.Location, w 
 	}
 	if e.Error != "" {
 		out = append(out, dline{text: "error      " + view.Sanitize(e.Error), kind: lineWarn})
+	}
+	if !e.Start.IsZero() {
+		out = append(out, field("date", dateOf(e.Start, loc)))
 	}
 	out = append(out, dline{})
 	req, resp := e.Request, e.Response
@@ -178,6 +186,11 @@ func flowLines(f *decode.Flow, loc *time.Location, w int) []dline {
 	out = append(out, meshLines(f.Leg, f.Direction, f.Linked, nil)...)
 	if f.Pod != "" {
 		out = append(out, field("pod", view.Sanitize(f.Namespace+"/"+f.Pod)))
+	}
+	if !f.First.IsZero() {
+		// The stamps below are times of day; the lists show dates only
+		// when a session spans days, so the detail always says which.
+		out = append(out, field("date", dateOf(f.First, loc)))
 	}
 	out = append(out, field("first", stamp(f.First, loc)))
 	last := stamp(f.Last, loc)
