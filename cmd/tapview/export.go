@@ -141,6 +141,7 @@ func runExport(cmd *cobra.Command, args []string, f *exportFlags) error {
 			return fmt.Errorf("--keylog: %w (give the SSLKEYLOGFILE your client wrote)", err)
 		}
 		keys.AddText(keyText)
+		keylogNote(cmd.ErrOrStderr(), f.keylog, keys.Stats(), false)
 	}
 	if err := checkPaths(args, f.write); err != nil {
 		return err

@@ -76,6 +76,7 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 		if err := keys.LoadFile(f.keylog); err != nil {
 			return fmt.Errorf("--keylog: %w", err)
 		}
+		keylogNote(cmd.ErrOrStderr(), f.keylog, keys.Stats(), true)
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
