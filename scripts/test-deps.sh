@@ -26,6 +26,32 @@ fi
 # (~14 min) and the binary kept per version in a cache that outlives the
 # checkout; later runs copy it (well under a second) and a version bump
 # compiles again.
+# The mesh bed (scripts/meshbed.sh, TestMeshBedLive, as root): iptables
+# for the sidecar's nat rules, dnsmasq as the cluster DNS, tcpdump for
+# the capture, setpriv to run the proxy as its own uid.
+missing=()
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables)
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "test-deps: installing ${missing[*]} (apt), for the mesh bed"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# zstd compresses captures for the compressed-capture tests; curl and
+# python3 are the HTTP client and server of scripts/record-tunnels.sh.
+for tool in zstd curl python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "test-deps: installing $tool (apt), for the compressed-capture and tunnel tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "$tool" >/dev/null
+  fi
+done
+
 gobin="$(go env GOPATH)/bin"
 gr_version=v2.12.7
 gr_cache="${TAPVIEW_CI_CACHE:-$HOME/.cache/tapview-ci}/goreleaser-$gr_version"
