@@ -177,7 +177,7 @@ func clusterNames(cmd *cobra.Command, kind string) []string {
 	var names []string
 	switch {
 	case isDeployment(kind):
-		l, err := cc.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		l, err := cc.Client.Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil
 		}
@@ -185,7 +185,7 @@ func clusterNames(cmd *cobra.Command, kind string) []string {
 			names = append(names, d.Name)
 		}
 	case strings.EqualFold(kind, "pod") || strings.EqualFold(kind, "pods") || strings.EqualFold(kind, "po"):
-		l, err := cc.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running"})
+		l, err := cc.Client.Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running"})
 		if err != nil {
 			return nil
 		}
@@ -204,7 +204,7 @@ func completeNamespaces(cmd *cobra.Command, _ []string, _ string) ([]string, cob
 	}
 	ctx, cancel := context.WithTimeout(contextOf(cmd), clusterCompletionTimeout)
 	defer cancel()
-	l, err := cc.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	l, err := cc.Client.Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -8,7 +8,6 @@ import (
 
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	authclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 )
 
 // Permission is one verb on one resource that attach needs. The list of
@@ -85,7 +84,7 @@ func Required(via Via, kind TargetKind) (target, agentNS []Permission) {
 
 // access checks permissions with SelfSubjectAccessReview.
 type access struct {
-	reviews authclient.SelfSubjectAccessReviewInterface
+	reviews AccessReviewer
 }
 
 // missing returns the permissions of perms the caller lacks in ns ("" is

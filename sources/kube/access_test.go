@@ -40,7 +40,7 @@ func fakeClient(denied ...string) (*fake.Clientset, *[]string) {
 
 func TestAccessErrorNamesVerbResourceAndRole(t *testing.T) {
 	cs, _ := fakeClient("patch pods/ephemeralcontainers")
-	_, err := Start(context.Background(), Options{Client: cs, Target: Target{Kind: KindPod, Names: []string{"web-1"}, Namespace: "shop"}})
+	_, err := Start(context.Background(), Options{Client: clientset{cs}, Target: Target{Kind: KindPod, Names: []string{"web-1"}, Namespace: "shop"}})
 	want := "missing permission: patch pods/ephemeralcontainers in namespace shop\n" +
 		"ask a cluster admin to bind you the Role tapview-attach in deploy/rbac.yaml; check with: kubectl auth can-i patch pods/ephemeralcontainers -n shop"
 	if err == nil || err.Error() != want {
@@ -48,21 +48,21 @@ func TestAccessErrorNamesVerbResourceAndRole(t *testing.T) {
 	}
 
 	cs, _ = fakeClient("get deployments", "list pods")
-	_, err = Start(context.Background(), Options{Client: cs, Target: Target{Kind: KindDeployment, Names: []string{"web"}, Namespace: "shop"}})
+	_, err = Start(context.Background(), Options{Client: clientset{cs}, Target: Target{Kind: KindDeployment, Names: []string{"web"}, Namespace: "shop"}})
 	if err == nil || !strings.HasPrefix(err.Error(), "missing permissions in namespace shop: get deployments.apps, list pods\n") ||
 		!strings.Contains(err.Error(), "kubectl auth can-i list pods -n shop") {
 		t.Fatalf("two missing: %v", err)
 	}
 
 	cs, _ = fakeClient("watch pods")
-	_, err = Start(context.Background(), Options{Client: cs, Target: Target{Kind: KindSelector, Selector: "app=web", AllNamespaces: true}})
+	_, err = Start(context.Background(), Options{Client: clientset{cs}, Target: Target{Kind: KindSelector, Selector: "app=web", AllNamespaces: true}})
 	if err == nil || !strings.Contains(err.Error(), "watch pods in every namespace (-A)") || !strings.Contains(err.Error(), "ClusterRole tapview-attach-all-namespaces") ||
 		!strings.Contains(err.Error(), "can-i watch pods -A") {
 		t.Fatalf("-A: %v", err)
 	}
 
 	cs, _ = fakeClient("create pods/portforward")
-	_, err = Start(context.Background(), Options{Client: cs, Via: ViaAgent, Target: Target{Kind: KindPod, Names: []string{"web-1"}, Namespace: "shop"}})
+	_, err = Start(context.Background(), Options{Client: clientset{cs}, Via: ViaAgent, Target: Target{Kind: KindPod, Names: []string{"web-1"}, Namespace: "shop"}})
 	if err == nil || !strings.Contains(err.Error(), "create pods/portforward in namespace tapview") || !strings.Contains(err.Error(), "tapview-attach-agent") {
 		t.Fatalf("agent: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestAccessChecksExactlyWhatTheWayNeeds(t *testing.T) {
 		{ViaAgent, KindPod, []string{"shop get  pods ", "shop list  pods ", "shop watch  pods ", "tapview list  pods ", "tapview create  pods portforward", "tapview get  pods portforward"}},
 	} {
 		cs, seen := fakeClient()
-		Start(context.Background(), Options{Client: cs, Via: c.via, Target: Target{Kind: c.kind, Names: []string{"web"}, Namespace: "shop"}})
+		Start(context.Background(), Options{Client: clientset{cs}, Via: c.via, Target: Target{Kind: c.kind, Names: []string{"web"}, Namespace: "shop"}})
 		if strings.Join(*seen, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%s %s reviewed\n%q\nwant\n%q", c.via, c.kind, *seen, c.want)
 		}

@@ -17,7 +17,7 @@ import (
 // findAgent returns the running tapview agent pod on node.
 func (s *Session) findAgent(ctx context.Context, node string) (*corev1.Pod, error) {
 	o := s.opts.Agent
-	list, err := s.opts.Client.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{
+	list, err := s.opts.Client.Pods(o.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: o.Selector,
 		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
 	})

@@ -167,7 +167,7 @@ func (s *Session) captureEphemeral(ctx context.Context, pod *corev1.Pod, em *pod
 	if s.att == nil {
 		return errors.New("kube: no REST configuration for attach streams")
 	}
-	pods := s.opts.Client.CoreV1().Pods(pod.Namespace)
+	pods := s.opts.Client.Pods(pod.Namespace)
 	name := containerName()
 	c := CaptureContainer(name, s.opts.Target.Container, s.opts.Filter, s.opts.Ephemeral)
 	if err := s.setup(ctx, func() error {

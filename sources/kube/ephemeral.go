@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -113,7 +112,7 @@ func containerName() string {
 // addEphemeral adds c to the pod with a strategic merge patch of the
 // ephemeralcontainers subresource (ephemeral containers merge by name, so
 // the patch adds one without touching the others).
-func addEphemeral(ctx context.Context, pods corev1client.PodInterface, pod *corev1.Pod, c corev1.EphemeralContainer) (*corev1.Pod, error) {
+func addEphemeral(ctx context.Context, pods PodClient, pod *corev1.Pod, c corev1.EphemeralContainer) (*corev1.Pod, error) {
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"ephemeralContainers": []corev1.EphemeralContainer{c}}})
 	if err != nil {
 		return nil, fmt.Errorf("encode ephemeral container patch: %w", err)
@@ -195,7 +194,7 @@ func ephemeralState(pod *corev1.Pod, name, image string) (bool, error) {
 // waitRunning waits until the capture container runs, watching the pod.
 // It re-watches when the API server ends a watch, and gives up after
 // timeout with the state it last saw.
-func waitRunning(ctx context.Context, pods corev1client.PodInterface, pod *corev1.Pod, name, image string, timeout time.Duration) (*corev1.Pod, error) {
+func waitRunning(ctx context.Context, pods PodClient, pod *corev1.Pod, name, image string, timeout time.Duration) (*corev1.Pod, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := pod

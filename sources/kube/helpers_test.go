@@ -120,7 +120,10 @@ func options(srv *kubetest.Server, t Target) Options {
 	if t.Namespace == "" && !t.AllNamespaces {
 		t.Namespace = "shop"
 	}
-	return Options{Client: srv.Client(), REST: srv.RESTConfig(), Target: t, RunningTimeout: 10 * time.Second}
+	// The production client over kubetest's wire protocol; a nil Client
+	// (it could not be built) makes Start fail.
+	c, _ := NewClient(srv.RESTConfig())
+	return Options{Client: c, REST: srv.RESTConfig(), Target: t, RunningTimeout: 10 * time.Second}
 }
 
 // runAll runs every source of a session into one collector until they

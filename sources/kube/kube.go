@@ -6,7 +6,7 @@
 // "namespace/pod", so flows and exchanges can be attributed to it.
 //
 // Nothing here is kubectl code: it is built on client-go's public APIs
-// (typed clients, remotecommand, portforward).
+// (generic typed clients, remotecommand, portforward).
 package kube
 
 import (
@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tapview/tapview/sources/agent"
@@ -151,7 +150,7 @@ type Options struct {
 	// Client talks to the API server; REST is its configuration, needed
 	// for the attach and port-forward streams (nil disables them, which
 	// only tests that stop before streaming do).
-	Client kubernetes.Interface
+	Client Client
 	REST   *rest.Config
 	Target Target
 	Via    Via

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -14,7 +13,7 @@ import (
 // kubectl with the same flags.
 type ClientConfig struct {
 	REST   *rest.Config
-	Client kubernetes.Interface
+	Client Client
 	// Namespace is the context's namespace ("default" when it has none),
 	// used when -n is not given.
 	Namespace string
@@ -43,9 +42,9 @@ func LoadClientConfig(path, context, userAgent string) (*ClientConfig, error) {
 	// Many pods are set up in parallel: allow more than client-go's
 	// default 5 requests a second.
 	cfg.QPS, cfg.Burst = 20, 40
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("building the Kubernetes client: %w", err)
+		return nil, err
 	}
 	return &ClientConfig{REST: cfg, Client: cs, Namespace: ns}, nil
 }

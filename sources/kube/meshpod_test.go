@@ -47,7 +47,7 @@ func TestClusterRanges(t *testing.T) {
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.1.0/24"}},
 		&networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.96.0.0/12", "10.96.0.0/12"}}},
 	)
-	got := clusterRanges(context.Background(), c)
+	got := clusterRanges(context.Background(), clientset{c})
 	want := []string{"10.244.0.0/24", "fd00:10:244::/64", "10.244.1.0/24", "10.96.0.0/12"}
 	if len(got) != len(want) {
 		t.Fatalf("ranges %v, want %v", got, want)
@@ -61,7 +61,7 @@ func TestClusterRanges(t *testing.T) {
 	if _, _, r, ok := p.PodNetwork(); !ok || len(r) != 4 {
 		t.Errorf("PodNetwork ranges %v", r)
 	}
-	if r := clusterRanges(context.Background(), fake.NewClientset()); len(r) != 0 {
+	if r := clusterRanges(context.Background(), clientset{fake.NewClientset()}); len(r) != 0 {
 		t.Errorf("empty cluster: %v", r)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // rangesTimeout bounds the best-effort range lookup, so a slow API server
@@ -21,7 +20,7 @@ const rangesTimeout = 5 * time.Second
 // deploy/rbac-cluster-ranges.yaml grants, and without them (or on older
 // clusters without ServiceCIDR) the view falls back to RFC 1918 and
 // link-local heuristics, so errors only shorten the list.
-func clusterRanges(ctx context.Context, c kubernetes.Interface) []netip.Prefix {
+func clusterRanges(ctx context.Context, c Client) []netip.Prefix {
 	ctx, cancel := context.WithTimeout(ctx, rangesTimeout)
 	defer cancel()
 	var out []netip.Prefix
@@ -30,7 +29,7 @@ func clusterRanges(ctx context.Context, c kubernetes.Interface) []netip.Prefix {
 			out = append(out, p.Masked())
 		}
 	}
-	if nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+	if nodes, err := c.Nodes().List(ctx, metav1.ListOptions{}); err == nil {
 		for _, n := range nodes.Items {
 			for _, cidr := range n.Spec.PodCIDRs {
 				add(cidr)
@@ -40,7 +39,7 @@ func clusterRanges(ctx context.Context, c kubernetes.Interface) []netip.Prefix {
 			}
 		}
 	}
-	if scs, err := c.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
+	if scs, err := c.ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
 		for _, sc := range scs.Items {
 			for _, cidr := range sc.Spec.CIDRs {
 				add(cidr)

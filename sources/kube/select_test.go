@@ -30,7 +30,7 @@ func start(t *testing.T, o Options, objs ...runtime.Object) (*Session, error) {
 			t.Fatal(err)
 		}
 	}
-	o.Client = cs
+	o.Client = clientset{cs}
 	return Start(context.Background(), o)
 }
 

@@ -54,7 +54,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	}
 	s := &Session{opts: o, sem: make(chan struct{}, o.Parallel), roster: map[string]*rosterEntry{}}
 	if o.REST != nil {
-		rs := restStreams{cfg: o.REST, core: o.Client.CoreV1().RESTClient()}
+		rs := restStreams{cfg: o.REST, core: o.Client.CoreREST()}
 		s.att, s.fwd = rs, rs
 	}
 	t := o.Target
@@ -91,7 +91,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 // user may do everything the chosen way of capturing needs.
 func (s *Session) checkAccess(ctx context.Context) error {
 	target, agentNS := Required(s.opts.Via, s.opts.Target.Kind)
-	a := access{reviews: s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews()}
+	a := access{reviews: s.opts.Client.AccessReviews()}
 	miss, err := a.missing(ctx, s.ns, target)
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func (s *Session) namedPods(ctx context.Context) error {
 			continue
 		}
 		seen[n] = true
-		p, err := s.opts.Client.CoreV1().Pods(s.ns).Get(ctx, n, metav1.GetOptions{})
+		p, err := s.opts.Client.Pods(s.ns).Get(ctx, n, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("pod %s not found in namespace %s (kubectl get pods -n %s lists them)", n, s.ns, s.ns)
 		}
@@ -140,7 +140,7 @@ func (s *Session) namedPods(ctx context.Context) error {
 // deploymentPods resolves the deployment's selector, then selects by it.
 func (s *Session) deploymentPods(ctx context.Context) error {
 	name := s.opts.Target.Names[0]
-	d, err := s.opts.Client.AppsV1().Deployments(s.ns).Get(ctx, name, metav1.GetOptions{})
+	d, err := s.opts.Client.Deployments(s.ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("deployment %s not found in namespace %s", name, s.ns)
 	}
@@ -158,7 +158,7 @@ func (s *Session) deploymentPods(ctx context.Context) error {
 // selectedPods lists the running pods matching s.sel now; later ones
 // are added by the watcher.
 func (s *Session) selectedPods(ctx context.Context) error {
-	list, err := s.opts.Client.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: s.sel.String()})
+	list, err := s.opts.Client.Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: s.sel.String()})
 	if err != nil {
 		return fmt.Errorf("listing pods (%s): %w", s.label, err)
 	}

@@ -113,7 +113,7 @@ func (s *Session) runPod(ctx context.Context, pod *corev1.Pod, em *podEmitter) e
 func (s *Session) podGone(ctx context.Context, pod *corev1.Pod) bool {
 	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := s.opts.Client.CoreV1().Pods(pod.Namespace).Get(gctx, pod.Name, metav1.GetOptions{})
+	p, err := s.opts.Client.Pods(pod.Namespace).Get(gctx, pod.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return true
 	}
@@ -157,7 +157,7 @@ func (w *watchSource) Run(ctx context.Context, emit sources.Emitter) error {
 				return err
 			}
 		}
-		wi, err := s.opts.Client.CoreV1().Pods(s.ns).Watch(ctx, metav1.ListOptions{LabelSelector: s.sel.String(), ResourceVersion: rv, AllowWatchBookmarks: true})
+		wi, err := s.opts.Client.Pods(s.ns).Watch(ctx, metav1.ListOptions{LabelSelector: s.sel.String(), ResourceVersion: rv, AllowWatchBookmarks: true})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -183,7 +183,7 @@ func (w *watchSource) Run(ctx context.Context, emit sources.Emitter) error {
 // seen, and returns the list's version to watch from.
 func (w *watchSource) relist(ctx context.Context, emit sources.Emitter) (string, error) {
 	s := w.s
-	list, err := s.opts.Client.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: s.sel.String()})
+	list, err := s.opts.Client.Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: s.sel.String()})
 	if err != nil {
 		return "", fmt.Errorf("listing pods (%s): %w", s.describe(), err)
 	}

@@ -10,10 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/httpstream"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
@@ -57,7 +55,10 @@ func fallBack(err error) bool {
 // all attached and no TTY is used, so stdout carries bytes unchanged.
 func (s restStreams) Attach(ctx context.Context, ns, pod, container string, stdin io.Reader, stdout, stderr io.Writer) error {
 	u := s.core.Post().Namespace(ns).Resource("pods").Name(pod).SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{Container: container, Stdin: true, Stdout: true, Stderr: true}, scheme.ParameterCodec).URL()
+		// The query PodAttachOptions{Container, Stdin, Stdout, Stderr: true}
+		// encodes to, written out: encoding it would need client-go's
+		// scheme of every API group (see Client).
+		Param("container", container).Param("stdin", "true").Param("stdout", "true").Param("stderr", "true").URL()
 	ws, err := remotecommand.NewWebSocketExecutor(s.cfg, http.MethodGet, u.String())
 	if err != nil {
 		return fmt.Errorf("attach to %s/%s: %w", ns, pod, err)
