@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/tls/keylog"
 )
 
 // The captures under testdata/openssl were recorded by
@@ -45,6 +46,12 @@ func tsharkRequests(t *testing.T, file, keys string) []string {
 
 // recorded decodes one recorded session with its key log.
 func recorded(t *testing.T, name string) (*collector, string, string) {
+	out, file, keys, _ := recordedKeys(t, name)
+	return out, file, keys
+}
+
+// recordedKeys is recorded that also returns the key store.
+func recordedKeys(t *testing.T, name string) (*collector, string, string, *keylog.KeyLog) {
 	t.Helper()
 	file := filepath.Join("testdata", "openssl", name+".pcap")
 	keys := filepath.Join("testdata", "openssl", name+".keys")
@@ -52,7 +59,8 @@ func recorded(t *testing.T, name string) (*collector, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeFile(t, file, keylogFrom(text)), file, keys
+	store := keylogFrom(text)
+	return decodeFile(t, file, store), file, keys, store
 }
 
 // checkRecorded compares the decoded requests with tshark's and checks
@@ -115,6 +123,14 @@ func TestOpenSSLRSAKeyLog(t *testing.T) {
 		func(path string) string {
 			return "rsa key exchange, " + strings.TrimSuffix(strings.TrimPrefix(path, "/rsa-"), ".txt")
 		})
+	// The derived master secrets are in the store as CLIENT_RANDOM lines,
+	// so an export embeds them.
+	out, _, _, store := recordedKeys(t, "rsa")
+	for _, f := range out.tcpFlows() {
+		if lines := store.LinesFor(f.TLS.ClientRandom); len(lines) != 1 || !strings.HasPrefix(lines[0], "CLIENT_RANDOM ") {
+			t.Errorf("flow %d: key lines %q", f.ID, lines)
+		}
+	}
 }
 
 // TestOpenSSLEarlyData: a TLS 1.3 resumption whose request is 0-RTT early

@@ -3,6 +3,8 @@ package tls
 import (
 	"fmt"
 	"time"
+
+	"github.com/tapview/tapview/decode/tls/keylog"
 )
 
 // maxEarlySkip bounds how many TLS 1.3 client records that fail with the
@@ -44,6 +46,9 @@ func (h *handler) tryKeys() {
 	if !v13 && k.MasterSecret == nil {
 		if ms := h.rsaMaster(store); ms != nil {
 			k.MasterSecret, ok = ms, true
+			// Kept as the CLIENT_RANDOM line it amounts to, so an export
+			// embeds this connection's keys like any other's.
+			store.AddLine(fmt.Appendf(nil, "%s %x %x", keylog.ClientRandom, h.ch.random, ms))
 		}
 	}
 	switch {
