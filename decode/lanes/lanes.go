@@ -57,13 +57,13 @@ type Options struct {
 	Secrets interface {
 		Secrets(kind uint32, data []byte)
 	}
-	// Trace are the tap-trace decoder's options.
+	// Trace holds the tap-trace decoder's options.
 	Trace taptrace.Options
 	// Batch and Queue tune the hand-over (DefaultBatch, DefaultQueue).
 	Batch, Queue int
 }
 
-// Lanes returns the number of lanes opts asks for.
+// lanes returns the number of lanes opts asks for.
 func (o Options) lanes() int {
 	if o.Lanes > 0 {
 		return o.Lanes
