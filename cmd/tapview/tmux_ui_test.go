@@ -18,12 +18,15 @@ import (
 // history kept in a private state directory.
 func startTmuxSize(t *testing.T, w, h int, bin string, args ...string) *tmuxSession {
 	t.Helper()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("tapview-ui-%d", os.Getpid()), name: fmt.Sprintf("s%d", time.Now().UnixNano())}
+	// A server per session: a session killed by the previous case's
+	// cleanup takes a shared server down while the next one connects.
+	id := time.Now().UnixNano()
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("tapview-ui-%d-%d", os.Getpid(), id), name: fmt.Sprintf("s%d", id)}
 	state := t.TempDir()
 	cmdline := "cd " + t.TempDir() + " && TERM=xterm-256color XDG_STATE_HOME=" + state + " " +
 		strings.Join(append([]string{bin}, args...), " ") + "; echo tapview exited with $?; sleep 30"
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-session", "-t", s.name).Run() })
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
 }
 
