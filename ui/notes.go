@@ -85,7 +85,7 @@ func (v *notesView) lines(m *Model, h int) []string {
 	if !v.opened {
 		v.top, v.opened = len(all), true // newest at the bottom, in view
 	}
-	title := " " + m.st.bold.Render("Notes") + m.st.dim.Render(" · warnings and errors from sources, and what the UI did")
+	title := " " + m.st.bold.Render("Notes") + m.st.dim.Render(" · from the sources and the UI, at the time tapview noted them")
 	if pos := v.position(len(all), h-1); pos != "" {
 		title = joinEnds(title, m.st.dim.Render(pos+" "), m.w)
 	}
