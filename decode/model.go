@@ -52,6 +52,10 @@ type Flow struct {
 	Ordinals []uint64
 	// Pod and Namespace are the Kubernetes owner when known.
 	Pod, Namespace string
+	// Tunnel is the encapsulation the flow was captured in (node
+	// captures: IPIP, VXLAN, Geneve, GRE) with the node pair, nil when
+	// the packets were not tunnelled.
+	Tunnel *Tunnel
 
 	// Leg says which side of a service-mesh sidecar (Envoy) the flow is
 	// on, so each request can be shown once although a sidecar pod's

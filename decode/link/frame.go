@@ -71,6 +71,11 @@ type Frame struct {
 	VLANs    [MaxVLANs]uint16
 	NumVLANs int
 
+	// Tunnel is the encapsulation the IP fields below were found in
+	// (IPIP, GRE, VXLAN, Geneve; tunnel.go), Kind TunnelNone when the
+	// frame was not tunnelled.
+	Tunnel Tunnel
+
 	// Version is 4 or 6.
 	Version uint8
 	// Src and Dst are the IP addresses.

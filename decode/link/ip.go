@@ -21,10 +21,14 @@ const (
 )
 
 // ParseIP parses an IP datagram that starts at data[0] (the output of a
-// Defragmenter, or a raw capture). It is Parse for LINKTYPE_RAW.
+// Defragmenter, or a raw capture). It is Parse for LINKTYPE_RAW: tunnels
+// are removed too, so a reassembled outer datagram yields its inner packet.
 func ParseIP(data []byte, p *Frame) error {
 	p.reset(sources.LinkRaw)
-	return parseIP(data, 0, p)
+	if err := parseIP(data, 0, p); err != nil {
+		return err
+	}
+	return decapsulate(data, p)
 }
 
 func parseIP(data []byte, off int, p *Frame) error {

@@ -25,11 +25,21 @@ const (
 	afINET6Darwin  = 30
 )
 
-// Parse fills p from one captured frame of the given LINKTYPE. It never
+// Parse fills p from one captured frame of the given LINKTYPE, the inner
+// packet when the frame carries a tunnel (see Frame.Tunnel). It never
 // allocates and never keeps data beyond the slices it stores in p. On
 // error p holds whatever was parsed before the problem (at least
 // LinkType); ErrNotIP and ErrUnsupportedLink are not malformations.
 func Parse(linkType uint16, data []byte, p *Frame) error {
+	if err := parseLink(linkType, data, p); err != nil {
+		return err
+	}
+	return decapsulate(data, p)
+}
+
+// parseLink is Parse up to the outermost IP packet (tunnels are removed
+// by decapsulate, tunnel.go).
+func parseLink(linkType uint16, data []byte, p *Frame) error {
 	p.reset(linkType)
 	switch linkType {
 	case sources.LinkEthernet:

@@ -108,6 +108,7 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 		}
 	}
 	c := newConn(d, "tcp", cur.pkt.Source, client, server, cur.pkt.Timestamp)
+	c.flow.Tunnel = flowTunnel(cur.frame, client)
 	c.keyed = true
 	c.lane = fa.lane
 	c.bucket = d.bucket

@@ -298,6 +298,7 @@ func (c *conn) SwapDirections() {
 	c.swapped = !c.swapped
 	f := &c.flow
 	f.Client, f.Server = f.Server, f.Client
+	f.Tunnel = f.Tunnel.Swapped()
 	f.PacketsC2S, f.PacketsS2C = f.PacketsS2C, f.PacketsC2S
 	f.BytesC2S, f.BytesS2C = f.BytesS2C, f.BytesC2S
 	c.publishFlow()

@@ -263,9 +263,13 @@ func (d *Decoder) Packet(p *sources.Packet) {
 		if err != nil || dg == nil {
 			return
 		}
+		tun := f.Tunnel // a fragment inside a tunnel: the datagram is the inner one
 		if err := link.ParseIP(dg, f); err != nil || f.Fragment {
 			d.stats.Malformed++
 			return
+		}
+		if f.Tunnel.Kind == link.TunnelNone {
+			f.Tunnel = tun
 		}
 		d.stats.Reassembled++
 		ip = dg

@@ -24,6 +24,7 @@ func (d *Decoder) udpPacket(ln *lane, p *sources.Packet, f *link.Frame) {
 			client, server = dst, src
 		}
 		c = newConn(d, "udp", p.Source, client, server, p.Timestamp)
+		c.flow.Tunnel = flowTunnel(f, client)
 		c.keyed = true
 		c.lane = ln
 		c.bucket = d.bucket

@@ -159,6 +159,7 @@ func AppendFlow(b []byte, f *decode.Flow) []byte {
 	b = optStr(b, "pod", f.Pod)
 	b = optStr(b, "namespace", f.Namespace)
 	b = meshFields(b, f.Direction, f.Leg, f.Linked)
+	b = tunnelField(b, f.Tunnel)
 	b = optStr(b, "error", f.Error)
 	return append(b, '}')
 }
