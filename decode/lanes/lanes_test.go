@@ -22,7 +22,8 @@ import (
 	"github.com/tapview/tapview/sources"
 )
 
-// config returns what cmd/tapview gives each lane, with a flow cap.
+// config returns what cmd/tapview gives each lane, with a flow cap
+// (checked every 16 items, so a short capture reaches it).
 func config(maxFlows int) func() tcp.Config {
 	return func() tcp.Config {
 		h1 := http1.NewWithOptions(http1.Options{GzipTrailerSizes: true})
@@ -30,6 +31,7 @@ func config(maxFlows int) func() tcp.Config {
 			Parsers:   []decode.Parser{h1, http2.New(), tls.New(nil, h1, http2.New()), dns.New(), ws.New()},
 			Datagrams: []decode.DatagramParser{dns.New()},
 			MaxFlows:  maxFlows,
+			CapEvery:  16,
 		}
 	}
 }
@@ -61,7 +63,7 @@ func (r *recorder) Note(s sources.Status)       { r.put("N ", s) }
 func decodeAll(pkts []sources.Packet, n int, seed uint64, cfg func() tcp.Config) *recorder {
 	rec := &recorder{}
 	r := rand.New(rand.NewPCG(seed, 7))
-	d := lanes.New(rec, lanes.Options{Lanes: n, Config: cfg, Batch: 1 + r.IntN(400), Queue: 1 + r.IntN(4)})
+	d := lanes.New(rec, lanes.Options{Lanes: n, Config: cfg, Batch: 1 + r.IntN(400), Queue: 1 + r.IntN(8), InFlight: 1 + r.Int64N(256<<10)})
 	var last time.Time
 	for i := range pkts {
 		p := pkts[i]
@@ -183,8 +185,8 @@ func TestSameOutputChurn(t *testing.T) {
 // lanes evict the same flows (and note the same counts) whatever their
 // number.
 func TestSameOutputFlowCap(t *testing.T) {
-	// Enough packets that the cap is checked (tcp's capEvery*capLag
-	// items after the start) many times.
+	// Enough packets that the cap is checked (from CapEvery*64 items on)
+	// many times.
 	conns := 300
 	if testing.Short() || raceEnabled {
 		conns = 200

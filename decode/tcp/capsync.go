@@ -12,11 +12,12 @@ import (
 
 // Shards keep one flow cap (Config.MaxFlows) for all of them, and evict
 // the same flows whatever their number. A shard only knows its own
-// flows, so the cap is checked at sync points, every capEvery items:
-// each shard posts how many flows of each source it has open, and
-// capLag sync points later every shard reads all the posts of that point
-// (by then the others are usually past it: reading waits only for a
-// shard that is more than capLag*capEvery items behind). When the total
+// flows, so the cap is checked at sync points, every Config.CapEvery
+// items: each shard posts how many flows of each source it has open, and
+// capLag sync points later every shard reads all the posts of that point.
+// Reading waits only for a shard that is more than capLag*CapEvery items
+// behind (4096 by default), about as far as decode/lanes lets lanes
+// drift apart, so lanes seldom wait for each other there. When the total
 // exceeds the cap, all shards decide alike to evict from the source
 // holding the most flows, k = max(excess, cap/evictShare) of its least
 // recently active: they post the last-activity times of their oldest k
@@ -25,11 +26,11 @@ import (
 // k-th oldest of all. After an eviction the next capLag points decide
 // nothing, since their posts predate it.
 //
-// The cap may so be exceeded by up to capLag*capEvery new flows before
-// an eviction starts (4096 at these settings).
+// The cap may so be exceeded by up to capLag*CapEvery new flows before
+// an eviction starts.
 const (
-	capEvery = 256
-	capLag   = 16
+	DefaultCapEvery = 64
+	capLag          = 64
 )
 
 // capSync is shared by the shards of one decoder.

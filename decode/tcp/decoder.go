@@ -83,6 +83,9 @@ type Config struct {
 	// the cap from a memory budget. Socket streams (OpenStream) are not
 	// counted: their source closes them.
 	MaxFlows int
+	// CapEvery is how many items pass between two checks of MaxFlows
+	// in shards (NewShards), DefaultCapEvery when 0.
+	CapEvery int
 	// IDs, when set, allocates flow and exchange IDs instead of the
 	// decoder's own counters, for a decoder sharing one ID space with
 	// others (decode/lanes' decoder of socket streams).
@@ -118,6 +121,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.HoldLimit, DefaultHoldLimit)
 	defInt(&c.DatagramTries, DefaultDatagramTries)
 	defInt(&c.MaxFlows, DefaultMaxFlows)
+	defInt(&c.CapEvery, DefaultCapEvery)
 	c.Limits = c.Limits.WithDefaults()
 	return c
 }

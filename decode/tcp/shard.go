@@ -98,7 +98,7 @@ type shardState struct {
 // Config.Owner must be safe for concurrent use. Each shard is used from
 // one goroutine, and they must all be given the same items (BeginItem,
 // then Packet, Tick or Finish) in the same order: the flow cap makes a
-// shard wait for the others now and then (see capEvery).
+// shard wait for the others now and then (see DefaultCapEvery).
 func NewShards(n int, cfg func() Config) []*Decoder {
 	if n < 1 {
 		panic("tcp.NewShards: no shards")
@@ -128,7 +128,7 @@ func (d *Decoder) BeginItem(ordinal uint64) {
 	if d.finished {
 		return
 	}
-	for sh.nextSync*capEvery <= ordinal {
+	for sh.nextSync*uint64(d.cfg.CapEvery) <= ordinal {
 		d.capPoint(sh.nextSync)
 		sh.nextSync++
 	}
