@@ -70,6 +70,13 @@ type Flow struct {
 	// Linked is the flow carrying the same connection on the other leg
 	// (TLS passed through the sidecar), 0 when none was paired.
 	Linked uint64
+	// OrigDst is where the client meant to connect when the capture
+	// shows the connection redirected (iptables REDIRECT to a sidecar:
+	// Server is then 127.0.0.1:15001 and OrigDst the address the app
+	// dialled), nil otherwise. Set by decode/mesh; shared between copies
+	// and never modified (a pointer: the decoder keeps a Flow per open
+	// connection, and 32 more bytes each cost a size class).
+	OrigDst *netip.AddrPort
 }
 
 // Mesh legs and directions of flows and exchanges (see Flow.Leg).

@@ -21,11 +21,6 @@ if ! command -v tmux >/dev/null 2>&1; then
   apt-get install -y -qq tmux >/dev/null
 fi
 
-# goreleaser: no registry this CI reaches serves a prebuilt one (the npm
-# package downloads it from GitHub at install time), so it is compiled once
-# (~14 min) and the binary kept per version in a cache that outlives the
-# checkout; later runs copy it (well under a second) and a version bump
-# compiles again.
 # The mesh bed (scripts/meshbed.sh, TestMeshBedLive, as root): iptables
 # for the sidecar's nat rules, dnsmasq as the cluster DNS, tcpdump for
 # the capture, setpriv to run the proxy as its own uid.
@@ -52,6 +47,11 @@ for tool in zstd curl python3; do
   fi
 done
 
+# goreleaser: no registry this CI reaches serves a prebuilt one (the npm
+# package downloads it from GitHub at install time), so it is compiled once
+# (~14 min) and the binary kept per version in a cache that outlives the
+# checkout; later runs copy it (well under a second) and a version bump
+# compiles again.
 gobin="$(go env GOPATH)/bin"
 gr_version=v2.12.7
 gr_cache="${TAPVIEW_CI_CACHE:-$HOME/.cache/tapview-ci}/goreleaser-$gr_version"

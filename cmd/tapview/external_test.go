@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -15,12 +16,14 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/link"
 	"github.com/tapview/tapview/export/pcapw"
 	"github.com/tapview/tapview/export/synth"
 	"github.com/tapview/tapview/sources"
 )
 
-// meshCapture writes a capture inside a sidecar pod (10.1.2.3): DNS
+// meshCapture writes a capture inside a sidecar pod (10.1.2.3), with the
+// app's connections redirected as iptables and conntrack show them: DNS
 // answers for pastebin.com and api.github.com, a request for pastebin.com
 // that the sidecar answers itself with Istio's block_all 502, and one for
 // api.github.com passed through in plaintext, so both legs carry it.
@@ -56,24 +59,33 @@ func meshCapture(t *testing.T) string {
 			pkts = append(pkts, p)
 		}
 	}
-	conn := func(client, server string, at time.Duration, req, resp string) {
+	// conn records one connection; orig, when set, is the destination
+	// the app dialled, which iptables redirected to the sidecar: a
+	// capture in the pod shows the replies coming from there (conntrack
+	// undid the redirect before the capture saw them).
+	conn := func(client, server, orig string, at time.Duration, req, resp string) {
 		c, err := synth.NewTCP(netip.MustParseAddrPort(client), netip.MustParseAddrPort(server), synth.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ts := t0.Add(at)
-		pkts = append(pkts, c.Open(ts)...)
-		pkts = append(pkts, c.Send(decode.ClientToServer, []byte(req), ts.Add(time.Millisecond))...)
-		pkts = append(pkts, c.Send(decode.ServerToClient, []byte(resp), ts.Add(5*time.Millisecond))...)
-		pkts = append(pkts, c.Close(ts.Add(8*time.Millisecond))...)
+		var cp []sources.Packet
+		cp = append(cp, c.Open(ts)...)
+		cp = append(cp, c.Send(decode.ClientToServer, []byte(req), ts.Add(time.Millisecond))...)
+		cp = append(cp, c.Send(decode.ServerToClient, []byte(resp), ts.Add(5*time.Millisecond))...)
+		cp = append(cp, c.Close(ts.Add(8*time.Millisecond))...)
+		if orig != "" {
+			asRedirected(t, cp, netip.MustParseAddrPort(server), netip.MustParseAddrPort(orig))
+		}
+		pkts = append(pkts, cp...)
 	}
-	conn("10.1.2.3:40001", "127.0.0.1:15001", 100*time.Millisecond,
+	conn("10.1.2.3:40001", "127.0.0.1:15001", "203.0.113.7:80", 100*time.Millisecond,
 		"GET /raw/x1 HTTP/1.1\r\nHost: pastebin.com\r\n\r\n",
 		"HTTP/1.1 502 Bad Gateway\r\nserver: envoy\r\ncontent-length: 0\r\n\r\n")
 	zen := "GET /zen HTTP/1.1\r\nHost: api.github.com\r\n\r\n"
-	conn("10.1.2.3:40002", "127.0.0.1:15001", 200*time.Millisecond, zen,
+	conn("10.1.2.3:40002", "127.0.0.1:15001", "140.82.112.6:80", 200*time.Millisecond, zen,
 		"HTTP/1.1 200 OK\r\nserver: envoy\r\nx-envoy-upstream-service-time: 4\r\ncontent-length: 2\r\n\r\nok")
-	conn("10.1.2.3:50001", "140.82.112.6:80", 201*time.Millisecond, zen,
+	conn("10.1.2.3:50001", "140.82.112.6:80", "", 201*time.Millisecond, zen,
 		"HTTP/1.1 200 OK\r\nserver: GitHub.com\r\ncontent-length: 2\r\n\r\nok")
 	slices.SortStableFunc(pkts, func(a, b sources.Packet) int { return a.Timestamp.Compare(b.Timestamp) })
 	var buf bytes.Buffer
@@ -94,6 +106,24 @@ func meshCapture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// asRedirected gives the packets from redirect the source orig, in place
+// (IPv4 only; checksums are left as they were).
+func asRedirected(t *testing.T, pkts []sources.Packet, redirect, orig netip.AddrPort) {
+	t.Helper()
+	var f link.Frame
+	for i := range pkts {
+		if err := link.Parse(pkts[i].LinkType, pkts[i].Data, &f); err != nil {
+			t.Fatal(err)
+		}
+		if src, _ := f.AddrPorts(); src != redirect {
+			continue
+		}
+		a := orig.Addr().As4()
+		copy(pkts[i].Data[f.IPOffset+12:], a[:])
+		binary.BigEndian.PutUint16(pkts[i].Data[f.TransportOffset:], orig.Port())
+	}
 }
 
 func runLines(t *testing.T, args ...string) []map[string]any {

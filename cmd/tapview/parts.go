@@ -10,11 +10,13 @@ import (
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/http2"
 	"github.com/tapview/tapview/decode/lanes"
+	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/decode/pipeline"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/decode/ws"
+	"github.com/tapview/tapview/sources"
 )
 
 // streamParsers lists the TCP protocols offered every connection, in the
@@ -69,6 +71,21 @@ func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *lanes
 	})
 }
 
+// packetStage is what a mesh Labeler offers the decoder: a stage in front
+// of it that joins connections iptables redirected (replies carry the
+// original destination) and keeps the packet timing links need.
+type packetStage interface {
+	Wire(next mesh.PacketDecoder) *mesh.Wire
+}
+
+// wired passes packets through a mesh Wire on their way to the lanes.
+type wired struct {
+	*lanes.Decoder
+	wire *mesh.Wire
+}
+
+func (w wired) Packet(p *sources.Packet) { w.wire.Packet(p) }
+
 // runPipeline decodes the inputs into out until they end or ctx is done.
 func runPipeline(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats pipeline.StatsSink) error {
 	return runPipelineWith(ctx, inputs, keys, out, stats, decodeOptions{})
@@ -87,7 +104,11 @@ func runPipelineWith(ctx context.Context, inputs []input, keys *keylog.KeyLog, o
 	if stats != nil {
 		opts.Stats = stats
 	}
-	return sourceErrors(pipeline.Run(ctx, ins, dec, opts))
+	var pd pipeline.PacketDecoder = dec
+	if m, ok := out.(packetStage); ok {
+		pd = wired{dec, m.Wire(dec)}
+	}
+	return sourceErrors(pipeline.Run(ctx, ins, pd, opts))
 }
 
 // statsSink keeps the latest per-source statistics and prints them every

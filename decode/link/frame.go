@@ -39,6 +39,10 @@ const (
 // reads as the SYN+ACK test it is.
 func (f TCPFlags) Has(m TCPFlags) bool { return f&m == m }
 
+// HardwareLoopback is ARPHRD_LOOPBACK, Frame.HardwareType of packets
+// captured on a loopback interface.
+const HardwareLoopback uint16 = 772
+
 // MaxVLANs is how many 802.1Q/802.1ad tags a Frame records; deeper stacks
 // still parse, only the outer tags are kept.
 const MaxVLANs = 4
@@ -70,6 +74,16 @@ type Frame struct {
 	// NumVLANs says how many are valid.
 	VLANs    [MaxVLANs]uint16
 	NumVLANs int
+
+	// Interface is the index of the capturing interface from a Linux
+	// cooked v2 header (what `tcpdump -i any` writes), 0 when the link
+	// type carries none. On -i any one connection can cross several
+	// interfaces (loopback inside a pod, the veth outside).
+	Interface uint32
+	// HardwareType is the interface's ARPHRD_* type from a Linux cooked
+	// header (v1 or v2): HardwareLoopback for lo, 1 for Ethernet; 0 when
+	// the link type carries none.
+	HardwareType uint16
 
 	// Tunnel is the encapsulation the IP fields below were found in
 	// (IPIP, GRE, VXLAN, Geneve; tunnel.go), Kind TunnelNone when the

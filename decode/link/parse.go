@@ -48,11 +48,14 @@ func parseLink(linkType uint16, data []byte, p *Frame) error {
 		if len(data) < 16 {
 			return ErrTruncated
 		}
+		p.HardwareType = binary.BigEndian.Uint16(data[2:4])
 		return parseEtherType(binary.BigEndian.Uint16(data[14:16]), data, 16, p)
 	case sources.LinkSLL2:
 		if len(data) < 20 {
 			return ErrTruncated
 		}
+		p.Interface = binary.BigEndian.Uint32(data[4:8])
+		p.HardwareType = binary.BigEndian.Uint16(data[8:10])
 		return parseEtherType(binary.BigEndian.Uint16(data[0:2]), data, 20, p)
 	case sources.LinkNull:
 		return parseFamily(data, p, false)

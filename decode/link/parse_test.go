@@ -59,6 +59,17 @@ func TestParseMatchesGopacket(t *testing.T) {
 
 func checkAgainst(t *testing.T, p sources.Packet, f *Frame, ref gopacket.Packet) {
 	t.Helper()
+	var ifIndex uint32
+	var hwType uint16
+	switch l := ref.LinkLayer().(type) {
+	case *layers.LinuxSLL2:
+		ifIndex, hwType = l.InterfaceIndex, uint16(l.ARPHardwareType)
+	case *layers.LinuxSLL:
+		hwType = l.AddrType
+	}
+	if f.Interface != ifIndex || f.HardwareType != hwType {
+		t.Errorf("packet %d: interface %d hardware type %d, gopacket %d %d", p.Ordinal, f.Interface, f.HardwareType, ifIndex, hwType)
+	}
 	var src, dst netip.Addr
 	switch l := ref.NetworkLayer().(type) {
 	case *layers.IPv4:

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/tapview/tapview/decode"
@@ -23,7 +24,16 @@ type dnsCache struct {
 	byIP   map[netip.Addr]dnsEntry
 	byName map[string][]netip.Addr
 	order  []netip.Addr
+	// suffixes are the cluster's search domains as the pod's queries
+	// show them ("shop.svc.cluster.local", "svc.cluster.local",
+	// "cluster.local"): a resolver with Kubernetes' search list and
+	// ndots:5 asks for "reviews.shop.shop.svc.cluster.local", then
+	// "reviews.shop.svc.cluster.local", before "reviews.shop" itself.
+	suffixes []string
 }
+
+// maxSuffixes bounds the search domains learnt.
+const maxSuffixes = 16
 
 type dnsEntry struct {
 	name string
@@ -39,10 +49,14 @@ func newDNSCache() *dnsCache {
 // answers name the address of a reverse query unless a forward answer
 // already did.
 func (c *dnsCache) add(d *decode.DNSInfo) {
-	if d == nil || d.Rcode != "NOERROR" {
+	if d == nil {
 		return
 	}
 	qname := normalizeName(d.Name)
+	c.learnSuffixes(qname)
+	if d.Rcode != "NOERROR" {
+		return
+	}
 	for _, a := range d.Answers {
 		typ, data, ok := strings.Cut(a, " ")
 		if !ok {
@@ -135,4 +149,44 @@ func reverseAddr(q string) (netip.Addr, bool) {
 		return netip.AddrFrom16(b), true
 	}
 	return netip.Addr{}, false
+}
+
+// learnSuffixes takes the search domains of a cluster from a query for a
+// name under "NS.svc.DOMAIN".
+func (c *dnsCache) learnSuffixes(q string) {
+	i := strings.Index(q, ".svc.")
+	if i <= 0 || len(c.suffixes) >= maxSuffixes {
+		return
+	}
+	domain := q[i+len(".svc."):]
+	ns := q[:i]
+	ns = ns[strings.LastIndexByte(ns, '.')+1:]
+	for _, s := range [...]string{ns + ".svc." + domain, "svc." + domain, domain} {
+		if !slices.Contains(c.suffixes, s) && len(c.suffixes) < maxSuffixes {
+			c.suffixes = append(c.suffixes, s)
+		}
+	}
+}
+
+// clusterDomain reports whether name is, or lies under, a search domain
+// of the cluster.
+func (c *dnsCache) clusterDomain(name string) bool {
+	for _, s := range c.suffixes {
+		if name == s || strings.HasSuffix(name, "."+s) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchAddrs returns the addresses DNS gave for name completed with a
+// search domain of the cluster ("reviews.shop" as
+// "reviews.shop.svc.cluster.local").
+func (c *dnsCache) searchAddrs(name string) []netip.Addr {
+	for _, s := range c.suffixes {
+		if ips := c.byName[name+"."+s]; len(ips) > 0 {
+			return ips
+		}
+	}
+	return nil
 }

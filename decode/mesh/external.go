@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,11 +115,16 @@ type External struct {
 	ended    endedHeaps[*extFlow]
 	maxFlows int
 	dns      *dnsCache
-	gen      uint64
-	evicted  int64
-	now      time.Time // latest capture time of any source, paces sweeps
-	swept    time.Time
-	clocks   map[string]time.Time
+	// meshHosts are the in-cluster services mesh SNIs named, and
+	// namespaces the cluster's namespaces PodInfo gave: names that are
+	// the cluster's own whatever their last label says.
+	meshHosts  map[string]bool
+	namespaces []string
+	gen        uint64
+	evicted    int64
+	now        time.Time // latest capture time of any source, paces sweeps
+	swept      time.Time
+	clocks     map[string]time.Time
 }
 
 // NewExternal returns an External passing everything on to next (which
@@ -140,9 +146,11 @@ func NewExternal(next decode.Output, opts ExternalOptions) *External {
 		byID:   newIndexHeap(func(ef *extFlow) *int { return &ef.idPos }),
 		ended: newEndedHeaps(func(ef *extFlow) *int { return &ef.endPos },
 			func(ef *extFlow) *string { return &ef.endSrc }),
-		maxFlows: maxFlows,
-		dns:      newDNSCache(),
-		clocks:   make(map[string]time.Time),
+		maxFlows:   maxFlows,
+		dns:        newDNSCache(),
+		clocks:     make(map[string]time.Time),
+		meshHosts:  make(map[string]bool),
+		namespaces: slices.Clone(pod.Namespaces),
 	}
 	if x.egress == nil {
 		x.egress = DefaultEgressSuffixes()
@@ -176,6 +184,7 @@ func (x *External) Flow(f *decode.Flow) {
 		prevLast = ef.cur.Last
 	}
 	ef.cur = f
+	x.learnMeshHost(f)
 	x.track(ef, prevLast)
 	x.recompute(ef)
 	x.sweep()
@@ -271,6 +280,9 @@ func (x *External) exchangeTarget(e *decode.Exchange, ef *extFlow) (target, bool
 			via = svc.Host
 		}
 	}
+	if ef != nil && ef.cur != nil && ef.cur.OrigDst != nil && !ip.IsValid() {
+		ip = x.destIP(*ef.cur.OrigDst) // where the app sent it, blocked or not
+	}
 	if name == "" && ef != nil && ef.cur != nil {
 		return x.flowTarget(ef)
 	}
@@ -288,6 +300,9 @@ func (x *External) flowTarget(ef *extFlow) (target, bool) {
 	ip := x.destIP(f.Server)
 	if o := x.flows[f.Linked]; !ip.IsValid() && f.Linked != 0 && o != nil && o.cur != nil {
 		ip = x.destIP(o.cur.Server)
+	}
+	if !ip.IsValid() && f.OrigDst != nil {
+		ip = x.destIP(*f.OrigDst)
 	}
 	sni := f.SNI
 	if sni == "" && f.TLS != nil {
@@ -337,6 +352,9 @@ func (x *External) classify(name string, ip netip.Addr, viaMesh string) (target,
 		return target{name: host, via: name, ip: ip}, true
 	}
 	t := target{name: name, ip: ip}
+	if x.clusterName(name, viaMesh) {
+		return t, false
+	}
 	ext := false
 	switch ips := x.dns.addrs(name); {
 	case ip.IsValid() && !x.sc.inside(ip):
@@ -357,6 +375,68 @@ func (x *External) classify(name string, ip netip.Addr, viaMesh string) (target,
 		t.via = viaMesh
 	}
 	return t, ext
+}
+
+// clusterName reports names that are the cluster's own, which win over
+// what the last label looks like ("reviews.shop" is service reviews in
+// namespace shop, not a .shop domain): a name the mesh SNI of the
+// connection that carried the request names as an in-cluster service, or
+// any mesh SNI did; a name under svc.<cluster domain> or a search domain
+// the pod's DNS queries show; a name DNS resolved only once completed
+// with such a search domain, to addresses inside; NAME.NAMESPACE for a
+// namespace of the cluster (when the API told them).
+func (x *External) clusterName(name, viaMesh string) bool {
+	if isAddr(name) {
+		return false
+	}
+	if viaMesh != "" && clusterHost(viaMesh) && sameService(name, viaMesh) {
+		return true
+	}
+	if strings.HasSuffix(name, ".svc") || strings.HasSuffix(name, ".svc.cluster.local") || x.dns.clusterDomain(name) {
+		return true
+	}
+	if ips := x.dns.searchAddrs(name); len(ips) > 0 && !slices.ContainsFunc(ips, func(a netip.Addr) bool { return !x.sc.inside(a) }) {
+		return true
+	}
+	if len(x.meshHosts) > 0 && strings.Count(name, ".") <= 2 {
+		for h := range x.meshHosts {
+			if sameService(name, h) {
+				return true
+			}
+		}
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 && len(x.namespaces) > 0 {
+		rest := strings.TrimSuffix(name[i+1:], ".svc")
+		if !strings.Contains(rest, ".") && slices.Contains(x.namespaces, rest) {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterHost reports a mesh service host inside the cluster
+// ("reviews.shop.svc.cluster.local", Kuma's tag form) rather than an
+// external host a mesh routes itself (an Istio ServiceEntry's
+// "api.github.com").
+func clusterHost(h string) bool {
+	return strings.Contains(h, ".svc.") || strings.HasSuffix(h, ".svc") || strings.ContainsRune(h, '_') || internalSuffix(h)
+}
+
+// maxMeshHosts bounds the in-cluster services remembered from mesh SNIs.
+const maxMeshHosts = 512
+
+// learnMeshHost remembers the in-cluster service a flow's mesh SNI names.
+func (x *External) learnMeshHost(f *decode.Flow) {
+	sni := f.SNI
+	if sni == "" && f.TLS != nil {
+		sni = f.TLS.SNI
+	}
+	if sni == "" {
+		return
+	}
+	if svc, ok := ParseSNI(sni); ok && clusterHost(svc.Host) && !x.meshHosts[svc.Host] && len(x.meshHosts) < maxMeshHosts {
+		x.meshHosts[svc.Host] = true
+	}
 }
 
 func isAddr(s string) bool {

@@ -1,7 +1,6 @@
 package mesh_test
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -26,63 +25,6 @@ func findGroup(gs []mesh.Group, name string) *mesh.Group {
 		}
 	}
 	return nil
-}
-
-func TestExternalSidecar(t *testing.T) {
-	c := recordSidecar(t)
-	for _, withKeys := range []bool{false, true} {
-		t.Run(fmt.Sprintf("keys=%v", withKeys), func(t *testing.T) {
-			var keys []byte
-			if withKeys {
-				keys = c.keys
-			}
-			shown := newCollector()
-			x := mesh.NewExternal(shown, mesh.ExternalOptions{})
-			decodeInto(c.pkts, keys, mesh.NewLabeler(x, mesh.Options{}))
-			gs := x.Groups()
-
-			// Blocked first, then passed; nothing inside the cluster.
-			want := []string{"exfil.attacker.io", "pastebin.com", "api.github.com", "example.org"}
-			if got := groupNames(gs); strings.Join(got, " ") != strings.Join(want, " ") {
-				t.Fatalf("groups %v, want %v", got, want)
-			}
-			checks := []struct {
-				name    string
-				verdict mesh.Verdict
-				errors  int64
-				ip      netip.Addr
-				reason  string
-			}{
-				{"exfil.attacker.io", mesh.Blocked, 1, netip.Addr{}, "reset right after connect"},
-				{"pastebin.com", mesh.Blocked, 1, pastebinIP, "502 from Envoy"},
-				{"api.github.com", mesh.Passed, 0, githubEP.Addr(), ""},
-				{"example.org", mesh.Passed, 0, exampleEP.Addr(), ""},
-			}
-			for _, ck := range checks {
-				g := findGroup(gs, ck.name)
-				if g.Verdict != ck.verdict || g.Requests != 1 || g.Errors != ck.errors || !strings.Contains(g.Reason, ck.reason) {
-					t.Errorf("%s: %+v, want %s with 1 request, %d errors, reason %q", ck.name, *g, ck.verdict, ck.errors, ck.reason)
-				}
-				if ck.ip.IsValid() && (len(g.IPs) != 1 || g.IPs[0] != ck.ip) {
-					t.Errorf("%s: IPs %v, want [%v]", ck.name, g.IPs, ck.ip)
-				}
-				if g.First.IsZero() || g.Last.Before(g.First) || g.Via != "" {
-					t.Errorf("%s: first %v last %v via %q", ck.name, g.First, g.Last, g.Via)
-				}
-			}
-
-			// Bytes are the app leg's, once: the passed-through TLS
-			// connection counts on the app side only.
-			app := shown.flowByClient(netip.AddrPortFrom(podIP, portAppTLS+1))
-			if g := findGroup(gs, "api.github.com"); app == nil || g.Bytes != app.BytesC2S+app.BytesS2C {
-				t.Errorf("api.github.com bytes %d, app leg flow %+v", g.Bytes, app)
-			}
-			blocked := shown.flowByClient(netip.AddrPortFrom(podIP, portAppBlocked+1))
-			if g := findGroup(gs, "exfil.attacker.io"); blocked == nil || g.Bytes != blocked.BytesC2S || blocked.BytesS2C != 0 {
-				t.Errorf("exfil.attacker.io bytes %d, flow %+v", g.Bytes, blocked)
-			}
-		})
-	}
 }
 
 // feed publishes hand-made values the way a Labeler would.

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tapview/tapview/decode"
@@ -53,6 +54,11 @@ type Options struct {
 	Hold time.Duration
 }
 
+// PacketDecoder is what a Wire hands packets on to (the TCP decoder).
+type PacketDecoder interface {
+	Packet(p *sources.Packet)
+}
+
 // Labeler is a decode.Output that labels flows and exchanges with their
 // mesh leg and direction, links each app-leg request to the network-leg
 // connection that carried it, and passes on copies: everything to
@@ -75,11 +81,13 @@ type Labeler struct {
 	byFirst *indexHeap[*flowState]
 	ended   endedHeaps[*flowState]
 	live    []*flowState // flows that may still be paired, oldest first
-	apps    appRing
+	link    linker
 	exs     map[uint64]*exState
 	held    []uint64
 	stats   Stats
 	lim     limits
+	// wireTold is set once the Wire was told a sidecar is known.
+	wireTold bool
 }
 
 // Stats counts what a Labeler did, for tests and the status line.
@@ -102,6 +110,10 @@ type flowState struct {
 	ended        bool
 	linked       uint64
 	counted      bool
+	orig         netip.AddrPort  // original destination of a redirected connection
+	origP        *netip.AddrPort // the same for published copies, nil when none
+	bytesS2C     int64
+	decoded      bool         // its requests are decoded (plaintext, or TLS with keys)
 	cur          *decode.Flow // latest labelled copy
 	inLive       bool
 	exchangeSeen bool
@@ -138,8 +150,45 @@ func NewLabeler(out decode.Output, opts Options) *Labeler {
 			func(st *flowState) *string { return &st.endSrc }),
 		exs:    make(map[uint64]*exState),
 		clocks: make(map[string]time.Time),
-		apps:   newAppRing(1024),
+		link:   newLinker(),
 		lim:    defaultLimits,
+	}
+}
+
+// Wire returns the packet stage of this Labeler, handing packets on to
+// next: put it in front of the TCP decoder, so the Labeler sees
+// connections that iptables redirected as one (see Wire) and links
+// requests by packet timing. Call it once, before decoding.
+func (l *Labeler) Wire(next PacketDecoder) *Wire {
+	w := NewWire(next)
+	if l.pod.mesh {
+		w.Evidence()
+	}
+	l.link.wire = w
+	return w
+}
+
+// env is what linking reads and updates.
+func (l *Labeler) env() linkEnv {
+	return linkEnv{live: l.live, flows: l.flows, exs: l.exs, stats: &l.stats}
+}
+
+// origOf asks the Wire for the original destination of a redirected
+// connection.
+func (l *Labeler) origOf(f *decode.Flow) netip.AddrPort {
+	if l.link.wire == nil {
+		return netip.AddrPort{}
+	}
+	orig, _ := l.link.wire.Orig(f.Source, f.Client, f.Server)
+	return orig
+}
+
+// meshSeen tells the Wire once a sidecar is known, so that it starts
+// recording the timing linking needs.
+func (l *Labeler) meshSeen() {
+	if l.pod.mesh && !l.wireTold && l.link.wire != nil {
+		l.wireTold = true
+		l.link.wire.Evidence()
 	}
 }
 
@@ -170,7 +219,14 @@ func (l *Labeler) Flow(f *decode.Flow) {
 		l.flows[f.ID] = st
 	}
 	prevFirst, prevLast := st.first, st.last
-	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+	if !st.orig.IsValid() {
+		if st.orig = l.origOf(f); st.orig.IsValid() {
+			o := st.orig // its own allocation: copies must not keep st alive
+			st.origP = &o
+		}
+	}
+	st.bytesS2C, st.decoded = f.BytesS2C, carriesExchanges(f)
+	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: st.orig}
 	if f.TLS != nil {
 		st.ep.alpn = f.TLS.ALPN
 		if st.ep.sni == "" {
@@ -182,6 +238,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 	st.ended = flowEnded(f)
 	l.track(st, prevFirst, prevLast)
 	l.pod.observe(st.ep)
+	l.meshSeen()
 	st.leg, st.dir = l.pod.classify(st.ep)
 	if !st.counted && st.leg != "" {
 		st.counted = true
@@ -195,15 +252,15 @@ func (l *Labeler) Flow(f *decode.Flow) {
 		l.addLive(st)
 	}
 	if l.pod.mesh && st.linked == 0 {
-		if other := l.pairFlow(st); other != nil {
+		if other := pairFlow(l.live, st); other != nil {
 			st.linked, other.linked = other.id, st.id
 			l.republish(other)
 		}
 	}
 	c := f // unchanged labels (no mesh): pass the value on without a copy
-	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked {
+	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked || f.OrigDst != st.origP {
 		cp := *f
-		cp.Leg, cp.Direction, cp.Linked = st.leg, st.dir, st.linked
+		cp.Leg, cp.Direction, cp.Linked, cp.OrigDst = st.leg, st.dir, st.linked, st.origP
 		c = &cp
 	}
 	st.cur = c
@@ -222,7 +279,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 // sidecar in f itself switches to the full path (false), and flows
 // republished after that get their state then, as a flow seen first.
 func (l *Labeler) plainFlow(f *decode.Flow) bool {
-	ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+	ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: l.origOf(f)}
 	if f.TLS != nil {
 		ep.alpn = f.TLS.ALPN
 		if ep.sni == "" {
@@ -230,6 +287,7 @@ func (l *Labeler) plainFlow(f *decode.Flow) bool {
 		}
 	}
 	if l.pod.observe(ep); l.pod.mesh {
+		l.meshSeen()
 		return false
 	}
 	_, dir := l.pod.classify(ep)
@@ -271,6 +329,7 @@ func (l *Labeler) Exchange(e *decode.Exchange) {
 	} else {
 		ep := endpoints{client: e.Client, server: e.Server, sni: e.SNI}
 		l.pod.observe(ep)
+		l.meshSeen()
 		leg, dir = l.pod.classify(ep)
 	}
 	if !l.pod.mesh { // nothing to pair or hide
@@ -298,20 +357,7 @@ func (l *Labeler) Exchange(e *decode.Exchange) {
 		}
 		l.exs[e.ID] = xs
 	}
-	switch c.Leg {
-	case decode.LegApp:
-		if xs.linked == 0 {
-			xs.linked = l.linkApp(&c)
-			if xs.linked != 0 {
-				l.stats.Linked++
-			}
-		}
-		l.apps.remember(&c)
-	case decode.LegNetwork:
-		if xs.linked == 0 {
-			xs.linked = l.linkNetwork(&c)
-		}
-	}
+	l.link.exchange(l.env(), &c, xs)
 	c.Linked = xs.linked
 	if l.all != nil {
 		l.all.Exchange(&c)

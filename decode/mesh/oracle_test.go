@@ -6,7 +6,9 @@ package mesh
 // only its caps read from a limits value. It is the oracle of
 // TestLabelerMatchesOracle, so it must not be "improved": it defines the
 // behaviour the new bookkeeping has to reproduce. Comments were dropped;
-// see labeler.go and link.go for them.
+// see labeler.go and link.go for them. Linking itself (which exchange
+// goes with which flow, issue 18) is not bookkeeping: both use link.go's
+// linker over their own live lists and exchange states.
 
 import (
 	"slices"
@@ -24,7 +26,7 @@ type oldLabeler struct {
 	clocks     map[string]time.Time
 	flows      map[uint64]*flowState
 	live       []*flowState // flows that may still be paired
-	apps       appRing
+	link       linker
 	exs        map[uint64]*exState
 	held       []uint64
 	stats      Stats
@@ -44,7 +46,7 @@ func newOldLabeler(out decode.Output, opts Options) *oldLabeler {
 		flows:  make(map[uint64]*flowState),
 		exs:    make(map[uint64]*exState),
 		clocks: make(map[string]time.Time),
-		apps:   newAppRing(1024),
+		link:   newLinker(),
 		lim:    defaultLimits,
 	}
 }
@@ -83,7 +85,8 @@ func (l *oldLabeler) Flow(f *decode.Flow) {
 		st = &flowState{id: f.ID}
 		l.flows[f.ID] = st
 	}
-	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI}
+	st.bytesS2C, st.decoded = f.BytesS2C, carriesExchanges(f)
+	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: st.orig}
 	if f.TLS != nil {
 		st.ep.alpn = f.TLS.ALPN
 		if st.ep.sni == "" {
@@ -107,15 +110,15 @@ func (l *oldLabeler) Flow(f *decode.Flow) {
 		l.addLive(st)
 	}
 	if l.pod.mesh && st.linked == 0 {
-		if other := l.pairFlow(st); other != nil {
+		if other := pairFlow(l.live, st); other != nil {
 			st.linked, other.linked = other.id, st.id
 			l.republish(other)
 		}
 	}
 	c := f // unchanged labels (no mesh): pass the value on without a copy
-	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked {
+	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked || f.OrigDst != st.origP {
 		cp := *f
-		cp.Leg, cp.Direction, cp.Linked = st.leg, st.dir, st.linked
+		cp.Leg, cp.Direction, cp.Linked, cp.OrigDst = st.leg, st.dir, st.linked, st.origP
 		c = &cp
 	}
 	st.cur = c
@@ -173,20 +176,7 @@ func (l *oldLabeler) Exchange(e *decode.Exchange) {
 		}
 		l.exs[e.ID] = xs
 	}
-	switch c.Leg {
-	case decode.LegApp:
-		if xs.linked == 0 {
-			xs.linked = l.linkApp(&c)
-			if xs.linked != 0 {
-				l.stats.Linked++
-			}
-		}
-		l.apps.remember(&c)
-	case decode.LegNetwork:
-		if xs.linked == 0 {
-			xs.linked = l.linkNetwork(&c)
-		}
-	}
+	l.link.exchange(linkEnv{live: l.live, flows: l.flows, exs: l.exs, stats: &l.stats}, &c, xs)
 	c.Linked = xs.linked
 	if l.all != nil {
 		l.all.Exchange(&c)
@@ -290,118 +280,4 @@ func (l *oldLabeler) evictOldest(n int) {
 	for _, st := range all[:min(n, len(all))] {
 		delete(l.flows, st.id)
 	}
-}
-func (l *oldLabeler) linkNetwork(ne *decode.Exchange) uint64 {
-	if ne.Request == nil {
-		return 0
-	}
-	host := hostOnly(ne.Request.Host)
-	best := -1
-	var bestD time.Duration
-	for i := range l.apps.recs {
-		rec := &l.apps.recs[i]
-		if !rec.valid || rec.claimed || rec.flow == ne.FlowID || !dirCompatible(rec.dir, ne.Direction) {
-			continue
-		}
-		if rec.method != ne.Request.Method || rec.target != ne.Request.Target {
-			continue
-		}
-		if rec.host != "" && host != "" && rec.host != host {
-			continue
-		}
-		d := absDur(rec.start.Sub(ne.Start))
-		if d > linkWindow {
-			continue
-		}
-		if best < 0 || d < bestD {
-			best, bestD = i, d
-		}
-	}
-	if best < 0 {
-		return 0
-	}
-	rec := &l.apps.recs[best]
-	rec.claimed = true
-	if xs := l.exs[rec.id]; xs != nil && xs.linked == 0 {
-		xs.linked = ne.FlowID
-		l.stats.Linked++
-	}
-	return rec.flow
-}
-
-func (l *oldLabeler) linkApp(a *decode.Exchange) uint64 {
-	if a.Request == nil {
-		return 0
-	}
-	host, port := requestHostPort(a)
-	inbound := a.Direction == decode.DirInbound
-	var best *flowState
-	bestScore, bestDist, atOne := 0, time.Duration(0), 0
-	for _, n := range l.live {
-		if n.leg != decode.LegNetwork || n.id == a.FlowID || !dirCompatible(n.dir, a.Direction) {
-			continue
-		}
-		if n.first.After(a.Start.Add(linkWindow)) || (n.ended && n.last.Before(a.Start.Add(-linkWindow))) {
-			continue
-		}
-		score := 0
-		np := n.svc.Port
-		if inbound {
-			if n.ep.server.Port() == a.Server.Port() || (np != 0 && np == a.Server.Port()) {
-				score++
-			}
-		} else {
-			if np == 0 {
-				np = n.ep.server.Port()
-			}
-			if port != 0 && np == port {
-				score++
-			}
-		}
-		name := n.ep.sni
-		if n.meshSvc {
-			name = n.svc.Host
-		}
-		if sameService(host, name) {
-			score += 2
-		}
-		if score == 0 {
-			continue
-		}
-		if score == 1 {
-			atOne++
-		}
-		d := distance(a.Start, n)
-		switch {
-		case best == nil, score > bestScore,
-			score == bestScore && d < bestDist,
-			score == bestScore && d == bestDist && n.last.After(best.last):
-			best, bestScore, bestDist = n, score, d
-		}
-	}
-	if best == nil || (bestScore == 1 && atOne > 1) {
-		return 0
-	}
-	return best.id
-}
-
-func (l *oldLabeler) pairFlow(st *flowState) *flowState {
-	if st.ep.sni == "" || st.meshSvc || st.leg == "" {
-		return nil
-	}
-	var best *flowState
-	var bestD time.Duration
-	for _, o := range l.live {
-		if o == st || o.leg == "" || o.leg == st.leg || o.linked != 0 || o.ep.sni != st.ep.sni || !dirCompatible(o.dir, st.dir) {
-			continue
-		}
-		d := absDur(o.first.Sub(st.first))
-		if d > linkWindow {
-			continue
-		}
-		if best == nil || d < bestD {
-			best, bestD = o, d
-		}
-	}
-	return best
 }

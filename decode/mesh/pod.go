@@ -39,6 +39,11 @@ type PodInfo struct {
 	// set, addresses outside them are external even if private (a VPC
 	// database); when empty, private ranges count as inside.
 	ClusterCIDRs []netip.Prefix
+	// Namespaces are namespaces of the cluster (the pod's, and the
+	// others when the API lists them), so that a Host such as
+	// "reviews.shop" is known for service reviews in namespace shop
+	// whatever its last label looks like.
+	Namespaces []string
 }
 
 // withDefaults fills the redirect ports.
@@ -109,6 +114,9 @@ type endpoints struct {
 	client, server netip.AddrPort
 	sni            string
 	alpn           []string
+	// orig is the original destination of a connection the capture
+	// shows redirected (see Wire), invalid otherwise.
+	orig netip.AddrPort
 }
 
 // observe looks for sidecar evidence and learns pod addresses. It returns
@@ -117,6 +125,11 @@ func (v *podView) observe(ep endpoints) bool {
 	sp := ep.server.Port()
 	evidence := false
 	switch {
+	case ep.orig.IsValid():
+		// Redirected by netfilter to a local port: a sidecar's iptables
+		// rules, whatever the port.
+		evidence = true
+		v.learnIP(ep.client.Addr())
 	case sp == v.info.OutboundPort:
 		evidence = true
 		v.learnIP(ep.client.Addr())
@@ -145,7 +158,7 @@ func (v *podView) classify(ep endpoints) (leg, dir string) {
 	switch {
 	case meshSNI(ep.sni) || istioALPN(ep.alpn):
 		return decode.LegNetwork, dir
-	case isPassthroughSource(c), sp == v.info.InboundPort, sp == v.info.OutboundPort:
+	case ep.orig.IsValid(), isPassthroughSource(c), sp == v.info.InboundPort, sp == v.info.OutboundPort:
 		return decode.LegApp, dir
 	case c.IsLoopback() || s.IsLoopback():
 		return decode.LegApp, dir
@@ -164,6 +177,13 @@ func (v *podView) direction(ep endpoints) string {
 	case isPassthroughSource(c), sp == v.info.InboundPort && v.mesh:
 		return decode.DirInbound
 	case sp == v.info.OutboundPort && v.mesh:
+		return decode.DirOutbound
+	case ep.orig.IsValid():
+		// Redirected to the sidecar: the pod's own address as the
+		// original destination is a connection into the pod.
+		if v.isPod(ep.orig.Addr()) {
+			return decode.DirInbound
+		}
 		return decode.DirOutbound
 	case strings.HasPrefix(ep.sni, "inbound_."):
 		return decode.DirInbound

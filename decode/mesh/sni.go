@@ -79,6 +79,16 @@ func sameService(host, svc string) bool {
 		return false
 	}
 	host, svc = strings.ToLower(host), strings.ToLower(svc)
+	if strings.ContainsRune(svc, '_') {
+		// Kuma's tag form name_namespace_svc_port names
+		// name.namespace.svc.
+		if i := strings.LastIndexByte(svc, '_'); i > 0 {
+			if _, err := strconv.ParseUint(svc[i+1:], 10, 16); err == nil {
+				svc = svc[:i]
+			}
+		}
+		svc = strings.ReplaceAll(svc, "_", ".")
+	}
 	if host == svc {
 		return true
 	}

@@ -87,6 +87,10 @@ func flowOutcome(f *decode.Flow, ended bool) (outcome, bool) {
 	}
 	quick := f.Last.Sub(f.First) < immediate
 	switch {
+	case f.State == decode.FlowReset && f.Leg == decode.LegNetwork:
+		// On the network leg a reset comes from the destination (or
+		// what stands in front of it), not from the mesh.
+		return outcome{Failed, "reset by the destination, nothing returned", true}, true
 	case f.State == decode.FlowReset && quick:
 		return outcome{Blocked, "reset right after connect, nothing returned", true}, true
 	case f.State == decode.FlowClosed && quick && f.Leg == decode.LegApp:

@@ -143,6 +143,9 @@ func AppendFlow(b []byte, f *decode.Flow) []byte {
 	b = str(b, "proto", f.Proto)
 	b = addrField(b, "client", f.Client)
 	b = addrField(b, "server", f.Server)
+	if f.OrigDst != nil {
+		b = addrField(b, "orig_dst", *f.OrigDst)
+	}
 	b = timeField(b, "start", f.First)
 	b = timeField(b, "end", f.Last)
 	b = append(b, `,"packets":`...)
