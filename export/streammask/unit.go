@@ -1,0 +1,311 @@
+package streammask
+
+import (
+	"encoding/binary"
+	"sort"
+)
+
+// Unit sizes and bounds.
+const (
+	// scanWindow is how much of a long unit (a body, a WebSocket
+	// message, a raw stream) the masker sees at once; scanOverlap bytes
+	// of each window are seen again with the next, so a secret and its
+	// context (a JSON key, a header name) shorter than that are found
+	// wherever the window boundary falls.
+	scanWindow  = 128 << 10
+	scanOverlap = 16 << 10
+	// maxCompressed is how much of a compressed unit is kept to be
+	// decompressed and checked; a longer one is overwritten whole.
+	maxCompressed = 8 << 20
+	// maxHold bounds a header block (HTTP/1 head, HPACK block).
+	maxHold = 1 << 20
+	// maxPieces bounds the stream ranges a unit that is checked at its
+	// end remembers; past it the unit is overwritten whole.
+	maxPieces = 1 << 16
+	// maxDecoded caps decompressed output.
+	maxDecoded = 16 << 20
+)
+
+// Unit kinds.
+const (
+	unitText       = iota // scanned in windows as it grows
+	unitCompressed        // kept, decompressed and checked at its end
+	unitHold              // kept for the caller (a header block)
+)
+
+// Reasons units are overwritten whole, as the pcapng comment says them.
+const (
+	WhyCompressedSecret = "compressed and held a secret"
+	WhyUndecodable      = "compressed and could not be decompressed to check it"
+	WhyTooLarge         = "compressed and too large to check"
+	WhyDeflateLost      = "compressed on a permessage-deflate stream whose earlier messages could not be checked"
+	WhyHPACK            = "an HPACK header block that could not be decoded"
+	WhyTooMany          = "too many secrets in one stream: the rest of it is overwritten"
+)
+
+// piece maps n bytes of a unit (from unit offset u) to the stream (from
+// offset off). keyed pieces are masked WebSocket payload: the stream
+// holds each unit byte XOR key[(off'-keyAt)%4].
+type piece struct {
+	u, off, n int64
+	keyed     bool
+	key       [4]byte
+	keyAt     int64
+}
+
+// unit is the content of one protocol unit (a header block, a body, a
+// WebSocket message, a gRPC message) put together from the stream
+// ranges that carried it, so secrets are found in what the protocol
+// delivers and patched back into the bytes that carried them.
+type unit struct {
+	sd     *side
+	kind   int
+	buf    []byte
+	at     int64 // unit offset of buf[0]
+	size   int64 // unit length so far
+	pieces []piece
+	// decode undoes the compression of a unitCompressed.
+	decode func([]byte) ([]byte, error)
+	// filler, when set, returns a replacement of the compressed bytes
+	// orig that decompresses to n '*' (nil when it cannot).
+	filler func(orig []byte, n int) []byte
+	what   string // names the unit in notes: "HTTP body", "WebSocket message"
+	// wiping is set once a unit is overwritten whole: every later piece
+	// is filled as it arrives.
+	wiping bool
+	why    string
+	noted  bool
+	budget int64 // bytes of buf counted against the tracker's budget
+}
+
+func (sd *side) newUnit(kind int, what string) *unit {
+	return &unit{sd: sd, kind: kind, what: what}
+}
+
+// add appends b, which sits at stream offset off (unmasked already when
+// k is set).
+func (u *unit) add(off int64, b []byte, k *wsKey) {
+	if len(b) == 0 {
+		return
+	}
+	p := piece{u: u.size, off: off, n: int64(len(b))}
+	if k != nil {
+		p.keyed, p.key, p.keyAt = true, k.key, k.at
+	}
+	u.size += int64(len(b))
+	if u.wiping {
+		u.fillPiece(p)
+		return
+	}
+	if n := len(u.pieces); n > 0 {
+		last := &u.pieces[n-1]
+		if last.off+last.n == p.off && last.u+last.n == p.u && last.keyed == p.keyed && last.key == p.key && last.keyAt == p.keyAt {
+			last.n += p.n
+			p.n = 0
+		}
+	}
+	if p.n > 0 {
+		u.pieces = append(u.pieces, p)
+	}
+	switch u.kind {
+	case unitText:
+		u.buf = append(u.buf, b...)
+		if len(u.buf) >= scanWindow {
+			u.scan(false)
+		}
+	case unitCompressed:
+		if len(u.buf)+len(b) > maxCompressed || len(u.pieces) > maxPieces || !u.sd.c.t.reserve(int64(len(b))) {
+			u.wipe(WhyTooLarge)
+			return
+		}
+		u.budget += int64(len(b))
+		u.buf = append(u.buf, b...)
+	case unitHold:
+		if len(u.buf)+len(b) > maxHold || !u.sd.c.t.reserve(int64(len(b))) {
+			u.wipe(WhyHPACK)
+			return
+		}
+		u.budget += int64(len(b))
+		u.buf = append(u.buf, b...)
+	}
+}
+
+// finish checks what is left of the unit and releases it.
+func (u *unit) finish() {
+	if u == nil {
+		return
+	}
+	switch {
+	case u.wiping:
+	case u.kind == unitText:
+		u.scan(true)
+	case u.kind == unitCompressed:
+		plain, err := u.decode(u.buf)
+		switch {
+		case err != nil:
+			u.wipe(WhyUndecodable)
+		case u.sd.c.t.secret(plain):
+			var f []byte
+			if u.filler != nil && u.at == 0 && int64(len(u.buf)) == u.size {
+				f = u.filler(u.buf, len(plain))
+			}
+			if len(f) == len(u.buf) {
+				u.wipeWith(WhyCompressedSecret, f)
+			} else {
+				u.wipe(WhyCompressedSecret)
+			}
+		}
+	}
+	u.release()
+}
+
+// wipeWith overwrites the whole unit with fill (as unmasked bytes; one
+// byte per unit byte), the first patch saying why.
+func (u *unit) wipeWith(why string, fill []byte) {
+	u.wiping, u.why = true, why
+	u.sd.c.t.wiped(why)
+	for _, p := range u.pieces {
+		pt := patchFor(p, p.u, fill[p.u:p.u+p.n])
+		if !u.noted {
+			u.noted = true
+			pt.Note = u.note() + " (it decompresses to '*')"
+		}
+		u.sd.emit(pt)
+	}
+}
+
+func (u *unit) note() string {
+	return "tapview: " + u.what + " overwritten whole: " + u.why
+}
+
+func (u *unit) release() {
+	u.sd.c.t.release(u.budget)
+	u.budget = 0
+	u.buf, u.pieces = nil, nil
+}
+
+// scan runs the masker over the buffered bytes and patches what it
+// overwrote; unless final, it keeps the last scanOverlap bytes.
+func (u *unit) scan(final bool) {
+	if len(u.buf) == 0 {
+		return
+	}
+	masked := u.sd.c.t.m.Bytes(u.buf)
+	if len(masked) == len(u.buf) && &masked[0] != &u.buf[0] {
+		u.emitDiff(u.at, u.buf, masked)
+	}
+	if final {
+		return
+	}
+	drop := len(u.buf) - scanOverlap
+	n := copy(u.buf, u.buf[drop:])
+	u.buf = u.buf[:n]
+	u.at += int64(drop)
+	i := 0
+	for i < len(u.pieces) && u.pieces[i].u+u.pieces[i].n <= u.at {
+		i++
+	}
+	u.pieces = append(u.pieces[:0], u.pieces[i:]...)
+}
+
+// emitDiff patches the runs where masked differs from orig; both start
+// at unit offset at.
+func (u *unit) emitDiff(at int64, orig, masked []byte) {
+	forRuns(orig, masked, func(i, j int) { u.emitRun(at+int64(i), masked[i:j]) })
+}
+
+// forRuns calls f for each run [i, j) where a and b (of one length)
+// differ. Equal stretches are skipped eight bytes at a time: masked
+// bodies are mostly unchanged.
+func forRuns(a, b []byte, f func(i, j int)) {
+	for i := 0; i < len(a); {
+		for i+8 <= len(a) && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
+			i += 8
+		}
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if i == len(a) {
+			return
+		}
+		j := i
+		for j < len(a) && a[j] != b[j] {
+			j++
+		}
+		f(i, j)
+		i = j
+	}
+}
+
+// emitRun patches the stream so that the unit bytes from unit offset at
+// read as repl.
+func (u *unit) emitRun(at int64, repl []byte) {
+	end := at + int64(len(repl))
+	i := sort.Search(len(u.pieces), func(i int) bool { return u.pieces[i].u+u.pieces[i].n > at })
+	for ; i < len(u.pieces) && u.pieces[i].u < end; i++ {
+		p := u.pieces[i]
+		lo, hi := max(p.u, at), min(p.u+p.n, end)
+		u.sd.emit(patchFor(p, lo, repl[lo-at:hi-at]))
+	}
+}
+
+// patchFor makes the patch that writes r at unit offset lo of piece p.
+func patchFor(p piece, lo int64, r []byte) Patch {
+	off := p.off + (lo - p.u)
+	stars := true
+	for _, c := range r {
+		if c != '*' {
+			stars = false
+			break
+		}
+	}
+	switch {
+	case stars && p.keyed:
+		return Patch{Off: off, Len: int64(len(r)), Kind: KindXOR, Byte: '*', Key: p.key, KeyAt: p.keyAt}
+	case stars:
+		return Patch{Off: off, Len: int64(len(r)), Kind: KindFill, Byte: '*'}
+	}
+	d := make([]byte, len(r))
+	for i, c := range r {
+		if p.keyed {
+			c ^= p.key[(off+int64(i)-p.keyAt)&3]
+		}
+		d[i] = c
+	}
+	return Patch{Off: off, Len: int64(len(r)), Kind: KindReplace, Data: d}
+}
+
+// wipe overwrites the whole unit (what came so far and what comes
+// later) with '*' (as unmasked bytes), the first patch saying why.
+func (u *unit) wipe(why string) {
+	if u.wiping {
+		return
+	}
+	u.wiping, u.why = true, why
+	u.sd.c.t.wiped(why)
+	for _, p := range u.pieces {
+		u.fillPiece(p)
+	}
+	u.sd.c.t.release(u.budget)
+	u.budget = 0
+	u.buf, u.pieces = nil, nil
+}
+
+func (u *unit) fillPiece(p piece) {
+	pt := Patch{Off: p.off, Len: p.n, Kind: KindFill, Byte: '*'}
+	if p.keyed {
+		pt.Kind, pt.Key, pt.KeyAt = KindXOR, p.key, p.keyAt
+	}
+	if !u.noted {
+		u.noted = true
+		pt.Note = u.note()
+	}
+	u.sd.emit(pt)
+}
+
+// wsKey is the masking key of a WebSocket frame and the stream offset
+// of its payload's first byte.
+type wsKey struct {
+	key [4]byte
+	at  int64
+}
