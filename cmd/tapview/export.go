@@ -328,7 +328,7 @@ func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) 
 			}
 			defer spools[i].Close()
 		}
-		taps[i] = packets.Tap(in.src, set, spools[i])
+		taps[i] = plan.Tap(in.src, set, spools[i])
 		pass1[i] = input{src: taps[i]}
 	}
 	var match packets.Matcher

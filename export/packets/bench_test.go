@@ -86,40 +86,46 @@ func benchCapture(b *testing.B, n int) (string, int64) {
 func BenchmarkExportMasked(b *testing.B) {
 	for _, conns := range []int{500, 4000} {
 		path, size := benchCapture(b, conns)
-		b.Run(fmt.Sprintf("%dMB", size>>20), func(b *testing.B) {
-			b.SetBytes(size)
-			var peak atomic.Uint64
-			stop := sampleHeap(&peak)
-			for range b.N {
-				plan := NewPlan(true, mask.Default())
-				col := NewCollector(plan, CollectOptions{})
-				src, err := pcapfile.Open(path)
-				if err != nil {
-					b.Fatal(err)
+		for _, streams := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dMB/streams=%v", size>>20, streams), func(b *testing.B) {
+				b.SetBytes(size)
+				var peak atomic.Uint64
+				stop := sampleHeap(&peak)
+				for range b.N {
+					plan := NewPlan(true, mask.Default())
+					col := NewCollector(plan, CollectOptions{})
+					src, err := pcapfile.Open(path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					dec := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New()}})
+					var in sources.Source = src
+					if streams {
+						in = plan.Tap(src, NewSourceSet(), nil)
+					}
+					if err := pipeline.Run(context.Background(), []pipeline.Input{{Source: in}}, dec, pipeline.Options{}); err != nil {
+						b.Fatal(err)
+					}
+					src2, err := pcapfile.Open(path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pw, err := pcapw.NewPcapng(io.Discard, pcapw.NgOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					res, err := Write(context.Background(), pw, plan, Inputs{Captured: []Stream{FromSource(context.Background(), src2, nil)}}, Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if res.Masked == 0 {
+						b.Fatal("nothing masked")
+					}
 				}
-				dec := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New()}})
-				if err := pipeline.Run(context.Background(), []pipeline.Input{{Source: src}}, dec, pipeline.Options{}); err != nil {
-					b.Fatal(err)
-				}
-				src2, err := pcapfile.Open(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pw, err := pcapw.NewPcapng(io.Discard, pcapw.NgOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := Write(context.Background(), pw, plan, Inputs{Captured: []Stream{FromSource(context.Background(), src2, nil)}}, Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if res.Masked == 0 {
-					b.Fatal("nothing masked")
-				}
-			}
-			stop()
-			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
-		})
+				stop()
+				b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+			})
+		}
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"sync"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/link"
 	"github.com/tapview/tapview/export/spool"
+	"github.com/tapview/tapview/export/streammask"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -157,11 +159,16 @@ func (s *SourceSet) Last(source string) (uint64, bool) {
 
 // Tapped is a source whose packets are noted in a SourceSet and, when a
 // spool is given, copied to it (with the key material between them), for
-// inputs that cannot be read twice.
+// inputs that cannot be read twice. Made by Plan.Tap for a masking plan,
+// it also follows the source's TCP streams (streammask.Tracker) so pass
+// two can mask what the protocols reassemble.
 type Tapped struct {
 	sources.Source
 	set   *SourceSet
 	spool *spool.Writer
+	plan  *Plan
+	track map[string]*streammask.Tracker // by packet source name
+	frame link.Frame
 	mu    sync.Mutex
 	err   error
 }
@@ -171,9 +178,29 @@ func Tap(src sources.Source, set *SourceSet, sp *spool.Writer) *Tapped {
 	return &Tapped{Source: src, set: set, spool: sp}
 }
 
+// Tap wraps src for pass one of this plan (see the package Tap); when
+// the plan masks, the source's TCP streams are followed too, in the
+// source's own goroutine.
+func (p *Plan) Tap(src sources.Source, set *SourceSet, sp *spool.Writer) *Tapped {
+	t := Tap(src, set, sp)
+	if p.masker != nil {
+		t.plan = p
+		t.track = make(map[string]*streammask.Tracker)
+		p.follow = true
+	}
+	return t
+}
+
 // Run runs the wrapped source with an emitter that notes and spools.
+// When the source is done, what its streams need masked goes into the
+// plan.
 func (t *Tapped) Run(ctx context.Context, emit sources.Emitter) error {
-	return t.Source.Run(ctx, &tapEmitter{Emitter: emit, t: t})
+	err := t.Source.Run(ctx, &tapEmitter{Emitter: emit, t: t})
+	for name, tr := range t.track {
+		t.plan.addStreams(name, tr.Finish())
+	}
+	t.track = nil
+	return err
 }
 
 // Size forwards the wrapped source's size, for progress display.
@@ -202,6 +229,19 @@ func (t *Tapped) fail(err error) {
 	t.mu.Unlock()
 }
 
+// follow feeds a packet to its source's stream tracker.
+func (t *Tapped) follow(p *sources.Packet) {
+	if link.Parse(p.LinkType, p.Data, &t.frame) != nil {
+		return
+	}
+	tr := t.track[p.Source]
+	if tr == nil {
+		tr = streammask.NewTracker(t.plan.masker)
+		t.track[p.Source] = tr
+	}
+	tr.Packet(p.Ordinal, &t.frame)
+}
+
 type tapEmitter struct {
 	sources.Emitter
 	t *Tapped
@@ -209,6 +249,9 @@ type tapEmitter struct {
 
 func (e *tapEmitter) Packet(p sources.Packet) {
 	e.t.set.Saw(&p)
+	if e.t.track != nil {
+		e.t.follow(&p)
+	}
 	if e.t.spool != nil {
 		e.t.fail(e.t.spool.WritePacket(p, ""))
 	}

@@ -15,6 +15,12 @@ func SectionComment(app string, plan *Plan, synthesized int, keys bool) string {
 	st := plan.Stats()
 	if plan.Masked() {
 		parts = append(parts, "masked: secrets overwritten in payloads (same length, checksums recomputed)")
+		if st.Streams > 0 {
+			parts = append(parts, "found in the reassembled TCP streams (HTTP/1 with chunked bodies, HTTP/2 frames and HPACK, gRPC messages, WebSocket frames); TLS payloads are left encrypted and no keys are included")
+		}
+		if st.StreamWiped > 0 {
+			parts = append(parts, strconv.Itoa(st.StreamWiped)+" units are overwritten whole (compressed bodies and messages that held a secret or could not be checked, header blocks that could not be decoded): the first packet of each says which in its comment; gzip, deflate and permessage-deflate ones still decompress, to '*'")
+		}
 		if st.WipedBodies > 0 {
 			parts = append(parts, strconv.Itoa(st.WipedBodies)+" content-encoded bodies that held secrets are overwritten whole and no longer decompress")
 		}

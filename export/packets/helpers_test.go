@@ -16,6 +16,7 @@ import (
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/http2"
 	"github.com/tapview/tapview/decode/tcp"
+	"github.com/tapview/tapview/decode/ws"
 	"github.com/tapview/tapview/export/pcapw"
 	"github.com/tapview/tapview/export/spool"
 	"github.com/tapview/tapview/export/synth"
@@ -119,8 +120,26 @@ func (s *sliceStream) Next() (spool.Record, error) {
 
 func (s *sliceStream) Close() error { return nil }
 
-// pass1 decodes packets into a plan the way the export command does.
+// pass1 decodes packets into a plan the way the export command does:
+// through the plan's Tap (which follows the streams when masking) into
+// the decoder.
 func pass1(t *testing.T, pkts []sources.Packet, plan *Plan, opts CollectOptions) *Collector {
+	t.Helper()
+	c := NewCollector(plan, opts)
+	d := tcp.NewDecoder(c, tcp.Config{Parsers: []decode.Parser{http1.New(), http2.New(), ws.New()}})
+	em := &decodeEmitter{d: d}
+	src := plan.Tap(&memSource{pkts: pkts}, NewSourceSet(), nil)
+	if err := src.Run(context.Background(), em); err != nil {
+		t.Fatal(err)
+	}
+	d.Finish(em.last)
+	return c
+}
+
+// pass1Decoder decodes packets into a plan without following the
+// streams (as the UI's export of what it shows does): only the decoded
+// exchanges' secret values and the per-packet scan mask.
+func pass1Decoder(t *testing.T, pkts []sources.Packet, plan *Plan, opts CollectOptions) *Collector {
 	t.Helper()
 	c := NewCollector(plan, opts)
 	d := tcp.NewDecoder(c, tcp.Config{Parsers: []decode.Parser{http1.New(), http2.New()}})
@@ -134,6 +153,32 @@ func pass1(t *testing.T, pkts []sources.Packet, plan *Plan, opts CollectOptions)
 	d.Finish(last)
 	return c
 }
+
+// memSource is a source of packets held in memory (copied as emitted).
+type memSource struct{ pkts []sources.Packet }
+
+func (s *memSource) Name() string { return "test.pcap" }
+
+func (s *memSource) Run(_ context.Context, emit sources.Emitter) error {
+	for _, p := range s.pkts {
+		p.Data = bytes.Clone(p.Data)
+		emit.Packet(p)
+	}
+	return nil
+}
+
+// decodeEmitter hands emitted packets to a decoder at once.
+type decodeEmitter struct {
+	d    *tcp.Decoder
+	last time.Time
+}
+
+func (e *decodeEmitter) Packet(p sources.Packet) {
+	e.d.Packet(&p)
+	e.last = p.Timestamp
+}
+
+func (e *decodeEmitter) Status(sources.Status) {}
 
 // pass2 writes the plan's packets as pcapng and returns the file.
 func pass2(t *testing.T, pkts []sources.Packet, plan *Plan, synthetic Stream, opts Options) ([]byte, Result) {

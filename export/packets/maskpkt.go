@@ -46,20 +46,31 @@ func (h *held) inspect(f *link.Frame, data []byte) {
 		return
 	}
 	h.payload = f.Payload
-	end := f.IPOffset + f.IPLen
 	start := f.IPOffset + f.IPHeaderLen
-	if f.Truncated() || end > len(data) || start != f.TransportOffset || start >= end {
-		return // cut by the snaplen: the checksum cannot be recomputed
-	}
-	h.l4 = data[start:end]
-	h.cksum = 16
-	if f.Proto == link.ProtoUDP {
-		h.cksum = 6
-		h.udp4 = f.Version == 4
-	}
-	if len(h.l4) < h.cksum+2 {
-		h.l4 = nil
+	if start != f.TransportOffset {
 		return
+	}
+	ipEnd := f.IPOffset + f.IPLen
+	switch f.Proto {
+	case link.ProtoTCP:
+		if f.Truncated() || ipEnd > len(data) || start+20 > ipEnd {
+			return // cut by the snaplen: the checksum cannot be recomputed
+		}
+		h.l4, h.cksum = data[start:ipEnd], 16
+	default:
+		// The UDP checksum covers the datagram its length field gives,
+		// which may end before the IP payload does; a length field that
+		// does not fit is taken to mean the IP payload, as link.Parse
+		// takes it.
+		if ipEnd > len(data) || start+8 > ipEnd {
+			return
+		}
+		end := ipEnd
+		if ulen := int(binary.BigEndian.Uint16(data[start+4:])); ulen >= 8 && start+ulen <= ipEnd {
+			end = start + ulen
+		}
+		h.l4, h.cksum = data[start:end], 6
+		h.udp4 = f.Version == 4
 	}
 	h.pseudo = pseudoSum(f, len(h.l4))
 	h.sumOK = h.udp4 && binary.BigEndian.Uint16(h.l4[h.cksum:]) == 0 || fold(h.pseudo+sum(h.l4)) == 0xffff
@@ -135,10 +146,11 @@ func fold(s uint32) uint16 {
 	return uint16(s)
 }
 
-// maskBytes overwrites in b what m's raw scan, the flow's secret values
-// and its wiped-body pieces cover. It reports whether b changed.
-func maskBytes(m *mask.Masker, fp *flowPlan, dir int, b []byte) bool {
-	changed := m.MaskInPlace(b) > 0
+// maskBytes overwrites in b what m's raw scan (when scan is set), the
+// flow's secret values and its wiped-body pieces cover. It reports
+// whether b changed.
+func maskBytes(m *mask.Masker, fp *flowPlan, dir int, b []byte, scan bool) bool {
+	changed := scan && m.MaskInPlace(b) > 0
 	if fp != nil && maskValues(fp, dir, b) {
 		changed = true
 	}

@@ -12,33 +12,52 @@
 // re-reads the captures packet by packet (or a spool of what could not be
 // re-read) and writes the packets the Plan selects.
 //
-// Masking packets keeps every length: secrets are overwritten with '*'
-// inside the payload and the TCP/UDP checksum is recomputed, so Wireshark
-// shows valid packets with masked values. Three mechanisms cover what one
-// packet cannot show on its own: each payload is scanned by the raw
-// masker (header lines, parameters, JSON fields, token patterns); the
-// exact secret values the decoder found in the flow's exchanges are
-// overwritten wherever they occur in the flow's payloads (also when a
-// value continues into the next segment of the same direction while that
-// segment is still in a small look-ahead window); and HTTP/2 header values
-// that HPACK Huffman-coded are overwritten in their coded form, so they
-// decode as '*'. Content-encoded (gzip, br, ...) bodies that held a secret
-// cannot be masked inside the compressed bytes, so those bodies are
-// overwritten whole and no longer decompress; the section comment says so.
-// Not covered: secrets inside TLS (the ciphertext is left alone; exported
-// keys would reveal them), values split across segments farther apart
-// than the window, HPACK values sent as references to the dynamic table,
-// and IP fragments of a datagram other than the one that completed it
-// (their payload is still scanned, but their checksum cannot be fixed).
+// Masking packets keeps every length: secrets are overwritten inside the
+// payload and the TCP/UDP checksum is recomputed (one that was already
+// wrong, from checksum offloading, is left as it was), so Wireshark
+// shows valid packets with masked values.
+//
+// What to overwrite is found on what the protocols deliver, not packet
+// by packet: Plan.Tap wraps each input of pass one so that its TCP
+// streams are put back together and walked layer by layer by
+// export/streammask (HTTP/1 heads and bodies with chunked framing
+// removed, HTTP/2 frames and HPACK, gRPC messages, WebSocket frames
+// unmasked, compressed bodies and messages decompressed). The changes
+// come back as patches at stream offsets, and pass two applies them to
+// every packet that carries those bytes, however far apart the packets
+// are: a value split across segments, chunks, CONTINUATION or DATA
+// frames or WebSocket fragments is masked in each part. Units that
+// cannot be rewritten in place (a compressed body, gRPC or WebSocket
+// message that held a secret, an HPACK block that does not decode) are
+// overwritten whole with filler of the same length, and the comment of
+// their first packet says so.
+//
+// Two older mechanisms remain for what the stream walk does not cover
+// (payload bytes it did not walk, such as a late retransmission of a
+// segment it had given up on, and exports without a pass one over the
+// packets, such as the UI's):
+// each payload is scanned by the raw masker, and the secret values the
+// decoder found in the flow's exchanges (header values, their HPACK
+// Huffman codes, and when the streams are not followed, body values and
+// whole content-encoded bodies) are overwritten wherever they occur,
+// also across segments still in a small look-ahead window.
+//
+// Not covered: TLS payloads (the ciphertext is left alone, and a masked
+// export includes no keys, so it stays unreadable; --include-keys makes
+// what they decrypt readable unmasked), and IP fragments of a datagram
+// other than the one that completed it (their payload is scanned, but
+// their checksum cannot be fixed).
 package packets
 
 import (
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
+	"github.com/tapview/tapview/export/streammask"
 )
 
 // Bounds on what a Plan keeps per flow, so a hostile capture with a
@@ -61,6 +80,14 @@ type Plan struct {
 	masker *mask.Masker
 	flows  map[uint64]*flowPlan
 	stats  PlanStats
+
+	// streams are the stream patches of each source, added by the
+	// Tapped sources of pass one (from their goroutines, hence the lock).
+	smu     sync.Mutex
+	follow  bool // pass one follows the streams (Plan.Tap)
+	streams map[string]*streammask.Result
+	// written is pass two's copy of streams, taken when it starts.
+	written map[string]*streammask.Result
 }
 
 // PlanStats counts what a Plan holds, for the section comment and the
@@ -72,6 +99,13 @@ type PlanStats struct {
 	Secrets       int // exchanges in which the masker found a secret
 	WipedBodies   int // content-encoded bodies that will be overwritten whole
 	SecretsCapped int // flows whose secret list hit its bound
+	// Streams counts the TCP connections whose streams were followed
+	// in pass one, StreamPatches the changes found in them, and
+	// StreamWiped the units (compressed bodies and messages, header
+	// blocks) that will be overwritten whole.
+	Streams       int
+	StreamPatches int
+	StreamWiped   int
 }
 
 // flowPlan is one flow's part of the plan.
@@ -135,7 +169,36 @@ func (p *Plan) Stats() PlanStats {
 			st.SecretsCapped++
 		}
 	}
+	p.smu.Lock()
+	for _, r := range p.streams {
+		st.Streams += r.Stats.Connections
+		st.StreamPatches += r.Stats.Patches
+		for _, n := range r.Stats.Wiped {
+			st.StreamWiped += n
+		}
+	}
+	p.smu.Unlock()
 	return st
+}
+
+// addStreams records what following one source's streams found.
+func (p *Plan) addStreams(source string, r *streammask.Result) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if p.streams == nil {
+		p.streams = make(map[string]*streammask.Result)
+	}
+	p.streams[source] = r
+}
+
+// stream returns the stream instance a packet belongs to, or nil when
+// its source's streams were not followed.
+func (p *Plan) stream(source string, src, dst netip.AddrPort, ordinal uint64) *streammask.Instance {
+	r := p.written[source]
+	if r == nil {
+		return nil
+	}
+	return r.Lookup(src, dst, ordinal)
 }
 
 func (p *Plan) flow(id uint64) *flowPlan {
@@ -230,6 +293,13 @@ func (p *Plan) maskedURL(e *decode.Exchange) *decode.Exchange {
 // prepare sorts comments by time before pass two and resets its state,
 // so a plan can be written more than once.
 func (p *Plan) prepare() {
+	p.smu.Lock()
+	p.written = make(map[string]*streammask.Result, len(p.streams))
+	for name, r := range p.streams {
+		r.Reset()
+		p.written[name] = r
+	}
+	p.smu.Unlock()
 	for _, fp := range p.flows {
 		for d := range fp.comments {
 			slices.SortStableFunc(fp.comments[d], func(a, b comment) int { return a.at.Compare(b.at) })

@@ -55,6 +55,12 @@ func (p *Plan) messageSecrets(fp *flowPlan, dir uint8, m *decode.Message, h2 boo
 	if m.Target != "" && p.valueSecrets(fp, dir, []byte(m.Target), 0, len(m.Target)) {
 		found = true
 	}
+	if p.follow {
+		// Bodies and their parts are masked where pass one walked the
+		// streams; the values above still serve packets it could not
+		// walk (and HPACK-coded values the stream walk could not read).
+		return found
+	}
 	if len(m.Body) > 0 {
 		if body.NeedsDecoding(m.ContentEncoding) {
 			// The secret would be inside compressed bytes, where no plain

@@ -50,7 +50,7 @@ type Result struct {
 	Synthesized int // of which synthesized
 	Masked      int // packets whose payload was changed by masking
 	Fixed       int // of which got a recomputed checksum
-	Comments    int // exchange comments placed
+	Comments    int // comment lines placed: exchange summaries and notes on units overwritten whole
 	Unplaced    int // exchange comments of selected flows that found no packet
 	KeyBlocks   int // Decryption Secrets Blocks written
 }
@@ -180,25 +180,40 @@ func (w *writer) captured(p sources.Packet) *held {
 	if m != nil {
 		h.inspect(f, p.Data)
 	}
+	src, dst := f.AddrPorts()
+	// What following the streams in pass one found is patched first;
+	// a payload pass one walked whole needs no per-packet scan.
+	covered := false
+	if m != nil && (fp == nil || !fp.tls) && len(h.payload) > 0 && f.Proto == link.ProtoTCP && !f.Fragment {
+		if in := w.plan.stream(p.Source, src, dst, p.Ordinal); in != nil {
+			a := in.Apply(f.Seq, f.Flags.Has(link.FlagSYN), h.payload)
+			covered = a.Covered
+			if a.Changed {
+				h.changed = true
+			}
+			if len(a.Notes) > 0 {
+				h.pkt.comment = joinComment(h.pkt.comment, strings.Join(a.Notes, "\n"))
+			}
+		}
+	}
 	if fp == nil {
-		if m != nil && len(h.payload) > 0 && m.MaskInPlace(h.payload) > 0 {
+		if m != nil && !covered && len(h.payload) > 0 && m.MaskInPlace(h.payload) > 0 {
 			h.changed = true
 		}
 		return h
 	}
-	src, _ := f.AddrPorts()
 	if unmap(src) != fp.client {
 		h.dir = 1
 	}
 	if !f.Fragment && f.PayloadLen > 0 {
 		if c := fp.take(h.dir, p); c != "" {
-			h.pkt.comment = c
+			h.pkt.comment = joinComment(c, h.pkt.comment)
 		}
 	}
 	if m == nil || fp.tls || len(h.payload) == 0 {
 		return h
 	}
-	if maskBytes(m, fp, h.dir, h.payload) {
+	if maskBytes(m, fp, h.dir, h.payload, !covered) {
 		h.changed = true
 	}
 	if f.Fragment {
@@ -207,11 +222,24 @@ func (w *writer) captured(p sources.Packet) *held {
 	if prev := fp.last[h.dir]; w.holds(prev) {
 		h.prev = prev
 	}
-	if len(fp.secrets) > 0 || len(fp.wipe) > 0 {
+	// Values continuing into this segment were found in the stream
+	// when pass one walked it; otherwise look across the window.
+	if !covered && (len(fp.secrets) > 0 || len(fp.wipe) > 0) {
 		w.scratch = maskAcross(fp, h, w.holds, w.scratch)
 	}
 	fp.last[h.dir] = h
 	return h
+}
+
+// joinComment joins two packet comments, either of which may be empty.
+func joinComment(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "\n" + b
 }
 
 // take returns the comments due at packet p's time in direction dir.
