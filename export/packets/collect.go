@@ -191,6 +191,23 @@ func (p *Plan) Tap(src sources.Source, set *SourceSet, sp *spool.Writer) *Tapped
 	return t
 }
 
+// FollowStreams reads src (a capture opened again) only to follow its
+// TCP streams, for exports whose pass one decoded no packets, such as
+// the UI's export of what it shows: Write then masks what the streams
+// hold as `tapview export` does. Without masking it does nothing.
+func (p *Plan) FollowStreams(ctx context.Context, src sources.Source) error {
+	if p.masker == nil {
+		return nil
+	}
+	return p.Tap(src, NewSourceSet(), nil).Run(ctx, discard{})
+}
+
+// discard is an emitter that drops what it gets.
+type discard struct{}
+
+func (discard) Packet(sources.Packet) {}
+func (discard) Status(sources.Status) {}
+
 // Run runs the wrapped source with an emitter that notes and spools.
 // When the source is done, what its streams need masked goes into the
 // plan.

@@ -2,10 +2,12 @@ package packets
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/filter"
 	"github.com/tapview/tapview/decode/link"
 	"github.com/tapview/tapview/decode/mask"
@@ -190,5 +192,30 @@ func TestSummaryLine(t *testing.T) {
 	want := "POST api.example.com/login?api_key=" + mask.Display + "&lang=en → 200 (4.0 ms)"
 	if len(texts) != 1 || texts[0] != want {
 		t.Fatalf("summaries %q, want %q", texts, want)
+	}
+}
+
+func TestFollowStreamsMasksSplitValuesWithoutADecodingPass(t *testing.T) {
+	// As the UI exports what it shows: flows and exchanges from its
+	// store, the capture read again only to follow the streams.
+	in := number(connPackets(t, "10.0.0.1:40001", "10.0.0.2:80", 7, t0, plantedRequest(), plantedResponse()))
+	decoded := NewPlan(true, nil)
+	pass1Decoder(t, in, decoded, CollectOptions{})
+	plan := NewPlan(false, mask.Default())
+	for _, fp := range decoded.flows {
+		plan.AddFlow(&decode.Flow{ID: fp.id, Source: fp.source, Client: fp.client, Ordinals: fp.ordinals})
+		plan.Select(fp.id)
+	}
+	if err := plan.FollowStreams(context.Background(), &memSource{pkts: in}); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := pass2(t, in, plan, nil, Options{})
+	out := readBack(t, file)
+	if got := leaked([]byte(payloads(out)), planted); len(got) > 0 {
+		t.Fatalf("secrets survived: %v", got)
+	}
+	checksumsOK(t, out)
+	if err := NewPlan(false, nil).FollowStreams(context.Background(), &memSource{pkts: in}); err != nil {
+		t.Fatal(err)
 	}
 }
