@@ -143,6 +143,21 @@ func shownPackets(ctx context.Context, out *output, format string, exchanges ite
 	if err := sy.Close(); err != nil {
 		return err
 	}
+	// Pass one of a UI export decoded nothing: follow the readable
+	// captures' TCP streams once more, so values split across segments,
+	// chunks, frames or messages are masked as `tapview export` masks them.
+	for _, p := range paths {
+		if p == "" || m == nil {
+			continue
+		}
+		src, err := pcapfile.Open(p)
+		if err != nil {
+			return fmt.Errorf("reading %s again: %w", p, err)
+		}
+		if err := plan.FollowStreams(ctx, src); err != nil {
+			return fmt.Errorf("following the streams of %s to mask them: %w", p, err)
+		}
+	}
 	var in packets.Inputs
 	for _, p := range paths {
 		if p == "" {
