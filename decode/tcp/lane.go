@@ -150,6 +150,12 @@ func (ln *lane) unlinger(c *conn) {
 	if ln.closed[c.key()] == c {
 		delete(ln.closed, c.key())
 	}
+	// Stray last packets (the ACK of a FIN) were counted while it
+	// lingered: publish them before the merge forgets the flow's ID, or
+	// the flow's final version is lost and exports miss those packets.
+	if c.dirty {
+		c.publishFlow()
+	}
 	ln.d.forget(c)
 }
 
