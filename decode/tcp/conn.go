@@ -128,6 +128,11 @@ func (c *conn) count(side int, n int, ordinal uint64, ts time.Time) {
 		f.PacketsS2C++
 		f.BytesS2C += int64(n)
 	}
+	// Packets of several interfaces or merged files arrive out of time
+	// order: the flow starts at its earliest packet, not its first read.
+	if ts.Before(f.First) {
+		f.First = ts
+	}
 	if ts.After(f.Last) {
 		f.Last = ts
 		if c.listed {

@@ -40,6 +40,8 @@ type request struct {
 	PostData    *postData `json:"postData,omitempty"`
 	HeadersSize int64     `json:"headersSize"`
 	BodySize    int64     `json:"bodySize"`
+	// Trailers has no HAR 1.2 field; custom fields start with '_'.
+	Trailers []nv `json:"_trailers,omitempty"`
 }
 
 type response struct {
@@ -53,6 +55,7 @@ type response struct {
 	HeadersSize int64    `json:"headersSize"`
 	BodySize    int64    `json:"bodySize"`
 	Comment     string   `json:"comment,omitempty"`
+	Trailers    []nv     `json:"_trailers,omitempty"`
 }
 
 type nv struct {
@@ -188,6 +191,9 @@ func newRequest(e *decode.Exchange, dec *Encoder) request {
 		HeadersSize: headersSize(m, e.Proto, m.Method+" "+m.Target+" "+m.Proto),
 		BodySize:    bodySize(m),
 	}
+	if len(m.Trailers) > 0 {
+		r.Trailers = headers(m.Trailers)
+	}
 	for _, h := range m.Headers {
 		if strings.EqualFold(h.Name, "cookie") {
 			r.Cookies = append(r.Cookies, requestCookies(h.Value)...)
@@ -214,6 +220,9 @@ func newResponse(m *decode.Message, grpc bool, dec *Encoder) response {
 		RedirectURL: m.HeaderValue("location"),
 		HeadersSize: headersSize(m, "", m.Proto+" "+strconv.Itoa(m.Status)+" "+m.Reason),
 		BodySize:    bodySize(m),
+	}
+	if len(m.Trailers) > 0 {
+		r.Trailers = headers(m.Trailers)
 	}
 	if r.StatusText == "" {
 		r.StatusText = http.StatusText(m.Status)

@@ -52,6 +52,9 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	}
 	if e.Request != nil {
 		b = headers(b, "req_headers", e.Request.Headers)
+		if len(e.Request.Trailers) > 0 {
+			b = headers(b, "req_trailers", e.Request.Trailers)
+		}
 		b = sizeField(b, "req_body_bytes", e.Request)
 		b = contentType(b, "req_content_type", e.Request)
 	}
