@@ -82,6 +82,11 @@ func (h *handler) pendingMethod() string {
 // Content-Length, else no body.
 func (h *handler) requestBody(s *side, m *decode.Message, f framing) {
 	switch {
+	case m.Method == "CONNECT":
+		// RFC 9110 §9.3.6: a CONNECT request has no content, whatever
+		// its framing headers say; what follows is the tunnel's (held
+		// until the response decides) or the next request.
+		h.complete(s)
 	case f.hasTE && f.chunked:
 		s.st = stChunkSize
 	case f.hasTE:

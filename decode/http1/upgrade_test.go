@@ -75,6 +75,20 @@ func TestConnectTunnel(t *testing.T) {
 	}
 }
 
+// A CONNECT request with Content-Length still has no content (RFC 9110
+// §9.3.6): the bytes after its head are the tunnel's, not a body.
+func TestConnectIgnoresContentLength(t *testing.T) {
+	x := one(t, run(t, newFakeConn(t), decode.FlowClosed,
+		step{c2s, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 5\r\n\r\n\x16\x03\x01\x00\x05hello", 0, 1},
+		step{s2c, "HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03\x03", 0, 2}))
+	if x.State != decode.Complete || x.Method() != "CONNECT" || x.Status() != 200 {
+		t.Fatalf("%s %s %d", x.State, x.Method(), x.Status())
+	}
+	if n := x.Request.BodySize; n != 0 || len(x.Request.Body) != 0 {
+		t.Fatalf("CONNECT request body of %d bytes (%q)", n, x.Request.Body)
+	}
+}
+
 func TestGapWhileHeldForUpgrade(t *testing.T) {
 	c := newFakeConn(t)
 	rec := &recorder{}
