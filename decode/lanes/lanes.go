@@ -228,6 +228,14 @@ func (d *Decoder) recycle(w *work) {
 }
 
 // Packet implements pipeline.PacketDecoder.
+// NextOrdinal is the ordinal the next item (packet) will get. A stage in
+// front of the decoder (mesh.Wire) tags what it learns from a packet
+// with it, and applies it when the merge reaches that ordinal (the
+// merge's output is told through AtOrdinal), so what it records is in
+// step with the merged output whatever the number of lanes. Call it from
+// the goroutine that calls Packet.
+func (d *Decoder) NextOrdinal() uint64 { return d.ord + 1 }
+
 func (d *Decoder) Packet(p *sources.Packet) {
 	if d.finished {
 		return

@@ -14,6 +14,7 @@ import (
 // goroutine (the merge's, or the caller's with one lane).
 type merger struct {
 	out decode.Output
+	at  ordinalObserver // out, when it wants to know the merged ordinal
 	n   int
 
 	// flows and exchanges map lanes' local IDs (unique over lanes: lane
@@ -64,6 +65,7 @@ func newMerger(out decode.Output, n int, opts Options) *merger {
 		pos:       make([]int, n),
 		events:    &eventPool{},
 	}
+	m.at, _ = out.(ordinalObserver)
 	cfg := opts.Config()
 	m.evictions.init(cmp.Or(cfg.MaxFlows, tcp.DefaultMaxFlows))
 	cfg.IDs = m
@@ -82,6 +84,13 @@ func (m *merger) NextFlowID() uint64 {
 func (m *merger) NextExchangeID() uint64 {
 	m.nextEx++
 	return m.nextEx
+}
+
+// ordinalObserver is an output that wants to know which ordinal the merge
+// is about to publish the events of (mesh.Labeler, whose Wire recorded
+// packet timing tagged with ordinals ahead of the lanes).
+type ordinalObserver interface {
+	AtOrdinal(ord uint64)
 }
 
 // merge writes out one batch: ordinal by ordinal, the merge's own items
@@ -105,6 +114,9 @@ func (m *merger) merge(w *work) {
 		}
 		if !found {
 			break
+		}
+		if m.at != nil {
+			m.at.AtOrdinal(ord)
 		}
 		for len(ex) > 0 && ex[0].ord == ord {
 			m.extra(&ex[0])

@@ -168,6 +168,14 @@ func (l *Labeler) Wire(next PacketDecoder) *Wire {
 	return w
 }
 
+// AtOrdinal is told by the decoder lanes' merge which packet ordinal it
+// publishes the events of next: the Wire records timing up to there.
+func (l *Labeler) AtOrdinal(ord uint64) {
+	if l.link.wire != nil {
+		l.link.wire.CatchUp(ord)
+	}
+}
+
 // env is what linking reads and updates.
 func (l *Labeler) env() linkEnv {
 	return linkEnv{live: l.live, flows: l.flows, exs: l.exs, stats: &l.stats}

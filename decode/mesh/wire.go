@@ -44,6 +44,12 @@ import (
 // Packet while a Labeler on another goroutine asks about connections.
 type Wire struct {
 	next interface{ Packet(*sources.Packet) }
+	// ords is next when it numbers packets (decode/lanes): payload
+	// timing is then queued with the packet's ordinal and recorded when
+	// the merge reaches it (CatchUp), not when the packet passes here,
+	// ahead of lanes still decoding earlier packets.
+	ords    interface{ NextOrdinal() uint64 }
+	pending []pendingRec
 
 	mu      sync.Mutex
 	frame   link.Frame
@@ -59,6 +65,20 @@ type Wire struct {
 	meshed  bool
 	lim     wireLimits
 }
+
+// pendingRec is a payload packet's timing waiting for the merge to
+// reach its ordinal.
+type pendingRec struct {
+	ord       uint64
+	source    string
+	src, dst  netip.AddrPort
+	at, n     int64
+	handshake bool
+}
+
+// maxPending bounds the queue should the merge never report (an output
+// that is not a Labeler): past it the oldest are recorded at once.
+const maxPending = 1 << 16
 
 // wireLimits are Wire's caps; tests make them small.
 type wireLimits struct{ syns, nats, halves, conns int }
@@ -139,7 +159,8 @@ type burstRec struct {
 
 // NewWire returns a Wire passing packets on to next.
 func NewWire(next interface{ Packet(*sources.Packet) }) *Wire {
-	return &Wire{next: next, syns: make(map[synKey]synEntry), replies: make(map[tuple]*natConn),
+	ords, _ := next.(interface{ NextOrdinal() uint64 })
+	return &Wire{next: next, ords: ords, syns: make(map[synKey]synEntry), replies: make(map[tuple]*natConn),
 		reqs: make(map[tuple]*natConn), halves: make(map[endpoint]*half), conns: make(map[tuple]*activity),
 		lim: defaultWireLimits}
 }
@@ -192,10 +213,48 @@ func (w *Wire) inspect(p *sources.Packet) *sources.Packet {
 			src = nc.redirect
 		}
 	}
-	if w.meshed && len(f.Payload) > 0 && !src.Addr().IsLoopback() && !dst.Addr().IsLoopback() && f.HardwareType != link.HardwareLoopback {
-		w.record(p, src, dst, int64(f.PayloadLen), f.Payload[0] == 0x16)
+	if len(f.Payload) > 0 && !src.Addr().IsLoopback() && !dst.Addr().IsLoopback() && f.HardwareType != link.HardwareLoopback {
+		r := pendingRec{source: p.Source, src: src, dst: dst, at: p.Timestamp.UnixNano(), n: int64(f.PayloadLen), handshake: f.Payload[0] == 0x16}
+		if w.ords == nil {
+			w.apply(&r)
+		} else {
+			r.ord = w.ords.NextOrdinal()
+			if len(w.pending) >= maxPending {
+				w.apply(&w.pending[0])
+				w.pending = w.pending[1:]
+			}
+			w.pending = append(w.pending, r)
+		}
 	}
 	return rewritten
+}
+
+// CatchUp records the timing of packets up to ordinal ord: the merge is
+// about to publish what that packet caused, and what linking reads must
+// be what the capture showed up to there, as with one lane.
+func (w *Wire) CatchUp(ord uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for n < len(w.pending) && w.pending[n].ord <= ord {
+		w.apply(&w.pending[n])
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if n == len(w.pending) {
+		w.pending = w.pending[:0]
+		return
+	}
+	w.pending = append(w.pending[:0], w.pending[n:]...)
+}
+
+// apply records a payload packet's timing once a sidecar is in evidence.
+func (w *Wire) apply(r *pendingRec) {
+	if w.meshed {
+		w.record(r.source, r.src, r.dst, r.at, r.n, r.handshake)
+	}
 }
 
 // midStream learns what clients send to loopback addresses and joins a
@@ -281,8 +340,8 @@ func (w *Wire) addNAT(nc *natConn) {
 }
 
 // record adds a payload packet to its connection's bursts.
-func (w *Wire) record(p *sources.Packet, src, dst netip.AddrPort, n int64, handshake bool) {
-	k, fromLow := canonical(p.Source, src, dst)
+func (w *Wire) record(source string, src, dst netip.AddrPort, t, n int64, handshake bool) {
+	k, fromLow := canonical(source, src, dst)
 	a := w.conns[k]
 	if a == nil {
 		if len(w.connQ) >= w.lim.conns {
@@ -293,7 +352,6 @@ func (w *Wire) record(p *sources.Packet, src, dst netip.AddrPort, n int64, hands
 		w.conns[k] = a
 		w.connQ = append(w.connQ, k)
 	}
-	t := p.Timestamp.UnixNano()
 	if a.n > 0 {
 		b := &a.bursts[(a.n-1)%burstRing]
 		if b.fromLow == fromLow && t >= b.last {
