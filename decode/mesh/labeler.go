@@ -234,13 +234,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 		}
 	}
 	st.bytesS2C, st.decoded = f.BytesS2C, carriesExchanges(f)
-	st.ep = endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: st.orig}
-	if f.TLS != nil {
-		st.ep.alpn = f.TLS.ALPN
-		if st.ep.sni == "" {
-			st.ep.sni = f.TLS.SNI
-		}
-	}
+	st.ep = flowEndpoints(f, st.orig)
 	st.svc, st.meshSvc = ParseSNI(st.ep.sni)
 	st.first, st.last, st.source = f.First, f.Last, f.Source
 	st.ended = flowEnded(f)
@@ -287,13 +281,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 // sidecar in f itself switches to the full path (false), and flows
 // republished after that get their state then, as a flow seen first.
 func (l *Labeler) plainFlow(f *decode.Flow) bool {
-	ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: l.origOf(f)}
-	if f.TLS != nil {
-		ep.alpn = f.TLS.ALPN
-		if ep.sni == "" {
-			ep.sni = f.TLS.SNI
-		}
-	}
+	ep := flowEndpoints(f, l.origOf(f))
 	if l.pod.observe(ep); l.pod.mesh {
 		l.meshSeen()
 		return false
@@ -311,6 +299,20 @@ func (l *Labeler) plainFlow(f *decode.Flow) bool {
 	}
 	l.sweep()
 	return true
+}
+
+// flowEndpoints is what classifying and linking read of a flow: its ends,
+// the original destination of a redirect, and the TLS names (the SNI of
+// the ClientHello, else the handshake's).
+func flowEndpoints(f *decode.Flow, orig netip.AddrPort) endpoints {
+	ep := endpoints{client: f.Client, server: f.Server, sni: f.SNI, orig: orig}
+	if f.TLS != nil {
+		ep.alpn = f.TLS.ALPN
+		if ep.sni == "" {
+			ep.sni = f.TLS.SNI
+		}
+	}
+	return ep
 }
 
 // republish sends a flow again after a link was found for it.
