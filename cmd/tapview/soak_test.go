@@ -43,6 +43,8 @@ const (
 	// third of the post-warm-up samples may exceed the largest of the
 	// middle third by 10%.
 	soakGrowth = 1.10
+	// soakGrowthRace is the bound under -race (see growthBound).
+	soakGrowthRace = 1.25
 )
 
 // soakDuration is TAPVIEW_SOAK (a Go duration, or seconds), 30 s when
@@ -80,6 +82,18 @@ func soakDuration(t *testing.T) time.Duration {
 //     eviction starts plus 3 s, and the largest RSS of the last third of
 //     the samples after it is at most 10% over the largest of the middle
 //     third.
+//
+// growthBound is soakGrowth, or soakGrowthRace under the race detector:
+// its shadow memory follows the heap of the whole test process (earlier
+// tests left it at ~380 MiB before the flood in one CI run) and moved the
+// last third 12.6% over the middle one while the store stayed flat.
+func growthBound() float64 {
+	if raceEnabled {
+		return soakGrowthRace
+	}
+	return soakGrowth
+}
+
 func TestSoakUI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the soak (floods a sink for TAPVIEW_SOAK, default 30s)")
@@ -267,7 +281,7 @@ func TestSoakUI(t *testing.T) {
 	switch {
 	case !g.EnoughData:
 		t.Errorf("too few samples after warm-up for the growth check (%s): eviction began after %d of %d s", g.Description, warm-3, len(samples))
-	case g.Ratio > soakGrowth:
+	case g.Ratio > growthBound():
 		t.Errorf("RSS still growing after warm-up: %s", g.Description)
 	}
 
