@@ -159,6 +159,11 @@ type Exchange struct {
 
 	GRPC *GRPCInfo
 	DNS  *DNSInfo
+	// Query holds what database and queue protocols (Redis, PostgreSQL,
+	// MySQL, Kafka) add to the HTTP-shaped model, nil for the others.
+	// Their Request.Method is the command or statement verb, upper case,
+	// and Request.Target the key, SQL text or topic list.
+	Query *QueryInfo
 
 	// Pod and Namespace are the Kubernetes owner when known.
 	Pod, Namespace string
@@ -261,6 +266,37 @@ type DNSInfo struct {
 	Type    string // "A", "AAAA", ...
 	Rcode   string // "NOERROR", "NXDOMAIN", ...; "" without a response
 	Answers []string
+}
+
+// QueryInfo holds the facts database and queue exchanges share, so the
+// list, filters and JSON treat the four protocols alike (the README's
+// JSON schema names each field).
+type QueryInfo struct {
+	// ReplyError is the server's error as the protocol words it, "" when
+	// the reply was not an error: Redis "-ERR …" without the dash,
+	// PostgreSQL "ERROR: message", MySQL the ERR packet's message, Kafka
+	// the error code's name.
+	ReplyError string
+	// ErrorCode is the machine-readable part of the error: the Redis
+	// error prefix ("WRONGTYPE"), SQLSTATE ("42P01"), the MySQL error
+	// number ("1146"), the Kafka error code as a number ("3").
+	ErrorCode string
+	// Rows counts what the reply carried: rows returned or affected for
+	// SQL, elements of a Redis array reply (1 for a bulk string), records
+	// for Kafka Produce and Fetch; -1 when the protocol did not say.
+	Rows int64
+	// Database is the PostgreSQL database, MySQL schema or Redis DB index
+	// the connection was using, when seen.
+	Database string
+	// User is the login user from the connection's startup or handshake,
+	// when seen.
+	User string
+	// ClientID is the Kafka client id of the request header.
+	ClientID string
+	// Batches counts Kafka record batches; RecordBytes is their total
+	// size on the wire.
+	Batches     int
+	RecordBytes int64
 }
 
 // HeaderValue returns the first value of the named header,

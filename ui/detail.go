@@ -258,6 +258,10 @@ func exchangeTitle(e *decode.Exchange) string {
 		b.WriteString(e.DNS.Rcode)
 	case e.DNS != nil:
 		b.WriteString("no answer (" + string(e.State) + ")")
+	case e.Query != nil && e.Query.ReplyError != "":
+		b.WriteString(view.Sanitize(e.Query.ReplyError))
+	case e.Query != nil && e.Response != nil:
+		b.WriteString("OK")
 	case e.Proto == "ws":
 		b.WriteString("WebSocket messages (" + string(e.State) + ")")
 	case e.Response != nil && e.Response.Status > 0:

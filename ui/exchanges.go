@@ -169,6 +169,11 @@ func exchangeURL(e *decode.Exchange) string {
 	if e.DNS != nil {
 		return e.DNS.Name
 	}
+	if e.Query != nil {
+		// The statement, key or topics says more than the server address,
+		// which the flow and the detail view show.
+		return e.Path()
+	}
 	path := e.Path()
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
 		return path // absolute form, as sent to a proxy
@@ -199,6 +204,16 @@ func statusText(e *decode.Exchange) (string, statusClass) {
 			return "OK", classOK
 		}
 		return view.Sanitize(e.DNS.Rcode), classClient
+	}
+	if q := e.Query; q != nil && e.State.Final() {
+		switch {
+		case q.ReplyError != "" && q.ErrorCode != "":
+			return "ERR " + view.Sanitize(q.ErrorCode), classServer
+		case q.ReplyError != "":
+			return "ERR", classServer
+		case e.Response != nil:
+			return "OK", classOK
+		}
 	}
 	code := e.Status()
 	switch {

@@ -23,7 +23,7 @@ const (
 // typeOf says which typed getter holds a variable.
 func typeOf(k varKind) valType {
 	switch k {
-	case vStatus, vGRPCStatus, vReqSize, vRespSize, vClientPort, vServerPort:
+	case vStatus, vGRPCStatus, vReqSize, vRespSize, vClientPort, vServerPort, vRows:
 		return tInt
 	case vLatency:
 		return tDuration
@@ -109,9 +109,15 @@ func (a *exchangeVars) str(k varKind) string {
 	case vHost:
 		return e.Host()
 	case vPath:
+		if e.Query != nil {
+			return e.Path() // SQL text or key: a '?' is a placeholder, not a query string
+		}
 		p, _ := splitTarget(e.Path())
 		return p
 	case vQuery:
+		if e.Query != nil {
+			return ""
+		}
 		_, q := splitTarget(e.Path())
 		return q
 	case vURL:
@@ -158,6 +164,10 @@ func (a *exchangeVars) str(k varKind) string {
 		return e.Direction
 	case vLeg:
 		return e.Leg
+	case vReplyError:
+		if e.Query != nil {
+			return e.Query.ReplyError
+		}
 	}
 	return ""
 }
@@ -180,6 +190,10 @@ func (a *exchangeVars) num(k varKind) int64 {
 		return int64(e.Client.Port())
 	case vServerPort:
 		return int64(e.Server.Port())
+	case vRows:
+		if e.Query != nil && e.Query.Rows > 0 {
+			return e.Query.Rows
+		}
 	}
 	return 0
 }

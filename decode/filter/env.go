@@ -59,6 +59,8 @@ const (
 	vError
 	vDirection
 	vLeg
+	vReplyError
+	vRows
 	numVars
 )
 
@@ -90,7 +92,7 @@ func declarations() []varDecl {
 		return varDecl{kind: k, typ: t, cel: celName, Variable: Variable{Name: name, Type: typeName(t), Flow: flow, Doc: doc}}
 	}
 	return []varDecl{
-		d(vProto, "proto", str, true, `protocol: "http/1.1", "h2", "grpc", "dns", "ws" (flows: detected protocol or transport)`),
+		d(vProto, "proto", str, true, `protocol: "http/1.1", "h2", "grpc", "dns", "ws", "redis", "postgres", "mysql", "kafka" (flows: detected protocol or transport)`),
 		d(vMethod, "method", str, false, `request method, e.g. "GET"`),
 		d(vHost, "host", str, true, "Host header or :authority, else the server address (flows: SNI, else server address)"),
 		d(vPath, "path", str, false, `request path without the query, e.g. "/api/pets"`),
@@ -120,6 +122,8 @@ func declarations() []varDecl {
 		d(vError, "error", str, true, "decode or connection error, \"\" when none"),
 		d(vDirection, "direction", str, true, `"inbound" or "outbound" relative to the captured pod, "" when unknown`),
 		d(vLeg, "leg", str, true, `service-mesh leg: "app" (app to sidecar, plaintext) or "network" (sidecar to network, mTLS), "" without a mesh`),
+		d(vReplyError, "reply_error", str, false, `database or queue error reply (Redis, PostgreSQL, MySQL, Kafka), "" when the reply was not an error`),
+		d(vRows, "rows", num, false, "rows returned or affected (SQL), reply elements (Redis), records (Kafka); 0 when not known"),
 	}
 }
 

@@ -98,6 +98,9 @@ func mustCompile(t testing.TB, expr string) *Program {
 func TestVariables(t *testing.T) {
 	api := apiExchange(t)
 	g := grpcExchange()
+	pgErr := &decode.Exchange{Proto: "postgres", Request: &decode.Message{Method: "SELECT", Target: "SELECT * FROM pets WHERE id = ?"},
+		Query: &decode.QueryInfo{ReplyError: `ERROR: relation "pets" does not exist`, ErrorCode: "42P01", Rows: -1}}
+	pgRows := &decode.Exchange{Proto: "postgres", Request: &decode.Message{Method: "SELECT", Target: "SELECT 1"}, Query: &decode.QueryInfo{Rows: 3}}
 	cases := []struct {
 		name    string
 		ex      *decode.Exchange
@@ -140,6 +143,10 @@ func TestVariables(t *testing.T) {
 		{"error", g, `error.contains("reset")`, `error == ""`},
 		{"direction", &decode.Exchange{Direction: decode.DirOutbound}, `direction == "outbound"`, `direction == "inbound"`},
 		{"leg", &decode.Exchange{Leg: decode.LegApp}, `leg == "app"`, `leg == "network"`},
+		{"reply_error", pgErr, `reply_error.contains("does not exist")`, `reply_error == ""`},
+		{"rows", pgRows, `rows == 3`, `rows == 0`},
+		{"rows unknown", pgErr, `rows == 0`, `rows < 0`},
+		{"path keeps ?", pgErr, `path == "SELECT * FROM pets WHERE id = ?"`, `query != ""`},
 	}
 	declared := map[string]bool{}
 	for _, v := range Variables() {

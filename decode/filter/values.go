@@ -77,6 +77,10 @@ func lookup(name string) (varKind, bool) {
 		return vDirection, true
 	case "leg":
 		return vLeg, true
+	case "reply_error":
+		return vReplyError, true
+	case "rows":
+		return vRows, true
 	}
 	return 0, false
 }

@@ -115,6 +115,19 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	b = appendString(b, e.Leg)
 	b = appendString(b, e.Direction)
 	b = binary.AppendUvarint(b, e.Linked)
+	if q := e.Query; q == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = appendString(b, q.ReplyError)
+		b = appendString(b, q.ErrorCode)
+		b = binary.AppendVarint(b, q.Rows)
+		b = appendString(b, q.Database)
+		b = appendString(b, q.User)
+		b = appendString(b, q.ClientID)
+		b = binary.AppendVarint(b, int64(q.Batches))
+		b = binary.AppendVarint(b, q.RecordBytes)
+	}
 	return b
 }
 

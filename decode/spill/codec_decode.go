@@ -73,6 +73,18 @@ func DecodeExchange(b []byte) (*decode.Exchange, error) {
 	e.Leg = d.string("Leg")
 	e.Direction = d.string("Direction")
 	e.Linked = d.uvarint("Linked")
+	if d.present("Query") {
+		q := &decode.QueryInfo{}
+		q.ReplyError = d.string("Query.ReplyError")
+		q.ErrorCode = d.string("Query.ErrorCode")
+		q.Rows = d.varint("Query.Rows")
+		q.Database = d.string("Query.Database")
+		q.User = d.string("Query.User")
+		q.ClientID = d.string("Query.ClientID")
+		q.Batches = d.int("Query.Batches")
+		q.RecordBytes = d.varint("Query.RecordBytes")
+		e.Query = q
+	}
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("end", fmt.Errorf("%d trailing bytes", len(d.b)-d.off))
 	}

@@ -85,13 +85,14 @@ func handledFields() map[reflect.Type][]string {
 	return map[reflect.Type][]string{
 		reflect.TypeFor[decode.Exchange](): {"ID", "FlowID", "Source", "Proto", "Version", "Client", "Server", "Start", "End",
 			"Request", "Response", "Interim", "State", "Error", "Upstream", "StreamID", "TLS", "SNI", "GRPC", "DNS",
-			"Pod", "Namespace", "Leg", "Direction", "Linked", "Slim"},
+			"Pod", "Namespace", "Leg", "Direction", "Linked", "Query", "Slim"},
 		reflect.TypeFor[decode.Message](): {"First", "Last", "Method", "Target", "Host", "Scheme", "Status", "Reason", "Proto",
 			"Headers", "Trailers", "Body", "BodySize", "Truncated", "ContentEncoding", "DecodedSize", "DecodeError", "Parts", "Masked"},
-		reflect.TypeFor[decode.Part]():     {"Time", "Kind", "Compressed", "Data", "Size", "Truncated", "FromClient"},
-		reflect.TypeFor[decode.Header]():   {"Name", "Value"},
-		reflect.TypeFor[decode.GRPCInfo](): {"Service", "Method", "Status", "Message"},
-		reflect.TypeFor[decode.DNSInfo]():  {"ID", "Name", "Type", "Rcode", "Answers"},
+		reflect.TypeFor[decode.Part]():      {"Time", "Kind", "Compressed", "Data", "Size", "Truncated", "FromClient"},
+		reflect.TypeFor[decode.Header]():    {"Name", "Value"},
+		reflect.TypeFor[decode.GRPCInfo]():  {"Service", "Method", "Status", "Message"},
+		reflect.TypeFor[decode.DNSInfo]():   {"ID", "Name", "Type", "Rcode", "Answers"},
+		reflect.TypeFor[decode.QueryInfo](): {"ReplyError", "ErrorCode", "Rows", "Database", "User", "ClientID", "Batches", "RecordBytes"},
 	}
 }
 

@@ -109,6 +109,8 @@ func samples() []*decode.Exchange {
 		State: decode.Complete,
 	}
 	dnsEmpty := &decode.Exchange{ID: 6, Proto: "dns", DNS: &decode.DNSInfo{Answers: []string{}}, State: decode.Orphan}
+	kafka := &decode.Exchange{ID: 7, Proto: "kafka", Request: &decode.Message{Method: "Produce", Target: "orders,audit"},
+		Query: &decode.QueryInfo{ReplyError: "NOT_LEADER_OR_FOLLOWER", ErrorCode: "6", Rows: 12, ClientID: "rdkafka", Batches: 2, RecordBytes: 1 << 20, Database: "d", User: "u"}, State: decode.Complete}
 
 	ws := &decode.Exchange{
 		ID: 9, Proto: "ws", Start: t0, End: t0.Add(time.Hour),
@@ -130,7 +132,7 @@ func samples() []*decode.Exchange {
 	}
 
 	return []*decode.Exchange{
-		http1Exchange(1), chunked, interim, h2, grpc, dns, dnsEmpty, ws, odd,
+		http1Exchange(1), chunked, interim, h2, grpc, dns, dnsEmpty, kafka, ws, odd,
 		{},                             // all zero
 		{Request: &decode.Message{}},   // empty message
 		{Interim: []*decode.Message{}}, // empty, not nil

@@ -32,6 +32,7 @@ const (
 	fTLS
 	fGRPC
 	fDNS
+	fQuery
 	// fRare says the fields most exchanges leave empty follow (upstream,
 	// error, stream, SNI, pod, mesh labels, interim responses); without
 	// it they take no bytes at all.
@@ -132,6 +133,9 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 	if e.DNS != nil {
 		flags |= fDNS
 	}
+	if e.Query != nil {
+		flags |= fQuery
+	}
 	if rare(e) {
 		flags |= fRare
 	}
@@ -186,6 +190,16 @@ func appendSummary(b []byte, in *interner, e *decode.Exchange) []byte {
 		c.s(d.Type)
 		c.s(d.Rcode)
 		c.strs(d.Answers)
+	}
+	if q := e.Query; q != nil {
+		c.s(q.ReplyError)
+		c.s(q.ErrorCode)
+		c.i(q.Rows)
+		c.s(q.Database)
+		c.s(q.User)
+		c.s(q.ClientID)
+		c.i(int64(q.Batches))
+		c.i(q.RecordBytes)
 	}
 	return c.b
 }
@@ -361,6 +375,9 @@ func (d *decoder) into(e *decode.Exchange, ms *[2]decode.Message, hdrs *[2][1]de
 		dns := &decode.DNSInfo{ID: uint16(d.u()), Name: d.s(), Type: d.s(), Rcode: d.s()}
 		dns.Answers = d.strs()
 		e.DNS = dns
+	}
+	if flags&fQuery != 0 {
+		e.Query = &decode.QueryInfo{ReplyError: d.s(), ErrorCode: d.s(), Rows: d.i(), Database: d.s(), User: d.s(), ClientID: d.s(), Batches: int(d.i()), RecordBytes: d.i()}
 	}
 	if d.err {
 		return errCorrupt

@@ -41,8 +41,14 @@ func sampleExchanges() []*decode.Exchange {
 		State: decode.Orphan,
 		DNS:   &decode.DNSInfo{ID: 0xbeef, Name: "example.com", Type: "AAAA", Rcode: "NOERROR", Answers: []string{"2001:db8::1", "2001:db8::2"}},
 	}
+	pg := &decode.Exchange{
+		ID: 10, FlowID: 5, Source: "db.pcap", Proto: "postgres", Version: 1, Start: t0, End: t0.Add(time.Millisecond),
+		State:   decode.Complete,
+		Request: &decode.Message{Method: "SELECT", Target: "SELECT * FROM missing WHERE id = $1"},
+		Query:   &decode.QueryInfo{ReplyError: `ERROR: relation "missing" does not exist`, ErrorCode: "42P01", Rows: -1, Database: "app", User: "alice", Batches: 2, RecordBytes: 77, ClientID: "c"},
+	}
 	empty := &decode.Exchange{ID: 9, State: decode.Reset}
-	return []*decode.Exchange{h1, grpc, dns, empty}
+	return []*decode.Exchange{h1, grpc, dns, pg, empty}
 }
 
 // slimOf is what a summary must give back for e: everything but bodies,
@@ -126,7 +132,7 @@ func TestSummaryCoversFields(t *testing.T) {
 			t.Errorf("%s fields changed:\n got %s\nwant %s", typ.Name(), got, known)
 		}
 	}
-	check(reflect.TypeOf(decode.Exchange{}), "ID FlowID Source Proto Version Client Server Start End Request Response Interim State Error Upstream StreamID TLS SNI GRPC DNS Pod Namespace Leg Direction Linked Slim")
+	check(reflect.TypeOf(decode.Exchange{}), "ID FlowID Source Proto Version Client Server Start End Request Response Interim State Error Upstream StreamID TLS SNI GRPC DNS Query Pod Namespace Leg Direction Linked Slim")
 	check(reflect.TypeOf(decode.Message{}), "First Last Method Target Host Scheme Status Reason Proto Headers Trailers Body BodySize Truncated ContentEncoding DecodedSize DecodeError Parts Masked")
 }
 

@@ -235,6 +235,10 @@ func (c *conn) Publish(e *decode.Exchange) {
 		n := *e.DNS
 		cp.DNS = &n
 	}
+	if e.Query != nil {
+		q := *e.Query
+		cp.Query = &q
+	}
 	if e.State.Final() {
 		c.markFinal(e.ID)
 	}

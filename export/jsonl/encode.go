@@ -76,6 +76,7 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	b = optStr(b, "sni", e.SNI)
 	b = grpcFields(b, e)
 	b = dnsFields(b, e)
+	b = queryFields(b, e.Query)
 	b = optStr(b, "pod", e.Pod)
 	b = optStr(b, "namespace", e.Namespace)
 	b = meshFields(b, e.Direction, e.Leg, e.Linked)
@@ -128,6 +129,31 @@ func dnsFields(b []byte, e *decode.Exchange) []byte {
 		b = quote(b, a)
 	}
 	return append(b, ']')
+}
+
+// queryFields adds what database and queue exchanges share (Redis,
+// PostgreSQL, MySQL, Kafka): the error reply, the row or record count
+// when known, and the connection's identity.
+func queryFields(b []byte, q *decode.QueryInfo) []byte {
+	if q == nil {
+		return b
+	}
+	b = optStr(b, "reply_error", q.ReplyError)
+	b = optStr(b, "error_code", q.ErrorCode)
+	if q.Rows >= 0 {
+		b = append(b, `,"rows":`...)
+		b = strconv.AppendInt(b, q.Rows, 10)
+	}
+	b = optStr(b, "database", q.Database)
+	b = optStr(b, "db_user", q.User)
+	b = optStr(b, "client_id", q.ClientID)
+	if q.Batches > 0 || q.RecordBytes > 0 {
+		b = append(b, `,"batches":`...)
+		b = strconv.AppendInt(b, int64(q.Batches), 10)
+		b = append(b, `,"record_bytes":`...)
+		b = strconv.AppendInt(b, q.RecordBytes, 10)
+	}
+	return b
 }
 
 func countParts(m *decode.Message) int {
