@@ -49,6 +49,13 @@ type podNetworkSource interface {
 	PodNetwork() (ip netip.Addr, sidecar bool, ranges []netip.Prefix, ok bool)
 }
 
+// clusterNamesSource is the attach source's list of the cluster's
+// namespaces (the pod's own first), which makes "reviews.shop" an
+// in-cluster name.
+type clusterNamesSource interface {
+	ClusterNamespaces() []string
+}
+
 // podInfo is the mesh context of a source, when it knows its pod.
 func podInfo(src sources.Source) (mesh.PodInfo, bool) {
 	if s, ok := src.(meshPodSource); ok {
@@ -56,8 +63,12 @@ func podInfo(src sources.Source) (mesh.PodInfo, bool) {
 	}
 	if s, ok := src.(podNetworkSource); ok {
 		if ip, sidecar, ranges, ok := s.PodNetwork(); ok {
-			return mesh.PodInfo{IP: ip, Sidecar: sidecar, InboundPort: mesh.DefaultInboundPort,
-				OutboundPort: mesh.DefaultOutboundPort, ClusterCIDRs: ranges}, true
+			p := mesh.PodInfo{IP: ip, Sidecar: sidecar, InboundPort: mesh.DefaultInboundPort,
+				OutboundPort: mesh.DefaultOutboundPort, ClusterCIDRs: ranges}
+			if n, ok := src.(clusterNamesSource); ok {
+				p.Namespaces = n.ClusterNamespaces()
+			}
+			return p, true
 		}
 	}
 	return mesh.PodInfo{}, false

@@ -15,19 +15,21 @@ type podNetSource struct {
 
 func (p podNetSource) Name() string                               { return "shop/web-1" }
 func (p podNetSource) Run(context.Context, sources.Emitter) error { return nil }
+func (p podNetSource) ClusterNamespaces() []string                { return []string{"shop", "payments"} }
 func (p podNetSource) PodNetwork() (netip.Addr, bool, []netip.Prefix, bool) {
 	a, err := netip.ParseAddr(p.ip)
 	return a, p.sidecar, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}, err == nil
 }
 
-// TestPodContextFromAttach: the attach source's pod IP and sidecar reach
+// TestPodContextFromAttach: the attach source's pod IP, sidecar and the
+// cluster's namespaces reach
 // the mesh view, also through -w's recording wrapper.
 func TestPodContextFromAttach(t *testing.T) {
 	rec := &recorder{}
 	in := rec.wrap([]input{{src: podNetSource{ip: "10.1.2.3", sidecar: true}, live: true}})
 	p := pod(in)
 	if p == nil || p.IP != netip.MustParseAddr("10.1.2.3") || !p.Sidecar || p.InboundPort != 15006 || p.OutboundPort != 15001 ||
-		len(p.ClusterCIDRs) != 1 {
+		len(p.ClusterCIDRs) != 1 || len(p.Namespaces) != 2 || p.Namespaces[0] != "shop" {
 		t.Fatalf("pod context %+v", p)
 	}
 	if pod([]input{{src: podNetSource{ip: ""}}}) != nil {

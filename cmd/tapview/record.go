@@ -161,6 +161,14 @@ func (s *recordedSource) PodNetwork() (ip netip.Addr, sidecar bool, ranges []net
 	return netip.Addr{}, false, nil, false
 }
 
+// ClusterNamespaces forwards the wrapped source's namespace list.
+func (s *recordedSource) ClusterNamespaces() []string {
+	if p, ok := s.Source.(clusterNamesSource); ok {
+		return p.ClusterNamespaces()
+	}
+	return nil
+}
+
 type teeEmitter struct {
 	sources.Emitter
 	rec *recorder

@@ -1,6 +1,9 @@
 package kube
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // PodNetwork tells what the mesh view needs about the captured pod, from
 // the API rather than guessed from traffic: its IP, whether it runs an
@@ -18,4 +21,22 @@ func (p *PodSource) PodNetwork() (ip netip.Addr, sidecar bool, ranges []netip.Pr
 		ranges = p.s.ranges
 	}
 	return ip, err == nil, ranges, true
+}
+
+// ClusterNamespaces lists the namespaces the mesh view should take as
+// in-cluster name suffixes: the captured pod's own, then every namespace
+// the API listed (when the user may list them).
+func (p *PodSource) ClusterNamespaces() []string {
+	var out []string
+	if p.pod != nil && p.pod.Namespace != "" {
+		out = append(out, p.pod.Namespace)
+	}
+	if p.s != nil {
+		for _, n := range p.s.namespaces {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }

@@ -3,15 +3,20 @@ package kube
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestPodNetwork(t *testing.T) {
@@ -66,8 +71,33 @@ func TestClusterRanges(t *testing.T) {
 	}
 }
 
-// TestRangesRBAC: deploy/rbac-cluster-ranges.yaml grants exactly the two
-// lists clusterRanges makes.
+// TestClusterNamespaces: the pod's own namespace first, then what the
+// API lists; a cluster that refuses the list still gives the pod's own.
+func TestClusterNamespaces(t *testing.T) {
+	c := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments"}},
+	)
+	s := &Session{namespaces: clusterNamespaces(context.Background(), clientset{c})}
+	p := &PodSource{s: s, pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}}
+	got := p.ClusterNamespaces()
+	if len(got) != 3 || got[0] != "shop" || !slices.Contains(got, "payments") || !slices.Contains(got, "default") {
+		t.Errorf("ClusterNamespaces() = %v, want shop first, then default and payments once each", got)
+	}
+	denied := fake.NewClientset()
+	denied.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("namespaces"), "", errors.New("no"))
+	})
+	p = &PodSource{s: &Session{namespaces: clusterNamespaces(context.Background(), clientset{denied})},
+		pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}}
+	if got := p.ClusterNamespaces(); len(got) != 1 || got[0] != "shop" {
+		t.Errorf("forbidden list: ClusterNamespaces() = %v, want [shop]", got)
+	}
+}
+
+// TestRangesRBAC: deploy/rbac-cluster-ranges.yaml grants exactly the
+// lists clusterRanges and clusterNamespaces make.
 func TestRangesRBAC(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac-cluster-ranges.yaml"))
 	if err != nil {
@@ -104,7 +134,7 @@ func TestRangesRBAC(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]bool{"/nodes:list": true, "networking.k8s.io/servicecidrs:list": true}
+	want := map[string]bool{"/nodes:list": true, "networking.k8s.io/servicecidrs:list": true, "/namespaces:list": true}
 	if len(got) != len(want) {
 		t.Fatalf("ClusterRole grants %v, want exactly %v", got, want)
 	}

@@ -49,6 +49,32 @@ func clusterRanges(ctx context.Context, c Client) []netip.Prefix {
 	return dedupPrefixes(out)
 }
 
+// maxNamespaces bounds the namespace names kept for the mesh view: a
+// cluster with more is rare, and the list only refines name matching.
+const maxNamespaces = 10000
+
+// clusterNamespaces lists the cluster's namespace names, so the mesh view
+// knows "reviews.shop" as service reviews in namespace shop even though
+// "shop" is also a public top-level domain. Best effort like
+// clusterRanges (a cluster-scoped list that rbac-cluster-ranges.yaml
+// grants): without it the view still knows the captured pod's own
+// namespace, which the caller adds.
+func clusterNamespaces(ctx context.Context, c Client) []string {
+	ctx, cancel := context.WithTimeout(ctx, rangesTimeout)
+	defer cancel()
+	l, err := c.Namespaces().List(ctx, metav1.ListOptions{Limit: maxNamespaces})
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(l.Items))
+	for _, n := range l.Items {
+		if n.Name != "" && len(out) < maxNamespaces {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
 func dedupPrefixes(ps []netip.Prefix) []netip.Prefix {
 	seen := make(map[netip.Prefix]bool, len(ps))
 	out := ps[:0]

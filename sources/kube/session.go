@@ -35,6 +35,8 @@ type Session struct {
 
 	// ranges are the cluster's pod and service CIDRs (best effort).
 	ranges []netip.Prefix
+	// namespaces are the cluster's namespace names (best effort).
+	namespaces []string
 }
 
 // rosterEntry is a pod being captured.
@@ -83,6 +85,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	}
 	if o.Client != nil {
 		s.ranges = clusterRanges(ctx, o.Client)
+		s.namespaces = clusterNamespaces(ctx, o.Client)
 	}
 	return s, nil
 }
