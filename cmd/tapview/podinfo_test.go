@@ -22,8 +22,7 @@ func (p podNetSource) PodNetwork() (netip.Addr, bool, []netip.Prefix, bool) {
 }
 
 // TestPodContextFromAttach: the attach source's pod IP, sidecar and the
-// cluster's namespaces reach
-// the mesh view, also through -w's recording wrapper.
+// cluster's namespaces reach the mesh view, also through -w's recording wrapper.
 func TestPodContextFromAttach(t *testing.T) {
 	rec := &recorder{}
 	in := rec.wrap([]input{{src: podNetSource{ip: "10.1.2.3", sidecar: true}, live: true}})

@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,26 @@ func TestExternalRules(t *testing.T) {
 		gs := f.x.Groups()
 		if len(gs) != 1 || gs[0].Name != "10.200.0.9" || gs[0].Requests != 1 || gs[0].Bytes != 300 {
 			t.Fatalf("groups %+v", gs)
+		}
+	})
+	t.Run("namespaces from the API", func(t *testing.T) {
+		// reviews.shop on a public address: "shop" is a public TLD, so
+		// without the namespace list it is external; with it, it is the
+		// service reviews in namespace shop. api.example.shop stays
+		// external either way (three labels are not service.namespace).
+		for _, c := range []struct {
+			namespaces []string
+			want       string
+		}{{nil, "api.example.shop reviews.shop"}, {[]string{"shop", "default"}, "api.example.shop"}} {
+			pod := &mesh.PodInfo{Namespaces: c.namespaces}
+			f := &feed{x: mesh.NewExternal(nil, mesh.ExternalOptions{Pod: pod})}
+			f.request(f.flow("10.1.2.3:40001", "198.51.100.7:80", nil), "reviews.shop", 200)
+			f.request(f.flow("10.1.2.3:40002", "198.51.100.8:80", nil), "api.example.shop", 200)
+			names := groupNames(f.x.Groups())
+			slices.Sort(names)
+			if got := strings.Join(names, " "); got != c.want {
+				t.Errorf("namespaces %v: external %q, want %q", c.namespaces, got, c.want)
+			}
 		}
 	})
 	t.Run("private ranges without the API", func(t *testing.T) {
