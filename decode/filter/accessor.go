@@ -2,7 +2,9 @@ package filter
 
 import (
 	"fmt"
-	"strconv"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 
 	"github.com/tapview/tapview/decode"
 )
@@ -11,9 +13,10 @@ import (
 // exchange as text, the value a filter would compare it with, so other
 // code can group or label exchanges by the same names filters use
 // (tapview stats --by status) instead of a second table that drifts.
-// Numbers are decimal, durations Go durations ("1.5ms"), and an absent
-// grpc_status is "". Header maps have no single value and are refused,
-// as are unknown names.
+// It goes through the same resolution as CEL, so every variable type
+// renders: numbers in decimal, durations as Go durations ("1.5ms"), an
+// absent value (grpc_status when none was seen) as "". Header maps have
+// no single value and are refused, as are unknown names.
 func Accessor(name string) (func(*decode.Exchange) string, error) {
 	celName := name
 	if name == "namespace" {
@@ -23,26 +26,21 @@ func Accessor(name string) (func(*decode.Exchange) string, error) {
 	if !ok || name == nsInternal {
 		return nil, fmt.Errorf("%q is not a filter variable (see 'tapview help filters')", name)
 	}
-	switch typeOf(k) {
-	case tHeaders:
+	if typeOf(k) == tHeaders {
 		return nil, fmt.Errorf("%s is a map of headers, not one value; pick one header with a filter instead", name)
-	case tInt:
-		return func(e *decode.Exchange) string {
-			a := exchangeVars{e: e}
-			n := a.num(k)
-			if k == vGRPCStatus && n < 0 {
-				return ""
-			}
-			return strconv.FormatInt(n, 10)
-		}, nil
-	case tDuration:
-		return func(e *decode.Exchange) string {
-			a := exchangeVars{e: e}
-			return a.dur(k).String()
-		}, nil
 	}
 	return func(e *decode.Exchange) string {
 		a := exchangeVars{e: e}
-		return a.str(k)
+		v, ok := a.ResolveName(celName)
+		if !ok {
+			return "" // absent (grpc_status when none was seen)
+		}
+		if d, isDur := v.(types.Duration); isDur {
+			return d.Duration.String()
+		}
+		if rv, isVal := v.(ref.Val); isVal {
+			return fmt.Sprint(rv.Value())
+		}
+		return fmt.Sprint(v)
 	}, nil
 }
