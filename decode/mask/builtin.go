@@ -104,6 +104,7 @@ func builtins() []builtin {
 		tok("ai-api-key", &aiKey),
 		tok("sendgrid-key", &sendgridKey),
 		pat("private-key", findPrivateKey),
+		pat("sql-password", findSQLPassword),
 	}
 }
 

@@ -8,8 +8,9 @@
 // after undoing percent-encoding and JSON escapes, since a server would
 // undo them too), and value patterns (bearer tokens, JWTs, AWS access
 // key ids, Luhn-checked card numbers, e-mail addresses, credentials in
-// URLs, vendor tokens with fixed prefixes, PEM private keys). A rules
-// file adds rules or disables built-in ones by name (see LoadRules).
+// URLs, vendor tokens with fixed prefixes, PEM private keys, password
+// literals in SQL). A rules file adds rules or disables built-in ones by
+// name (see LoadRules).
 //
 // Two renderings exist. Views get Display ("••••••••") in place of each
 // secret, with structure kept: "Bearer ••••••••", cookie names, JSON

@@ -35,6 +35,8 @@ const (
 	cUpperJ                     // 'J' ("eyJ")
 	cUpperP                     // 'P' ("PRIVATE KEY")
 	cLetterB                    // 'b' or 'B' ("bearer")
+	cSQLWord                    // 'p', 'P', 'i' or 'I' ("password", "identified")
+	cSQLLit                     // '\'' or '$' (SQL string literals)
 )
 
 // classes maps a byte to its class bits.
@@ -49,6 +51,10 @@ var classes = func() (t [256]uint32) {
 	} {
 		t[c] = k
 	}
+	for _, c := range []byte("pPiI") {
+		t[c] |= cSQLWord
+	}
+	t['\''], t['$'] = cSQLLit, cSQLLit
 	return t
 }()
 
@@ -66,7 +72,7 @@ func (f features) has(need uint32) bool { return f.set&need == need }
 var everything = features{set: ^uint32(0), digits: math.MaxInt, n: math.MaxInt}
 
 // allClasses has every class bit.
-const allClasses = cLetterB<<1 - 1
+const allClasses = cSQLLit<<1 - 1
 
 // featuresOf makes one pass over b. Once every class and enough digits
 // for a card were seen, every scanner will run anyway, so the pass stops
@@ -154,6 +160,9 @@ var builtinNeeds = map[string][]need{
 	"pattern:url-password": {{all: cSlash | cAt}, {all: cPct}},
 	// "-----BEGIN ", "PRIVATE KEY" and "-----".
 	"pattern:private-key": {{all: cUpperP | cDash, minLen: 27}},
+	// "password" or "identified", a blank, '=' or '(', and a quote: the
+	// shortest is an unterminated "password 'x" (it runs to the end).
+	"pattern:sql-password": {{all: cSQLWord | cSQLLit, minLen: 11}, {all: cSQLWord | cQuote, minLen: 11}},
 }
 
 // tokenNeeds returns the conditions of a tokenSet: each prefix with the

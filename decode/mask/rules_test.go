@@ -137,6 +137,7 @@ func TestBuiltinNamesStable(t *testing.T) {
 		"pattern:google-api-key", "pattern:github-token", "pattern:gitlab-token", "pattern:slack-token",
 		"pattern:slack-webhook", "pattern:stripe-key", "pattern:npm-token", "pattern:pypi-token",
 		"pattern:ai-api-key", "pattern:sendgrid-key", "pattern:private-key",
+		"pattern:sql-password",
 	}
 	if got := BuiltinNames(); !slices.Equal(got, want) {
 		t.Fatalf("BuiltinNames changed:\n%v\nwant\n%v", got, want)
