@@ -25,9 +25,13 @@ type collect struct {
 	traces  []sources.Trace
 }
 
-func (c *collect) Packet(p sources.Packet) { c.mu.Lock(); c.packets = append(c.packets, p); c.mu.Unlock() }
-func (c *collect) Trace(t sources.Trace)   { c.mu.Lock(); c.traces = append(c.traces, t); c.mu.Unlock() }
-func (c *collect) Status(sources.Status)   {}
+func (c *collect) Packet(p sources.Packet) {
+	c.mu.Lock()
+	c.packets = append(c.packets, p)
+	c.mu.Unlock()
+}
+func (c *collect) Trace(t sources.Trace) { c.mu.Lock(); c.traces = append(c.traces, t); c.mu.Unlock() }
+func (c *collect) Status(sources.Status) {}
 
 func readPackets(t *testing.T, path string) []sources.Packet {
 	t.Helper()
@@ -49,7 +53,11 @@ type segments struct {
 }
 
 func (s *segments) done(seg Segment) { s.mu.Lock(); s.list = append(s.list, seg); s.mu.Unlock() }
-func (s *segments) all() []Segment  { s.mu.Lock(); defer s.mu.Unlock(); return append([]Segment(nil), s.list...) }
+func (s *segments) all() []Segment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Segment(nil), s.list...)
+}
 
 var testMeta = Meta{CaptureID: "20261207T110000Z-0badf00d", Source: "agent 10.0.0.7:8083", User: "kube:alice", Masked: false}
 
