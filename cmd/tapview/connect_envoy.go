@@ -41,7 +41,7 @@ For a pod's sidecar, port-forward its admin port first:
 	fs.BoolVar(&c.Streaming, "streaming", false, "ask for streamed segments (long requests show up while they run)")
 	fs.Uint32Var(&c.MaxBytes, "max-bytes", 64<<10, "body bytes Envoy buffers per direction before truncating (0: Envoy's 1 KiB default)")
 	fs.BoolVar(&c.BodyAsString, "body-as-string", false, "ask Envoy for JSON_BODY_AS_STRING instead of base64 bodies")
-	_ = cmd.MarkFlagRequired("config-id")
+	requireFlag(cmd, "config-id", "give the config_id of the tap filter in the Envoy configuration (its admin_config.config_id), e.g. --config-id tapview")
 	f.add(cmd)
 	return cmd
 }

@@ -72,12 +72,12 @@ INPUT is anything 'tapview open' accepts, - for a capture on stdin.
 	fs.StringVar(&f.filter, "filter", "", "CEL filter, e.g. 'status >= 500', or a bare word to find in URLs")
 	fs.BoolVar(&f.flows, "flows", false, "filter flows (connections) instead of exchanges")
 	fs.BoolVar(&f.noMask, "no-mask", false, "write secrets and personal data as captured (masked by default)")
-	fs.StringVar(&f.maskRules, "mask-rules", "", "YAML `FILE` adding or disabling masking rules")
+	fs.StringVar(&f.maskRules, "mask-rules", "", "YAML `FILE` adding or disabling masking rules (format: tapview help masking)")
 	fs.StringVar(&f.keylog, "keylog", "", "decrypt TLS with this NSS key log `FILE` (SSLKEYLOGFILE)")
 	fs.BoolVar(&f.keys, "include-keys", false, "put known TLS keys into a pcapng even when masking (decrypted payloads are then NOT masked)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop reading the inputs after this long (0: until they end)")
 	fs.IntVar(&f.count, "count", 0, "stop after this many matching exchanges (flows with --flows)")
-	_ = cmd.MarkFlagRequired("write")
+	requireFlag(cmd, "write", "say where to write the export, e.g. -w out.pcapng, -w out.har or -w - --format json (the extension picks the format)")
 	return cmd
 }
 

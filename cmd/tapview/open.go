@@ -46,6 +46,9 @@ link types), an Envoy file-per-tap trace (.json, .pb, .pb_length_delimited,
 // openFile picks the reader for a path: Envoy file-per-tap traces by
 // their extension (as Envoy names them), captures by content.
 func openFile(path string) (sources.Source, error) {
+	if err := stdinTerminal([]string{path}); err != nil {
+		return nil, err
+	}
 	if _, ok := taptrace.FormatOf(path); ok {
 		src, err := taptrace.Open(path)
 		if err != nil {

@@ -25,9 +25,10 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 	}
 	f.add(root)
 	addProfileFlags(root)
-	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp())
+	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp(), newMaskingHelp())
 	root.AddCommand(newExportCmd(), newAttachCmd())
 	registerCompletions(root)
+	explainUsage(root)
 	return root
 }
 

@@ -49,7 +49,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.BoolVar(&f.flows, "flows", false, "list flows (connections) instead of exchanges")
 	fs.StringVar(&f.filter, "filter", "", "CEL filter, e.g. 'status >= 500', or a bare word to find in URLs")
 	fs.BoolVar(&f.noMask, "no-mask", false, "show secrets and personal data (masked by default)")
-	fs.StringVar(&f.maskRules, "mask-rules", "", "YAML `FILE` adding or disabling masking rules")
+	fs.StringVar(&f.maskRules, "mask-rules", "", "YAML `FILE` adding or disabling masking rules (format: tapview help masking)")
 	fs.StringVarP(&f.write, "write", "w", "", "also record what the sources deliver to `FILE` (.pcapng, .pcap)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until the sources end or Ctrl-C)")
 	fs.IntVar(&f.count, "count", 0, "stop after this many exchanges (flows with --flows)")
@@ -116,20 +116,28 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	case "json":
 		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel, Live: stream})
 		defer onForcedExit(ctx, w.Sync)()
-		out, meshDone := f.mesh.headless(ctx, inputs, w, w.External)
+		t := &tally{Output: w}
+		out, meshDone := f.mesh.headless(ctx, inputs, t, w.External)
 		runErr = runHeadless(ctx, inputs, keys, out, w, stream, dopts)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
 		}
+		if runErr == nil && !f.mesh.external {
+			t.emptyHint(cmd.ErrOrStderr(), w.Written(), f.flows, f.filter)
+		}
 	case "table":
 		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel, stream)
 		defer onForcedExit(ctx, w.Sync)()
-		out, meshDone := f.mesh.headless(ctx, inputs, w, tableExternal(stdout))
+		t := &tally{Output: w}
+		out, meshDone := f.mesh.headless(ctx, inputs, t, tableExternal(stdout))
 		runErr = runHeadless(ctx, inputs, keys, out, nil, false, dopts)
 		meshDone()
 		if err := w.Flush(); err != nil && runErr == nil {
 			runErr = err
+		}
+		if runErr == nil && !f.mesh.external {
+			t.emptyHint(cmd.ErrOrStderr(), w.written(), f.flows, f.filter)
 		}
 	case "":
 		runErr = runUI(ctx, cancel, inputs, keys, f, masker.Exchange)

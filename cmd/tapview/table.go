@@ -77,6 +77,13 @@ func stateNote(e *decode.Exchange) string {
 	return s
 }
 
+// written is how many rows were printed.
+func (t *tableWriter) written() int {
+	t.out.Lock()
+	defer t.out.Unlock()
+	return t.count
+}
+
 func (t *tableWriter) Flow(f *decode.Flow) {
 	if !t.flows || (t.match != nil && !t.match.MatchFlow(f)) {
 		return

@@ -91,6 +91,14 @@ func (w *Writer) Flow(f *decode.Flow) {
 	}
 }
 
+// Written is how many exchanges (or flows) the Writer has printed, for
+// a run that printed none to say why.
+func (w *Writer) Written() int {
+	w.out.Lock()
+	defer w.out.Unlock()
+	return w.count
+}
+
 // Note writes a status line.
 func (w *Writer) Note(s sources.Status) {
 	w.out.Lock()
