@@ -1,0 +1,76 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// explain turns an SDK error into a sentence naming the cause and what to
+// do next. The SDK's own text ("operation error S3: ListObjectsV2, https
+// response error StatusCode: 404, RequestID: ..., api error NoSuchBucket")
+// is kept after it for bug reports, since the store's wording varies.
+func (c *Client) explain(err error, doing string, loc Location) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var hint string
+	var api smithy.APIError
+	var resp *awshttp.ResponseError
+	var op *net.OpError
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "failed to retrieve credentials"):
+		hint = "no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available (IRSA, EKS pod identity, instance role)"
+	case errors.As(err, &api):
+		hint = apiHint(api.ErrorCode(), loc)
+	case errors.As(err, &op):
+		hint = fmt.Sprintf("cannot reach the store at %s: check --s3-endpoint (or AWS_ENDPOINT_URL_S3) and that the store is running", c.endpoint)
+	}
+	if hint == "" && errors.As(err, &resp) {
+		hint = statusHint(resp.HTTPStatusCode(), loc)
+	}
+	if hint == "" {
+		return fmt.Errorf("%s %s: %w", doing, loc, err)
+	}
+	return fmt.Errorf("%s %s: %s\n(%w)", doing, loc, hint, err)
+}
+
+// apiHint words the S3 error codes a reader meets.
+func apiHint(code string, loc Location) string {
+	switch code {
+	case "NoSuchBucket":
+		return fmt.Sprintf("bucket %q does not exist on this store: check the name and --s3-endpoint, or create it (aws s3 mb s3://%s)", loc.Bucket, loc.Bucket)
+	case "NoSuchKey", "NotFound":
+		return "no such object: list what is there with 'aws s3 ls " + loc.String() + "'"
+	case "InvalidAccessKeyId":
+		return "the store does not know this access key: check AWS_ACCESS_KEY_ID or the profile's aws_access_key_id (and --s3-endpoint: keys belong to one store)"
+	case "SignatureDoesNotMatch":
+		return "the store rejected the request signature, so the secret key is wrong: check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key"
+	case "AccessDenied", "Forbidden":
+		return "access denied: the credentials lack permission for this bucket (s3:ListBucket to list, s3:GetObject to read); ask for them or use another profile"
+	case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+		return "the bucket is in another region: pass --s3-region (or set AWS_REGION) to the bucket's region"
+	case "InvalidBucketName":
+		return "the store rejects this bucket name: check it"
+	}
+	return ""
+}
+
+// statusHint covers stores that answer with a bare status code.
+func statusHint(code int, loc Location) string {
+	switch code {
+	case 301:
+		return apiHint("PermanentRedirect", loc)
+	case 403:
+		return apiHint("AccessDenied", loc)
+	case 404:
+		return fmt.Sprintf("not found: check the bucket %q and the prefix", loc.Bucket)
+	}
+	return ""
+}
