@@ -72,3 +72,12 @@ if [ -f scripts/har-validate/package.json ] && [ ! -d scripts/har-validate/node_
   echo "test-deps: installing the HAR schema validator (npm)"
   (cd scripts/har-validate && npm ci --silent --no-audit --no-fund)
 fi
+
+# MariaDB server and client: scripts/record-mysql.sh re-records the
+# decode/mysql capture, and its tests start nothing themselves.
+if ! command -v mariadb >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then
+  echo "test-deps: installing mariadb-server mariadb-client (apt), for scripts/record-mysql.sh"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+fi
