@@ -12,6 +12,7 @@ import (
 	"github.com/tapview/tapview/decode/lanes"
 	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/decode/pipeline"
+	"github.com/tapview/tapview/decode/redis"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
 	"github.com/tapview/tapview/decode/tls/keylog"
@@ -33,6 +34,7 @@ func streamParsers(keys *keylog.KeyLog) []decode.Parser {
 		h1,
 		http2.New(),
 		tls.New(keys, h1, http2.New()),
+		redis.New(),
 		dns.New(),
 		ws.New(),
 	}
