@@ -1,0 +1,238 @@
+package redis
+
+import (
+	"bufio"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/http1"
+	"github.com/tapview/tapview/decode/link/corpustest"
+	"github.com/tapview/tapview/decode/tcp"
+	"github.com/tapview/tapview/sources"
+)
+
+// t0 is a capture time for handler tests.
+var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+
+// recording is the capture scripts/record-redis.sh made, with its truth.
+var recDir = filepath.Join("..", "..", "testdata", "redis")
+
+// collector is a decode.Output keeping the latest version of every
+// exchange, failing the test when one is published after its final
+// version.
+type collector struct {
+	t     testing.TB
+	ex    map[uint64]*decode.Exchange
+	order []uint64
+	flows map[uint64]*decode.Flow
+	notes []sources.Status
+}
+
+func newCollector(t testing.TB) *collector {
+	return &collector{t: t, ex: map[uint64]*decode.Exchange{}, flows: map[uint64]*decode.Flow{}}
+}
+
+func (c *collector) Flow(f *decode.Flow) { c.flows[f.ID] = f }
+
+func (c *collector) Exchange(e *decode.Exchange) {
+	if old, ok := c.ex[e.ID]; ok {
+		if old.State.Final() {
+			c.t.Errorf("exchange %d published after its final version", e.ID)
+		}
+	} else {
+		c.order = append(c.order, e.ID)
+	}
+	c.ex[e.ID] = e
+}
+
+func (c *collector) Note(s sources.Status) { c.notes = append(c.notes, s) }
+
+// exchanges returns the latest versions in first-publication order.
+func (c *collector) exchanges() []*decode.Exchange {
+	out := make([]*decode.Exchange, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, c.ex[id])
+	}
+	return out
+}
+
+// decodePackets runs packets through the TCP decoder with HTTP/1 and
+// Redis, as cmd/tapview does.
+func decodePackets(t testing.TB, pkts []sources.Packet) *collector {
+	t.Helper()
+	col := newCollector(t)
+	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
+	for i := range pkts {
+		d.Packet(&pkts[i])
+	}
+	d.Finish(time.Time{})
+	for _, e := range col.ex {
+		if !e.State.Final() {
+			t.Errorf("exchange %d (%s) left %s", e.ID, e.Method(), e.State)
+		}
+	}
+	return col
+}
+
+func readRecording(t testing.TB) []sources.Packet {
+	t.Helper()
+	pkts, err := corpustest.ReadPath(filepath.Join(recDir, "redis.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts
+}
+
+// truthLine is one command MONITOR saw.
+type truthLine struct {
+	db   string
+	port uint16
+	args []string
+}
+
+// readTruth parses monitor.txt: `TIME [DB ADDR:PORT] "CMD" "ARG"...`.
+func readTruth(t testing.TB) []truthLine {
+	t.Helper()
+	f, err := os.Open(filepath.Join(recDir, "monitor.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []truthLine
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		i, j := strings.IndexByte(l, '['), strings.IndexByte(l, ']')
+		if i < 0 || j < i {
+			t.Fatalf("monitor.txt: bad line %q", l)
+		}
+		head := strings.Fields(l[i+1 : j])
+		ap, err := netip.ParseAddrPort(head[1])
+		if err != nil {
+			t.Fatalf("monitor.txt: bad address in %q", l)
+		}
+		words, ok := splitArgs([]byte(l[j+1:]))
+		if !ok {
+			t.Fatalf("monitor.txt: bad quoting in %q", l)
+		}
+		tl := truthLine{db: head[0], port: ap.Port()}
+		for _, w := range words {
+			tl.args = append(tl.args, string(w))
+		}
+		out = append(out, tl)
+	}
+	return out
+}
+
+func monitorPort(t testing.TB) uint16 {
+	b, err := os.ReadFile(filepath.Join(recDir, "monitor-port.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint16(n)
+}
+
+func passwords(t testing.TB) []string {
+	b, err := os.ReadFile(filepath.Join(recDir, "passwords.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// streams returns the reassembled bytes of every connection of the
+// recording, per client port and direction, through a recording parser.
+func streams(t testing.TB) map[uint16]*[2][]byte {
+	t.Helper()
+	out := map[uint16]*[2][]byte{}
+	d := tcp.NewDecoder(newCollector(t), tcp.Config{Parsers: []decode.Parser{tap{out}}})
+	pkts := readRecording(t)
+	for i := range pkts {
+		d.Packet(&pkts[i])
+	}
+	d.Finish(time.Time{})
+	return out
+}
+
+// tap is a parser that takes every connection and keeps its bytes.
+type tap struct{ out map[uint16]*[2][]byte }
+
+func (tap) Name() string                                                 { return "tap" }
+func (tap) Detect(*decode.Flow, decode.Direction, []byte) decode.Verdict { return decode.Yes }
+func (p tap) New(c decode.Conn) decode.StreamHandler {
+	b := &[2][]byte{}
+	p.out[c.Flow().Client.Port()] = b
+	return tapHandler{b}
+}
+
+type tapHandler struct{ b *[2][]byte }
+
+func (h tapHandler) Data(d decode.Direction, data []byte, _ time.Time) {
+	h.b[d] = append(h.b[d], data...)
+}
+func (tapHandler) Gap(decode.Direction, int, time.Time) {}
+func (tapHandler) End(decode.FlowState, time.Time)      {}
+
+// fakeConn is a decode.Conn for handler tests.
+type fakeConn struct {
+	t      testing.TB
+	flow   decode.Flow
+	lim    decode.Limits
+	nextID uint64
+	latest map[uint64]*decode.Exchange
+	final  map[uint64]bool
+	order  []uint64
+	notes  []string
+}
+
+func newFakeConn(t testing.TB) *fakeConn {
+	return &fakeConn{t: t,
+		flow: decode.Flow{ID: 1, Transport: "tcp",
+			Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:6379")},
+		latest: map[uint64]*decode.Exchange{}, final: map[uint64]bool{}}
+}
+
+func (c *fakeConn) Flow() *decode.Flow { return &c.flow }
+func (c *fakeConn) NewExchange(proto string) *decode.Exchange {
+	c.nextID++
+	return &decode.Exchange{ID: c.nextID, Proto: proto, Client: c.flow.Client, Server: c.flow.Server, State: decode.Pending}
+}
+func (c *fakeConn) Publish(e *decode.Exchange) {
+	if c.final[e.ID] {
+		c.t.Errorf("exchange %d published after its final version", e.ID)
+	}
+	if _, ok := c.latest[e.ID]; !ok {
+		c.order = append(c.order, e.ID)
+	}
+	cp := *e
+	c.latest[e.ID] = &cp
+	if e.State.Final() {
+		c.final[e.ID] = true
+	}
+}
+func (c *fakeConn) SetProto(string)                     {}
+func (c *fakeConn) SetTLS(*decode.TLSInfo)              {}
+func (c *fakeConn) SwapDirections()                     {}
+func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
+func (c *fakeConn) Limits() decode.Limits               { return c.lim }
+func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
+
+// exchanges returns the latest versions in first-publication order.
+func (c *fakeConn) exchanges() []*decode.Exchange {
+	out := make([]*decode.Exchange, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, c.latest[id])
+	}
+	return out
+}
