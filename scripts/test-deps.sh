@@ -81,3 +81,12 @@ if ! command -v mariadb >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then
   apt-get update -qq
   apt-get install -y -qq mariadb-server mariadb-client >/dev/null
 fi
+
+# redis-server and redis-cli: scripts/record-redis.sh re-records the Redis
+# capture in testdata/redis (the tests read the committed one).
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "test-deps: installing redis-server redis-tools (apt), for scripts/record-redis.sh"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq redis-server redis-tools >/dev/null
+fi

@@ -90,6 +90,9 @@ func (d *detect) decide(final bool) layer {
 	if len(p) < len(h2Preface) && bytes.HasPrefix([]byte(h2Preface), p) && !final {
 		return nil
 	}
+	if l, wait := decideRedis(sd, p, final); l != nil || wait {
+		return l
+	}
 	if bytes.HasPrefix(p, []byte("HTTP/1.")) {
 		peer := sd.peerOrNew()
 		sd.c.client = peer.idx
