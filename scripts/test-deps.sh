@@ -90,3 +90,12 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
   apt-get update -qq
   apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
+
+# PostgreSQL 15 server and psql: scripts/record-postgres.sh re-records
+# testdata/postgres (decode/postgres tests read the committed capture).
+if ! command -v psql >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+  echo "test-deps: installing postgresql and postgresql-client (apt), for scripts/record-postgres.sh"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql postgresql-client >/dev/null
+fi
