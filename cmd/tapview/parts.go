@@ -9,6 +9,7 @@ import (
 	"github.com/tapview/tapview/decode/dns"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/http2"
+	"github.com/tapview/tapview/decode/kafka"
 	"github.com/tapview/tapview/decode/lanes"
 	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/decode/pipeline"
@@ -35,6 +36,7 @@ func streamParsers(keys *keylog.KeyLog) []decode.Parser {
 		http2.New(),
 		tls.New(keys, h1, http2.New()),
 		redis.New(),
+		kafka.New(),
 		dns.New(),
 		ws.New(),
 	}
