@@ -12,6 +12,7 @@ import (
 	"github.com/tapview/tapview/decode/kafka"
 	"github.com/tapview/tapview/decode/lanes"
 	"github.com/tapview/tapview/decode/mesh"
+	"github.com/tapview/tapview/decode/mysql"
 	"github.com/tapview/tapview/decode/pipeline"
 	"github.com/tapview/tapview/decode/redis"
 	"github.com/tapview/tapview/decode/tcp"
@@ -35,6 +36,7 @@ func streamParsers(keys *keylog.KeyLog) []decode.Parser {
 		h1,
 		http2.New(),
 		tls.New(keys, h1, http2.New()),
+		mysql.New(),
 		redis.New(),
 		kafka.New(),
 		dns.New(),
