@@ -186,7 +186,7 @@ func TestSummaryLine(t *testing.T) {
 	var texts []string
 	for _, fp := range plan.flows {
 		for _, c := range fp.comments[0] {
-			texts = append(texts, c.text)
+			texts = append(texts, plan.text(c))
 		}
 	}
 	want := "POST api.example.com/login?api_key=" + mask.Display + "&lang=en → 200 (4.0 ms)"
@@ -217,5 +217,25 @@ func TestFollowStreamsMasksSplitValuesWithoutADecodingPass(t *testing.T) {
 	checksumsOK(t, out)
 	if err := NewPlan(false, nil).FollowStreams(context.Background(), &memSource{pkts: in}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommentsShareRepeatingParts: a thousand exchanges that differ only
+// in latency keep one copy of their request and status, and each still
+// gets its own line with its own latency.
+func TestCommentsShareRepeatingParts(t *testing.T) {
+	plan := NewPlan(true, nil)
+	for i := 0; i < 1000; i++ {
+		start := t0.Add(time.Duration(i) * time.Second)
+		plan.AddExchange(&decode.Exchange{ID: uint64(i + 1), FlowID: 1, Proto: "http/1.1", State: decode.Complete, Start: start,
+			Request:  &decode.Message{Method: "GET", Host: "example.com", Target: "/", First: start},
+			Response: &decode.Message{Status: 200, Last: start.Add(time.Duration(i+1) * time.Millisecond)}})
+	}
+	if n := len(plan.interned); n != 2 { // the head, and the empty tail
+		t.Errorf("%d interned parts, want 2", n)
+	}
+	cs := plan.flows[1].comments[0]
+	if len(cs) != 1000 || plan.text(cs[0]) != "GET example.com/ → 200 (1.0 ms)" || plan.text(cs[999]) != "GET example.com/ → 200 (1000.0 ms)" {
+		t.Errorf("lines %q … %q", plan.text(cs[0]), plan.text(cs[len(cs)-1]))
 	}
 }

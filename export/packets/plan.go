@@ -50,6 +50,7 @@
 package packets
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sync"
@@ -88,6 +89,11 @@ type Plan struct {
 	streams map[string]*streammask.Result
 	// written is pass two's copy of streams, taken when it starts.
 	written map[string]*streammask.Result
+
+	// interned holds the repeating parts of exchange summaries once
+	// (comment.head, comment.tail); internIdx finds them.
+	interned  []string
+	internIdx map[string]uint32
 }
 
 // PlanStats counts what a Plan holds, for the section comment and the
@@ -137,11 +143,20 @@ type secret struct {
 }
 
 // comment is an exchange summary placed on the first packet with payload
-// in its direction at or after its time.
+// in its direction at or after its time. It is kept in 24 bytes, with
+// the text's repeating parts interned in the plan (Plan.text), because a
+// plan holds one per exchange until pass two: as a string each, they
+// were most of the memory of a big export.
 type comment struct {
-	at   time.Time
-	text string
+	at         int64 // unix nanoseconds
+	lat        time.Duration
+	head, tail uint32 // Plan.interned indexes
 }
+
+// maxInterned bounds the distinct summary parts a plan interns; past it
+// parts are stored uninterned (one entry each), which only costs what a
+// string per exchange cost before.
+const maxInterned = 1 << 20
 
 // NewPlan returns an empty plan. With all set, Write writes every packet
 // of the inputs (non-IP frames too) and selection is ignored; otherwise
@@ -267,10 +282,32 @@ func (p *Plan) AddExchange(e *decode.Exchange) {
 	case e.Request == nil && e.Response != nil && !e.Response.First.IsZero():
 		at, dir = e.Response.First, 1
 	}
-	fp.comments[dir] = append(fp.comments[dir], comment{at: at, text: Summary(p.maskedURL(e))})
+	head, lat, tail := summaryParts(p.maskedURL(e))
+	fp.comments[dir] = append(fp.comments[dir], comment{at: at.UnixNano(), lat: lat, head: p.intern(head), tail: p.intern(tail)})
 	if p.masker != nil && !fp.tls && p.collectSecrets(fp, e) {
 		p.stats.Secrets++
 	}
+}
+
+// intern returns the index of s in the plan's table of summary parts.
+func (p *Plan) intern(s string) uint32 {
+	if i, ok := p.internIdx[s]; ok {
+		return i
+	}
+	i := uint32(len(p.interned))
+	p.interned = append(p.interned, s)
+	if len(p.internIdx) < maxInterned {
+		if p.internIdx == nil {
+			p.internIdx = make(map[string]uint32)
+		}
+		p.internIdx[s] = i
+	}
+	return i
+}
+
+// text is a comment's summary line.
+func (p *Plan) text(c comment) string {
+	return joinSummary(p.interned[c.head], c.lat, p.interned[c.tail])
 }
 
 // maskedURL returns e with its request's host and target masked, all a
@@ -302,7 +339,7 @@ func (p *Plan) prepare() {
 	p.smu.Unlock()
 	for _, fp := range p.flows {
 		for d := range fp.comments {
-			slices.SortStableFunc(fp.comments[d], func(a, b comment) int { return a.at.Compare(b.at) })
+			slices.SortStableFunc(fp.comments[d], func(a, b comment) int { return cmp.Compare(a.at, b.at) })
 			fp.next[d] = 0
 			fp.last[d] = nil
 		}

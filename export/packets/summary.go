@@ -17,6 +17,23 @@ const maxSummary = 512
 // masked copy: the line shows the URL as it is. Control characters are
 // replaced by spaces.
 func Summary(e *decode.Exchange) string {
+	head, lat, tail := summaryParts(e)
+	return joinSummary(head, lat, tail)
+}
+
+// joinSummary puts a summary together from summaryParts.
+func joinSummary(head string, lat time.Duration, tail string) string {
+	if lat > 0 {
+		head += " (" + millis(lat) + ")"
+	}
+	return clip(head + tail)
+}
+
+// summaryParts splits a summary into what repeats across exchanges (the
+// request and status, the state) and what rarely does (the latency), so
+// a plan can keep the repeating parts once (Plan.AddExchange) instead
+// of a string per exchange.
+func summaryParts(e *decode.Exchange) (head string, lat time.Duration, tail string) {
 	var b strings.Builder
 	switch e.Proto {
 	case "dns":
@@ -58,13 +75,10 @@ func Summary(e *decode.Exchange) string {
 			b.WriteString(" grpc-status " + strconv.Itoa(e.GRPC.Status))
 		}
 	}
-	if d := e.Latency(); d > 0 {
-		b.WriteString(" (" + millis(d) + ")")
-	}
 	if e.State != decode.Complete && e.State != "" {
-		b.WriteString(" [" + string(e.State) + "]")
+		tail = " [" + string(e.State) + "]"
 	}
-	return clip(b.String())
+	return b.String(), e.Latency(), tail
 }
 
 func plural(n int, word string) string {

@@ -206,7 +206,7 @@ func (w *writer) captured(p sources.Packet) *held {
 		h.dir = 1
 	}
 	if !f.Fragment && f.PayloadLen > 0 {
-		if c := fp.take(h.dir, p); c != "" {
+		if c := fp.take(w.plan, h.dir, p); c != "" {
 			h.pkt.comment = joinComment(c, h.pkt.comment)
 		}
 	}
@@ -243,13 +243,12 @@ func joinComment(a, b string) string {
 }
 
 // take returns the comments due at packet p's time in direction dir.
-func (fp *flowPlan) take(dir int, p sources.Packet) string {
+func (fp *flowPlan) take(plan *Plan, dir int, p sources.Packet) string {
 	list := fp.comments[dir]
 	i := fp.next[dir]
 	var texts []string
-	for i < len(list) && !list[i].at.After(p.Timestamp) {
-		texts = append(texts, list[i].text)
-		i++
+	for at := p.Timestamp.UnixNano(); i < len(list) && list[i].at <= at; i++ {
+		texts = append(texts, plan.text(list[i]))
 	}
 	fp.next[dir] = i
 	return strings.Join(texts, "\n")
