@@ -94,9 +94,12 @@ func (h *handler) frame(dir decode.Direction, s *side, buf []byte, full int, las
 func (h *handler) request(s *side, buf []byte, full int, cut bool, first, last time.Time) {
 	hd, v := peekHeader(buf)
 	if v != decode.Yes {
-		h.note("request", "a client message is not a Kafka request; resynchronising")
-		h.lose(s)
-		return
+		var ok bool
+		if hd, ok = looseHeader(buf); !ok {
+			h.note("request", "a client message is not a Kafka request; resynchronising")
+			h.lose(s)
+			return
+		}
 	}
 	h.c.SetProto(Name)
 	r := &reader{b: buf[4+hd.hlen:], flex: flexible(hd.key, hd.ver)}
@@ -141,6 +144,30 @@ func (h *handler) request(s *side, buf []byte, full int, cut bool, first, last t
 	h.pending[hd.corr] = p
 	h.order = append(h.order, hd.corr)
 	h.c.Publish(x)
+}
+
+// looseHeader reads the header of a request detection would refuse (an
+// api key or version this decoder does not know) on a connection
+// already taken for Kafka, as header v1: the exchange shows the key and
+// its correlation id so the response still pairs.
+func looseHeader(buf []byte) (header, bool) {
+	var h header
+	if len(buf) < 14 {
+		return h, false
+	}
+	h.key, h.ver, h.corr = int16(be16(buf[4:])), int16(be16(buf[6:])), int32(be32(buf[8:]))
+	if h.key < 0 || h.ver < 0 {
+		return h, false
+	}
+	n := int(int16(be16(buf[12:])))
+	if n < -1 || 14+max(n, 0) > len(buf) {
+		return h, false
+	}
+	if n > 0 {
+		h.clientID = string(buf[14 : 14+n])
+	}
+	h.hlen = 10 + max(n, 0)
+	return h, true
 }
 
 // evictOldest gives up the oldest request still awaiting its response.
@@ -217,6 +244,10 @@ func (h *handler) response(buf []byte, full int, cut bool, first, last time.Time
 		// Ids may have been learnt since the request (another
 		// connection's Metadata): name them now.
 		x.Request.Target = h.target(p.req.topics)
+	}
+	if p.key == keySaslHandshake && p.ver == 0 && sum.errs == 0 && r.err == nil {
+		// The server's next frame is its bare SASL token.
+		h.sides[decode.ServerToClient].rawSASL = true
 	}
 	x.Error = joinErr(x.Error, h.parseNote(r, cut, sum))
 	x.State = decode.Complete

@@ -27,6 +27,11 @@ func i32s(v int32) string { return strconv.Itoa(int(v)) }
 // parseRequest summarises the body of a request (the reader is past the
 // header). Fields follow the Kafka protocol guide's request schemas.
 func (h *handler) parseRequest(key, ver int16, r *reader, s *summary) {
+	if !knownKey(key) {
+		s.undecoded = true
+		h.note("key", "api key "+strconv.Itoa(int(key))+" is not one this decoder knows; header only")
+		return
+	}
 	if ver > apis[key].maxKnown {
 		s.undecoded = true
 		h.note("version", apiName(key)+" v"+strconv.Itoa(int(ver))+" is newer than this decoder knows; header only")

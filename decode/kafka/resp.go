@@ -6,7 +6,7 @@ import "strconv"
 // reader is past the response header). Error codes go to s.code in the
 // order met, so the exchange's error is the first one.
 func (h *handler) parseResponse(key, ver int16, r *reader, s *summary) {
-	if ver > apis[key].maxKnown {
+	if !knownKey(key) || ver > apis[key].maxKnown {
 		s.undecoded = true
 		return
 	}
