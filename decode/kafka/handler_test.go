@@ -41,9 +41,9 @@ func resp(key, ver int16, corr int32, body []byte) []byte {
 	return frame(append(b, body...))
 }
 
-func i16(v int16) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
-func i32(v int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
-func i64(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+func i16(v int16) []byte  { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
+func i32(v int32) []byte  { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
+func i64(v int64) []byte  { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
 func str(s string) []byte { return append(i16(int16(len(s))), s...) }
 func cat(bs ...[]byte) []byte {
 	var out []byte
