@@ -291,7 +291,7 @@ func (m *Model) externalTab() string {
 	if m.cfg.External == nil {
 		return ""
 	}
-	label := "3 External"
+	label := "4 External"
 	if m.extLoaded {
 		label += " " + thousands(len(m.extLast))
 	}

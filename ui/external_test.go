@@ -38,10 +38,10 @@ func TestExternalLensGolden(t *testing.T) {
 	cfg := baseConfig(loadedStore())
 	cfg.External = externalFixtures()
 	d := newDriver(t, cfg, 80, 24)
-	if !strings.Contains(d.screen(), "3 External") {
+	if !strings.Contains(d.screen(), "4 External") {
 		t.Fatalf("no lens tab in the header:\n%s", d.screen())
 	}
-	d.keys("3")
+	d.keys("4")
 	golden(t, "external_80x24", d.screen())
 	d.keys("j")
 	scr := d.screen()
@@ -55,7 +55,7 @@ func TestExternalLensGolden(t *testing.T) {
 	if (d.m.external() != nil) || !strings.Contains(d.screen(), "api.example.com/v1/users") {
 		t.Errorf("1 did not go back to the exchanges:\n%s", d.screen())
 	}
-	d.keys("3", "esc")
+	d.keys("4", "esc")
 	if d.m.external() != nil {
 		t.Error("esc did not leave the lens")
 	}
@@ -76,7 +76,7 @@ func TestExternalLensStartsOpen(t *testing.T) {
 
 func TestNoLensWithoutReader(t *testing.T) {
 	d := newDriver(t, baseConfig(loadedStore()), 80, 24)
-	d.keys("3", "b")
+	d.keys("4", "b")
 	if (d.m.external() != nil) || d.m.both || strings.Contains(d.screen(), "External") {
 		t.Error("lens or both-legs view without a source")
 	}

@@ -148,7 +148,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseClickMsg:
 		return m, m.onClick(msg.Mouse())
 	case storeChangedMsg:
-		return m, m.onStoreChanged(msg)
+		return m, tea.Batch(m.onStoreChanged(msg), m.stepStats())
 	case rearmMsg:
 		return m, m.waitCmd()
 	case spinMsg:
@@ -190,6 +190,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.inflight--
 		m.onExternalResult(msg)
 		return m, nil
+	case statsResult:
+		m.inflight--
+		return m, m.onStatsResult(msg)
 	case clearStatusMsg:
 		if msg.seq == m.statusSeq {
 			m.status = statusLine{}
@@ -243,6 +246,8 @@ func (m *Model) onGlobalKey(k tea.KeyPressMsg) tea.Cmd {
 		m.switchPane(paneExchanges)
 	case key.Matches(k, m.keys.Flows):
 		m.switchPane(paneFlows)
+	case key.Matches(k, m.keys.Stats):
+		return m.openStats()
 	case key.Matches(k, m.keys.External):
 		return m.openExternal()
 	case key.Matches(k, m.keys.Both):

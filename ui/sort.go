@@ -96,7 +96,7 @@ func (m *Model) reverseSort() tea.Cmd {
 // sortLabel names the current sort for the status bar: "LAT ↓".
 func (m *Model) sortLabel() string {
 	s := &m.sorts[m.pane]
-	if s.col < 0 || m.external() != nil {
+	if s.col < 0 || m.external() != nil || m.statsOpen() != nil {
 		return ""
 	}
 	arrow := " ↑"

@@ -37,13 +37,13 @@ func (m *Model) headerLine() string {
 		if m.idx[p].active() {
 			label += "/" + thousands(m.total[p])
 		}
-		if m.pane == p && m.external() == nil {
+		if m.pane == p && m.external() == nil && m.statsOpen() == nil {
 			return m.st.paneOn.Render(label)
 		}
 		return m.st.paneOff.Render(label)
 	}
 	left := " " + m.st.app.Render("tapview") + "   " + tab(paneExchanges, "1", "Exchanges") + "   " + tab(paneFlows, "2", "Flows")
-	left += m.externalTab()
+	left += m.statsTab() + m.externalTab()
 	right := m.st.keyHint.Render("? help ")
 	return joinEnds(left, right, m.w)
 }
@@ -142,6 +142,9 @@ func (m *Model) statusBar() string {
 	}
 	if v := m.external(); v != nil {
 		count = thousands(len(v.groups)) + " " + plural(len(v.groups), "destination")
+	}
+	if v := m.statsOpen(); v != nil {
+		count = v.count()
 	}
 	add(count, 80)
 	if m.cfg.Memory > 0 && m.memUsed > 0 {

@@ -45,7 +45,7 @@ func (m *Model) onOverlayKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(k, m.keys.Help), key.Matches(k, m.keys.Notes), key.Matches(k, m.keys.Exchanges),
-		key.Matches(k, m.keys.Flows), key.Matches(k, m.keys.External):
+		key.Matches(k, m.keys.Flows), key.Matches(k, m.keys.Stats), key.Matches(k, m.keys.External):
 		// Another view: this one closes first.
 		m.over = nil
 		return m.onGlobalKey(k)

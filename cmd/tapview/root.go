@@ -26,7 +26,7 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 	f.add(root)
 	addProfileFlags(root)
 	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp(), newMaskingHelp())
-	root.AddCommand(newExportCmd(), newAttachCmd())
+	root.AddCommand(newExportCmd(), newAttachCmd(), newStatsCmd())
 	registerCompletions(root)
 	explainUsage(root)
 	return root

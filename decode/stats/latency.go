@@ -68,7 +68,8 @@ func (l *latencies) bucket(d time.Duration) {
 // Percentiles are the latency figures of a group.
 type Percentiles struct {
 	// Samples is the number of exchanges that had a latency (a request
-	// and a response with times); the others do not count here.
+	// and a response with times, the latency above 0); the others do not
+	// count here.
 	Samples            int64
 	P50, P90, P99, Max time.Duration
 	// Exact is false when the figures come from the histogram (within

@@ -210,13 +210,15 @@ func size(m *decode.Message) int64 {
 	return max(view.BodySize(m), 0)
 }
 
-// latency is e's latency when it has one: a request and a response with
-// capture times (decode.Exchange.Latency, JSON duration_ms).
+// latency is e's latency when it has one (decode.Exchange.Latency, the
+// JSON's duration_ms): a request and a response with capture times, the
+// response's last byte after the request's first. Latency is 0 both when
+// a side or its time is missing (an orphan, a WebSocket session) and for
+// a clock that went backwards; neither is a measurement, so zeros are
+// left out rather than pulling the percentiles down.
 func latency(e *decode.Exchange) (d time.Duration, ok bool) {
-	if e.Request == nil || e.Response == nil || e.Request.First.IsZero() || e.Response.Last.IsZero() {
-		return 0, false
-	}
-	return e.Latency(), true
+	d = e.Latency()
+	return d, d > 0
 }
 
 func clipValue(s string) string {

@@ -39,15 +39,18 @@ func TestAddCountsFinalOnce(t *testing.T) {
 	tb.Add(ex(2, "/pets/2", 503, 3*time.Millisecond, 1, 2))
 	tb.Add(ex(3, "/pets/3", 404, 2*time.Millisecond, 0, 5))
 	tb.Add(ex(4, "/owners/3", 200, time.Second, 0, 0))
+	noTime := ex(5, "/pets/5", 200, time.Second, 0, 0)
+	noTime.Response.Last = time.Time{} // a side without times: counted, no latency
+	tb.Add(noTime)
 	rows := tb.Rows()
 	if len(rows) != 2 {
 		t.Fatalf("got %d groups, want 2: %+v", len(rows), rows)
 	}
 	r := rows[0]
-	if r.Name() != "api GET /pets/{id}" || r.Count != 3 || r.Errors != 1 || r.BytesIn != 11 || r.BytesOut != 27 {
+	if r.Name() != "api GET /pets/{id}" || r.Count != 4 || r.Errors != 1 || r.BytesIn != 11 || r.BytesOut != 27 {
 		t.Errorf("pets group = %+v", r)
 	}
-	if math.Abs(r.ErrorRate-1.0/3) > 1e-9 {
+	if math.Abs(r.ErrorRate-1.0/4) > 1e-9 {
 		t.Errorf("error rate %v", r.ErrorRate)
 	}
 	l := r.Latency

@@ -1,0 +1,150 @@
+package ui
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapview/tapview/decode"
+)
+
+// statsStore is the loaded store plus calls that group: five user
+// lookups by id with known latencies, and database exchanges.
+func statsStore() *fakeStore {
+	s := loadedStore()
+	for i, lat := range []float64{4, 1, 3, 2, 50} {
+		id := uint64(20 + i)
+		e := exchange(id, 2000+float64(i)*100, "GET", "/v1/users/"+string(rune('1'+i))+"?full=1", 200, "", "", "application/json", `{"id":1}`)
+		e.Response.Last = e.Request.First.Add(time.Duration(lat * float64(time.Millisecond)))
+		s.add(e)
+	}
+	db := netip.MustParseAddrPort("10.1.0.20:5432")
+	for i, sql := range []string{"SELECT * FROM pets WHERE id = 7", "SELECT * FROM pets WHERE id = 12"} {
+		s.add(&decode.Exchange{
+			ID: uint64(40 + i), Source: "capture.pcap", Proto: "postgres", Version: 1, Client: client, Server: db,
+			Start: at(3000), End: at(3002), State: decode.Complete,
+			Request:  &decode.Message{First: at(3000), Last: at(3000), Method: "SELECT", Target: sql},
+			Response: &decode.Message{First: at(3001), Last: at(3002), Body: []byte("id\tname\n7\tRex\n"), BodySize: 15, DecodedSize: 15},
+			Query:    &decode.QueryInfo{Rows: 1},
+		})
+	}
+	s.add(&decode.Exchange{
+		ID: 42, Source: "capture.pcap", Proto: "redis", Version: 1, Client: client, Server: netip.MustParseAddrPort("10.1.0.21:6379"),
+		Start: at(3100), End: at(3101), State: decode.Complete,
+		Request:  &decode.Message{First: at(3100), Last: at(3100), Method: "GET", Target: "session:9f2c"},
+		Response: &decode.Message{First: at(3101), Last: at(3101)},
+		Query:    &decode.QueryInfo{ReplyError: "WRONGTYPE Operation against a key holding the wrong kind of value", Rows: -1},
+	})
+	return s
+}
+
+func statsConfig() Config { return baseConfig(statsStore()) }
+
+func TestStatsGolden(t *testing.T) {
+	goldenSizes(t, "stats", statsConfig, "3")
+}
+
+func TestStatsView(t *testing.T) {
+	d := newDriver(t, statsConfig(), 200, 60)
+	if !strings.Contains(d.screen(), "1 Exchanges 17   2 Flows 3   3 Stats") {
+		t.Fatalf("header lacks the stats tab:\n%s", d.screen())
+	}
+	d.keys("3")
+	v := d.m.statsOpen()
+	if v == nil || !v.loaded {
+		t.Fatal("3 did not open the stats view")
+	}
+	// Sorted by count: the five user lookups first, as one route.
+	first := v.rows[0]
+	if first.Name() != "api.example.com GET /v1/users/{id}" || first.Count != 5 {
+		t.Fatalf("first group %q count %d", first.Name(), first.Count)
+	}
+	// Latencies 4, 1, 3, 2, 50 ms: nearest rank p50 3ms, p90 and p99 50ms.
+	if l := first.Latency; l.P50 != 3*time.Millisecond || l.P90 != 50*time.Millisecond || l.Max != 50*time.Millisecond {
+		t.Errorf("latency %+v", l)
+	}
+	scr := d.screen()
+	for _, want := range []string{"10.1.0.20:5432 SELECT * FROM pets WHERE id = ?", "10.1.0.21:6379 GET session:9f2c", "↓COUNT", "BYTES OUT", "groups of 16 exchanges"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("screen lacks %q:\n%s", want, scr)
+		}
+	}
+	// o moves the sort to the error rate; O reverses it.
+	d.keys("o")
+	if v.rows[0].ErrorRate != 1 || !strings.Contains(d.screen(), "↓ERR%") {
+		t.Errorf("o did not sort by error rate: %+v", v.rows[0])
+	}
+	d.keys("O")
+	if v.rows[0].ErrorRate != 0 || !strings.Contains(d.screen(), "↑ERR%") {
+		t.Errorf("O did not reverse: %+v", v.rows[0])
+	}
+	for range statsSorts()[2:] {
+		d.keys("o")
+	}
+	if statsSorts()[v.sort] != "group" || v.rows[0].Name() > v.rows[1].Name() {
+		t.Errorf("o did not reach the group column: %q", statsSorts()[v.sort])
+	}
+	// Enter on the user lookups lists exactly them.
+	for i, r := range v.rows {
+		if r.Name() == "api.example.com GET /v1/users/{id}" {
+			v.cursor = i
+		}
+	}
+	d.keys("enter")
+	if d.m.statsOpen() != nil || d.m.pane != paneExchanges {
+		t.Fatal("enter did not go to the exchanges")
+	}
+	if got := d.m.shown(paneExchanges); got != 5 {
+		t.Errorf("the group's list has %d rows, want 5:\n%s", got, d.screen())
+	}
+	if scr := d.screen(); !strings.Contains(scr, "stats: api.example.com GET /v1/users/{id}") || strings.Contains(scr, "/healthz") {
+		t.Errorf("list not filtered to the group:\n%s", scr)
+	}
+	d.keys("?")
+	if scr := d.screen(); !strings.Contains(scr, "3          stats by route") && !strings.Contains(scr, "stats by route") {
+		t.Errorf("help lacks the stats key:\n%s", scr)
+	}
+}
+
+// TestStatsFilterAndLive checks that the view counts what the filter
+// shows, and that exchanges arriving (first pending, then final) are
+// counted once, when final.
+func TestStatsFilterAndLive(t *testing.T) {
+	s := statsStore()
+	d := newDriver(t, baseConfig(s), 120, 40)
+	d.keys("/")
+	d.typeText("status >= 500")
+	d.keys("enter", "3")
+	v := d.m.statsOpen()
+	if v == nil || v.total != 1 || len(v.rows) != 1 || !strings.Contains(v.rows[0].Name(), "/healthz") {
+		t.Fatalf("filtered stats: %+v", v)
+	}
+	d.keys("1", "/", "ctrl+u", "enter", "3")
+	v = d.m.statsOpen()
+	base := v.total
+	if base != 16 { // 17 exchanges, one still pending
+		t.Fatalf("unfiltered stats count %d exchanges, want 16", base)
+	}
+	e := exchange(60, 5000, "GET", "/v1/users/77", 200, "", "", "application/json", "{}")
+	e.State, e.Response = decode.Pending, nil
+	s.add(e)
+	d.send(storeChangedMsg{})
+	if v.total != base || !slices.Contains(v.pending, 17) {
+		t.Errorf("pending exchange: total %d, pending %v", v.total, v.pending)
+	}
+	done := exchange(60, 5000, "GET", "/v1/users/77", 500, "", "", "application/json", "{}")
+	done.Version = 2
+	s.add(done)
+	d.send(storeChangedMsg{})
+	d.send(storeChangedMsg{})
+	if v.total != base+1 || slices.Contains(v.pending, 17) {
+		t.Errorf("after completion: total %d (want %d), pending %v", v.total, base+1, v.pending)
+	}
+	for _, r := range v.rows {
+		if r.Name() == "api.example.com GET /v1/users/{id}" && (r.Count != 6 || r.Errors != 1) {
+			t.Errorf("live group %+v", r)
+		}
+	}
+}
