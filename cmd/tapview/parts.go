@@ -14,6 +14,7 @@ import (
 	"github.com/tapview/tapview/decode/mesh"
 	"github.com/tapview/tapview/decode/mysql"
 	"github.com/tapview/tapview/decode/pipeline"
+	"github.com/tapview/tapview/decode/postgres"
 	"github.com/tapview/tapview/decode/redis"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
@@ -39,6 +40,7 @@ func streamParsers(keys *keylog.KeyLog) []decode.Parser {
 		mysql.New(),
 		redis.New(),
 		kafka.New(),
+		postgres.New(),
 		dns.New(),
 		ws.New(),
 	}

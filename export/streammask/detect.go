@@ -90,7 +90,16 @@ func (d *detect) decide(final bool) layer {
 	if len(p) < len(h2Preface) && bytes.HasPrefix([]byte(h2Preface), p) && !final {
 		return nil
 	}
+	if l, wait := decidePostgres(sd, p, final); l != nil || wait {
+		return l
+	}
+	if l, wait := decideMySQL(sd, p, final); l != nil || wait {
+		return l
+	}
 	if l, wait := decideRedis(sd, p, final); l != nil || wait {
+		return l
+	}
+	if l, wait := decideKafka(sd, p, final); l != nil || wait {
 		return l
 	}
 	if bytes.HasPrefix(p, []byte("HTTP/1.")) {
