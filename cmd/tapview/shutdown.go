@@ -46,6 +46,26 @@ type shutdown struct {
 	mu    sync.Mutex
 	next  int
 	saves map[int]func() error
+	// hold, while set, makes the forced exit wait (until holdEnd) for
+	// work that must not be cut short, such as uploads (holdExit).
+	hold    chan struct{}
+	holdEnd time.Time
+}
+
+// holdExit makes a forced exit wait up to max for release, for work that
+// a signal must not cut short (the last uploads of --upload). A second
+// signal still exits at once. Without a shutdown in ctx it does nothing.
+func holdExit(ctx context.Context, max time.Duration) (release func()) {
+	sd, _ := ctx.Value(shutdownKey{}).(*shutdown)
+	if sd == nil {
+		return func() {}
+	}
+	ch := make(chan struct{})
+	sd.mu.Lock()
+	sd.hold, sd.holdEnd = ch, time.Now().Add(max)
+	sd.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 type shutdownKey struct{}
@@ -86,11 +106,42 @@ func (sd *shutdown) watch(sigs <-chan os.Signal, cancel func(), done <-chan stru
 	select {
 	case <-done:
 	case <-t.C:
+		if !sd.wait(sigs, done, exit) {
+			return
+		}
 		sd.save(saveTimeout)
 		exit(signalStatus(first))
 	case again := <-sigs:
 		exit(signalStatus(again))
 	}
+}
+
+// wait lets a holdExit finish before the forced exit; it reports false
+// when the command ended meanwhile.
+func (sd *shutdown) wait(sigs <-chan os.Signal, done <-chan struct{}, exit func(int)) bool {
+	sd.mu.Lock()
+	hold, end := sd.hold, sd.holdEnd
+	sd.mu.Unlock()
+	if hold == nil {
+		return true
+	}
+	t := time.NewTimer(time.Until(end))
+	defer t.Stop()
+	select {
+	case <-done:
+		return false
+	case <-hold:
+		// Released: the command returns in a moment.
+		select {
+		case <-done:
+			return false
+		case <-time.After(exitGrace):
+		}
+	case <-t.C:
+	case again := <-sigs:
+		exit(signalStatus(again))
+	}
+	return true
 }
 
 // save runs the registered saves, giving up after timeout: a save waits
