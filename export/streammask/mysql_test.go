@@ -1,0 +1,84 @@
+package streammask
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// myPkt frames a MySQL payload.
+func myPkt(seq byte, payload string) string {
+	n := len(payload)
+	return string([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}) + payload
+}
+
+const (
+	myAuth   = "AuthResp0123456789ab" // the 20-byte scramble of mysql_native_password
+	mySwitch = "SwitchRespEd25519SignatureBytes"
+	mySQL    = "plantedLiteral99"
+)
+
+// myGreeting is a MariaDB greeting: protocol 10, version, connection id,
+// scramble, capabilities, plugin name.
+func myGreeting() string {
+	return myPkt(0, "\x0a10.11.19-MariaDB\x00\x04\x00\x00\x00scrmbl01\x00\xfe\xf7\x2d\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00\x1d\x00\x00\x00scrmbl0123456\x00mysql_native_password\x00")
+}
+
+// myLogin is a HandshakeResponse41 with PLUGIN_AUTH_LENENC_CLIENT_DATA,
+// CONNECT_WITH_DB and PLUGIN_AUTH.
+func myLogin() string {
+	caps := "\x8c\xa2\x3f\x00" // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, LENENC data, CONNECT_WITH_DB
+	return myPkt(1, caps+"\x00\x00\x00\x01"+"\x2d"+strings.Repeat("\x00", 23)+"app\x00"+"\x14"+myAuth+"shop\x00mysql_native_password\x00")
+}
+
+// TestMySQLLoginAtAnySegmentSize: the auth-response and the auth-switch
+// response are overwritten however the segments cut them, the SQL
+// literal by the raw scan, and the rest (user, schema, queries) kept.
+func TestMySQLLoginAtAnySegmentSize(t *testing.T) {
+	client := myLogin() + myPkt(3, mySwitch) +
+		myPkt(0, "\x03CREATE USER x IDENTIFIED BY '"+mySQL+"'") + myPkt(0, "\x03SELECT 1")
+	server := myGreeting() + myPkt(2, "\xfeclient_ed25519\x00nonce0123456789") + myPkt(4, "\x00\x00\x00\x02\x00\x00\x00") +
+		myPkt(1, "\x00\x00\x00\x02\x00\x00\x00") + myPkt(1, "\x00\x00\x00\x02\x00\x00\x00")
+	for _, serverFirst := range []bool{true, false} {
+		for _, mss := range []int{1, 2, 3, 7, 13, 100, 1460} {
+			h := newHarness(t)
+			h.open()
+			if serverFirst {
+				h.send(1, []byte(server), mss)
+			}
+			h.send(0, []byte(client), mss)
+			if !serverFirst {
+				h.send(1, []byte(server), mss)
+			}
+			h.close()
+			st, _ := h.masked()
+			what := fmt.Sprintf("mss %d, server first %v", mss, serverFirst)
+			mustHide(t, what, st[0], myAuth, mySwitch, mySQL)
+			mustKeep(t, what, st[0], "app\x00\x14", "shop\x00mysql_native_password\x00", "CREATE USER x IDENTIFIED BY '", "\x03SELECT 1")
+			mustKeep(t, what, st[1], "10.11.19-MariaDB", "client_ed25519")
+			if len(st[0]) != len(client) || len(st[1]) != len(server) {
+				t.Fatalf("%s: lengths changed", what)
+			}
+			if n := strings.Count(string(st[0]), "*"); n < len(myAuth)+len(mySwitch)+len(mySQL) {
+				t.Fatalf("%s: %d bytes overwritten", what, n)
+			}
+		}
+	}
+}
+
+// TestMySQLSSLRequestLeavesTLS: after an SSL request the client's bytes
+// are TLS records, which are not touched even where they happen to look
+// like a login packet.
+func TestMySQLSSLRequestLeavesTLS(t *testing.T) {
+	ssl := myPkt(1, "\x8c\xaa\x3f\x00\x00\x00\x00\x01\x2d"+strings.Repeat("\x00", 23))
+	tlsLike := "\x16\x03\x01\x00\x20" + myPkt(2, strings.Repeat("k", 27))
+	h := newHarness(t)
+	h.open()
+	h.send(1, []byte(myGreeting()), 1460)
+	h.send(0, []byte(ssl+tlsLike), 1460)
+	h.close()
+	st, _ := h.masked()
+	if string(st[0]) != ssl+tlsLike {
+		t.Errorf("the TLS bytes after an SSL request changed: %q", st[0])
+	}
+}
