@@ -377,7 +377,7 @@ func TestExportUsageErrors(t *testing.T) {
 		{[]string{in, "-w", in}, "would overwrite the input"},
 		{[]string{in, in, "-w", "x.pcap"}, "are both named"},
 		{[]string{in, "--flows", "--filter", "status == 200", "-w", "x.har"}, "HAR holds exchanges"},
-		{[]string{in}, `required flag(s) "write"`},
+		{[]string{in}, "--write is missing: say where to write the export"},
 	} {
 		_, _, err := runTapview(t, nil, append([]string{"export"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
