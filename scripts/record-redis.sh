@@ -76,7 +76,7 @@ done
 cli() { redis-cli -p "$PORT" "$@"; }
 
 # The truth: MONITOR on its own connection (authenticated by redis-cli).
-REDISCLI_AUTH="$DEFPASS" cli MONITOR >"$work/monitor.txt" &
+REDISCLI_AUTH="$DEFPASS" cli MONITOR >"$work/monitor.txt" 2>/dev/null &
 mon_pid=$!
 pids+=($mon_pid)
 sleep 0.5
