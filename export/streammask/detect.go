@@ -93,10 +93,10 @@ func (d *detect) decide(final bool) layer {
 	if l, wait := decidePostgres(sd, p, final); l != nil || wait {
 		return l
 	}
-	if l, wait := decideMySQL(sd, p, final); l != nil || wait {
+	if l, wait := decideRedis(sd, p, final); l != nil || wait {
 		return l
 	}
-	if l, wait := decideRedis(sd, p, final); l != nil || wait {
+	if l, wait := decideKafka(sd, p, final); l != nil || wait {
 		return l
 	}
 	if bytes.HasPrefix(p, []byte("HTTP/1.")) {
