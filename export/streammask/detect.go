@@ -93,6 +93,9 @@ func (d *detect) decide(final bool) layer {
 	if l, wait := decidePostgres(sd, p, final); l != nil || wait {
 		return l
 	}
+	if l, wait := decideMySQL(sd, p, final); l != nil || wait {
+		return l
+	}
 	if l, wait := decideRedis(sd, p, final); l != nil || wait {
 		return l
 	}
