@@ -227,10 +227,16 @@ func (h *handler) orient(d int, p []byte) decode.Verdict {
 		if int64(len(p)-k) < m {
 			return decode.NeedMore
 		}
-		if !knownCommand(p[k : k+int(m)]) {
+		word := string(p[k : k+int(m)])
+		switch {
+		case messageKinds[word]:
+			// A pub/sub message, pushed by the server.
+			h.swapNeeded = d == 0
+		case knownCommand([]byte(word)):
+			h.swapNeeded = d == 1
+		default:
 			return decode.No
 		}
-		h.swapNeeded = d == 1
 		h.oriented = true
 		return decode.Yes
 	}
@@ -406,7 +412,10 @@ var (
 // oldest waiting command.
 func (h *handler) reply(v *value, first, last time.Time, wire int64) {
 	kind := ""
-	subscribing := len(h.queue) > 0 && h.queue[0].family != ""
+	// RESP2 pub/sub messages are arrays: taken for pushes while
+	// subscribed, and when no command waits (a connection joined after
+	// its SUBSCRIBE).
+	subscribing := len(h.queue) == 0 || h.queue[0].family != ""
 	if (v.kind == '>' || v.kind == '*' && (h.subs > 0 || subscribing)) && len(v.elems) > 0 && v.elems[0].kind == '$' {
 		kind = strings.ToLower(string(v.elems[0].str))
 	}

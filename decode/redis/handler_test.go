@@ -89,3 +89,23 @@ func TestGapInReplies(t *testing.T) {
 		t.Errorf("exchanges %q, want %q", strings.Join(got, ","), want)
 	}
 }
+
+// TestMessagesAfterLateJoin takes RESP2 pub/sub messages on a
+// connection joined after its SUBSCRIBE for pushes, not orphans.
+func TestMessagesAfterLateJoin(t *testing.T) {
+	c := newFakeConn(t)
+	c.flow.Partial = true
+	h := New().New(c)
+	h.Data(decode.ServerToClient, []byte("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"), t0)
+	h.Data(decode.ServerToClient, []byte("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\nbye\r\n"), t0)
+	h.End(decode.FlowClosed, t0)
+	es := c.exchanges()
+	if len(es) != 2 {
+		t.Fatalf("%d exchanges, want 2", len(es))
+	}
+	for _, e := range es {
+		if e.Method() != "MESSAGE" || e.Path() != "news" || e.State != decode.Complete || e.Request.HeaderValue("Pushed") != "true" {
+			t.Errorf("%s %s %s", e.Method(), e.Path(), e.State)
+		}
+	}
+}

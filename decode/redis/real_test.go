@@ -196,6 +196,24 @@ func TestRecordingReplies(t *testing.T) {
 		t.Errorf("pushes %v, want %v", pushes, wantPush)
 	}
 
+	// MONITOR's event lines: one push each, naming the command.
+	truth := readTruth(t)
+	var events []*decode.Exchange
+	for _, e := range col.exchanges() {
+		if e.Method() == "MONITOR" && e.Request.HeaderValue("Pushed") == "true" {
+			events = append(events, e)
+		}
+	}
+	if len(events) != len(truth) {
+		t.Errorf("%d MONITOR events, monitor.txt has %d lines", len(events), len(truth))
+	} else {
+		for i, e := range events {
+			if !strings.HasPrefix(e.Path(), strconv.Quote(truth[i].args[0])) {
+				t.Errorf("MONITOR event %d: target %q, monitor.txt %v", i, e.Path(), truth[i].args)
+			}
+		}
+	}
+
 	// Pipelining and inline commands: replies in order.
 	for i := 1; i <= 40; i++ {
 		k := "pipe:" + strconv.Itoa(i)

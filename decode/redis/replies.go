@@ -82,6 +82,12 @@ func (h *handler) push(kind string, v *value, first, last time.Time, wire int64)
 	if req.Method == "" {
 		req.Method = "PUSH"
 	}
+	if kind == "monitor" {
+		// `+TIME [DB ADDR] "CMD" "ARG"…`: the monitored command.
+		if i := bytes.Index(v.str, []byte("] ")); i >= 0 {
+			req.Target = string(v.str[i+2 : min(len(v.str), i+2+256)])
+		}
+	}
 	if messageKinds[kind] || confirmKinds[kind] {
 		ch := 1
 		if kind == "pmessage" {
