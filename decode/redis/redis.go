@@ -27,8 +27,9 @@
 // subscribed mode, every RESP3 '>' push that is not a confirmation,
 // MONITOR's event lines) are exchanges of their own: a Request with no
 // bytes (BodySize 0) whose Method is the push kind upper case
-// ("MESSAGE", "PMESSAGE", "INVALIDATE", "MONITOR") and Target the channel,
-// with the header "Pushed: true", and the pushed value as the Response. A
+// ("MESSAGE", "PMESSAGE", "INVALIDATE", "MONITOR") and Target the channel
+// (for MONITOR the monitored command), with the header "Pushed: true",
+// and the pushed value as the Response. A
 // reply no command waits for is an Orphan exchange with no Request.
 //
 // Detection is by content only (see detect). After a gap, or when the
