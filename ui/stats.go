@@ -307,6 +307,9 @@ func (m *Model) openGroup(v *statsView) tea.Cmd {
 		return nil
 	}
 	row := v.rows[v.cursor]
+	if len(row.Values) > 0 && row.Values[0] == stats.Other {
+		return m.flash("(other) collects the routes past the first 10,000 groups; filter the list with / to see them", false)
+	}
 	tab, err := stats.New(stats.Options{})
 	if err != nil {
 		return m.flash("stats: "+err.Error(), true)

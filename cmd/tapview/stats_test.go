@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -294,5 +295,40 @@ func TestStatsUsageErrors(t *testing.T) {
 	}
 	if _, err := runCmd(t, "stats", "/nonexistent.pcap"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestStatsQueryProtocols runs the JSON comparison on the database and
+// queue recordings (real servers, see scripts/record-*.sh), and checks
+// their route templates where the decoder produced exchanges.
+func TestStatsQueryProtocols(t *testing.T) {
+	for _, c := range []struct {
+		file, proto, route string
+	}{
+		{"../../testdata/redis/redis.pcap", "redis", "127.0.0.1:39370 GET pipe:{id}"},
+		{"../../testdata/postgres/postgres.pcap", "postgres", "127.0.0.1:44011 SELECT count(*) AS n FROM items WHERE qty > ?"},
+		{"../../testdata/mysql/mysql.pcap", "mysql", "127.0.0.1:3307 UPDATE pets SET qty = ? WHERE id >= ?"},
+		{"../../testdata/kafka/kcat.pcap", "kafka", "127.0.0.1:19093 Produce payments"},
+	} {
+		t.Run(c.proto, func(t *testing.T) {
+			if _, err := os.Stat(c.file); err != nil {
+				t.Skipf("recording not in this tree: %v", err)
+			}
+			checkAgainstOpen(t, c.file)
+			decoded := false
+			for _, o := range openLines(t, c.file) {
+				decoded = decoded || o.Proto == c.proto
+			}
+			if !decoded {
+				t.Skipf("no %s exchanges decoded from %s (decoder not wired in this tree)", c.proto, c.file)
+			}
+			found := false
+			for _, g := range statsJSON(t, c.file).Groups {
+				found = found || g.Key["route"] == c.route
+			}
+			if !found {
+				t.Errorf("no group %q", c.route)
+			}
+		})
 	}
 }
