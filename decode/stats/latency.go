@@ -21,25 +21,30 @@ const (
 	maxBucketErr = 0.01
 )
 
-// latencies holds one group's samples.
+// latencies holds one group's samples. A live view asks for the
+// percentiles on every refresh while a few groups grow, so the figures
+// are cached until a sample arrives, and the exact samples are kept
+// sorted up to sorted: a refresh sorts only what came since and merges
+// it, linear rather than a full sort of the group.
 type latencies struct {
 	exact  []time.Duration // nil once sketched
-	sorted bool
+	sorted int             // exact[:sorted] is in order
 	hist   map[int32]int64 // bucket -> count, nil while exact
 	zeros  int64           // sketched samples of 0 (no log bucket)
 	n      int64
 	max    time.Duration
+	cache  *Percentiles // nil when a sample arrived since
 }
 
 func (l *latencies) add(d time.Duration) {
 	l.n++
 	l.max = max(l.max, d)
+	l.cache = nil
 	if l.hist != nil {
 		l.bucket(d)
 		return
 	}
 	l.exact = append(l.exact, d)
-	l.sorted = false
 }
 
 // sketch folds the exact samples into the histogram and frees them. It
@@ -53,7 +58,7 @@ func (l *latencies) sketch() int {
 		l.bucket(d)
 	}
 	n := len(l.exact)
-	l.exact, l.sorted = nil, false
+	l.exact, l.sorted, l.cache = nil, 0, nil
 	return n
 }
 
@@ -81,15 +86,21 @@ type Percentiles struct {
 // sample with at least p% of the samples at or below it, the
 // ceil(p/100·n)-th in sorted order.
 func (l *latencies) percentiles() Percentiles {
+	if l.cache != nil {
+		return *l.cache
+	}
+	p := l.compute()
+	l.cache = &p
+	return p
+}
+
+func (l *latencies) compute() Percentiles {
 	p := Percentiles{Samples: l.n, Max: l.max, Exact: l.hist == nil}
 	if l.n == 0 {
 		return p
 	}
 	if l.hist == nil {
-		if !l.sorted {
-			slices.Sort(l.exact)
-			l.sorted = true
-		}
+		l.sortExact()
 		at := func(q int64) time.Duration { return l.exact[rank(q, l.n)] }
 		p.P50, p.P90, p.P99 = at(50), at(90), at(99)
 		return p
@@ -116,6 +127,30 @@ func (l *latencies) percentiles() Percentiles {
 	}
 	p.P50, p.P90, p.P99 = at(50), at(90), at(99)
 	return p
+}
+
+// sortExact sorts the samples that came since the last call and merges
+// them into the sorted prefix.
+func (l *latencies) sortExact() {
+	if l.sorted == len(l.exact) {
+		return
+	}
+	tail := l.exact[l.sorted:]
+	slices.Sort(tail)
+	if l.sorted > 0 && l.exact[l.sorted-1] > tail[0] {
+		merged := make([]time.Duration, 0, cap(l.exact))
+		a, b := l.exact[:l.sorted], tail
+		for len(a) > 0 && len(b) > 0 {
+			if b[0] < a[0] {
+				merged, b = append(merged, b[0]), b[1:]
+			} else {
+				merged, a = append(merged, a[0]), a[1:]
+			}
+		}
+		merged = append(append(merged, a...), b...)
+		l.exact = merged
+	}
+	l.sorted = len(l.exact)
 }
 
 // rank is the 0-based index of the nearest-rank q-th percentile of n

@@ -198,3 +198,28 @@ func TestSortRows(t *testing.T) {
 		t.Error("unknown column accepted")
 	}
 }
+
+// TestIncrementalPercentiles reads the percentiles between additions, as
+// a live view does, and compares them with a sort of everything.
+func TestIncrementalPercentiles(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tb, _ := New(Options{})
+	var all []time.Duration
+	for round := range 20 {
+		for range 1 + r.IntN(200) {
+			d := time.Duration(1 + r.IntN(1_000_000))
+			all = append(all, d)
+			tb.Add(ex(uint64(len(all)), "/x", 200, d, 0, 0))
+		}
+		got := tb.Rows()[0].Latency
+		s := slices.Clone(all)
+		slices.Sort(s)
+		n := int64(len(s))
+		if got.P50 != s[rank(50, n)] || got.P90 != s[rank(90, n)] || got.P99 != s[rank(99, n)] || got.Max != s[n-1] {
+			t.Fatalf("round %d: %+v, sorted says p50 %v p90 %v p99 %v", round, got, s[rank(50, n)], s[rank(90, n)], s[rank(99, n)])
+		}
+		if again := tb.Rows()[0].Latency; again != got {
+			t.Fatalf("cached figures differ: %+v %+v", again, got)
+		}
+	}
+}
