@@ -133,12 +133,13 @@ func (h *handler) clientPacket(p *packet) {
 	h.request(q, p)
 	if p.truncated() {
 		req.Truncated = true
-		req.BodySize = max(req.BodySize, p.size)
+		req.BodySize = max(req.BodySize, p.size-1)
 	}
 	switch q.code {
 	case comQuit, comStmtClose, comStmtSendLongData:
 		// No reply.
 		if q.code == comStmtClose && q.stmt != nil {
+			h.stmtBytes -= len(q.stmt.sql)
 			delete(h.stmts, q.stmtID)
 		}
 		h.finish(q, decode.Complete, "")
@@ -156,7 +157,7 @@ func (h *handler) clientPacket(p *packet) {
 	h.queue = append(h.queue, q)
 	h.c.Publish(q.x)
 	held := h.held
-	h.held = nil
+	h.held, h.heldBytes = nil, 0
 	for _, sp := range held {
 		h.serverPacket(sp)
 	}

@@ -154,8 +154,8 @@ func (z *inflater) inflate() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compressed packet: %w", err)
 	}
-	out := make([]byte, 0, ulen)
-	w := bytes.NewBuffer(out)
+	// The header's length is only a claim: grow as the data comes.
+	w := bytes.NewBuffer(make([]byte, 0, min(ulen, 64<<10)))
 	if _, err := io.Copy(w, io.LimitReader(zr, ulen+1)); err != nil {
 		return nil, fmt.Errorf("compressed packet: %w", err)
 	}

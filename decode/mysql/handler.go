@@ -9,10 +9,14 @@ import (
 
 // Bounds on what one connection keeps.
 const (
-	maxQueue      = 1024 // commands awaiting their reply
-	maxHeld       = 256  // server packets that arrived before their command
+	maxQueue      = 256 // commands awaiting their reply
+	maxHeld       = 256 // server packets that arrived before their command
+	maxHeldBytes  = 1 << 20
 	maxStatements = 4096 // prepared statements remembered by id
-	maxColumns    = 4096 // columns of one result set
+	// maxStmtBytes bounds the SQL remembered for all prepared
+	// statements of a connection.
+	maxStmtBytes = 8 << 20
+	maxColumns   = 4096 // columns of one result set
 )
 
 // Connection phases.
@@ -48,7 +52,9 @@ type handler struct {
 	login *cmd   // the CONNECT exchange while the login runs
 	queue []*cmd // commands awaiting their reply, in order
 	held  []*packet
-	stmts map[uint32]*stmt
+	// heldBytes and stmtBytes are what held and stmts keep.
+	heldBytes, stmtBytes int
+	stmts                map[uint32]*stmt
 	// compress is set when the login negotiated CLIENT_COMPRESS; framing
 	// switches once the login's OK went by.
 	compress bool
@@ -208,7 +214,7 @@ func (h *handler) Gap(dir decode.Direction, n int, ts time.Time) {
 	for _, q := range h.queue {
 		h.finish(q, decode.Partial, "bytes missing in the reply")
 	}
-	h.queue, h.held = nil, nil
+	h.queue, h.held, h.heldBytes = nil, nil, 0
 	for _, s := range h.sides {
 		s.lost = true
 		s.fr.reset()

@@ -35,11 +35,12 @@ func (h *handler) serverPacket(p *packet) {
 			return
 		}
 	}
-	if len(h.held) >= maxHeld {
+	if len(h.held) >= maxHeld || h.heldBytes+len(p.data) > maxHeldBytes {
 		h.note("held", "server packets without a command; dropped")
 		return
 	}
 	h.held = append(h.held, p)
+	h.heldBytes += len(p.data)
 }
 
 // completed applies what a successful reply changes on the connection.
@@ -322,10 +323,15 @@ func (h *handler) prepareOK(q *cmd, d []byte) bool {
 		h.note("prepare", "malformed prepare reply")
 		return true
 	}
-	if len(h.stmts) >= maxStatements {
+	if old := h.stmts[id]; old != nil {
+		h.stmtBytes -= len(old.sql)
+		delete(h.stmts, id)
+	}
+	if len(h.stmts) >= maxStatements || h.stmtBytes+len(q.sql) > maxStmtBytes {
 		h.note("stmts", "too many prepared statements; executions of later ones show no SQL")
 	} else {
 		h.stmts[id] = &stmt{sql: q.sql, nparams: nparams}
+		h.stmtBytes += len(q.sql)
 	}
 	q.stmtID = id
 	q.x.Response.Headers = append(q.x.Response.Headers,
