@@ -113,7 +113,7 @@ func partLines(msg *decode.Message, width, choice int) (out []dline, used view.K
 		if p.Truncated {
 			info = append(info, "truncated")
 		}
-		if p.Kind == "text" || p.Kind == "binary" {
+		if p.Kind != "grpc" { // WebSocket frames, control frames too
 			if p.FromClient {
 				info = append(info, "client → server")
 			} else {

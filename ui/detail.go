@@ -43,6 +43,7 @@ type detailState struct {
 	choice  [2]int // body view of request and response, or autoView
 	used    [2]view.Kind
 	title   string
+	proto   string // the exchange's protocol, which picks the tab names
 	lines   []dline
 	have    contentKey
 	want    contentKey
@@ -63,6 +64,11 @@ type detailResult struct {
 func (m *Model) tabNames() []string {
 	if m.detail.pane == paneFlows {
 		return []string{"Flow"}
+	}
+	if m.detail.proto == "ws" {
+		// One WebSocket exchange holds the frames of both directions:
+		// they read as one conversation, not as a request and a reply.
+		return []string{"Messages", "Summary", "Timing", "Raw"}
 	}
 	return []string{"Request", "Response", "Timing", "Raw"}
 }
@@ -111,6 +117,7 @@ func (m *Model) syncDetail() tea.Cmd {
 	switch {
 	case e != nil:
 		id, version = e.ID, e.Version
+		d.proto = e.Proto
 	case f != nil:
 		// Flows carry no version; any change moves the last packet time
 		// or the packet count.
@@ -156,9 +163,10 @@ func (m *Model) reloadDetail() tea.Cmd {
 	return m.work(job.run)
 }
 
-// side is 0 on the request tab, 1 on the response tab, else -1.
+// side is 0 on the request tab, 1 on the response tab, else -1 (also
+// on a WebSocket exchange's Summary tab, which has no body).
 func (d *detailState) side() int {
-	if d.pane == paneExchanges && (d.tab == tabRequest || d.tab == tabResponse) {
+	if d.pane == paneExchanges && (d.tab == tabRequest || d.tab == tabResponse && d.proto != "ws") {
 		return d.tab
 	}
 	return -1
@@ -206,12 +214,16 @@ func (j detailJob) run() tea.Msg {
 			res.lines = append(res.lines, dline{text: "only a summary of this exchange is left: its headers and body were dropped from the disk spill (see --spill-max), or could not be written there (check free space in TMPDIR)", kind: lineWarn})
 		}
 		var lines []dline
-		switch j.key.tab {
-		case tabRequest:
+		switch tab := j.key.tab; {
+		case e.Proto == "ws" && tab == tabRequest:
+			lines, res.used = wsMessageLines(e, w, j.key.choice)
+		case e.Proto == "ws" && tab == tabResponse:
+			lines = wsSummaryLines(e, w)
+		case tab == tabRequest:
 			lines, res.used = requestLines(e, w, j.key.choice)
-		case tabResponse:
+		case tab == tabResponse:
 			lines, res.used = responseLines(e, w, j.key.choice)
-		case tabTiming:
+		case tab == tabTiming:
 			lines = timingLines(e, j.linked, j.loc, w)
 		default:
 			lines = j.rawTab(e, w)
