@@ -148,3 +148,20 @@ func TestStatsFilterAndLive(t *testing.T) {
 		}
 	}
 }
+
+func TestFitGroup(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"api.example.com GET /v1/users/{id}", 28, "api.….com GET /v1/users/{id}"},
+		{"api.example.com GET /v1/users/{id}", 40, "api.example.com GET /v1/users/{id}"},
+		{"10.1.0.20:5432 SELECT * FROM pets WHERE id = ?", 28, "10.…5432 SELECT * …RE id = ?"},
+	} {
+		got := fitGroup(c.in, c.w)
+		if got != c.want || width(got) > c.w {
+			t.Errorf("fitGroup(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
+		}
+	}
+}

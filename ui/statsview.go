@@ -90,6 +90,11 @@ func (m *Model) statsLines(v *statsView, h int) []string {
 func (m *Model) statsRow(r *stats.Row, cols []column, selected bool) string {
 	vals := make([]string, stNumCols)
 	vals[stGroup] = r.Name()
+	for _, c := range cols {
+		if c.key == stGroup {
+			vals[stGroup] = fitGroup(vals[stGroup], c.w)
+		}
+	}
 	vals[stCount] = thousands(int(r.Count))
 	vals[stErr] = stats.Percent(r.ErrorRate)
 	lats := [...]time.Duration{r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max}
@@ -144,4 +149,19 @@ func (m *Model) statsTab() string {
 func (v *statsView) count() string {
 	return thousands(len(v.rows)) + " " + plural(len(v.rows), "group") + " of " + thousands(int(v.total)) + " " +
 		plural(int(v.total), "exchange")
+}
+
+// fitGroup shortens a route for its column: the host gives way first
+// (cut in the middle), so the method and template, which tell the groups
+// of one host apart, stay readable.
+func fitGroup(s string, w int) string {
+	const minHost = 8
+	host, rest, ok := strings.Cut(s, " ")
+	if !ok || width(s) <= w || !isASCII(s) || w < minHost+12 {
+		return s // the column's own fit
+	}
+	if len(rest)+minHost+1 <= w {
+		return fitMiddle(host, w-len(rest)-1) + " " + rest
+	}
+	return fitMiddle(host, minHost) + " " + fitMiddle(rest, w-minHost-1)
 }
