@@ -18,20 +18,41 @@ const (
 	tInt
 	tDuration
 	tHeaders
+	tBool
+	tTime
+	tStrList
+	tIntList
 )
 
 // typeOf says which typed getter holds a variable.
 func typeOf(k varKind) valType {
 	switch k {
-	case vStatus, vGRPCStatus, vReqSize, vRespSize, vClientPort, vServerPort, vRows:
+	case vStatus, vGRPCStatus, vReqSize, vRespSize, vClientPort, vServerPort, vRows,
+		vFlow, vReqBodyBytes, vRespBodyBytes, vStream, vReqMessages, vRespMessages, vBatches,
+		vRecordBytes, vLinked, vPackets, vBytesC2S, vBytesS2C, vTunnelID:
 		return tInt
 	case vLatency:
 		return tDuration
 	case vReqHeaders, vRespHeaders:
 		return tHeaders
+	case vTLS, vPartial:
+		return tBool
+	case vStart, vEnd:
+		return tTime
+	case vDNSAnswers:
+		return tStrList
+	case vInterim:
+		return tIntList
 	}
 	return tString
 }
+
+// absentable reports whether variable k can be absent (its getter
+// reports a value meaning "not seen": grpc_status -1, a zero time). CEL
+// fails on an absent variable, which a filter reads as false, so a
+// comparison with one is false either way round, and under a negation
+// only CEL gives the answer.
+func absentable(k varKind) bool { return k == vGRPCStatus || typeOf(k) == tTime }
 
 // values is how both evaluators read variables: CEL through ResolveName,
 // native predicates directly. One implementation per subject (exchange,
@@ -47,6 +68,13 @@ type values interface {
 	// boxed headerMap is a 48-byte allocation per exchange). It is valid
 	// until the activation is reset.
 	hdrRef(k varKind) *headerMap
+	flag(k varKind) bool
+	// when is the zero time when the variable is absent.
+	when(k varKind) time.Time
+	// strs and ints are list variables; ints may allocate (interim),
+	// so only filters that mention the variable pay for it.
+	strs(k varKind) []string
+	ints(k varKind) []int64
 }
 
 // resolve is the shared ResolveName: it boxes the typed value of a
@@ -69,6 +97,18 @@ func resolve(v values, name string) (any, bool) {
 		return types.Duration{Duration: v.dur(k)}, true
 	case tHeaders:
 		return v.hdrRef(k), true
+	case tBool:
+		return types.Bool(v.flag(k)), true
+	case tTime:
+		t := v.when(k)
+		if t.IsZero() {
+			return nil, false // absent, as grpc_status
+		}
+		return types.Timestamp{Time: t}, true
+	case tStrList:
+		return types.NewStringList(types.DefaultTypeAdapter, v.strs(k)), true
+	case tIntList:
+		return types.NewDynamicList(types.DefaultTypeAdapter, v.ints(k)), true
 	}
 	return types.String(v.str(k)), true
 }
@@ -168,6 +208,26 @@ func (a *exchangeVars) str(k varKind) string {
 		if e.Query != nil {
 			return e.Query.ReplyError
 		}
+	case vClient:
+		return addrPort(e.Client)
+	case vServer:
+		return addrPort(e.Server)
+	case vReqContentType:
+		if e.Request != nil {
+			return e.Request.ContentType()
+		}
+	case vRespContentType:
+		if e.Response != nil {
+			return e.Response.ContentType()
+		}
+	case vGRPCMessage:
+		if e.GRPC != nil {
+			return e.GRPC.Message
+		}
+	case vDNSName, vDNSType, vDNSRcode:
+		return dnsField(e.DNS, k)
+	case vErrorCode, vDatabase, vDBUser, vClientID:
+		return queryField(e.Query, k)
 	}
 	return ""
 }
@@ -194,11 +254,62 @@ func (a *exchangeVars) num(k varKind) int64 {
 		if e.Query != nil && e.Query.Rows > 0 {
 			return e.Query.Rows
 		}
+	case vFlow:
+		return int64(e.FlowID)
+	case vReqBodyBytes:
+		return bodySize(e.Request)
+	case vRespBodyBytes:
+		return bodySize(e.Response)
+	case vStream:
+		return int64(e.StreamID)
+	case vLinked:
+		return int64(e.Linked)
+	case vReqMessages, vRespMessages:
+		c, s := messageCounts(e)
+		if k == vReqMessages {
+			return c
+		}
+		return s
+	case vBatches:
+		if e.Query != nil {
+			return int64(e.Query.Batches)
+		}
+	case vRecordBytes:
+		if e.Query != nil {
+			return e.Query.RecordBytes
+		}
 	}
 	return 0
 }
 
 func (a *exchangeVars) dur(varKind) time.Duration { return a.e.Latency() }
+
+func (a *exchangeVars) flag(k varKind) bool { return k == vTLS && a.e.TLS }
+
+func (a *exchangeVars) when(k varKind) time.Time {
+	if k == vEnd {
+		return a.e.End
+	}
+	return a.e.Start
+}
+
+func (a *exchangeVars) strs(varKind) []string {
+	if a.e.DNS == nil {
+		return nil
+	}
+	return a.e.DNS.Answers
+}
+
+func (a *exchangeVars) ints(varKind) []int64 {
+	if len(a.e.Interim) == 0 {
+		return nil
+	}
+	out := make([]int64, len(a.e.Interim))
+	for i, m := range a.e.Interim {
+		out[i] = int64(m.Status)
+	}
+	return out
+}
 
 func (a *exchangeVars) hdrRef(k varKind) *headerMap {
 	i := 0
@@ -265,23 +376,63 @@ func (a *flowVars) str(k varKind) string {
 		return f.Direction
 	case vLeg:
 		return f.Leg
+	case vClient:
+		return addrPort(f.Client)
+	case vServer:
+		return addrPort(f.Server)
+	case vTransport:
+		return f.Transport
+	case vOrigDst:
+		if f.OrigDst != nil {
+			return addrPort(*f.OrigDst)
+		}
+	case vTunnel, vTunnelClientNode, vTunnelServerNode:
+		return tunnelField(f.Tunnel, k)
 	}
 	return ""
 }
 
 func (a *flowVars) num(k varKind) int64 {
+	f := a.f
 	switch k {
 	case vClientPort:
-		return int64(a.f.Client.Port())
+		return int64(f.Client.Port())
 	case vServerPort:
-		return int64(a.f.Server.Port())
+		return int64(f.Server.Port())
 	case vGRPCStatus:
 		return -1
+	case vFlow:
+		return int64(f.ID)
+	case vLinked:
+		return int64(f.Linked)
+	case vPackets:
+		return f.PacketsC2S + f.PacketsS2C
+	case vBytesC2S:
+		return f.BytesC2S
+	case vBytesS2C:
+		return f.BytesS2C
+	case vTunnelID:
+		if f.Tunnel != nil && f.Tunnel.HasID {
+			return int64(f.Tunnel.ID)
+		}
 	}
 	return 0
 }
 
 func (a *flowVars) dur(varKind) time.Duration { return 0 }
+
+func (a *flowVars) flag(k varKind) bool { return k == vPartial && a.f.Partial }
+
+func (a *flowVars) when(k varKind) time.Time {
+	if k == vEnd {
+		return a.f.Last
+	}
+	return a.f.First
+}
+
+func (a *flowVars) strs(varKind) []string { return nil }
+
+func (a *flowVars) ints(varKind) []int64 { return nil }
 
 func (a *flowVars) hdr(varKind) headerMap { return headerMap{} }
 

@@ -15,11 +15,13 @@ import (
 type Variable struct {
 	Name string
 	// Type is the CEL type as a person reads it: "int", "string",
-	// "duration" or "map(string, string)".
+	// "bool", "duration", "timestamp", "list(string)", "list(int)" or
+	// "map(string, string)".
 	Type string
-	// Flow says whether flows have a value for it; exchange-only
-	// variables hold their zero value (grpc_status: -1) on flows.
-	Flow bool
+	// Exchange and Flow say which subjects have a value for it: one
+	// filter runs over both lists, so a variable of the other kind holds
+	// its zero value there (absent for grpc_status and the times).
+	Exchange, Flow bool
 	// Doc says what the variable holds.
 	Doc string
 }
@@ -61,6 +63,44 @@ const (
 	vLeg
 	vReplyError
 	vRows
+	// Named after the JSON fields of export/jsonl (schema_test.go holds
+	// the two together).
+	vFlow
+	vStart
+	vEnd
+	vClient
+	vServer
+	vInterim
+	vReqBodyBytes
+	vRespBodyBytes
+	vReqContentType
+	vRespContentType
+	vStream
+	vTLS
+	vGRPCMessage
+	vReqMessages
+	vRespMessages
+	vDNSName
+	vDNSType
+	vDNSRcode
+	vDNSAnswers
+	vErrorCode
+	vDatabase
+	vDBUser
+	vClientID
+	vBatches
+	vRecordBytes
+	vLinked
+	vTransport
+	vOrigDst
+	vPackets
+	vBytesC2S
+	vBytesS2C
+	vPartial
+	vTunnel
+	vTunnelID
+	vTunnelClientNode
+	vTunnelServerNode
 	numVars
 )
 
@@ -82,48 +122,91 @@ const nsInternal = "__ns_var_"
 // declarations lists every variable in the order help shows them. It is
 // built per call so nothing package-level is mutable.
 func declarations() []varDecl {
-	str, num := cel.StringType, cel.IntType
+	str, num, flag := cel.StringType, cel.IntType, cel.BoolType
 	hdr := cel.MapType(cel.StringType, cel.StringType)
-	d := func(k varKind, name string, t *cel.Type, flow bool, doc string) varDecl {
+	const (
+		ex   = 1 << iota // exchanges have a value
+		fl               // flows have a value
+		both = ex | fl
+	)
+	d := func(k varKind, name string, t *cel.Type, scope int, doc string) varDecl {
 		celName := name
 		if name == "namespace" {
 			celName = nsInternal
 		}
-		return varDecl{kind: k, typ: t, cel: celName, Variable: Variable{Name: name, Type: typeName(t), Flow: flow, Doc: doc}}
+		return varDecl{kind: k, typ: t, cel: celName, Variable: Variable{
+			Name: name, Type: typeName(t), Exchange: scope&ex != 0, Flow: scope&fl != 0, Doc: doc,
+		}}
 	}
 	return []varDecl{
-		d(vProto, "proto", str, true, `protocol: "http/1.1", "h2", "grpc", "dns", "ws", "redis", "postgres", "mysql", "kafka" (flows: detected protocol or transport)`),
-		d(vMethod, "method", str, false, `request method, e.g. "GET"`),
-		d(vHost, "host", str, true, "Host header or :authority, else the server address (flows: SNI, else server address)"),
-		d(vPath, "path", str, false, `request path without the query, e.g. "/api/pets"`),
-		d(vQuery, "query", str, false, `query string without "?"`),
-		d(vURL, "url", str, true, "scheme://host + path and query; what a bare word searches (flows: host)"),
-		d(vStatus, "status", num, false, "final response status code, 0 without a response"),
-		d(vGRPCStatus, "grpc_status", num, false, "grpc-status code; absent when none was seen, so comparisons on it are false"),
-		d(vGRPCService, "grpc_service", str, false, "gRPC service, e.g. \"helloworld.Greeter\""),
-		d(vGRPCMethod, "grpc_method", str, false, "gRPC method, e.g. \"SayHello\""),
-		d(vLatency, "latency", cel.DurationType, false, `first request byte to last response byte, compare with duration("250ms")`),
-		d(vReqSize, "req_size", num, false, "request body size after removing content encoding"),
-		d(vRespSize, "resp_size", num, false, "response body size after removing content encoding"),
-		d(vReqHeaders, "req_headers", hdr, false, "request headers: lower-case names, repeated values joined with \", \""),
-		d(vRespHeaders, "resp_headers", hdr, false, "response headers and trailers, like req_headers"),
-		d(vReqBody, "req_body", str, false, "request body as text, content encoding removed, first 1 MiB"),
-		d(vRespBody, "resp_body", str, false, "response body as text, content encoding removed, first 1 MiB"),
-		d(vContentType, "content_type", str, false, `response media type without parameters, e.g. "application/json"`),
-		d(vClientIP, "client_ip", str, true, "client address"),
-		d(vClientPort, "client_port", num, true, "client port"),
-		d(vServerIP, "server_ip", str, true, "server address"),
-		d(vServerPort, "server_port", num, true, "server port"),
-		d(vSNI, "sni", str, true, "TLS server name from the ClientHello"),
-		d(vSource, "source", str, true, "where the traffic came from (file, pod, agent, sink)"),
-		d(vPod, "pod", str, true, "Kubernetes pod, when known"),
-		d(vNamespace, "namespace", str, true, "Kubernetes namespace, when known"),
-		d(vState, "state", str, true, `exchange state ("complete", "partial", "reset", ...) or flow state ("open", "closed", ...)`),
-		d(vError, "error", str, true, "decode or connection error, \"\" when none"),
-		d(vDirection, "direction", str, true, `"inbound" or "outbound" relative to the captured pod, "" when unknown`),
-		d(vLeg, "leg", str, true, `service-mesh leg: "app" (app to sidecar, plaintext) or "network" (sidecar to network, mTLS), "" without a mesh`),
-		d(vReplyError, "reply_error", str, false, `database or queue error reply (Redis, PostgreSQL, MySQL, Kafka), "" when the reply was not an error`),
-		d(vRows, "rows", num, false, "rows returned or affected (SQL), reply elements (Redis), records (Kafka); 0 when not known"),
+		d(vProto, "proto", str, both, `protocol: "http/1.1", "h2", "grpc", "dns", "ws", "redis", "postgres", "mysql", "kafka" (flows: detected protocol, else the transport)`),
+		d(vMethod, "method", str, ex, `request method, e.g. "GET"`),
+		d(vHost, "host", str, both, "Host header or :authority, else the server address (flows: SNI, else server address)"),
+		d(vPath, "path", str, ex, `request path without the query, e.g. "/api/pets" (the JSON path is the whole target: path + "?" + query)`),
+		d(vQuery, "query", str, ex, `query string without "?"`),
+		d(vURL, "url", str, both, "scheme://host + path and query; what a bare word searches (flows: host)"),
+		d(vStatus, "status", num, ex, "final response status code, 0 without a response"),
+		d(vInterim, "interim", cel.ListType(num), ex, "1xx statuses before the final one, e.g. 100 in interim"),
+		d(vGRPCStatus, "grpc_status", num, ex, "grpc-status code; absent when none was seen, so comparisons on it are false"),
+		d(vGRPCService, "grpc_service", str, ex, "gRPC service, e.g. \"helloworld.Greeter\""),
+		d(vGRPCMethod, "grpc_method", str, ex, "gRPC method, e.g. \"SayHello\""),
+		d(vGRPCMessage, "grpc_message", str, ex, "grpc-message text, \"\" when none"),
+		d(vReqMessages, "req_messages", num, ex, "gRPC messages or WebSocket frames the client sent"),
+		d(vRespMessages, "resp_messages", num, ex, "gRPC messages or WebSocket frames the server sent"),
+		d(vLatency, "latency", cel.DurationType, ex, `first request byte to last response byte, compare with duration("250ms") (the JSON's duration_ms)`),
+		d(vStart, "start", cel.TimestampType, both, `first byte (flows: first packet); compare with timestamp("2026-01-01T00:00:00Z"); absent when unknown`),
+		d(vEnd, "end", cel.TimestampType, both, "last byte seen (flows: last packet); absent when unknown"),
+		d(vReqSize, "req_size", num, ex, "request body size after removing content encoding"),
+		d(vRespSize, "resp_size", num, ex, "response body size after removing content encoding"),
+		d(vReqBodyBytes, "req_body_bytes", num, ex, "req_size under its JSON name"),
+		d(vRespBodyBytes, "resp_body_bytes", num, ex, "resp_size under its JSON name"),
+		d(vReqHeaders, "req_headers", hdr, ex, "request headers and trailers: lower-case names, repeated values joined with \", \""),
+		d(vRespHeaders, "resp_headers", hdr, ex, "response headers and trailers, like req_headers"),
+		d(vReqBody, "req_body", str, ex, "request body as text, content encoding removed, first 1 MiB"),
+		d(vRespBody, "resp_body", str, ex, "response body as text, content encoding removed, first 1 MiB"),
+		d(vContentType, "content_type", str, ex, `response media type without parameters, e.g. "application/json"`),
+		d(vReqContentType, "req_content_type", str, ex, "request media type without parameters"),
+		d(vRespContentType, "resp_content_type", str, ex, "content_type under its JSON name"),
+		d(vStream, "stream", num, ex, "HTTP/2 stream id, 0 for other protocols"),
+		d(vTLS, "tls", flag, ex, "true when the exchange was decrypted from TLS"),
+		d(vDNSName, "dns_name", str, ex, `DNS query name, e.g. "api.example.com"`),
+		d(vDNSType, "dns_type", str, ex, `DNS query type, e.g. "A", "AAAA"`),
+		d(vDNSRcode, "dns_rcode", str, ex, `DNS response code, e.g. "NXDOMAIN"; "" without a response`),
+		d(vDNSAnswers, "dns_answers", cel.ListType(str), ex, `DNS answers as text, e.g. "10.0.0.7" in dns_answers`),
+		d(vClient, "client", str, both, `client "ip:port"`),
+		d(vServer, "server", str, both, `server "ip:port"`),
+		d(vClientIP, "client_ip", str, both, "client address"),
+		d(vClientPort, "client_port", num, both, "client port"),
+		d(vServerIP, "server_ip", str, both, "server address"),
+		d(vServerPort, "server_port", num, both, "server port"),
+		d(vSNI, "sni", str, both, "TLS server name from the ClientHello"),
+		d(vSource, "source", str, both, "where the traffic came from (file, pod, agent, sink)"),
+		d(vFlow, "flow", num, both, "id of the exchange's flow (flows: their own id), so flow == 12 shows a flow and its exchanges"),
+		d(vPod, "pod", str, both, "Kubernetes pod, when known"),
+		d(vNamespace, "namespace", str, both, "Kubernetes namespace, when known"),
+		d(vState, "state", str, both, `exchange state ("complete", "partial", "reset", ...) or flow state ("open", "closed", ...)`),
+		d(vError, "error", str, both, "decode or connection error, \"\" when none"),
+		d(vDirection, "direction", str, both, `"inbound" or "outbound" relative to the captured pod, "" when unknown`),
+		d(vLeg, "leg", str, both, `service-mesh leg: "app" (app to sidecar, plaintext) or "network" (sidecar to network, mTLS), "" without a mesh`),
+		d(vLinked, "linked", num, both, "the flow carrying the same request or connection on the other mesh leg, 0 when none"),
+		d(vReplyError, "reply_error", str, ex, `database or queue error reply (Redis, PostgreSQL, MySQL, Kafka), "" when the reply was not an error`),
+		d(vErrorCode, "error_code", str, ex, `machine-readable part of reply_error: Redis prefix, SQLSTATE, MySQL error number, Kafka code`),
+		d(vRows, "rows", num, ex, "rows returned or affected (SQL), reply elements (Redis), records (Kafka); 0 when not known"),
+		d(vDatabase, "database", str, ex, "PostgreSQL database, MySQL schema or Redis DB index of the connection, when seen"),
+		d(vDBUser, "db_user", str, ex, "database login user of the connection, when seen"),
+		d(vClientID, "client_id", str, ex, "Kafka client id"),
+		d(vBatches, "batches", num, ex, "Kafka record batches"),
+		d(vRecordBytes, "record_bytes", num, ex, "size of the Kafka record batches on the wire"),
+		d(vTransport, "transport", str, fl, `"tcp" or "udp"`),
+		d(vOrigDst, "orig_dst", str, fl, `"ip:port" the client dialled when the capture shows it redirected to a sidecar, "" otherwise`),
+		d(vPackets, "packets", num, fl, "packets in both directions"),
+		d(vBytesC2S, "bytes_c2s", num, fl, "payload bytes client to server"),
+		d(vBytesS2C, "bytes_s2c", num, fl, "payload bytes server to client"),
+		d(vPartial, "partial", flag, fl, "true when the connection was joined mid-stream"),
+		d(vTunnel, "tunnel", str, fl, `encapsulation of a node capture: "vxlan", "geneve", "gre", "ipip"; "" when not tunnelled`),
+		d(vTunnelID, "tunnel_id", num, fl, "VXLAN or Geneve VNI, GRE key; 0 when none"),
+		d(vTunnelClientNode, "tunnel_client_node", str, fl, "node address on the client side of the tunnel"),
+		d(vTunnelServerNode, "tunnel_server_node", str, fl, "node address on the server side of the tunnel"),
 	}
 }
 
@@ -139,8 +222,11 @@ func Variables() []Variable {
 
 // typeName renders a CEL type for people: "int", "string", ...
 func typeName(t *cel.Type) string {
-	if t == cel.DurationType {
+	switch t {
+	case cel.DurationType:
 		return "duration"
+	case cel.TimestampType:
+		return "timestamp"
 	}
 	return t.String()
 }

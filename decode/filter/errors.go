@@ -175,6 +175,9 @@ func (t *translator) undeclared(name string, id int64) string {
 		names[i] = d.Name
 	}
 	msg := fmt.Sprintf("unknown variable %q", name)
+	if hint, ok := jsonOnly(name); ok {
+		return msg + " (it is a JSON field without a filter variable); " + hint
+	}
 	search := fmt.Sprintf(`to search the URL for text write url.contains("%s")`, name)
 	if s := closest(name, names); len(s) > 0 {
 		return msg + fmt.Sprintf("; did you mean %s? (%s)", quoteList(s), search)
@@ -316,6 +319,14 @@ func example(d varDecl) string {
 		return d.Name + " > 0"
 	case "duration":
 		return d.Name + ` > duration("250ms")`
+	case "timestamp":
+		return d.Name + ` > timestamp("2026-01-01T00:00:00Z")`
+	case "bool":
+		return d.Name + " == true"
+	case "list(int)":
+		return "100 in " + d.Name
+	case "list(string)":
+		return `"..." in ` + d.Name
 	case "map(string, string)":
 		return `"authorization" in ` + d.Name
 	}

@@ -12,8 +12,14 @@
 // A bare word without operators (pets, /api/v1?limit=5,
 // api.example.com) is a case-insensitive substring search on the URL, and
 // so is a lone quoted string ("pets dogs"); an empty filter matches
-// everything. Compile errors are *Error values that say where the problem
-// is and what to write instead.
+// everything. A true-or-false variable on its own (tls, partial) is that
+// variable, not a word to search for.
+//
+// The variables carry the names of the JSON output's fields
+// (export/jsonl) with the same meaning, so a line of `-o json` says how
+// to filter for it; jsonOnly lists the few fields without one. Compile
+// errors are *Error values that say where the problem is and what to
+// write instead.
 //
 // Filters run cheapest part first: the top-level conjuncts are grouped
 // into stages by what their variables cost (fields, then header lists,
@@ -71,7 +77,7 @@ func compile(expr string, staged bool) (*Program, error) {
 	if trimmed == "" {
 		return &Program{src: expr, all: true}, nil
 	}
-	if isBareWord(trimmed) {
+	if isBareWord(trimmed) && !isBoolVariable(trimmed) {
 		return &Program{src: expr, needle: strings.ToLower(trimmed), vars: []string{"url"}}, nil
 	}
 	decls := declarations()
@@ -214,6 +220,14 @@ func isBareWord(s string) bool {
 		return false
 	}
 	return !strings.Contains(s, "==") && !strings.Contains(s, "!=")
+}
+
+// isBoolVariable reports whether a word is a true-or-false variable
+// (tls, partial), which is a complete filter on its own rather than a
+// word to search for.
+func isBoolVariable(word string) bool {
+	k, ok := lookup(word)
+	return ok && typeOf(k) == tBool
 }
 
 // String returns the filter as written.

@@ -69,7 +69,7 @@ func apiExchange(t testing.TB) *decode.Exchange {
 
 func grpcExchange() *decode.Exchange {
 	return &decode.Exchange{
-		ID: 8, Proto: "grpc", State: decode.Reset, Error: "stream reset by peer",
+		ID: 8, Proto: "grpc", State: decode.Reset, Error: "stream reset by peer", StreamID: 5,
 		Client: netip.MustParseAddrPort("10.0.0.5:51001"),
 		Server: netip.MustParseAddrPort("10.0.0.10:50051"),
 		Request: &decode.Message{
@@ -100,53 +100,98 @@ func TestVariables(t *testing.T) {
 	g := grpcExchange()
 	pgErr := &decode.Exchange{Proto: "postgres", Request: &decode.Message{Method: "SELECT", Target: "SELECT * FROM pets WHERE id = ?"},
 		Query: &decode.QueryInfo{ReplyError: `ERROR: relation "pets" does not exist`, ErrorCode: "42P01", Rows: -1}}
-	pgRows := &decode.Exchange{Proto: "postgres", Request: &decode.Message{Method: "SELECT", Target: "SELECT 1"}, Query: &decode.QueryInfo{Rows: 3}}
+	pgRows := &decode.Exchange{Proto: "postgres", Request: &decode.Message{Method: "SELECT", Target: "SELECT 1"},
+		Query: &decode.QueryInfo{Rows: 3, Database: "shop", User: "app"}}
+	dns, ws, kafka, fl := dnsExchange(), wsExchange(), kafkaExchange(), fullFlow()
 	cases := []struct {
 		name    string
 		ex      *decode.Exchange
 		yes, no string
+		flow    *decode.Flow // instead of ex, for flow variables
 	}{
-		{"proto", api, `proto == "http/1.1"`, `proto == "h2"`},
-		{"method", api, `method == "POST"`, `method == "GET"`},
-		{"host", api, `host == "api.example.com"`, `host == "example.com"`},
-		{"path", api, `path == "/api/v1/pets"`, `path == "/api/v1/pets?limit=5"`},
-		{"query", api, `query == "limit=5"`, `query == ""`},
-		{"url", api, `url == "https://api.example.com/api/v1/pets?limit=5"`, `url.startsWith("http:")`},
-		{"url h2 scheme", g, `url == "http://greeter:50051/helloworld.Greeter/SayHello"`, `url.startsWith("https")`},
-		{"status", api, `status == 503`, `status < 500`},
-		{"grpc_status none", api, `proto != "grpc"`, `grpc_status == 0 || grpc_status != 0 || grpc_status == -1`},
-		{"grpc_status", g, `grpc_status == 14`, `grpc_status == 0`},
-		{"grpc_service", g, `grpc_service == "helloworld.Greeter"`, `grpc_service == ""`},
-		{"grpc_method", g, `grpc_method == "SayHello"`, `grpc_method == "sayhello"`},
-		{"latency", api, `latency == duration("300ms")`, `latency > duration("300ms")`},
-		{"req_size", api, `req_size == 14`, `req_size > 14`},
-		{"resp_size decoded", api, `resp_size == 44`, `resp_size == ` + strconv.Itoa(len(api.Response.Body))},
-		{"req_headers", api, `req_headers["authorization"] == "Bearer abc.def"`, `"cookie" in req_headers`},
-		{"req_headers join", api, `req_headers["accept"] == "application/json, text/plain"`, `req_headers["accept"] == "text/plain"`},
-		{"req_headers case", api, `"Authorization" in req_headers`, `"Authorisation" in req_headers`},
-		{"req_headers size", api, `size(req_headers) == 4`, `size(req_headers) == 5`},
-		{"req_headers iterate", api, `req_headers.exists(k, k == "content-type")`, `req_headers.exists(k, k == "Content-Type")`},
-		{"resp_headers trailers", api, `resp_headers["x-checksum"] == "ff"`, `resp_headers["x-checksum"] == "00"`},
-		{"req_body", api, `req_body == "{\"name\":\"rex\"}"`, `req_body.contains("error")`},
-		{"resp_body gzip", api, `resp_body.contains("backend unavailable")`, `resp_body.contains("\x1f\x8b")`},
-		{"resp_body parts", g, `resp_body.contains("hello world")`, `resp_body.contains("world\n")`},
-		{"content_type", api, `content_type == "application/json"`, `content_type.contains("charset")`},
-		{"client_ip", api, `client_ip == "10.0.0.5"`, `client_ip == "10.0.0.9"`},
-		{"client_port", api, `client_port == 51000`, `client_port == 8443`},
-		{"server_ip unmapped", api, `server_ip == "10.0.0.9"`, `server_ip.contains("ffff")`},
-		{"server_port", api, `server_port == 8443`, `server_port == 443`},
-		{"sni", api, `sni == "api.example.com"`, `sni == ""`},
-		{"source", api, `source == "capture.pcapng"`, `source == ""`},
-		{"pod", api, `pod == "checkout-7d9"`, `pod == ""`},
-		{"namespace", api, `namespace == "shop"`, `namespace == "default"`},
-		{"state", g, `state == "reset"`, `state == "complete"`},
-		{"error", g, `error.contains("reset")`, `error == ""`},
-		{"direction", &decode.Exchange{Direction: decode.DirOutbound}, `direction == "outbound"`, `direction == "inbound"`},
-		{"leg", &decode.Exchange{Leg: decode.LegApp}, `leg == "app"`, `leg == "network"`},
-		{"reply_error", pgErr, `reply_error.contains("does not exist")`, `reply_error == ""`},
-		{"rows", pgRows, `rows == 3`, `rows == 0`},
-		{"rows unknown", pgErr, `rows == 0`, `rows < 0`},
-		{"path keeps ?", pgErr, `path == "SELECT * FROM pets WHERE id = ?"`, `query != ""`},
+		{"proto", api, `proto == "http/1.1"`, `proto == "h2"`, nil},
+		{"method", api, `method == "POST"`, `method == "GET"`, nil},
+		{"host", api, `host == "api.example.com"`, `host == "example.com"`, nil},
+		{"path", api, `path == "/api/v1/pets"`, `path == "/api/v1/pets?limit=5"`, nil},
+		{"query", api, `query == "limit=5"`, `query == ""`, nil},
+		{"url", api, `url == "https://api.example.com/api/v1/pets?limit=5"`, `url.startsWith("http:")`, nil},
+		{"url h2 scheme", g, `url == "http://greeter:50051/helloworld.Greeter/SayHello"`, `url.startsWith("https")`, nil},
+		{"status", api, `status == 503`, `status < 500`, nil},
+		{"grpc_status none", api, `proto != "grpc"`, `grpc_status == 0 || grpc_status != 0 || grpc_status == -1`, nil},
+		{"grpc_status", g, `grpc_status == 14`, `grpc_status == 0`, nil},
+		{"grpc_service", g, `grpc_service == "helloworld.Greeter"`, `grpc_service == ""`, nil},
+		{"grpc_method", g, `grpc_method == "SayHello"`, `grpc_method == "sayhello"`, nil},
+		{"latency", api, `latency == duration("300ms")`, `latency > duration("300ms")`, nil},
+		{"req_size", api, `req_size == 14`, `req_size > 14`, nil},
+		{"resp_size decoded", api, `resp_size == 44`, `resp_size == ` + strconv.Itoa(len(api.Response.Body)), nil},
+		{"req_headers", api, `req_headers["authorization"] == "Bearer abc.def"`, `"cookie" in req_headers`, nil},
+		{"req_headers join", api, `req_headers["accept"] == "application/json, text/plain"`, `req_headers["accept"] == "text/plain"`, nil},
+		{"req_headers case", api, `"Authorization" in req_headers`, `"Authorisation" in req_headers`, nil},
+		{"req_headers size", api, `size(req_headers) == 4`, `size(req_headers) == 5`, nil},
+		{"req_headers iterate", api, `req_headers.exists(k, k == "content-type")`, `req_headers.exists(k, k == "Content-Type")`, nil},
+		{"resp_headers trailers", api, `resp_headers["x-checksum"] == "ff"`, `resp_headers["x-checksum"] == "00"`, nil},
+		{"req_body", api, `req_body == "{\"name\":\"rex\"}"`, `req_body.contains("error")`, nil},
+		{"resp_body gzip", api, `resp_body.contains("backend unavailable")`, `resp_body.contains("\x1f\x8b")`, nil},
+		{"resp_body parts", g, `resp_body.contains("hello world")`, `resp_body.contains("world\n")`, nil},
+		{"content_type", api, `content_type == "application/json"`, `content_type.contains("charset")`, nil},
+		{"client_ip", api, `client_ip == "10.0.0.5"`, `client_ip == "10.0.0.9"`, nil},
+		{"client_port", api, `client_port == 51000`, `client_port == 8443`, nil},
+		{"server_ip unmapped", api, `server_ip == "10.0.0.9"`, `server_ip.contains("ffff")`, nil},
+		{"server_port", api, `server_port == 8443`, `server_port == 443`, nil},
+		{"sni", api, `sni == "api.example.com"`, `sni == ""`, nil},
+		{"source", api, `source == "capture.pcapng"`, `source == ""`, nil},
+		{"pod", api, `pod == "checkout-7d9"`, `pod == ""`, nil},
+		{"namespace", api, `namespace == "shop"`, `namespace == "default"`, nil},
+		{"state", g, `state == "reset"`, `state == "complete"`, nil},
+		{"error", g, `error.contains("reset")`, `error == ""`, nil},
+		{"direction", &decode.Exchange{Direction: decode.DirOutbound}, `direction == "outbound"`, `direction == "inbound"`, nil},
+		{"leg", &decode.Exchange{Leg: decode.LegApp}, `leg == "app"`, `leg == "network"`, nil},
+		{"reply_error", pgErr, `reply_error.contains("does not exist")`, `reply_error == ""`, nil},
+		{"rows", pgRows, `rows == 3`, `rows == 0`, nil},
+		{"rows unknown", pgErr, `rows == 0`, `rows < 0`, nil},
+		{"path keeps ?", pgErr, `path == "SELECT * FROM pets WHERE id = ?"`, `query != ""`, nil},
+		{"error_code", pgErr, `error_code == "42P01"`, `error_code == ""`, nil},
+		{"flow", api, `flow == 3`, `flow == 7`, nil},
+		{"start", api, `start == timestamp("2024-05-01T12:00:00Z")`, `start > timestamp("2024-05-01T12:00:00Z")`, nil},
+		{"end", api, `end - start == duration("300ms")`, `end < timestamp("2024-05-01T12:00:00Z")`, nil},
+		{"client", api, `client == "10.0.0.5:51000"`, `client == "10.0.0.5"`, nil},
+		{"server keeps mapped form", api, `server == "[::ffff:10.0.0.9]:8443"`, `server == "10.0.0.9:8443"`, nil},
+		{"interim", ws, `101 in interim`, `100 in interim`, nil},
+		{"interim empty", api, `size(interim) == 0`, `101 in interim`, nil},
+		{"req_body_bytes", api, `req_body_bytes == req_size && req_body_bytes == 14`, `req_body_bytes != 14`, nil},
+		{"resp_body_bytes", api, `resp_body_bytes == 44`, `resp_body_bytes == resp_size + 1`, nil},
+		{"ws sizes inflated", ws, `resp_body_bytes == 11 && req_size == 5`, `resp_size == 9`, nil},
+		{"req_content_type", api, `req_content_type == "application/json"`, `req_content_type == ""`, nil},
+		{"resp_content_type", api, `resp_content_type == content_type`, `resp_content_type == ""`, nil},
+		{"stream", g, `stream == 5`, `stream == 0`, nil},
+		{"tls", api, `tls && tls == true`, `!tls`, nil},
+		{"tls off", g, `!tls`, `tls`, nil},
+		{"grpc_message", g, `grpc_message == "unavailable"`, `grpc_message == ""`, nil},
+		{"req_messages", g, `req_messages == 1 && resp_messages == 1`, `req_messages == 0`, nil},
+		{"resp_messages ws", ws, `resp_messages == 1 && req_messages == 2`, `resp_messages == 3`, nil},
+		{"dns_name", dns, `dns_name == "shop.example.com" && host == dns_name`, `dns_name == ""`, nil},
+		{"dns_type", dns, `dns_type == "A"`, `dns_type == "AAAA"`, nil},
+		{"dns_rcode", dns, `dns_rcode == "NOERROR"`, `dns_rcode == "NXDOMAIN"`, nil},
+		{"dns_answers", dns, `"10.0.0.7" in dns_answers && size(dns_answers) == 2`, `"10.0.0.9" in dns_answers`, nil},
+		{"dns_answers none", api, `size(dns_answers) == 0`, `"10.0.0.7" in dns_answers`, nil},
+		{"database", kafka, `database == "" && db_user == "" && client_id == "checkout"`, `client_id == ""`, nil},
+		{"db_user", pgRows, `db_user == "app" && database == "shop"`, `db_user == ""`, nil},
+		{"client_id", kafka, `client_id.startsWith("check")`, `client_id == "other"`, nil},
+		{"batches", kafka, `batches == 2 && record_bytes == 300`, `batches == 0`, nil},
+		{"record_bytes", kafka, `record_bytes > 299`, `record_bytes == 0`, nil},
+		{"linked", &decode.Exchange{Linked: 12}, `linked == 12`, `linked == 0`, nil},
+		{"transport", nil, `transport == "tcp"`, `transport == "udp"`, fl},
+		{"orig_dst", nil, `orig_dst == "10.96.0.10:80"`, `orig_dst == ""`, fl},
+		{"packets", nil, `packets == 30`, `packets == 10`, fl},
+		{"bytes_c2s", nil, `bytes_c2s == 1000 && bytes_s2c == 5000`, `bytes_c2s == 0`, fl},
+		{"bytes_s2c", nil, `bytes_s2c > bytes_c2s`, `bytes_s2c == 0`, fl},
+		{"partial", nil, `partial`, `!partial`, fl},
+		{"tunnel", nil, `tunnel == "vxlan"`, `tunnel == ""`, fl},
+		{"tunnel_id", nil, `tunnel_id == 42`, `tunnel_id == 0`, fl},
+		{"tunnel_client_node", nil, `tunnel_client_node == "192.168.1.10"`, `tunnel_client_node == ""`, fl},
+		{"tunnel_server_node", nil, `tunnel_server_node == "192.168.1.11"`, `tunnel_server_node == ""`, fl},
+		{"flow on a flow", nil, `flow == 12 && linked == 13`, `flow == 0`, fl},
+		{"flow times", nil, `start < end && end - start == duration("2s")`, `start > end`, fl},
 	}
 	declared := map[string]bool{}
 	for _, v := range Variables() {
@@ -154,11 +199,27 @@ func TestVariables(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if !mustCompile(t, c.yes).Match(c.ex) {
-				t.Errorf("%s: want match", c.yes)
+			var v values = &exchangeVars{e: c.ex}
+			if c.flow != nil {
+				v = &flowVars{f: c.flow}
 			}
-			if mustCompile(t, c.no).Match(c.ex) {
-				t.Errorf("%s: want no match", c.no)
+			// Both evaluators: the native one where the filter compiles
+			// to Go, and CEL.
+			for _, cel := range []bool{false, true} {
+				run := mustCompile(t, c.yes).run
+				if cel {
+					run = func(v values) bool { return mustCompile(t, c.yes).eval(v) }
+				}
+				if !run(v) {
+					t.Errorf("%s (CEL %v): want match", c.yes, cel)
+				}
+				run = mustCompile(t, c.no).run
+				if cel {
+					run = func(v values) bool { return mustCompile(t, c.no).eval(v) }
+				}
+				if run(v) {
+					t.Errorf("%s (CEL %v): want no match", c.no, cel)
+				}
 			}
 		})
 		for _, v := range mustCompile(t, c.yes).Vars() {
@@ -241,12 +302,20 @@ func TestEmptyAndNil(t *testing.T) {
 	// panicking.
 	for _, v := range Variables() {
 		expr := v.Name + ` == ` + zeroLiteral(v.Type)
-		if v.Name == "grpc_status" {
+		if v.Name == "grpc_status" || v.Type == "timestamp" {
 			// Absent: no comparison holds, and none may panic.
-			for _, e := range []string{"grpc_status == -1", "grpc_status != 0", "!(grpc_status == 0)"} {
+			lit := "0"
+			if v.Type == "timestamp" {
+				lit = `timestamp("2024-01-01T00:00:00Z")`
+			}
+			for _, op := range []string{"%s == -1", "%s != %s", "!(%s == %s)", "%s < %s", "!(%s >= %s)"} {
+				e := strings.ReplaceAll(strings.Replace(op, "%s", v.Name, 1), "%s", lit)
+				if v.Type == "timestamp" && strings.Contains(e, "-1") {
+					continue
+				}
 				p := mustCompile(t, e)
 				if p.Match(&decode.Exchange{}) || p.MatchFlow(&decode.Flow{}) {
-					t.Errorf("%s matched without a gRPC status", e)
+					t.Errorf("%s matched without a value", e)
 				}
 			}
 			continue
@@ -265,6 +334,10 @@ func zeroLiteral(typ string) string {
 	switch typ {
 	case "int":
 		return "0"
+	case "bool":
+		return "false"
+	case "list(string)", "list(int)":
+		return "[]"
 	case "duration":
 		return `duration("0s")`
 	case "map(string, string)":

@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,12 @@ func nativeUnder(e celast.Expr, negated bool) node {
 		if b, ok := e.AsLiteral().(types.Bool); ok {
 			r := bool(b)
 			return func(values) bool { return r }
+		}
+		return nil
+	case celast.IdentKind:
+		// A bool variable on its own: `tls`, `!partial`.
+		if k, ok := variable(e); ok && typeOf(k) == tBool {
+			return func(v values) bool { return v.flag(k) }
 		}
 		return nil
 	case celast.CallKind:
@@ -69,7 +76,7 @@ func nativeUnder(e celast.Expr, negated bool) node {
 		if len(args) != 2 {
 			return nil
 		}
-		if negated && (mentions(args[0], vGRPCStatus) || mentions(args[1], vGRPCStatus)) {
+		if negated && (mayBeAbsent(args[0]) || mayBeAbsent(args[1])) {
 			return nil
 		}
 		if n := compare(fn, args[0], args[1]); n != nil {
@@ -85,15 +92,39 @@ func nativeUnder(e celast.Expr, negated bool) node {
 		if len(args) != 2 {
 			return nil
 		}
-		name, ok := stringLiteral(args[0])
-		k, isVar := variable(args[1])
-		if !ok || !isVar || typeOf(k) != tHeaders {
+		return member(args[0], args[1])
+	}
+	return nil
+}
+
+// member compiles `literal in variable` for header maps and lists.
+func member(elem, coll celast.Expr) node {
+	k, ok := variable(coll)
+	if !ok {
+		return nil
+	}
+	switch typeOf(k) {
+	case tHeaders, tStrList:
+		name, ok := stringLiteral(elem)
+		if !ok {
 			return nil
+		}
+		if typeOf(k) == tStrList {
+			return func(v values) bool { return slices.Contains(v.strs(k), name) }
 		}
 		return func(v values) bool {
 			_, found := v.hdr(k).value(name)
 			return found
 		}
+	case tIntList:
+		if elem.Kind() != celast.LiteralKind {
+			return nil
+		}
+		n, ok := elem.AsLiteral().(types.Int)
+		if !ok {
+			return nil
+		}
+		return func(v values) bool { return slices.Contains(v.ints(k), int64(n)) }
 	}
 	return nil
 }
@@ -113,10 +144,11 @@ func flip(fn string) string {
 	return fn
 }
 
-// mentions reports whether e is a reference to the variable k.
-func mentions(e celast.Expr, k varKind) bool {
-	got, ok := variable(e)
-	return ok && got == k
+// mayBeAbsent reports whether e is a reference to a variable that can
+// be absent (see absentable).
+func mayBeAbsent(e celast.Expr) bool {
+	k, ok := variable(e)
+	return ok && absentable(k)
 }
 
 // variable returns the kind of a declared variable reference.
@@ -207,14 +239,7 @@ func compare(fn string, lhs, rhs celast.Expr) node {
 			return func(v values) bool { return ordered(fn, cmp(float64(v.num(k)), f)) }
 		}
 	case tDuration:
-		if rhs.Kind() != celast.CallKind {
-			return nil
-		}
-		c := rhs.AsCall()
-		if c.FunctionName() != "duration" || c.IsMemberFunction() || len(c.Args()) != 1 {
-			return nil
-		}
-		s, ok := stringLiteral(c.Args()[0])
+		s, ok := literalCall(rhs, "duration")
 		if !ok {
 			return nil
 		}
@@ -223,8 +248,51 @@ func compare(fn string, lhs, rhs celast.Expr) node {
 			return nil
 		}
 		return func(v values) bool { return ordered(fn, cmp(v.dur(k), d)) }
+	case tBool:
+		if rhs.Kind() != celast.LiteralKind {
+			return nil
+		}
+		lit, ok := rhs.AsLiteral().(types.Bool)
+		if !ok {
+			return nil
+		}
+		b := boolInt(bool(lit))
+		return func(v values) bool { return ordered(fn, cmp(boolInt(v.flag(k)), b)) }
+	case tTime:
+		s, ok := literalCall(rhs, "timestamp")
+		if !ok {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil
+		}
+		return func(v values) bool {
+			x := v.when(k)
+			return !x.IsZero() && ordered(fn, x.Compare(t))
+		}
 	}
 	return nil
+}
+
+// boolInt orders false before true, as CEL does.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// literalCall returns the string argument of `fn("literal")`.
+func literalCall(e celast.Expr, fn string) (string, bool) {
+	if e.Kind() != celast.CallKind {
+		return "", false
+	}
+	c := e.AsCall()
+	if c.FunctionName() != fn || c.IsMemberFunction() || len(c.Args()) != 1 {
+		return "", false
+	}
+	return stringLiteral(c.Args()[0])
 }
 
 // stringTest compiles `variable.fn("literal")`.

@@ -24,6 +24,12 @@ func TestNativeCoversExamples(t *testing.T) {
 		`host.matches("^api\\.")`,
 		`500 <= status && !(method == "GET") || false`,
 		`status < 404.0 || req_size > 10u`,
+		`tls`,
+		`!partial && tls == true`,
+		`start > timestamp("2026-01-01T00:00:00Z")`,
+		`"1.2.3.4" in dns_answers`,
+		`100 in interim`,
+		`dns_name == "shop.example.com" && bytes_c2s > 1000`,
 	} {
 		if !mustCompile(t, expr).isNative() {
 			t.Errorf("%q does not compile natively", expr)
@@ -35,6 +41,8 @@ func TestNativeCoversExamples(t *testing.T) {
 		`host.lowerAscii() == "a"`,
 		`status in [500, 503]`,
 		`method == path`,
+		`!(start > timestamp("2026-01-01T00:00:00Z"))`,
+		`dns_answers == ["1.2.3.4"]`,
 	} {
 		if mustCompile(t, expr).isNative() {
 			t.Errorf("%q compiled natively, want CEL", expr)
@@ -55,6 +63,12 @@ func fixtures(t *testing.T) []values {
 		&exchangeVars{e: &decode.Exchange{}},
 		&flowVars{f: &decode.Flow{Proto: "h2", SNI: "api.example.com", Server: netip.MustParseAddrPort("10.0.0.9:443")}},
 		&flowVars{f: &decode.Flow{}},
+		&exchangeVars{e: dnsExchange()},
+		&exchangeVars{e: wsExchange()},
+		&exchangeVars{e: kafkaExchange()},
+		&exchangeVars{e: meshExchange(t)},
+		&flowVars{f: fullFlow()},
+		&flowVars{f: greFlow()},
 	}
 }
 
@@ -71,14 +85,31 @@ func randomExpr(r *rand.Rand, depth int) string {
 	cmps := []string{"==", "!=", "<", "<=", ">", ">="}
 	op := cmps[r.IntN(len(cmps))]
 	strVars := []string{"proto", "method", "host", "path", "query", "url", "grpc_service", "grpc_method", "req_body",
-		"resp_body", "content_type", "client_ip", "server_ip", "sni", "source", "pod", "namespace", "state", "error"}
+		"resp_body", "content_type", "client_ip", "server_ip", "sni", "source", "pod", "namespace", "state", "error",
+		"dns_name", "dns_rcode", "grpc_message", "client", "transport", "tunnel", "orig_dst", "client_id", "req_content_type"}
 	strLits := []string{`""`, `"POST"`, `"GET"`, `"api.example.com"`, `"/api/v1/pets"`, `"grpc"`, `"h2"`, `"reset"`, `"shop"`, `"a"`, `"zzz"`}
-	numVars := []string{"status", "grpc_status", "req_size", "resp_size", "client_port", "server_port"}
+	numVars := []string{"status", "grpc_status", "req_size", "resp_size", "client_port", "server_port",
+		"flow", "stream", "linked", "req_messages", "resp_messages", "packets", "bytes_c2s", "tunnel_id", "batches", "resp_body_bytes"}
 	numLits := []string{"0", "-1", "14", "200", "500", "503", "8443", "44"}
 	if op != "==" && op != "!=" {
 		numLits = append(numLits, "499.5", "503.0", "0u", "9223372036854775808u")
 	}
-	switch r.IntN(6) {
+	switch r.IntN(9) {
+	case 6:
+		v := []string{"tls", "partial"}[r.IntN(2)]
+		if r.IntN(2) == 0 {
+			return v
+		}
+		return fmt.Sprintf("%s %s %s", v, op, []string{"true", "false"}[r.IntN(2)])
+	case 7:
+		ts := []string{"2024-05-01T12:00:00Z", "2024-05-01T12:00:00.3Z", "2024-05-01T12:00:02Z", "2020-01-01T00:00:00Z"}
+		v := []string{"start", "end"}[r.IntN(2)]
+		return fmt.Sprintf(`%s %s timestamp("%s")`, v, op, ts[r.IntN(len(ts))])
+	case 8:
+		if r.IntN(2) == 0 {
+			return fmt.Sprintf("%s in interim", []string{"100", "101", "200"}[r.IntN(3)])
+		}
+		return fmt.Sprintf("%s in dns_answers", []string{`"10.0.0.7"`, `"10.0.0.9"`, `""`}[r.IntN(3)])
 	case 0:
 		v, l := strVars[r.IntN(len(strVars))], strLits[r.IntN(len(strLits))]
 		if r.IntN(2) == 0 {
@@ -120,9 +151,9 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 		expr := randomExpr(r, 3)
 		p := mustCompile(t, expr)
 		if !p.isNative() {
-			// grpc_status is partial (absent without a gRPC status):
-			// under a negation, or against a fraction, CEL runs.
-			if !strings.Contains(expr, "grpc_status") {
+			// grpc_status and the times are partial (absent without a
+			// value): under a negation, or against a fraction, CEL runs.
+			if !strings.Contains(expr, "grpc_status") && !strings.Contains(expr, "timestamp(") {
 				t.Errorf("%q: not native", expr)
 			}
 			continue

@@ -23,8 +23,8 @@ const (
 	// costCheap variables are fields a summary keeps (content_type
 	// included: summaries keep the Content-Type header for it).
 	costCheap cost = iota
-	// costHeaders variables scan header and trailer lists, which a
-	// summary does not have.
+	// costHeaders variables scan header and trailer lists or count
+	// framed parts, which a summary does not have.
 	costHeaders
 	// costBody variables decode bodies or join parts: the dominant cost
 	// even in memory, and a disk read for a summary.
@@ -36,7 +36,7 @@ const (
 // TestSummaryKeepsCheapVariables holds the table to that.
 func varCost(k varKind) cost {
 	switch k {
-	case vReqHeaders, vRespHeaders:
+	case vReqHeaders, vRespHeaders, vReqMessages, vRespMessages:
 		return costHeaders
 	case vReqBody, vRespBody:
 		return costBody

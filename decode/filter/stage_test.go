@@ -17,6 +17,9 @@ import (
 func summarize(e *decode.Exchange) *decode.Exchange {
 	s := *e
 	s.Request, s.Response, s.Interim = slim(e.Request), slim(e.Response), nil
+	for _, m := range e.Interim {
+		s.Interim = append(s.Interim, slim(m)) // decode/store keeps their statuses
+	}
 	return &s
 }
 
@@ -292,6 +295,8 @@ func TestPrefilterShape(t *testing.T) {
 // missing a costly variable nor calling a cheap one costly.
 func TestSummaryKeepsCheapVariables(t *testing.T) {
 	exs, _ := subjects(t, 60)
+	// and the JSON schema's representatives, which set the newer fields
+	exs = append(exs, meshExchange(t), dnsExchange(), wsExchange(), kafkaExchange(), pgExchange(), filledExchange())
 	for _, d := range declarations() {
 		differs := false
 		for i, e := range exs {
@@ -304,6 +309,14 @@ func TestSummaryKeepsCheapVariables(t *testing.T) {
 				x, y = a.dur(d.kind).String(), b.dur(d.kind).String()
 			case tHeaders:
 				x, y = fmt.Sprint(a.hdr(d.kind).materialize()), fmt.Sprint(b.hdr(d.kind).materialize())
+			case tBool:
+				x, y = fmt.Sprint(a.flag(d.kind)), fmt.Sprint(b.flag(d.kind))
+			case tTime:
+				x, y = a.when(d.kind).String(), b.when(d.kind).String()
+			case tStrList:
+				x, y = fmt.Sprint(a.strs(d.kind)), fmt.Sprint(b.strs(d.kind))
+			case tIntList:
+				x, y = fmt.Sprint(a.ints(d.kind)), fmt.Sprint(b.ints(d.kind))
 			default:
 				x, y = a.str(d.kind), b.str(d.kind)
 			}

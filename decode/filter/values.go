@@ -81,6 +81,78 @@ func lookup(name string) (varKind, bool) {
 		return vReplyError, true
 	case "rows":
 		return vRows, true
+	case "flow":
+		return vFlow, true
+	case "start":
+		return vStart, true
+	case "end":
+		return vEnd, true
+	case "client":
+		return vClient, true
+	case "server":
+		return vServer, true
+	case "interim":
+		return vInterim, true
+	case "req_body_bytes":
+		return vReqBodyBytes, true
+	case "resp_body_bytes":
+		return vRespBodyBytes, true
+	case "req_content_type":
+		return vReqContentType, true
+	case "resp_content_type":
+		return vRespContentType, true
+	case "stream":
+		return vStream, true
+	case "tls":
+		return vTLS, true
+	case "grpc_message":
+		return vGRPCMessage, true
+	case "req_messages":
+		return vReqMessages, true
+	case "resp_messages":
+		return vRespMessages, true
+	case "dns_name":
+		return vDNSName, true
+	case "dns_type":
+		return vDNSType, true
+	case "dns_rcode":
+		return vDNSRcode, true
+	case "dns_answers":
+		return vDNSAnswers, true
+	case "error_code":
+		return vErrorCode, true
+	case "database":
+		return vDatabase, true
+	case "db_user":
+		return vDBUser, true
+	case "client_id":
+		return vClientID, true
+	case "batches":
+		return vBatches, true
+	case "record_bytes":
+		return vRecordBytes, true
+	case "linked":
+		return vLinked, true
+	case "transport":
+		return vTransport, true
+	case "orig_dst":
+		return vOrigDst, true
+	case "packets":
+		return vPackets, true
+	case "bytes_c2s":
+		return vBytesC2S, true
+	case "bytes_s2c":
+		return vBytesS2C, true
+	case "partial":
+		return vPartial, true
+	case "tunnel":
+		return vTunnel, true
+	case "tunnel_id":
+		return vTunnelID, true
+	case "tunnel_client_node":
+		return vTunnelClientNode, true
+	case "tunnel_server_node":
+		return vTunnelServerNode, true
 	}
 	return 0, false
 }
@@ -158,21 +230,23 @@ func addrIP(a netip.AddrPort) string {
 	return a.Addr().Unmap().String()
 }
 
-// bodySize is a message's body size after removing content codings. The
-// transferred size stands in when nothing had to be decoded or decoding
-// failed.
+// bodySize is a message's body size after removing content codings, by
+// the rule of the JSON's req_body_bytes: the decoded size when the
+// decoder recorded one (gzip inflated, WebSocket frames unmasked and
+// inflated), else the transferred size (decoding failed, or a message
+// built without DecodedSize). The transferred size is the larger of
+// BodySize and the kept body, so a summary, which has no body, reads the
+// same.
 func bodySize(m *decode.Message) int64 {
 	if m == nil {
 		return 0
 	}
-	transferred := m.BodySize
-	if transferred < int64(len(m.Body)) {
-		transferred = int64(len(m.Body))
+	transferred := max(m.BodySize, int64(len(m.Body)))
+	n := m.DecodedSize
+	if n < 0 || n == 0 && transferred > 0 && len(m.ContentEncoding) == 0 {
+		return transferred
 	}
-	if body.NeedsDecoding(m.ContentEncoding) && m.DecodedSize > 0 {
-		return m.DecodedSize
-	}
-	return transferred
+	return n
 }
 
 // bodyText is a message's content as text for req_body/resp_body: framed
@@ -260,4 +334,86 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// addrPort renders an endpoint as the JSON does ("ip:port", IPv6 in
+// brackets), "" when unknown.
+func addrPort(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// dnsField is dns_name, dns_type or dns_rcode of d, "" without DNS.
+func dnsField(d *decode.DNSInfo, k varKind) string {
+	if d == nil {
+		return ""
+	}
+	switch k {
+	case vDNSName:
+		return d.Name
+	case vDNSType:
+		return d.Type
+	}
+	return d.Rcode
+}
+
+// queryField is a string fact of a database or queue exchange, "" for
+// other protocols.
+func queryField(q *decode.QueryInfo, k varKind) string {
+	if q == nil {
+		return ""
+	}
+	switch k {
+	case vErrorCode:
+		return q.ErrorCode
+	case vDatabase:
+		return q.Database
+	case vDBUser:
+		return q.User
+	}
+	return q.ClientID
+}
+
+// tunnelField is tunnel, tunnel_client_node or tunnel_server_node of a
+// flow, "" when it was not tunnelled.
+func tunnelField(t *decode.Tunnel, k varKind) string {
+	if t == nil {
+		return ""
+	}
+	a := t.ServerNode
+	switch k {
+	case vTunnel:
+		return t.Kind
+	case vTunnelClientNode:
+		a = t.ClientNode
+	}
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// messageCounts counts the framed messages of a gRPC call or the frames
+// of a WebSocket connection by direction. WebSocket keeps the frames of
+// both directions in Response.Parts, marked FromClient; other protocols'
+// parts (DNS record lines) are not messages and count 0.
+func messageCounts(e *decode.Exchange) (client, server int64) {
+	if e.GRPC == nil && e.Proto != "ws" {
+		return 0, 0
+	}
+	if e.Request != nil {
+		client = int64(len(e.Request.Parts))
+	}
+	if e.Response != nil {
+		for _, p := range e.Response.Parts {
+			if p.FromClient {
+				client++
+			} else {
+				server++
+			}
+		}
+	}
+	return client, server
 }
