@@ -250,6 +250,19 @@ func detectReply(p []byte) decode.Verdict {
 	return decode.No
 }
 
+// isInline reports first bytes that can only be an inline command (not
+// RESP framing).
+func isInline(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	switch p[0] {
+	case '*', '+', '-', ':', '$', '%', '~', '>', '_', '#', ',', '(':
+		return false
+	}
+	return true
+}
+
 // detectInline accepts a line whose first word is a known command and
 // which is not an HTTP request line.
 func detectInline(p []byte) decode.Verdict {

@@ -58,9 +58,23 @@ var _ decode.Parser = (*Parser)(nil)
 // Name implements decode.Parser.
 func (*Parser) Name() string { return Name }
 
-// Detect implements decode.Parser; ports are not consulted.
-func (*Parser) Detect(_ *decode.Flow, _ decode.Direction, first []byte) decode.Verdict {
-	return detect(first)
+// Detect implements decode.Parser; ports are not consulted. An inline
+// command is only taken when its peer has not spoken first: a Redis
+// server never does, while text protocols whose clients send words Redis
+// also knows (POP3 AUTH, FTP TYPE and QUIT) start with the server's
+// greeting.
+func (*Parser) Detect(f *decode.Flow, dir decode.Direction, first []byte) decode.Verdict {
+	v := detect(first)
+	if v != decode.No && f != nil && !f.Partial && isInline(first) {
+		peer := f.BytesS2C
+		if dir == decode.ServerToClient {
+			peer = f.BytesC2S
+		}
+		if peer > 0 {
+			return decode.No
+		}
+	}
+	return v
 }
 
 // New implements decode.Parser.

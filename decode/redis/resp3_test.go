@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tapview/tapview/decode"
 )
 
 // serverReplies parses every reply of the recording's RESP3 connections
@@ -136,5 +138,21 @@ func TestDetect(t *testing.T) {
 		if got := names[int(detect([]byte(c.in)))]; got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDetectInlineAfterGreeting refuses an inline command word when the
+// peer spoke first (a POP3 client's AUTH after the server's +OK).
+func TestDetectInlineAfterGreeting(t *testing.T) {
+	p := New()
+	f := &decode.Flow{Transport: "tcp", BytesS2C: 24}
+	if v := p.Detect(f, decode.ClientToServer, []byte("AUTH PLAIN\r\n")); v != decode.No {
+		t.Errorf("POP3 AUTH after a greeting: %v", v)
+	}
+	if v := p.Detect(&decode.Flow{Transport: "tcp"}, decode.ClientToServer, []byte("AUTH secret\r\n")); v != decode.Yes {
+		t.Errorf("inline AUTH first: %v", v)
+	}
+	if v := p.Detect(f, decode.ClientToServer, []byte("*1\r\n$4\r\nPING\r\n")); v != decode.Yes {
+		t.Errorf("RESP command after server bytes: %v", v)
 	}
 }
