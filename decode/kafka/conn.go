@@ -43,7 +43,14 @@ type handler struct {
 
 func newHandler(c decode.Conn, reg *Registry) *handler {
 	lim := c.Limits().WithDefaults()
-	return &handler{c: c, reg: reg, keep: max(lim.MaxBody, minKeep), pending: map[int32]*pending{}, noted: map[string]bool{}}
+	h := &handler{c: c, reg: reg, keep: max(lim.MaxBody, minKeep), pending: map[int32]*pending{}, noted: map[string]bool{}}
+	if f := c.Flow(); f != nil && f.Partial {
+		// Joined mid-stream: either side may start inside a message, so
+		// both wait for a segment that starts one (a request, or a
+		// response to a request seen).
+		h.sides[0].lost, h.sides[1].lost = true, true
+	}
+	return h
 }
 
 // note records a problem once per kind.

@@ -307,3 +307,20 @@ func TestMidStreamJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialFlowWaitsForMessageStarts: on a connection joined
+// mid-stream, a response tail and a request tail are skipped rather than
+// read as frames, and the next request and its response pair.
+func TestPartialFlowWaitsForMessageStarts(t *testing.T) {
+	c := newFakeConn(t)
+	c.flow.Partial = true
+	h := New().New(c)
+	feed(h, 1, []byte{0, 0, 0x10, 0, 1, 2, 3}) // the end of a response: its bytes look like a 1 MB frame
+	feed(h, 0, req(keyMetadata, 1, 41, "c", cat(i32(-1))))
+	feed(h, 1, resp(keyMetadata, 1, 41, cat(i32(0), i32(-1), i32(0))))
+	h.End(decode.FlowClosed, t0)
+	xs := c.exchanges()
+	if len(xs) != 1 || xs[0].State != decode.Complete || xs[0].Response.HeaderValue("Correlation-Id") != "41" {
+		t.Fatalf("exchanges %+v", xs)
+	}
+}
