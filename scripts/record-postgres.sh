@@ -5,7 +5,8 @@
 # auth over TCP) and real clients, captured with tcpdump on lo:
 #
 #   - psql with sslmode=require (SSLRequest answered 'S', then TLS);
-#     then the server turns SSL off;
+#     scripts/pgclient over TLS with its key log (tls.keys), so the
+#     TLS connection can be decrypted; then the server turns SSL off;
 #   - psql as a SCRAM-SHA-256 user (sslmode=prefer: SSLRequest answered
 #     'N' first): CREATE, INSERT, a multi-row SELECT, UPDATE/DELETE, an
 #     error (missing table), a notice, a transaction with a failed
@@ -22,7 +23,8 @@
 # in each line's prefix) and psql's echoed output.
 #
 #   scripts/record-postgres.sh OUTDIR    write OUTDIR/postgres.pcap,
-#                                        server.log, client.txt, secrets.txt
+#                                        server.log, client.txt, secrets.txt,
+#                                        tls.keys
 #   scripts/record-postgres.sh --record  ... into testdata/postgres
 #
 # Needs root (tcpdump on lo, running the server as nobody), PostgreSQL 15
@@ -127,6 +129,8 @@ pq() { # pq USER PASSWORD DB APP [SSLMODE] -- psql args...
 # reload), so the SSLRequests of the later psql runs (sslmode=prefer) are
 # answered 'N' and they go on in plaintext.
 pq appuser "$APPPASS" appdb psql-tls require -- -c "SELECT 'over tls' AS t"
+echo "### pgclient-tls" >>"$work/client.txt"
+"$work/pgclient" -tls "$work/tls.keys" "postgres://appuser:$APPPASS@127.0.0.1:$PORT/appdb?sslmode=require" >>"$work/client.txt" 2>&1
 psql -X -q -h "$work/run" -p "$PORT" -U postgres -d postgres -c 'ALTER SYSTEM SET ssl = off' -c 'SELECT pg_reload_conf()' >/dev/null
 sleep 0.5
 
@@ -184,7 +188,7 @@ kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true
 sleep 0.3
 tail -n +"$start_line" "$work/server.log" | grep -v 'checkpoint\|database system' >"$out/server.log" || true
-cp "$work/postgres.pcap" "$work/client.txt" "$out/"
+cp "$work/postgres.pcap" "$work/client.txt" "$work/tls.keys" "$out/"
 sed -i "s/port=$PORT/port=PORT/g; s/:$PORT\//:PORT\//g" "$out/client.txt"
 printf '%s\n' "$SUPERPASS" "$APPPASS" "$MD5PASS" "$SQLPASS" "$SQLPASS2" >"$out/secrets.txt"
 echo "$PORT" >"$out/port.txt"

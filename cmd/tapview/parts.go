@@ -25,7 +25,8 @@ import (
 
 // streamParsers lists the TCP protocols offered every connection, in the
 // order they are asked; detection is by content, never by port. TLS hands
-// decrypted bytes to its own HTTP/1 and HTTP/2 parsers; WebSocket is only
+// decrypted bytes to its own HTTP/1, HTTP/2 and PostgreSQL parsers (a
+// PostgreSQL connection switches to TLS after SSLRequest); WebSocket is only
 // reached through an HTTP/1 upgrade.
 //
 // HTTP/1 takes decoded body sizes of gzip bodies from the gzip trailer
@@ -36,7 +37,7 @@ func streamParsers(keys *keylog.KeyLog) []decode.Parser {
 	return []decode.Parser{
 		h1,
 		http2.New(),
-		tls.New(keys, h1, http2.New()),
+		tls.New(keys, h1, http2.New(), postgres.New()),
 		mysql.New(),
 		redis.New(),
 		kafka.New(),

@@ -15,34 +15,41 @@ import (
 // 15 with SCRAM and md5 users, driven by psql and a pgx client.
 var pgDir = filepath.Join("..", "..", "testdata", "postgres")
 
-// pgWireSecrets returns what the recording's clients and server sent as
-// secrets, as tshark's pgsql dissector reads them from the capture: the
-// md5 PasswordMessage and every SASL/SCRAM payload; and the planted SQL
-// password literals (secrets.txt lines 4 and 5).
-func pgWireSecrets(t *testing.T, capture string) [][]byte {
+// pgWireSecrets reads a capture with tshark's pgsql dissector and
+// returns its TCP payloads, one after the other, and what its clients
+// and server sent as secrets: the md5 PasswordMessage and every
+// SASL/SCRAM payload; plus the planted SQL password literals
+// (secrets.txt lines 4 and 5). One tshark run does both, for CI time.
+func pgWireSecrets(t *testing.T, capture string) (payloads []byte, secrets [][]byte) {
 	t.Helper()
 	port, err := os.ReadFile(filepath.Join(pgDir, "port.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("tshark", "-n", "-r", capture, "-d", "tcp.port=="+strings.TrimSpace(string(port))+",pgsql",
-		"-T", "fields", "-e", "pgsql.password", "-e", "pgsql.auth.sasl.data").Output()
+		"-T", "fields", "-e", "tcp.payload", "-e", "pgsql.password", "-e", "pgsql.auth.sasl.data").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
-	var secrets [][]byte
+	unhex := func(h string) []byte {
+		b, err := hex.DecodeString(strings.ReplaceAll(h, ":", ""))
+		if err != nil {
+			t.Fatalf("tshark hex %q: %v", h[:min(len(h), 40)], err)
+		}
+		return b
+	}
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Split(l, "\t")
-		if len(f) == 2 && f[0] != "" {
-			secrets = append(secrets, []byte(f[0]))
+		if len(f) != 3 {
+			continue
 		}
-		if len(f) == 2 && f[1] != "" {
-			for _, h := range strings.Split(f[1], ",") {
-				b, err := hex.DecodeString(h)
-				if err != nil {
-					t.Fatalf("sasl data %q: %v", h, err)
-				}
-				secrets = append(secrets, b)
+		payloads = append(payloads, unhex(f[0])...)
+		if f[1] != "" {
+			secrets = append(secrets, []byte(f[1]))
+		}
+		for _, h := range strings.Split(f[2], ",") {
+			if h != "" {
+				secrets = append(secrets, unhex(h))
 			}
 		}
 	}
@@ -57,7 +64,7 @@ func pgWireSecrets(t *testing.T, capture string) [][]byte {
 	for _, s := range lines[3:] {
 		secrets = append(secrets, []byte(s))
 	}
-	return secrets
+	return payloads, secrets
 }
 
 // TestPostgresExportMasksSecrets exports the PostgreSQL recording to
@@ -69,15 +76,17 @@ func TestPostgresExportMasksSecrets(t *testing.T) {
 		t.Skip("tshark is not installed (scripts/test-deps.sh installs it)")
 	}
 	capture := filepath.Join(pgDir, "postgres.pcap")
-	secrets := pgWireSecrets(t, capture)
-	if len(secrets) < 15 {
-		t.Fatalf("only %d secrets found in the capture", len(secrets))
-	}
 	dir := t.TempDir()
 	masked, unmasked := filepath.Join(dir, "masked.pcapng"), filepath.Join(dir, "unmasked.pcapng")
 	mustExport(t, capture, "-w", masked)
 	mustExport(t, capture, "-w", unmasked, "--no-mask")
-	mt, ut := tsharkPayloads(t, masked), tsharkPayloads(t, unmasked)
+	// The secrets as tshark finds them in the unmasked export (the
+	// capture's own bytes).
+	ut, secrets := pgWireSecrets(t, unmasked)
+	if len(secrets) < 15 {
+		t.Fatalf("only %d secrets found in the capture", len(secrets))
+	}
+	mt := tsharkPayloads(t, masked)
 	mb, err := os.ReadFile(masked)
 	if err != nil {
 		t.Fatal(err)
@@ -150,5 +159,43 @@ func TestPostgresOpenJSON(t *testing.T) {
 	}
 	if n < 50 {
 		t.Errorf("%d exchanges", n)
+	}
+}
+
+// TestPostgresTLSWithKeys decodes the connection that ran over TLS
+// (SSLRequest answered 'S') with the client's key log: the statement
+// inside is decoded like a plaintext one, marked TLS.
+func TestPostgresTLSWithKeys(t *testing.T) {
+	keys := filepath.Join(pgDir, "tls.keys")
+	out, stderr, err := runTapview(t, nil, "open", "--keylog", keys, "-o", "json", filepath.Join(pgDir, "postgres.pcap"))
+	if err != nil {
+		t.Fatalf("tapview open: %v\n%s", err, stderr)
+	}
+	type ex struct {
+		Type, Proto, Method, Path string
+		TLS                       bool
+		Rows                      *int64
+		User                      string `json:"db_user"`
+	}
+	found := false
+	for _, l := range bytes.Split(out, []byte("\n")) {
+		var e ex
+		if len(l) == 0 || json.Unmarshal(l, &e) != nil || e.Type != "exchange" {
+			continue
+		}
+		if e.Method == "EXECUTE" && e.Path == "SELECT 'decrypted ' || $1::text" {
+			found = e.TLS && e.Proto == "postgres" && e.Rows != nil && *e.Rows == 1 && e.User == "appuser"
+		}
+	}
+	if !found {
+		t.Error("the statement sent over TLS was not decoded with the key log")
+	}
+	// Without the keys it stays encrypted.
+	out, _, err = runTapview(t, nil, "open", "-o", "json", filepath.Join(pgDir, "postgres.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte("decrypted ")) {
+		t.Error("decoded TLS without keys")
 	}
 }

@@ -7,6 +7,11 @@
 // each statement it runs and each row it gets, as the client's record.
 //
 //	pgclient 'postgres://user:pass@127.0.0.1:port/db'
+//	pgclient -tls KEYLOG 'postgres://...?sslmode=require'
+//
+// With -tls it connects over TLS (SSLRequest answered 'S'), writes the
+// TLS secrets to KEYLOG in NSS key log format, and runs one statement
+// with a parameter, so the capture can be decrypted and decoded.
 package main
 
 import (
@@ -20,13 +25,19 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: pgclient DSN")
-		os.Exit(2)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := run(ctx, os.Args[1]); err != nil {
+	var err error
+	switch {
+	case len(os.Args) == 2:
+		err = run(ctx, os.Args[1])
+	case len(os.Args) == 4 && os.Args[1] == "-tls":
+		err = runTLS(ctx, os.Args[2], os.Args[3])
+	default:
+		fmt.Fprintln(os.Stderr, "usage: pgclient [-tls KEYLOG] DSN")
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgclient:", err)
 		os.Exit(1)
 	}
@@ -87,6 +98,36 @@ func run(ctx context.Context, dsn string) error {
 		return fmt.Errorf("deallocate: %w", err)
 	}
 	fmt.Println("DEALLOCATE ins_item")
+	return nil
+}
+
+// runTLS runs one statement over TLS, logging the session's secrets.
+func runTLS(ctx context.Context, keylog, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("parse DSN: %w", err)
+	}
+	if cfg.TLSConfig == nil {
+		return fmt.Errorf("the DSN does not ask for TLS (sslmode=require)")
+	}
+	f, err := os.Create(keylog)
+	if err != nil {
+		return fmt.Errorf("key log: %w", err)
+	}
+	defer f.Close()
+	cfg.TLSConfig.KeyLogWriter = f
+	cfg.Fallbacks = nil
+	cfg.RuntimeParams["application_name"] = "pgclient-tls"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, "SELECT 'decrypted ' || $1::text", "fine").Scan(&s); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	fmt.Printf("SELECT 'decrypted ' || $1::text (fine): %s\n", s)
 	return nil
 }
 
