@@ -77,7 +77,7 @@ func TestDetect(t *testing.T) {
 	yes := [][]byte{
 		req(keyApiVersions, 3, 0, "kgo", []byte{4, 'k', 'g', 'o', 2, '1', 0}),
 		req(keyMetadata, 1, 7, "rdkafka", cat(i32(-1))),
-		req(keyProduce, 3, 1, "", produceV3("t", 1, batch(1, 70))),
+		req(keyProduce, 3, 1, "p", produceV3("t", 1, batch(1, 70))),
 	}
 	for _, b := range yes {
 		if v := detectRequest(b); v != decode.Yes {
@@ -96,6 +96,12 @@ func TestDetect(t *testing.T) {
 		"dns-over-tcp": {0, 29, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w'},
 		"unknown-key":  req(200, 0, 1, "x", nil),
 		"binary-cid":   req(keyMetadata, 1, 1, "\x01\x02", cat(i32(-1))),
+		"empty-cid":    req(keyMetadata, 1, 1, "", cat(i32(-1))),
+		// An HTTP/2 SETTINGS frame reads as Produce v0: size 0x604,
+		// key 0, version 0, an empty client id.
+		"h2-settings": {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0x64},
+		"bad-acks":    req(keyProduce, 3, 1, "p", produceV3("t", 7, batch(1, 70))),
+		"bad-topic":   req(keyProduce, 3, 1, "p", produceV3("a topic", 1, batch(1, 70))),
 	}
 	for name, b := range no {
 		if v := detectRequest(b); v != decode.No {

@@ -27,8 +27,9 @@
 //
 // Detection is by content: a client's first bytes must be a size-prefixed
 // request whose api key is known, whose version is within reach of the
-// known ones and whose client id is a printable string (HTTP, TLS, HTTP/2,
-// RESP, PostgreSQL and MySQL openings all fail the size or key checks).
+// known ones, whose client id is a non-empty printable string and whose
+// first body fields are in range (acks, topic names, wait times; HTTP,
+// TLS, HTTP/2, RESP, PostgreSQL and MySQL openings all fail these).
 // Frames up to maxKeep bytes are decoded whole; larger ones keep their
 // first maxKeep bytes (summaries count what those hold, with a note), and
 // sizes past maxFrame mean the framing is lost: decoding resumes at the
@@ -133,7 +134,13 @@ func detectRequest(p []byte) decode.Verdict {
 	if v != decode.Yes {
 		return v
 	}
-	if h.size > 16<<20 {
+	if h.size > 16<<20 || h.clientID == "" {
+		// Clients send a client id (kgo, librdkafka, the Java client and
+		// sarama all default to one); a missing one is the mark of other
+		// binary protocols' bytes more often than of a Kafka client.
+		return decode.No
+	}
+	if !plausibleBody(h.key, h.ver, p[4+h.hlen:min(len(p), 4+h.size)]) {
 		return decode.No
 	}
 	return decode.Yes
