@@ -402,6 +402,12 @@ func (m *Model) onDetailKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		kinds := view.Kinds()
 		d.choice[side] = int(kinds[(int(d.used[side])+1)%len(kinds)])
 		return m.reloadDetail(), true
+	case key.Matches(k, m.keys.Save):
+		return m.saveBody(), true
+	case key.Matches(k, m.keys.Pager):
+		return m.openOutside(false), true
+	case key.Matches(k, m.keys.Editor):
+		return m.openOutside(true), true
 	case key.Matches(k, m.keys.Filter):
 		m.openPrompt(promptSearch, "")
 	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Prev):

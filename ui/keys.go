@@ -12,6 +12,7 @@ type keyMap struct {
 	Filter, Next, Prev, View                    key.Binding
 	Mask, Follow, Pause, Export, Copy           key.Binding
 	Sort, Reverse, Mark, Unmark, Jump, Stream   key.Binding
+	Save, Pager, Editor                         key.Binding
 	Notes, Help, Quit                           key.Binding
 }
 
@@ -46,6 +47,9 @@ func newKeyMap() keyMap {
 		Pause:     b("space", "pause/resume view", "space"),
 		Export:    b("x", "export shown (marked)", "x"),
 		Copy:      b("c", "copy as curl", "c"),
+		Save:      b("w", "save body to a file", "w"),
+		Pager:     b("P", "tab in $PAGER (unwrapped)", "P"),
+		Editor:    b("e", "tab in $EDITOR", "e"),
 		Sort:      b("o", "sort by next column", "o"),
 		Reverse:   b("O", "reverse the sort", "O"),
 		Mark:      b("M", "mark / unmark row", "M"),
@@ -73,6 +77,7 @@ func (k keyMap) groups() []helpGroup {
 		{"Panes", enabled(k.Exchanges, k.Flows, k.Stats, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem, k.Jump, k.Stream)},
 		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View, k.Sort, k.Reverse}},
 		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Mark, k.Unmark, k.Export, k.Copy}},
+		{"Detail", []key.Binding{k.Save, k.Pager, k.Editor}},
 		{"General", []key.Binding{k.Notes, k.Help, k.Quit}},
 	}
 }

@@ -166,6 +166,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case curlResult:
 		m.inflight--
 		return m, m.onCurlResult(msg)
+	case saveResult:
+		m.inflight--
+		return m, m.onSaved(msg)
+	case externalReady:
+		m.inflight--
+		return m, m.onExternalReady(msg)
+	case externalDone:
+		return m, m.onExternalDone(msg)
 	case sortResult:
 		m.inflight--
 		return m, m.onSortResult(msg)

@@ -16,6 +16,7 @@ const (
 	promptFilter promptKind = iota
 	promptSearch
 	promptExport
+	promptSave
 )
 
 // prompt is the one-line input at the bottom of the screen. It replaces
@@ -27,6 +28,7 @@ type prompt struct {
 	err    string
 	errPos int // rune offset of the problem, or -1
 	marked int // export prompt: how many marked rows will be written
+	side   int // save prompt: 0 request body, 1 response body
 }
 
 func (m *Model) openPrompt(kind promptKind, value string) {
@@ -54,6 +56,8 @@ func (p *prompt) label(pane paneID) string {
 			return "export " + thousands(p.marked) + " marked to› "
 		}
 		return "export to› "
+	case promptSave:
+		return "save " + sideName(p.side) + " body to› "
 	}
 	if pane == paneFlows {
 		return "flow filter› "
@@ -109,6 +113,14 @@ func (m *Model) submitPrompt() tea.Cmd {
 	case promptSearch:
 		m.closePrompt()
 		return m.search(value)
+	case promptSave:
+		if value == "" {
+			p.err, p.errPos = "type a file name", -1
+			m.fixLists()
+			return nil
+		}
+		m.closePrompt()
+		return m.save(value, p.side)
 	default:
 		if err := exportPathError(value); err != "" {
 			p.err, p.errPos = err, -1
