@@ -30,7 +30,7 @@ const maxUserSpec = 256
 
 func findAfterPassword(b []byte, out []span) []span {
 	for i := 0; ; {
-		k := indexFold(b, i, "password")
+		k := indexFoldPivot(b, i, "password", 4) // 'w'
 		if k < 0 {
 			return out
 		}
@@ -63,6 +63,29 @@ func findAfterPassword(b []byte, out []span) []span {
 	}
 }
 
+// indexFoldPivot is indexFold searching for the term's pivot letter
+// (a rare one: 'w' of "password", 'f' of "identified") instead of its
+// first, so text full of p's and i's (JSON, prose) costs few compares.
+func indexFoldPivot(b []byte, from int, term string, pivot int) int {
+	c := term[pivot]
+	up := c - 'a' + 'A'
+	for i := from + pivot; i < len(b); {
+		lo, hi := indexByteFrom(b, i, c), indexByteFrom(b, i, up)
+		k := lo
+		if k < 0 || hi >= 0 && hi < k {
+			k = hi
+		}
+		if k < 0 {
+			return -1
+		}
+		if s := k - pivot; s >= from && s+len(term) <= len(b) && matchFoldAt(b, s, term) {
+			return s
+		}
+		i = k + 1
+	}
+	return -1
+}
+
 // userSpecEnd returns the index of the '=' that ends a MySQL account
 // name ('u'@'h', u@h, CURRENT_USER()) starting at i, or -1.
 func userSpecEnd(b []byte, i int) int {
@@ -86,7 +109,7 @@ func userSpecEnd(b []byte, i int) int {
 
 func findAfterIdentified(b []byte, out []span) []span {
 	for i := 0; ; {
-		k := indexFold(b, i, "identified")
+		k := indexFoldPivot(b, i, "identified", 6) // 'f'
 		if k < 0 {
 			return out
 		}
