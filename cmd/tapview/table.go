@@ -48,12 +48,20 @@ func (t *tableWriter) Exchange(e *decode.Exchange) {
 		status = e.DNS.Rcode
 	case e.Status() != 0:
 		status = strconv.Itoa(e.Status())
+	case e.Query != nil && e.Query.ReplyError != "":
+		status = "ERR" // the reply's text follows the URL (stateNote)
+	case e.Query != nil && e.Response != nil:
+		status = "OK"
 	}
 	method := e.Method()
 	if e.DNS != nil {
 		method = e.DNS.Type
 	}
 	url := e.Host() + e.Path()
+	if e.Query != nil {
+		// The server, then the statement, key or topics (as the UI list).
+		url = e.Host() + "  " + e.Path()
+	}
 	lat := ""
 	if d := e.Latency(); d > 0 {
 		lat = view.Duration(d)
@@ -70,6 +78,9 @@ func stateNote(e *decode.Exchange) string {
 	s := ""
 	if e.State != decode.Complete {
 		s = "  [" + string(e.State) + "]"
+	}
+	if e.Query != nil && e.Query.ReplyError != "" {
+		s += "  " + clip(view.Sanitize(e.Query.ReplyError), 80)
 	}
 	if e.Error != "" {
 		s += "  " + clip(e.Error, 80)
