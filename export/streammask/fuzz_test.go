@@ -21,6 +21,9 @@ func FuzzTracker(f *testing.F) {
 	h2c = append(h2c, h2frame(0, 1, 1, []byte(`{"password":"`+sPass+`"}`))...)
 	f.Add(h2c, h2frame(4, 0, 0, nil), []byte{9, 9, 0})
 	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), []byte{0x16, 3, 1, 0, 1, 0}, []byte{1, 2, 3})
+	// PostgreSQL: SSLRequest answered 'N', startup, SCRAM, a password literal.
+	f.Add([]byte(pgMsg(0, be(80877103))+pgMsg(0, be(196608)+"user\x00u\x00\x00")+pgMsg('p', "SCRAM-SHA-256\x00"+be(4)+"pass")+pgMsg('Q', "ALTER ROLE u PASSWORD 'x'\x00")),
+		[]byte("N"+pgMsg('R', be(11)+"r=n,s=salt")+pgMsg('R', be(0))+pgMsg('Z', "I")), []byte{4, 11, 2})
 	f.Fuzz(func(t *testing.T, c2s, s2c, cuts []byte) {
 		h := newHarness(t)
 		h.open()
