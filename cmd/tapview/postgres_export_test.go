@@ -111,6 +111,27 @@ func TestPostgresOpenJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tapview open: %v\n%s", err, stderr)
 	}
+	checkPGJSON(t, out)
+}
+
+// TestPostgresBinaryJSON does the same with the built binary, as a user
+// runs it.
+func TestPostgresBinaryJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the test that builds the binary")
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "open", "-o", "json", filepath.Join(pgDir, "postgres.pcap")).Output()
+	if err != nil {
+		t.Fatalf("%s open: %v", bin, err)
+	}
+	checkPGJSON(t, out)
+}
+
+// checkPGJSON checks the exchanges of the recording in JSON lines: the
+// fields the decoder fills, and that no planted secret is printed.
+func checkPGJSON(t *testing.T, out []byte) {
+	t.Helper()
 	planted, err := os.ReadFile(filepath.Join(pgDir, "secrets.txt"))
 	if err != nil {
 		t.Fatal(err)
