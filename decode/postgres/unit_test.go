@@ -219,3 +219,37 @@ func TestServerSideFirstSwaps(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// TestHugeMessagesBounded streams a 64 MB DataRow and a 64 MB CopyData
+// in 64 KB chunks: the handler keeps at most the body cap of each, and
+// the exchange still completes with the right row count.
+func TestHugeMessagesBounded(t *testing.T) {
+	c := newFakeConn(t)
+	c.lim = decode.Limits{MaxBody: 4096}
+	h := New().New(c)
+	h.Data(decode.ClientToServer, startup("user", "u"), t0)
+	h.Data(decode.ServerToClient, append(typed('R', "\x00\x00\x00\x00"), typed('Z', "I")...), t0)
+	h.Data(decode.ClientToServer, typed('Q', "SELECT big\x00"), t0)
+	const size = 64 << 20
+	hdr := be32([]byte{'D'}, size+4+2+4)
+	hdr = append(hdr, 0, 1)
+	hdr = be32(hdr, size)
+	h.Data(decode.ServerToClient, hdr, t0)
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = 'a'
+	}
+	for sent := 0; sent < size; sent += len(chunk) {
+		h.Data(decode.ServerToClient, chunk, t0)
+	}
+	if r := h.(*handler).rd[1]; cap(r.cur.body) > 2*4096+64 {
+		t.Fatalf("reader holds %d bytes", cap(r.cur.body))
+	}
+	h.Data(decode.ServerToClient, append(typed('C', "SELECT 1\x00"), typed('Z', "I")...), t0)
+	h.End(decode.FlowClosed, t0)
+	last := c.ex[len(c.ex)-1]
+	if last.Request.Method != "SELECT" || last.Query.Rows != 1 || len(last.Response.Body) > 4096 || !last.Response.Truncated ||
+		last.Response.BodySize < size {
+		t.Errorf("%s rows %d body %d truncated %v size %d", last.Request.Method, last.Query.Rows, len(last.Response.Body), last.Response.Truncated, last.Response.BodySize)
+	}
+}
