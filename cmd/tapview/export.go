@@ -36,6 +36,8 @@ type exportFlags struct {
 	flows, noMask, keys bool
 	duration            time.Duration
 	count               int
+	s3                  s3Flags   // s3:// inputs (storage_flags.go)
+	span                timeRange // --since/--until of s3:// inputs
 }
 
 func newExportCmd() *cobra.Command {
@@ -57,7 +59,8 @@ synthesized TCP connections carrying HTTP/1.1.
 Masking is on unless --no-mask: secrets are overwritten in the packets
 (same length, checksums recomputed) and replaced in HAR and JSON.
 
-INPUT is anything 'tapview open' accepts, - for a capture on stdin.
+INPUT is anything 'tapview open' accepts, - for a capture on stdin,
+s3://BUCKET/PREFIX for stored segments (with --since/--until).
 -w - writes to stdout (give --format).`,
 		Example: `  tapview export trace.pcapng -w api.har --filter 'path.startsWith("/api")'
   tapview export trace.pcap -w errors.pcapng --filter 'status >= 500'
@@ -77,6 +80,8 @@ INPUT is anything 'tapview open' accepts, - for a capture on stdin.
 	fs.BoolVar(&f.keys, "include-keys", false, "put known TLS keys into a pcapng even when masking (decrypted payloads are then NOT masked)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop reading the inputs after this long (0: until they end)")
 	fs.IntVar(&f.count, "count", 0, "stop after this many matching exchanges (flows with --flows)")
+	f.s3.add(fs)
+	f.span.add(fs)
 	requireFlag(cmd, "write", "say where to write the export, e.g. -w out.pcapng, -w out.har or -w - --format json (the extension picks the format)")
 	return cmd
 }
@@ -146,7 +151,7 @@ func runExport(cmd *cobra.Command, args []string, f *exportFlags) error {
 	if err := checkPaths(args, f.write); err != nil {
 		return err
 	}
-	inputs, err := openExportInputs(args)
+	inputs, err := exportInputs(cmd, args, f)
 	if err != nil {
 		return err
 	}

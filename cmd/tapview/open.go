@@ -14,6 +14,8 @@ import (
 
 func newOpenCmd() *cobra.Command {
 	var f sessionFlags
+	var s3f s3Flags
+	var tr timeRange
 	cmd := &cobra.Command{
 		Use:   "open FILE...",
 		Short: "Open capture files (pcap, pcapng, - for stdin)",
@@ -22,24 +24,31 @@ FILE may be a pcap or pcapng file (any byte order, several interfaces and
 link types), an Envoy file-per-tap trace (.json, .pb, .pb_length_delimited,
 .pb_text), or - to read a capture from standard input:
 
-  tcpdump -i any -U -w - port 8080 | tapview open -`,
+  tcpdump -i any -U -w - port 8080 | tapview open -
+
+FILE may also be s3://BUCKET/PREFIX: the segments a recorder uploaded
+(--upload) are listed and streamed from the store, one capture
+(s3://BUCKET/PREFIX/CAPTURE-ID/), a time range of several (--since,
+--until), or a single capture object. Credentials come from the AWS
+default chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, IRSA, pod identity).`,
 		Example: `  tapview open trace.pcapng
   tapview open -o json --filter 'status >= 500' trace.pcap
-  tapview open --flows -o table trace.pcap`,
+  tapview open --flows -o table trace.pcap
+  tapview open s3://captures/team-a/ --since 2h -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var inputs []input
-			for _, a := range args {
-				src, err := openFile(a)
-				if err != nil {
-					return err
-				}
-				inputs = append(inputs, input{src: src})
+			headless := f.output != "" || !isTerminal(cmd.OutOrStdout())
+			inputs, finish, err := openInputs(cmd, args, &s3f, &tr, headless)
+			if err != nil {
+				return err
 			}
+			defer finish()
 			return runSession(cmd, inputs, &f)
 		},
 	}
 	f.add(cmd)
+	s3f.add(cmd.Flags())
+	tr.add(cmd.Flags())
 	return cmd
 }
 

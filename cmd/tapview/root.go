@@ -27,6 +27,7 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 	addProfileFlags(root)
 	root.AddCommand(newOpenCmd(), newSinkCmd(), newConnectCmd(), newAgentCmd(), newVersionCmd(), newFiltersHelp(), newMaskingHelp())
 	root.AddCommand(newExportCmd(), newAttachCmd(), newStatsCmd())
+	root.AddCommand(newStorageCmd())
 	registerCompletions(root)
 	explainUsage(root)
 	return root

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# A real S3-compatible server on loopback for tests and benchmarks:
+# SeaweedFS's S3 gateway, built from its Go module (Apache-2.0).
+#
+#   scripts/s3-server.sh build          build weed once (cached), print its path
+#   scripts/s3-server.sh start DIR      start a server with its data in DIR; print
+#                                       the endpoint and credentials as env lines
+#   scripts/s3-server.sh stop DIR       stop the server started in DIR (a later
+#                                       start DIR reuses its ports and data)
+#   scripts/s3-server.sh path           print where the cached binary is (or would be)
+#
+# Typical use:
+#   eval "$(scripts/s3-server.sh start /tmp/s3)"
+#   aws --endpoint-url "$TAPVIEW_S3_ENDPOINT" s3 mb s3://captures
+#   tapview open --s3-endpoint "$TAPVIEW_S3_ENDPOINT" --s3-path-style s3://captures/
+#   scripts/s3-server.sh stop /tmp/s3
+#
+# weed is built with `go build` inside the downloaded module, not `go
+# install pkg@version`: SeaweedFS's go.mod has replace directives, which
+# go install refuses. The binary is kept per version in the same cache as
+# goreleaser (scripts/test-deps.sh), so only the first run pays the
+# several-minute build.
+set -euo pipefail
+
+WEED_MODULE=github.com/seaweedfs/seaweedfs
+# SeaweedFS tags its releases without a "v" (3.99), which Go does not
+# read as semantic versions, so the module is pinned by pseudo-version.
+WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+cache_dir="${TAPVIEW_CI_CACHE:-$HOME/.cache/tapview-ci}"
+weed_bin="$cache_dir/weed-$WEED_VERSION"
+access_key=tapview
+secret_key=tapview-secret
+
+die() { echo "s3-server: $*" >&2; exit 1; }
+
+build() {
+  if [ -x "$weed_bin" ]; then
+    echo "$weed_bin"
+    return
+  fi
+  echo "s3-server: building SeaweedFS weed $WEED_VERSION (several minutes, once per machine)" >&2
+  local dir
+  dir="$(go mod download -json "$WEED_MODULE@$WEED_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -n "$dir" ] || die "go mod download $WEED_MODULE@$WEED_VERSION gave no directory (is the Go module proxy reachable?)"
+  mkdir -p "$cache_dir"
+  # The module cache is read-only but building in it writes nothing there.
+  (cd "$dir" && GOFLAGS=-buildvcs=false go build -trimpath -o "$weed_bin.tmp" ./weed) \
+    || die "building weed failed (see above); tests that need an S3 server will skip"
+  mv "$weed_bin.tmp" "$weed_bin"
+  echo "$weed_bin"
+}
+
+# free_port asks the kernel for an unused loopback port below 55000, so
+# that weed's gRPC port (HTTP port + 10000 where not set) stays valid.
+free_port() {
+  python3 - <<'PY'
+import socket
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    if p < 55000:
+        print(p)
+        break
+PY
+}
+
+start() {
+  local dir="${1:?usage: s3-server.sh start DIR}"
+  local bin
+  bin="$(build)"
+  mkdir -p "$dir/data"
+  dir="$(cd "$dir" && pwd)"
+  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    die "a server is already running for $dir (pid $(cat "$dir/pid")); stop it with: $0 stop $dir"
+  fi
+  cat > "$dir/s3.json" <<JSON
+{"identities": [{"name": "tapview",
+  "credentials": [{"accessKey": "$access_key", "secretKey": "$secret_key"}],
+  "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
+JSON
+  local s3 master volume filer
+  # A restart keeps its ports, so clients (and the writer's retry test)
+  # find the store where it was.
+  if [ -f "$dir/ports" ]; then
+    read -r s3 master volume filer < "$dir/ports"
+  else
+    s3="$(free_port)"; master="$(free_port)"; volume="$(free_port)"; filer="$(free_port)"
+    echo "$s3 $master $volume $filer" > "$dir/ports"
+  fi
+  # One process runs master, volume, filer and the S3 gateway. Small
+  # volumes keep the data directory small; -volume.max 0 lets it create
+  # as many as the disk allows.
+  setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
+    -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
+    -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
+    -s3 -s3.port="$s3" -s3.config="$dir/s3.json" \
+    >"$dir/weed.log" 2>&1 </dev/null &
+  echo $! > "$dir/pid"
+  local endpoint="http://127.0.0.1:$s3"
+  # Ready when the S3 gateway answers a signed-less request with any
+  # HTTP status (403 for an anonymous ListBuckets).
+  local i
+  for i in $(seq 1 600); do
+    if curl -s -o /dev/null -w '%{http_code}' "$endpoint/" 2>/dev/null | grep -q '^[2-5]'; then
+      break
+    fi
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      tail -20 "$dir/weed.log" >&2
+      die "weed exited while starting (log: $dir/weed.log)"
+    fi
+    sleep 0.1
+  done
+  [ "$i" -lt 600 ] || die "the S3 gateway did not answer on $endpoint within 60 s (log: $dir/weed.log)"
+  cat <<ENV
+export TAPVIEW_S3_ENDPOINT=$endpoint
+export AWS_ACCESS_KEY_ID=$access_key
+export AWS_SECRET_ACCESS_KEY=$secret_key
+export AWS_REGION=us-east-1
+export TAPVIEW_S3_DIR=$dir
+ENV
+}
+
+stop() {
+  local dir="${1:?usage: s3-server.sh stop DIR}"
+  [ -f "$dir/pid" ] || die "no server was started in $dir"
+  local pid
+  pid="$(cat "$dir/pid")"
+  # setsid made weed a process-group leader: stop the group.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$dir/pid"
+}
+
+case "${1:-}" in
+  build) build ;;
+  path) echo "$weed_bin" ;;
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  *) die "usage: $0 build | path | start DIR | stop DIR" ;;
+esac
