@@ -35,6 +35,7 @@ func TestLiveOutput(t *testing.T) {
 	t.Run("open-table-pipe", func(t *testing.T) { testPipeStreams(t, bin, "table") })
 	t.Run("sink-json", func(t *testing.T) { testSinkStreams(t, bin) })
 	t.Run("stats", func(t *testing.T) { testLiveStats(t, bin) })
+	t.Run("stats-command-sigint", func(t *testing.T) { testStatsSignal(t, bin) })
 	t.Run("sigterm-busy-decoder", func(t *testing.T) { testSignalEndsBusyRun(t, bin) })
 }
 

@@ -46,8 +46,9 @@ Groups are routes by default: host, method and a template of the path
 service/method, the SQL text with literals collapsed, the Redis key with
 ids collapsed (user:123 -> user:{id}), the Kafka topics, the DNS type and
 name. --by groups by filter variables instead ('tapview help filters'
-lists them), or by both: --by route,status. Without FILE the embedded demo
-capture is read.`,
+lists them), or by both: --by route,status. FILE is what tapview open reads
+(captures, Envoy tap traces, - for stdin; Ctrl-C prints what was counted).
+Without FILE the embedded demo capture is read.`,
 		Example: `  tapview stats trace.pcap
   tapview stats --by status,host -o json trace.pcap
   tapview stats -f 'proto == "postgres"' --sort p99 --top 10 db.pcap`,
@@ -115,26 +116,43 @@ func runStats(cmd *cobra.Command, args []string, f *statsFlags) error {
 		mask = masker.Exchange
 	}
 	out := &statsOutput{tab: tab, match: prog, mask: mask, notes: cmd.ErrOrStderr()}
+	report := func() error {
+		return out.print(cmd.OutOrStdout(), f, col, desc)
+	}
+	// A signal cancels the sources; one that cannot stop at once (stdin
+	// still open) forces an exit, which prints what was counted so far.
+	defer onForcedExit(cmd.Context(), report)()
 	dopts := decodeOptions{noOrdinals: true, lanes: f.lanes}
 	if err := runPipelineWith(cmd.Context(), inputs, keys, out, nil, dopts); err != nil {
 		return err
 	}
-	rows := tab.Rows()
+	return report()
+}
+
+// print writes the table or JSON once, with what was counted so far; a
+// second call (the forced exit racing the normal end) does nothing.
+func (o *statsOutput) print(w io.Writer, f *statsFlags, col string, desc bool) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.printed {
+		return nil
+	}
+	o.printed = true
+	rows := o.tab.Rows()
 	if err := stats.SortRows(rows, col, desc); err != nil {
 		return usageErr("--sort %q: %v", f.sort, err)
 	}
 	if f.top > 0 && len(rows) > f.top {
 		rows = rows[:f.top]
 	}
-	w := cmd.OutOrStdout()
 	if f.output == "json" {
-		return stats.WriteJSON(w, stats.NewReport(tab.By(), f.filter, tab.Len(), rows))
+		return stats.WriteJSON(w, stats.NewReport(o.tab.By(), f.filter, o.tab.Len(), rows))
 	}
 	if len(rows) == 0 {
 		_, err := fmt.Fprintln(w, "no exchanges to summarise (none decoded, or none matched the filter)")
 		return err
 	}
-	return stats.WriteTable(w, tab.By(), rows)
+	return stats.WriteTable(w, o.tab.By(), rows)
 }
 
 // sortSpec splits "p99" or "p99:asc" into a column and a direction:
@@ -187,6 +205,8 @@ type statsOutput struct {
 	match *filter.Program
 	mask  func(*decode.Exchange) *decode.Exchange
 	notes io.Writer
+	// printed is set once the summary was written (see print).
+	printed bool
 }
 
 func (o *statsOutput) Flow(*decode.Flow) {}

@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tapview/tapview/decode/link/corpustest"
 )
@@ -330,5 +332,27 @@ func TestStatsQueryProtocols(t *testing.T) {
 				t.Errorf("no group %q", c.route)
 			}
 		})
+	}
+}
+
+// testStatsSignal runs the real binary (TestLiveOutput builds it) on a
+// capture arriving on stdin that does not end: SIGINT must still print
+// what was counted (the forced exit saves the summary).
+func testStatsSignal(t *testing.T, bin string) {
+	data, err := os.ReadFile(filepath.Join(corpustest.Dir(t), "http11_keepalive_5req_1conn.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, bin, "stats", "-")
+	if _, err := p.stdin.Write(data); err != nil { // stdin stays open
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // decoding five requests takes milliseconds
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := p.rest(t, 10*time.Second)
+	if len(out) < 2 || !strings.HasPrefix(out[0], "ROUTE") || !strings.Contains(strings.Join(out, "\n"), "www.mozilla.org GET /") {
+		t.Fatalf("after SIGINT tapview stats printed %q", out)
 	}
 }
