@@ -7,6 +7,8 @@
 #   kcat.pcap kcat.truth.jsonl  (port 19093)
 # The truth files are the broker's record of every request and the
 # client's own record (scripts/kafkarec/main.go says what each line is).
+# scripts/kafkarec is a module of its own, so franz-go (kgo, kfake, kmsg:
+# BSD-3-Clause) never enters tapview's dependencies.
 # Needs root (tcpdump), Go, kcat. Usage: scripts/record-kafka.sh testdata/kafka
 set -euo pipefail
 out="${1:?usage: record-kafka.sh OUTDIR}"
