@@ -12,7 +12,8 @@
 #   - an ed25519 user (the server switches the client to client_ed25519);
 #   - scripts/mysqlclient (go-sql-driver/mysql, interpolateParams=false):
 #     COM_STMT_PREPARE / EXECUTE / CLOSE with binary result sets;
-#   - mariadb --compress (CLIENT_COMPRESS framing);
+#   - mariadb --compress (CLIENT_COMPRESS framing), with a SQL password
+#     literal and an AWS key id in a reply the server compresses;
 #   - mariadb --ssl (SSL request, then TLS).
 #
 # Truth: the server's general log (every command of every connection,
@@ -66,6 +67,8 @@ BAD_PW=plantedWrongPw5521    # the failed login
 ED_PW=plantedEdPw3390        # client_ed25519 login after an auth switch
 SQL_PW=plantedSqlPw4412      # CREATE USER ... IDENTIFIED BY
 SQL_PW2=plantedSqlPw2207     # SET PASSWORD = PASSWORD(...)
+ZIP_PW=plantedZipPw6630      # the same on a compressed connection
+ZIP_KEY=PLANTEDZIP7KEY66     # AKIA+this (an AWS key id) in a compressed reply
 PORT=3307
 
 go build -C "$repo/scripts/mysqlclient" -o "$work/mysqlclient" .
@@ -132,7 +135,12 @@ SQL
   echo "== binary"
   in_ns "$work/mysqlclient" -dsn "app:$APP_PW@tcp(127.0.0.1:$PORT)/shop" 2>&1
   echo "== compress"
-  plain -u app -p"$APP_PW" --compress --table shop -e 'SELECT id, name FROM pets ORDER BY id DESC; SELECT REPEAT("z", 300) AS pad' 2>&1
+  plain -u app -p"$APP_PW" --compress --table shop <<SQL 2>&1
+SELECT id, name FROM pets ORDER BY id DESC;
+SELECT REPEAT("z", 300) AS pad;
+SELECT REPEAT('q', 100) AS pad, CONCAT('AKIA', '$ZIP_KEY') AS k;
+CREATE USER 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'@'localhost' IDENTIFIED BY '$ZIP_PW';
+SQL
   echo "== ssl"
   cli -u app -p"$APP_PW" --ssl --ssl-verify-server-cert=0 shop -e 'SELECT 42' 2>&1
 } >"$work/client.txt"
@@ -140,8 +148,9 @@ sleep 1
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
 # Scrub the secrets the general log itself shows, so the committed truth
 # does not carry them (secrets.txt lists them for the leak test).
-sed -e "s/$SQL_PW/<SQL_PW>/g; s/$SQL_PW2/<SQL_PW2>/g; s/$ED_PW/<ED_PW>/g" "$work/general.log" >"$out/general.log"
+sed -e "s/$SQL_PW/<SQL_PW>/g; s/$SQL_PW2/<SQL_PW2>/g; s/$ZIP_PW/<ZIP_PW>/g; s/$ED_PW/<ED_PW>/g" "$work/general.log" >"$out/general.log"
 cp "$work/mysql.pcap" "$out/mysql.pcap"
-sed -e "s/$SQL_PW/<SQL_PW>/g; s/$SQL_PW2/<SQL_PW2>/g; s/$ED_PW/<ED_PW>/g; s/$APP_PW/<APP_PW>/g; s/$BAD_PW/<BAD_PW>/g" "$work/client.txt" >"$out/client.txt"
-printf 'app\t%s\nbad\t%s\ned\t%s\nsql\t%s\nsql2\t%s\n' "$APP_PW" "$BAD_PW" "$ED_PW" "$SQL_PW" "$SQL_PW2" >"$out/secrets.txt"
+sed -e "s/$SQL_PW/<SQL_PW>/g; s/$SQL_PW2/<SQL_PW2>/g; s/$ZIP_PW/<ZIP_PW>/g; s/$ED_PW/<ED_PW>/g; s/$APP_PW/<APP_PW>/g; s/$BAD_PW/<BAD_PW>/g" "$work/client.txt" >"$out/client.txt"
+printf 'app\t%s\nbad\t%s\ned\t%s\nsql\t%s\nsql2\t%s\nsqlzip\t%s\n' "$APP_PW" "$BAD_PW" "$ED_PW" "$SQL_PW" "$SQL_PW2" "$ZIP_PW" >"$out/secrets.txt"
+printf 'zipkey\tAKIA%s\n' "$ZIP_KEY" >>"$out/secrets.txt"
 echo "record-mysql: wrote $out ($(wc -c <"$out/mysql.pcap") bytes of capture)"

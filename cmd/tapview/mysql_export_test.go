@@ -44,15 +44,16 @@ func mysqlSecrets(t *testing.T) (sql []string, auth [][]byte) {
 		}
 		auth = append(auth, v)
 	}
-	if len(sql) != 2 || len(auth) != 7 {
-		t.Fatalf("%d SQL literals and %d auth responses, want 2 and 7", len(sql), len(auth))
+	if len(sql) != 3 || len(auth) != 7 {
+		t.Fatalf("%d SQL literals and %d auth responses, want 3 and 7", len(sql), len(auth))
 	}
 	return sql, auth
 }
 
 // TestMySQLExportMasksPasswords exports the MySQL recording to pcapng:
 // masked, none of the auth-responses (six logins, one ed25519 auth
-// switch) or planted SQL password literals is left, in the file or in
+// switch) or planted SQL password literals (one inside a compressed
+// packet, found by inflating it) is left, in the file or in
 // the payloads tshark reads back, and tshark still reads each login with
 // a password of '*'; with --no-mask every one is there.
 func TestMySQLExportMasksPasswords(t *testing.T) {
@@ -85,6 +86,24 @@ func TestMySQLExportMasksPasswords(t *testing.T) {
 			if !bytes.Contains(b, s) {
 				t.Errorf("%s lacks secret %x", name, s)
 			}
+		}
+	}
+	// The AWS key id travels only inside a compressed reply: decoding
+	// the exports (unmasked) shows whether its packet was overwritten.
+	key := mysqlSecret(t, "zipkey")
+	if bytes.Contains(ub, []byte(key)) {
+		t.Fatalf("key %s is not compressed in the capture", key)
+	}
+	for _, c := range []struct {
+		file string
+		want bool
+	}{{masked, false}, {unmasked, true}} {
+		out, stderr, err := runTapview(t, nil, "open", "-o", "json", "--bodies", "--no-mask", c.file)
+		if err != nil {
+			t.Fatalf("tapview open %s: %v\n%s", c.file, err, stderr)
+		}
+		if got := bytes.Contains(out, []byte(key)); got != c.want {
+			t.Errorf("%s decoded: compressed key present %v, want %v", filepath.Base(c.file), got, c.want)
 		}
 	}
 	if len(mt) != len(ut) {
@@ -184,9 +203,25 @@ func TestMySQLOpenJSON(t *testing.T) {
 		}
 	}
 	// 20 on the main connection, 1 refused login, 3 with the ping, 3
-	// with the ed25519 user, 11 binary-protocol, 4 compressed, 1 SSL
+	// with the ed25519 user, 11 binary-protocol, 6 compressed, 1 SSL
 	// request.
-	if len(all) != 43 {
-		t.Errorf("%d exchanges, want 43", len(all))
+	if len(all) != 45 {
+		t.Errorf("%d exchanges, want 45", len(all))
 	}
+}
+
+// mysqlSecret returns one planted value of secrets.txt by name.
+func mysqlSecret(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mysql", "secrets.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if k, v, _ := strings.Cut(l, "\t"); k == name {
+			return v
+		}
+	}
+	t.Fatalf("secrets.txt has no %s", name)
+	return ""
 }

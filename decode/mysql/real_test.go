@@ -199,7 +199,9 @@ func readSecretsOnce() [][2]string {
 	var out [][2]string
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		k, v, _ := strings.Cut(l, "\t")
-		out = append(out, [2]string{"<" + strings.ToUpper(map[string]string{"app": "APP_PW", "bad": "BAD_PW", "ed": "ED_PW", "sql": "SQL_PW", "sql2": "SQL_PW2"}[k]) + ">", v})
+		if ph, ok := map[string]string{"app": "APP_PW", "bad": "BAD_PW", "ed": "ED_PW", "sql": "SQL_PW", "sql2": "SQL_PW2", "sqlzip": "ZIP_PW"}[k]; ok {
+			out = append(out, [2]string{"<" + ph + ">", v})
+		}
 	}
 	return out
 }
@@ -293,7 +295,8 @@ func TestRecordingReplies(t *testing.T) {
 			crows = append(crows, string(e.Response.Body))
 		}
 	}
-	if len(crows) != 2 || crows[0] != "id\tname\n4\tyak\n3\temu\n2\tdog\n1\tcat\n" || crows[1] != "pad\n"+strings.Repeat("z", 300)+"\n" {
+	if len(crows) != 3 || crows[0] != "id\tname\n4\tyak\n3\temu\n2\tdog\n1\tcat\n" || crows[1] != "pad\n"+strings.Repeat("z", 300)+"\n" ||
+		crows[2] != "pad\tk\n"+strings.Repeat("q", 100)+"\tAKIAPLANTEDZIP7KEY66\n" {
 		t.Errorf("compressed connection replies %q", crows)
 	}
 	for _, f := range col.flows {

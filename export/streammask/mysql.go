@@ -1,5 +1,12 @@
 package streammask
 
+import (
+	"bytes"
+	"compress/zlib"
+	"errors"
+	"io"
+)
+
 // MySQL login walking bounds.
 const (
 	// mysqlMaxAuthPacket bounds a login packet held to find its
@@ -57,7 +64,7 @@ func decideMySQL(sd *side, p []byte, final bool) (l layer, wait bool) {
 		// The client's login seen before the greeting (capture order).
 		sd.c.client = sd.idx
 		peer := sd.peerOrNew()
-		peer.setIfUndecided(&mysqlServer{raw{sd: peer}})
+		peer.setIfUndecided(newMySQLServer(peer))
 		return newMySQLClient(sd), false
 	}
 	switch mysqlGreeting(p) {
@@ -65,7 +72,7 @@ func decideMySQL(sd *side, p []byte, final bool) (l layer, wait bool) {
 		peer := sd.peerOrNew()
 		sd.c.client = peer.idx
 		peer.setIfUndecided(newMySQLClient(peer))
-		return &mysqlServer{raw{sd: sd}}, false
+		return newMySQLServer(sd), false
 	case 0:
 		return nil, !final && len(p) < probeLen
 	}
@@ -73,8 +80,170 @@ func decideMySQL(sd *side, p []byte, final bool) (l layer, wait bool) {
 }
 
 // mysqlServer is a MySQL server's direction: scanned raw, and a type of
-// its own so the client direction can tell whom it talks to.
-type mysqlServer struct{ raw }
+// its own so the client direction can tell whom it talks to. When the
+// client asked for compression, the server's packets are framed through
+// the login and its OK hands the rest to compressed walking.
+type mysqlServer struct {
+	raw
+	compress bool // set by the client direction's handshake response
+	done     bool
+	hdr      [4]byte
+	nhdr     int
+	hdrAt    int64
+	left     int
+	kind     int // first payload byte of the current packet, -1 before it
+}
+
+func newMySQLServer(sd *side) *mysqlServer { return &mysqlServer{raw: raw{sd: sd}, kind: -1} }
+
+func (s *mysqlServer) data(off int64, b []byte) {
+	n := 0
+	for n < len(b) && !s.done {
+		if s.nhdr < 4 {
+			if s.nhdr == 0 {
+				s.hdrAt = off + int64(n)
+			}
+			k := copy(s.hdr[s.nhdr:], b[n:])
+			s.nhdr += k
+			n += k
+			if s.nhdr == 4 {
+				s.left, s.kind = int(s.hdr[0])|int(s.hdr[1])<<8|int(s.hdr[2])<<16, -1
+				if s.left == 0 {
+					s.nhdr = 0
+				}
+			}
+			continue
+		}
+		if s.kind < 0 {
+			s.kind = int(b[n])
+		}
+		k := min(s.left, len(b)-n)
+		s.left -= k
+		n += k
+		if s.left > 0 {
+			continue
+		}
+		s.nhdr = 0
+		switch {
+		case s.hdr[3] == 0: // the greeting
+		case s.kind == 0xff:
+			s.done = true // refused: nothing more to frame
+		case s.kind == 0x00:
+			s.done = true // the login's OK
+			if s.compress {
+				s.raw.data(off, b[:n])
+				s.raw.end()
+				s.sd.switchTo(newMySQLZ(s.sd), off+int64(n), b[n:])
+				return
+			}
+		}
+	}
+	s.raw.data(off, b)
+}
+
+func (s *mysqlServer) gap() {
+	s.raw.gap()
+	s.done = true
+}
+
+// mysqlZ walks a direction of the compressed protocol (7-byte headers:
+// compressed length, sequence, uncompressed length). Every byte is also
+// scanned raw; each zlib-compressed packet is inflated and checked as a
+// unit, and one that holds a secret is overwritten with a zlib stream of
+// the same length inflating to as many '*'.
+type mysqlZ struct {
+	sd   *side
+	raw  raw
+	hdr  [7]byte
+	nhdr int
+	left int
+	u    *unit
+	lost bool
+}
+
+func newMySQLZ(sd *side) *mysqlZ { return &mysqlZ{sd: sd, raw: raw{sd: sd}} }
+
+func (z *mysqlZ) data(off int64, b []byte) {
+	z.raw.data(off, b)
+	n := 0
+	for n < len(b) && !z.lost {
+		if z.nhdr < 7 {
+			k := copy(z.hdr[z.nhdr:], b[n:])
+			z.nhdr += k
+			n += k
+			if z.nhdr < 7 {
+				return
+			}
+			z.left = int(z.hdr[0]) | int(z.hdr[1])<<8 | int(z.hdr[2])<<16
+			if z.hdr[4]|z.hdr[5]|z.hdr[6] != 0 && z.left > 0 {
+				ulen := int64(z.hdr[4]) | int64(z.hdr[5])<<8 | int64(z.hdr[6])<<16
+				z.u = z.sd.newUnit(unitCompressed, "MySQL compressed packet")
+				z.u.decode = func(c []byte) ([]byte, error) { return inflateMySQL(c, ulen) }
+				z.u.filler = func(orig []byte, n int) []byte {
+					if out, ok := zlibStars(len(orig), n); ok && isZlib(orig) {
+						return out
+					}
+					return nil
+				}
+			}
+			if z.left == 0 {
+				z.nhdr = 0
+			}
+			continue
+		}
+		k := min(z.left, len(b)-n)
+		if z.u != nil {
+			z.u.add(off+int64(n), b[n:n+k], nil)
+		}
+		z.left -= k
+		n += k
+		if z.left == 0 {
+			z.u.finish()
+			z.u = nil
+			z.nhdr = 0
+		}
+	}
+}
+
+func (z *mysqlZ) gap() {
+	z.raw.gap()
+	if z.u != nil {
+		z.u.wipe(WhyUndecodable)
+		z.u.release()
+		z.u = nil
+	}
+	z.lost = true
+}
+
+func (z *mysqlZ) end() {
+	z.raw.end()
+	if z.u != nil {
+		z.u.finish()
+		z.u = nil
+	}
+}
+
+// inflateMySQL inflates one compressed packet's payload, which the
+// header says is ulen bytes.
+func inflateMySQL(c []byte, ulen int64) ([]byte, error) {
+	if ulen > maxDecoded {
+		return nil, errTooLarge
+	}
+	r, err := zlib.NewReader(bytes.NewReader(c))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(r, ulen+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) != ulen {
+		return nil, errTooLarge
+	}
+	return out, nil
+}
+
+var errTooLarge = errors.New("compressed packet does not inflate to its announced size")
 
 // mysqlClient walks a MySQL client's direction through the login: the
 // auth-response of the handshake response, and every later login packet
@@ -94,6 +263,10 @@ type mysqlClient struct {
 	body  []byte
 	first bool // the next packet is the handshake response
 	tls   bool // the client asked for TLS
+	// compress is set when the handshake response asked for
+	// CLIENT_COMPRESS: commands then come in compressed packets.
+	compress bool
+	hdrAt    int64 // stream offset of hdr[0]
 }
 
 func newMySQLClient(sd *side) *mysqlClient {
@@ -105,10 +278,17 @@ func (m *mysqlClient) data(off int64, b []byte) {
 		// The login's own bytes are walked first, so an SSL request can
 		// stop the raw scan of what follows.
 		n := m.walk(off, b)
-		if m.done && m.tls {
+		switch {
+		case m.done && m.tls:
 			m.raw.data(off, b[:n])
 			m.raw.end()
 			m.sd.switchTo(opaque{}, off+int64(n), nil)
+			return
+		case m.done && m.compress && m.nhdr == 4:
+			// The first command's header starts the compressed framing.
+			m.raw.data(off, b[:n])
+			m.raw.end()
+			m.sd.switchTo(newMySQLZ(m.sd), m.hdrAt, append(m.hdr[:4:4], b[n:]...))
 			return
 		}
 	}
@@ -121,6 +301,9 @@ func (m *mysqlClient) walk(off int64, b []byte) int {
 	n := 0
 	for n < len(b) && !m.done {
 		if m.nhdr < 4 {
+			if m.nhdr == 0 {
+				m.hdrAt = off + int64(n)
+			}
 			k := copy(m.hdr[m.nhdr:], b[n:])
 			m.nhdr += k
 			n += k
@@ -175,6 +358,12 @@ func (m *mysqlClient) packetDone() {
 		// SSL request (CLIENT_SSL): the rest is TLS.
 		m.done, m.tls = true, true
 		return
+	}
+	m.compress = len(m.body) >= 4 && m.body[0]&0x20 != 0 // CLIENT_COMPRESS
+	if peer := m.sd.peer(); peer != nil {
+		if srv, ok := peer.lay.(*mysqlServer); ok {
+			srv.compress = m.compress
+		}
 	}
 	if i, n, ok := mysqlAuthResponse(m.body); ok {
 		m.sd.emit(Patch{Off: m.at + int64(i), Len: int64(n), Kind: KindFill, Byte: '*'})

@@ -1,7 +1,10 @@
 package streammask
 
 import (
+	"bytes"
+	"compress/zlib"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -80,5 +83,57 @@ func TestMySQLSSLRequestLeavesTLS(t *testing.T) {
 	st, _ := h.masked()
 	if string(st[0]) != ssl+tlsLike {
 		t.Errorf("the TLS bytes after an SSL request changed: %q", st[0])
+	}
+}
+
+// myZ frames a compressed-protocol packet holding the given plain
+// packets, zlib-compressed.
+func myZ(seq byte, plain string) string {
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write([]byte(plain))
+	w.Close()
+	n, u := b.Len(), len(plain)
+	return string([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq, byte(u), byte(u >> 8), byte(u >> 16)}) + b.String()
+}
+
+// TestMySQLCompressedReply: after a login that asked for CLIENT_COMPRESS,
+// a compressed reply holding a secret value is overwritten with zlib
+// that inflates to as many '*', and one without is kept.
+func TestMySQLCompressedReply(t *testing.T) {
+	key := "AKIAPLANTEDZIP7KEY66"
+	login := []byte(myLogin())
+	login[4] |= 0x20 // CLIENT_COMPRESS
+	q := myPkt(0, "\x03SELECT k FROM t")
+	client := string(login) + string([]byte{byte(len(q)), 0, 0, 0, 0, 0, 0}) + q
+	rows := myPkt(1, "\x01") + myPkt(2, "\x03def\x00\x01t\x01t\x01k\x01k\x0c\x21\x00\x50\x00\x00\x00\xfd\x00\x00\x00\x00\x00") +
+		myPkt(3, "\x14"+key) + myPkt(4, "\xfe\x00\x00\x02\x00\x00\x00")
+	clean := myPkt(1, strings.Repeat("\x00", 7)+strings.Repeat("nothing secret here ", 5))
+	server := myGreeting() + myPkt(2, "\x00\x00\x00\x02\x00\x00\x00") + myZ(0, rows) + myZ(1, clean)
+	for _, mss := range []int{1, 5, 1460} {
+		h := newHarness(t)
+		h.open()
+		h.send(1, []byte(server[:len(myGreeting())]), mss)
+		h.send(0, []byte(client), mss)
+		h.send(1, []byte(server[len(myGreeting()):]), mss)
+		h.close()
+		st, _ := h.masked()
+		what := fmt.Sprintf("mss %d", mss)
+		if len(st[1]) != len(server) {
+			t.Fatalf("%s: server stream length changed", what)
+		}
+		first := myZ(0, rows)
+		at := len(server) - len(first) - len(myZ(1, clean))
+		r, err := zlib.NewReader(bytes.NewReader(st[1][at+7 : at+len(first)]))
+		if err != nil {
+			t.Fatalf("%s: masked packet is not zlib: %v", what, err)
+		}
+		plain, _ := io.ReadAll(r)
+		if string(plain) != strings.Repeat("*", len(rows)) {
+			t.Errorf("%s: masked packet inflates to %q", what, plain)
+		}
+		if !strings.HasSuffix(string(st[1]), myZ(1, clean)) {
+			t.Errorf("%s: the packet without a secret changed", what)
+		}
 	}
 }
