@@ -121,7 +121,7 @@ func TestKafkaOpenJSON(t *testing.T) {
 				fetched += *e.Rows
 				// kgo fetches by topic id (v13+); the ids are named
 				// from the Metadata responses of other connections.
-				seen["fetch-names"] = seen["fetch-names"] || *e.Rows > 0 && e.Path == "payments,orders"
+				seen["fetch-names"] = seen["fetch-names"] || *e.Rows > 0 && (e.Path == "payments,orders" || e.Path == "orders,payments")
 			}
 		case "Metadata":
 			seen["error"] = seen["error"] || e.ReplyError == "UNKNOWN_TOPIC_OR_PARTITION" && e.ErrorCode == "3" && strings.Contains(e.Path, "no-such-topic")

@@ -144,10 +144,7 @@ func TestCapturesAgainstBroker(t *testing.T) {
 			}
 			col := decodeFile(t, capturePath(c.name, ".pcap"))
 			reqs := requests(col)
-			if len(reqs) != len(want) {
-				t.Errorf("%d requests decoded, the broker handled %d", len(reqs), len(want))
-			}
-			var got []string
+			var got, answered []string
 			nextCorr := map[uint64]int{}
 			for _, x := range reqs {
 				topics := []string{}
@@ -160,6 +157,9 @@ func TestCapturesAgainstBroker(t *testing.T) {
 					k += fmt.Sprintf(" records=%d batches=%d", x.Query.Rows, x.Query.Batches)
 				}
 				got = append(got, k)
+				if x.Response != nil {
+					answered = append(answered, k)
+				}
 				corr, _ := strconv.Atoi(x.Request.HeaderValue("Correlation-Id"))
 				if n, ok := nextCorr[x.FlowID]; ok && corr != n {
 					t.Errorf("flow %d: %s has correlation id %d, want %d", x.FlowID, x.Request.Method, corr, nextCorr[x.FlowID])
@@ -169,8 +169,37 @@ func TestCapturesAgainstBroker(t *testing.T) {
 					t.Errorf("%s: no client id", k)
 				}
 			}
-			diffMultisets(t, "request", got, want)
+			// A request sent as the connection closed may never have
+			// reached the broker's handler: every answered request is in
+			// the broker's record, and every recorded one was decoded.
+			within(t, answered, want, got)
 		})
+	}
+}
+
+// within checks the multisets lo ⊆ mid ⊆ hi, key by key.
+func within(t *testing.T, lo, mid, hi []string) {
+	t.Helper()
+	count := func(ks []string) map[string]int {
+		m := map[string]int{}
+		for _, k := range ks {
+			m[k]++
+		}
+		return m
+	}
+	l, m, h := count(lo), count(mid), count(hi)
+	for k, n := range l {
+		if n > m[k] {
+			t.Errorf("request %q: %d answered, the broker handled %d", k, n, m[k])
+		}
+	}
+	for k, n := range m {
+		if n > h[k] {
+			t.Errorf("request %q: the broker handled %d, %d decoded", k, n, h[k])
+		}
+	}
+	if len(lo) > len(mid) || len(mid) > len(hi) {
+		t.Errorf("%d requests answered, %d handled by the broker, %d decoded", len(lo), len(mid), len(hi))
 	}
 }
 
@@ -301,7 +330,9 @@ func TestAgainstTshark(t *testing.T) {
 				t.Fatalf("tshark: %v", err)
 			}
 			var want []string
-			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			// Trim only newlines: the last line's empty request_frame
+			// is a trailing tab.
+			for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 				f := strings.Split(line, "\t")
 				if len(f) < 4 || f[3] != "" || f[0] == "" {
 					continue // a response (it names its request frame, or has no api key)
