@@ -25,6 +25,9 @@ type pending struct {
 	x        *decode.Exchange
 	key, ver int16
 	req      *summary
+	// gapped is set when server bytes went missing while the request
+	// waited: its response may have been among them.
+	gapped bool
 }
 
 // handler decodes one Kafka connection.
@@ -149,6 +152,11 @@ func (h *handler) Gap(dir decode.Direction, _ int, _ time.Time) {
 	}
 	h.lose(s)
 	s.rawSASL = false
+	if dir == decode.ServerToClient {
+		for _, p := range h.pending {
+			p.gapped = true
+		}
+	}
 }
 
 // End publishes what is still pending.
@@ -173,6 +181,10 @@ func (h *handler) End(st decode.FlowState, ts time.Time) {
 	for _, corr := range h.order {
 		if p, ok := h.pending[corr]; ok {
 			delete(h.pending, corr)
+			if p.gapped && st != decode.FlowReset {
+				h.finalize(p, decode.Partial, "the response may have been in bytes missing from the capture")
+				continue
+			}
 			h.finalize(p, state, why)
 		}
 	}

@@ -330,3 +330,19 @@ func TestPartialFlowWaitsForMessageStarts(t *testing.T) {
 		t.Fatalf("exchanges %+v", xs)
 	}
 }
+
+// TestGapInResponsesMarksPartial: requests waiting while server bytes
+// went missing end Partial, not as requests nobody answered; a response
+// after the gap still pairs.
+func TestGapInResponsesMarksPartial(t *testing.T) {
+	c := newFakeConn(t)
+	h := New().New(c)
+	feed(h, 0, cat(req(keyMetadata, 1, 1, "c", cat(i32(-1))), req(keyMetadata, 1, 2, "c", cat(i32(-1)))))
+	h.Gap(decode.ServerToClient, 50, t0)
+	feed(h, 1, resp(keyMetadata, 1, 2, cat(i32(0), i32(-1), i32(0))))
+	h.End(decode.FlowClosed, t0)
+	xs := c.exchanges()
+	if len(xs) != 2 || xs[0].State != decode.Partial || xs[1].State != decode.Complete {
+		t.Fatalf("states %v", []decode.ExchangeState{xs[0].State, xs[1].State})
+	}
+}
