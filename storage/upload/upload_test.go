@@ -148,12 +148,22 @@ func samePackets(t *testing.T, got, want []sources.Packet) {
 	}
 }
 
-// TestUploadToStore records a capture in small segments to a real S3
+// TestStore runs the store tests on one real S3 server (SeaweedFS on
+// loopback, scripts/s3-server.sh): starting one takes seconds. The
+// subtests that stop it come last.
+func TestStore(t *testing.T) {
+	srv := s3test.Start(t)
+	t.Run("upload", func(t *testing.T) { testUploadToStore(t, srv) })
+	t.Run("multipart", func(t *testing.T) { testMultipart(t, srv) })
+	t.Run("store-away", func(t *testing.T) { testStoreAwayLosesNothing(t, srv) })
+	t.Run("left-behind", func(t *testing.T) { testLeftBehindIsReported(t, srv) })
+}
+
+// testUploadToStore records a capture in small segments to a real S3
 // server (SeaweedFS on loopback): every segment arrives under the key
 // layout with its tags, and together they hold every packet in order.
-func TestUploadToStore(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "up")
+func testUploadToStore(t *testing.T, srv *s3test.Server) {
+	bucket := srv.Bucket(t, "upload")
 	in := corpus(t)
 	var n notes
 	r := startRecorder(t, srv, bucket, 8<<10, &n)
@@ -161,7 +171,7 @@ func TestUploadToStore(t *testing.T) {
 		r.Packet(p)
 	}
 	rep := r.Close(30 * time.Second)
-	msg, problem := rep.Summary("s3://up/caps/" + testID)
+	msg, problem := rep.Summary("s3://upload/caps/" + testID)
 	if problem || rep.Uploaded < 3 || len(rep.Left) != 0 {
 		t.Fatalf("report: %+v\n%s\nnotes:\n%s", rep, msg, n.text())
 	}
@@ -175,11 +185,10 @@ func TestUploadToStore(t *testing.T) {
 	}
 }
 
-// TestStoreAwayLosesNothing stops the store while segments are being
+// testStoreAwayLosesNothing stops the store while segments are being
 // written, brings it back, and finds every packet uploaded: segments
 // wait in the spool and are retried with backoff.
-func TestStoreAwayLosesNothing(t *testing.T) {
-	srv := s3test.Start(t)
+func testStoreAwayLosesNothing(t *testing.T, srv *s3test.Server) {
 	bucket := srv.Bucket(t, "away")
 	in := corpus(t)
 	var n notes
@@ -208,10 +217,9 @@ func TestStoreAwayLosesNothing(t *testing.T) {
 	samePackets(t, got, in)
 }
 
-// TestLeftBehindIsReported ends a capture while the store is down: the
+// testLeftBehindIsReported ends a capture while the store is down: the
 // segments stay on disk and the report names each one and what to do.
-func TestLeftBehindIsReported(t *testing.T) {
-	srv := s3test.Start(t)
+func testLeftBehindIsReported(t *testing.T, srv *s3test.Server) {
 	bucket := srv.Bucket(t, "left")
 	in := corpus(t)
 	var n notes
@@ -245,10 +253,9 @@ func TestLeftBehindIsReported(t *testing.T) {
 	}
 }
 
-// TestMultipart uploads a segment larger than the multipart threshold,
+// testMultipart uploads a segment larger than the multipart threshold,
 // so it goes up in parts, and reads it back whole.
-func TestMultipart(t *testing.T) {
-	srv := s3test.Start(t)
+func testMultipart(t *testing.T, srv *s3test.Server) {
 	bucket := srv.Bucket(t, "multi")
 	var n notes
 	r := startRecorder(t, srv, bucket, 40<<20, &n)
