@@ -3,6 +3,7 @@ package mysql
 import (
 	"bytes"
 	"compress/zlib"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,54 @@ func TestHostileBounds(t *testing.T) {
 	z = &inflater{maxOut: 1 << 20}
 	if _, _, err := z.feed(append(hdr, zb.Bytes()...)); err == nil {
 		t.Error("a packet inflating past its header's size passed")
+	}
+}
+
+// TestFieldListAndStatementCommands: COM_FIELD_LIST lists the column
+// names until EOF; COM_STMT_RESET gets an OK; COM_STMT_EXECUTE with a
+// cursor ends at the metadata and COM_STMT_FETCH brings the rows.
+func TestFieldListAndStatementCommands(t *testing.T) {
+	c := newFakeConn(t)
+	h := New().New(c)
+	const caps = capProtocol41 | capSecureConnection | capPluginAuth | capLongPassword
+	h.Data(decode.ServerToClient, pkt(0, greetingPayload()), t0)
+	h.Data(decode.ClientToServer, pkt(1, loginPayload(caps, "x")), t0)
+	h.Data(decode.ServerToClient, pkt(2, []byte{0x00, 0, 0, 2, 0, 0, 0}), t0)
+	colDef := func(name string, typ byte) []byte {
+		b := []byte("\x03def\x04shop\x04pets\x04pets")
+		b = append(b, byte(len(name)))
+		b = append(b, name...)
+		b = append(b, byte(len(name)))
+		b = append(b, name...)
+		return append(b, 0x0c, 0x3f, 0, 11, 0, 0, 0, typ, 0, 0, 0, 0, 0)
+	}
+	eof := []byte{0xfe, 0, 0, 2, 0}
+	h.Data(decode.ClientToServer, pkt(0, append([]byte{comFieldList}, "pets\x00"...)), t0)
+	h.Data(decode.ServerToClient, append(append(pkt(1, append(colDef("id", typeLong), 0xfb)), pkt(2, append(colDef("name", 0xfd), 0xfb))...), pkt(3, eof)...), t0)
+	h.Data(decode.ClientToServer, pkt(0, append([]byte{comStmtPrepare}, "SELECT id FROM pets"...)), t0)
+	h.Data(decode.ServerToClient, append(append(pkt(1, []byte{0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}), pkt(2, colDef("id", typeLong))...), pkt(3, eof)...), t0)
+	h.Data(decode.ClientToServer, pkt(0, []byte{comStmtReset, 7, 0, 0, 0}), t0)
+	h.Data(decode.ServerToClient, pkt(1, []byte{0x00, 0, 0, 2, 0, 0, 0}), t0)
+	h.Data(decode.ClientToServer, pkt(0, []byte{comStmtExecute, 7, 0, 0, 0, 1, 1, 0, 0, 0}), t0)
+	h.Data(decode.ServerToClient, append(append(pkt(1, []byte{1}), pkt(2, colDef("id", typeLong))...), pkt(3, []byte{0xfe, 0, 0, 0x42, 0})...), t0)
+	h.Data(decode.ClientToServer, pkt(0, []byte{comStmtFetch, 7, 0, 0, 0, 10, 0, 0, 0}), t0)
+	h.Data(decode.ServerToClient, append(append(pkt(1, []byte{0, 0, 5, 0, 0, 0}), pkt(2, []byte{0, 0, 6, 0, 0, 0})...), pkt(3, []byte{0xfe, 0, 0, 0x82, 0})...), t0)
+	h.End(decode.FlowClosed, t0)
+	var got []string
+	for _, x := range c.exchanges()[1:] {
+		if x.State != decode.Complete {
+			t.Errorf("%s: %s", x.Method(), x.State)
+		}
+		got = append(got, x.Method()+" "+x.Path()+" rows="+strconv.FormatInt(x.Query.Rows, 10)+" "+strings.ReplaceAll(string(x.Response.Body), "\n", "|"))
+	}
+	want := []string{
+		"FIELD_LIST pets rows=2 field|id|name|",
+		"PREPARE SELECT id FROM pets rows=-1 statement 7: 0 parameters, 1 columns|",
+		"STMT_RESET SELECT id FROM pets rows=0 OK, 0 rows affected|",
+		"EXECUTE SELECT id FROM pets rows=0 id|",
+		"STMT_FETCH SELECT id FROM pets rows=2 5|6|",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
