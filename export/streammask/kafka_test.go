@@ -61,3 +61,25 @@ func TestKafkaSASLAtAnySegmentSize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKafkaWalker walks arbitrary bytes after a real Kafka request (so
+// the direction is taken for Kafka) cut into arbitrary segments: nothing
+// may panic and the masked stream keeps its length.
+func FuzzKafkaWalker(f *testing.F) {
+	plain := "\x00u\x00" + kPass
+	f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(plain))), plain...), uint8(7))
+	f.Add([]byte{0, 0, 0, 5, 0, 36, 0, 2}, uint8(1))
+	f.Fuzz(func(t *testing.T, tail []byte, mss uint8) {
+		start := kafkaReq(18, 3, 0, "fuzz", true, []byte{1, 1, 0})
+		auth := kafkaReq(36, 1, 1, "fuzz", false, tail)
+		c2s := append(append(start, auth...), tail...)
+		h := newHarness(t)
+		h.open()
+		h.send(0, c2s, int(mss%64)+1)
+		h.close()
+		st, _ := h.masked()
+		if len(st[0]) != len(c2s) {
+			t.Fatalf("stream length %d, want %d", len(st[0]), len(c2s))
+		}
+	})
+}
