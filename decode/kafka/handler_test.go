@@ -346,3 +346,14 @@ func TestGapInResponsesMarksPartial(t *testing.T) {
 		t.Fatalf("states %v", []decode.ExchangeState{xs[0].State, xs[1].State})
 	}
 }
+
+// TestDetectCutInFlexibleBody: a flexible request whose first segment
+// ends right after its header (a compact string not started) is Kafka.
+func TestDetectCutInFlexibleBody(t *testing.T) {
+	f := req(keyApiVersions, 3, 0, "tapview-producer", []byte{4, 'k', 'g', 'o', 2, '1', 0})
+	for n := 31; n <= len(f); n++ {
+		if v := detectRequest(f[:n]); v != decode.Yes {
+			t.Errorf("first %d of %d bytes: %v", n, len(f), v)
+		}
+	}
+}

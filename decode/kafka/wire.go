@@ -84,11 +84,21 @@ func (r *reader) uvarint() uint64 {
 	}
 	v, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 {
-		r.fail(errors.New("bad unsigned varint"))
+		r.fail(varintErr(n, "unsigned varint"))
 		return 0
 	}
 	r.off += n
 	return v
+}
+
+// varintErr: encoding/binary returns 0 when the bytes end inside the
+// varint (errShort, so a prefix read at detection can still pass) and a
+// negative count when it overflows 64 bits.
+func varintErr(n int, what string) error {
+	if n == 0 {
+		return errShort
+	}
+	return errors.New("bad " + what)
 }
 
 // varint reads a zig-zag signed varint (record fields).
@@ -98,7 +108,7 @@ func (r *reader) varint() int64 {
 	}
 	v, n := binary.Varint(r.b[r.off:])
 	if n <= 0 {
-		r.fail(errors.New("bad varint"))
+		r.fail(varintErr(n, "varint"))
 		return 0
 	}
 	r.off += n
