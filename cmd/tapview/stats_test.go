@@ -307,10 +307,10 @@ func TestStatsQueryProtocols(t *testing.T) {
 	for _, c := range []struct {
 		file, proto, route string
 	}{
-		{"../../testdata/redis/redis.pcap", "redis", "127.0.0.1:39370 GET pipe:{id}"},
-		{"../../testdata/postgres/postgres.pcap", "postgres", "127.0.0.1:44011 SELECT count(*) AS n FROM items WHERE qty > ?"},
-		{"../../testdata/mysql/mysql.pcap", "mysql", "127.0.0.1:3307 UPDATE pets SET qty = ? WHERE id >= ?"},
-		{"../../testdata/kafka/kcat.pcap", "kafka", "127.0.0.1:19093 Produce payments"},
+		{"../../testdata/redis/redis.pcap", "redis", "GET pipe:{id}"},
+		{"../../testdata/postgres/postgres.pcap", "postgres", "SELECT count(*) AS n FROM items WHERE qty > ?"},
+		{"../../testdata/mysql/mysql.pcap", "mysql", "UPDATE pets SET qty = ? WHERE id >= ?"},
+		{"../../testdata/kafka/kcat.pcap", "kafka", "Produce payments"},
 	} {
 		t.Run(c.proto, func(t *testing.T) {
 			if _, err := os.Stat(c.file); err != nil {
@@ -326,7 +326,10 @@ func TestStatsQueryProtocols(t *testing.T) {
 			}
 			found := false
 			for _, g := range statsJSON(t, c.file).Groups {
-				found = found || g.Key["route"] == c.route
+				// The host is the server's address, whose port a
+				// re-recording may change: compare what follows it.
+				_, route, _ := strings.Cut(g.Key["route"], " ")
+				found = found || route == c.route
 			}
 			if !found {
 				t.Errorf("no group %q", c.route)
