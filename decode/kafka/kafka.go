@@ -14,7 +14,9 @@
 //   - Request headers "Api-Version" and "Correlation-Id" (and
 //     "Transactional-Id", "Group", "Acks", "Mechanism" where the API has
 //     them); Response header "Correlation-Id". Bodies are readable
-//     summaries, one line per topic/partition, never raw record data.
+//     summaries, one line per topic/partition, never raw record data;
+//     BodySize (and DecodedSize) is the message's size on the wire
+//     without its 4-byte size prefix, which lists and stats count.
 //   - Exchange.Query: ClientID from the request header; Rows, Batches and
 //     RecordBytes count the record batches of Produce requests and Fetch
 //     responses (record counts come from the batch headers, so compressed
