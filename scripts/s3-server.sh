@@ -89,14 +89,17 @@ JSON
     s3="$(free_port)"; master="$(free_port)"; volume="$(free_port)"; filer="$(free_port)"
     echo "$s3 $master $volume $filer" > "$dir/ports"
   fi
-  # One process runs master, volume, filer and the S3 gateway. Small
+  # One process runs master, volume, filer and the S3 gateway, with the
+  # fixed-port extras (Iceberg and Lance catalogs) off so servers of
+  # parallel tests cannot collide. Small
   # volumes keep the data directory small; -volume.max 0 lets it create
   # as many as the disk allows.
   setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
     -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
     -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
-    -s3 -s3.port="$s3" -s3.config="$dir/s3.json" \
+    -s3 -s3.port="$s3" -s3.port.grpc="$((s3 + 10000))" -s3.config="$dir/s3.json" \
+    -s3.port.iceberg=0 -s3.port.lance=0 \
     >"$dir/weed.log" 2>&1 </dev/null &
   echo $! > "$dir/pid"
   local endpoint="http://127.0.0.1:$s3"
@@ -128,10 +131,13 @@ stop() {
   [ -f "$dir/pid" ] || die "no server was started in $dir"
   local pid
   pid="$(cat "$dir/pid")"
-  # setsid made weed a process-group leader: stop the group.
+  # setsid made weed a process-group leader: stop the group. weed takes
+  # many seconds over a graceful stop; what it has written is in files
+  # already (volumes, the filer's leveldb log), so after a short grace it
+  # is killed, and a restart finds the data.
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   local i
-  for i in $(seq 1 50); do
+  for i in $(seq 1 10); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done

@@ -99,3 +99,8 @@ if ! command -v psql >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/postgr
   apt-get update -qq
   apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
+
+# SeaweedFS (weed), the S3 server the storage tests start on loopback
+# (scripts/s3-server.sh): built from its Go module once (several minutes)
+# and cached per version next to goreleaser; later runs find it there.
+scripts/s3-server.sh build >/dev/null

@@ -33,7 +33,7 @@ type meshFlags struct {
 func (f *meshFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.external, "external", false,
 		"list destinations outside the cluster (by name, with requests, bytes, errors and a passed/blocked/failed verdict) "+
-			"instead of exchanges; -o json prints {\"type\":\"external\"} lines, the UI opens on them (key 3)")
+			"instead of exchanges; -o json prints {\"type\":\"external\"} lines, the UI opens on them (key 4)")
 }
 
 // meshPodSource is what a source can tell about the pod it captures (the

@@ -36,8 +36,10 @@ func (s *Source) Size() int64 { return s.size }
 func (s *Source) Segments() int { return len(s.parts) }
 
 // Run streams each segment from the store into its reader. Packets carry
-// ordinals counted across segments, as if the segments were one file, and
-// Offset -1 since they come from a stream. A segment that is damaged or
+// ordinals counted across segments, as if the segments were one file
+// (from the first segment read: segments a time range leaves out are
+// never fetched, so their packets are not counted), and Offset -1 since
+// they come from a stream. A segment that is damaged or
 // not a capture gets a warning and reading goes on with the next; a store
 // error (after retries) ends the source with an error naming the object.
 func (s *Source) Run(ctx context.Context, emit sources.Emitter) error {
