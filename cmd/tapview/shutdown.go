@@ -49,12 +49,13 @@ type shutdown struct {
 	// hold, while set, makes the forced exit wait (until holdEnd) for
 	// work that must not be cut short, such as uploads (holdExit).
 	hold    chan struct{}
-	holdEnd time.Time
+	holdFor time.Duration
 }
 
-// holdExit makes a forced exit wait up to max for release, for work that
-// a signal must not cut short (the last uploads of --upload). A second
-// signal still exits at once. Without a shutdown in ctx it does nothing.
+// holdExit makes a forced exit wait up to max after the signal for
+// release, for work that a signal must not cut short (the last uploads of
+// --upload). A second signal still exits at once. Without a shutdown in
+// ctx it does nothing.
 func holdExit(ctx context.Context, max time.Duration) (release func()) {
 	sd, _ := ctx.Value(shutdownKey{}).(*shutdown)
 	if sd == nil {
@@ -62,7 +63,7 @@ func holdExit(ctx context.Context, max time.Duration) (release func()) {
 	}
 	ch := make(chan struct{})
 	sd.mu.Lock()
-	sd.hold, sd.holdEnd = ch, time.Now().Add(max)
+	sd.hold, sd.holdFor = ch, max
 	sd.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(ch) }) }
@@ -120,12 +121,13 @@ func (sd *shutdown) watch(sigs <-chan os.Signal, cancel func(), done <-chan stru
 // when the command ended meanwhile.
 func (sd *shutdown) wait(sigs <-chan os.Signal, done <-chan struct{}, exit func(int)) bool {
 	sd.mu.Lock()
-	hold, end := sd.hold, sd.holdEnd
+	hold, d := sd.hold, sd.holdFor
 	sd.mu.Unlock()
 	if hold == nil {
 		return true
 	}
-	t := time.NewTimer(time.Until(end))
+	// The grace after the signal already passed.
+	t := time.NewTimer(max(d-exitGrace, 0))
 	defer t.Stop()
 	select {
 	case <-done:
