@@ -247,6 +247,9 @@ type exporter struct {
 	keys    *keylog.KeyLog
 	keyText []byte
 	cancel  context.CancelFunc
+	// section, when set, opens the pcapng section comment (--upload
+	// names the capture, user and source of each segment there).
+	section string
 }
 
 func (e *exporter) matcher() *filter.Program {
@@ -392,7 +395,11 @@ func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) 
 		in.Synthetic = packets.FromSpool(r)
 	}
 	withKeys := e.format == fmtPcapng && (e.masker == nil || e.f.keys)
-	pw, err := newPacketWriter(out.w, e.format, packets.SectionComment("tapview "+versionString(), plan, synthesized, withKeys && e.keys.Len() > 0))
+	comment := packets.SectionComment("tapview "+versionString(), plan, synthesized, withKeys && e.keys.Len() > 0)
+	if e.section != "" {
+		comment = e.section + "; " + comment
+	}
+	pw, err := newPacketWriter(out.w, e.format, comment)
 	if err != nil {
 		return "", err
 	}

@@ -116,10 +116,32 @@ func (r *recorder) Close() error {
 	return nil
 }
 
-func (r *recorder) wrap(inputs []input) []input {
+// secrets records embedded key material (pcapng DSBs) in a pcapng
+// recording.
+func (r *recorder) secrets(kind uint32, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ng != nil && r.err == nil && !r.closed {
+		r.err = r.ng.WriteSecrets(kind, data)
+	}
+}
+
+func (r *recorder) wrap(inputs []input) []input { return teeInputs(inputs, r) }
+
+// tee is what a recorded source copies everything into: -w's recorder,
+// --upload's segments.
+type tee interface {
+	packet(sources.Packet)
+	trace(sources.Trace)
+	secrets(kind uint32, data []byte)
+}
+
+// teeInputs wraps each input so that what it delivers is also copied
+// into t.
+func teeInputs(inputs []input, t tee) []input {
 	out := make([]input, len(inputs))
 	for i, in := range inputs {
-		out[i] = input{src: &recordedSource{Source: in.src, rec: r}, live: in.live}
+		out[i] = input{src: &recordedSource{Source: in.src, rec: t}, live: in.live}
 	}
 	return out
 }
@@ -128,7 +150,7 @@ func (r *recorder) wrap(inputs []input) []input {
 // recorder.
 type recordedSource struct {
 	sources.Source
-	rec *recorder
+	rec tee
 }
 
 func (s *recordedSource) Run(ctx context.Context, emit sources.Emitter) error {
@@ -171,7 +193,7 @@ func (s *recordedSource) ClusterNamespaces() []string {
 
 type teeEmitter struct {
 	sources.Emitter
-	rec *recorder
+	rec tee
 }
 
 func (t *teeEmitter) Packet(p sources.Packet) {
@@ -191,11 +213,7 @@ func (t *teeEmitter) Trace(tr sources.Trace) {
 // Secrets forwards embedded key material (pcapng DSBs) to the inner
 // emitter and the pcapng recording.
 func (t *teeEmitter) Secrets(kind uint32, data []byte) {
-	t.rec.mu.Lock()
-	if t.rec.ng != nil && t.rec.err == nil {
-		t.rec.err = t.rec.ng.WriteSecrets(kind, data)
-	}
-	t.rec.mu.Unlock()
+	t.rec.secrets(kind, data)
 	if se, ok := t.Emitter.(interface{ Secrets(uint32, []byte) }); ok {
 		se.Secrets(kind, data)
 	}

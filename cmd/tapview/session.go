@@ -41,6 +41,7 @@ type sessionFlags struct {
 	mesh      meshFlags   // service-mesh labels, --external (external.go)
 	mem       memoryFlags // --memory, --spill-max (memory.go)
 	lanes     int
+	up        uploadFlags // --upload, on live commands (upload.go)
 }
 
 func (f *sessionFlags) add(cmd *cobra.Command) {
@@ -58,6 +59,7 @@ func (f *sessionFlags) add(cmd *cobra.Command) {
 	fs.IntVarP(&f.lanes, "jobs", "j", 0, "decode on this many cores (0: one per core, GOMAXPROCS); the output is the same for any number")
 	f.mesh.add(fs)
 	f.mem.add(fs)
+	f.up.add(cmd)
 }
 
 // runSession decodes the inputs into the UI, or prints them with -o.
@@ -91,6 +93,11 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	}
 	// Decided before -w wraps the sources, which hides what they are.
 	stream := streams(inputs)
+	up, err := startUpload(cmd, inputs, f, nil)
+	if err != nil {
+		return err
+	}
+	inputs = up.wrap(inputs)
 	rec, err := newRecorder(f.write)
 	if err != nil {
 		return err
@@ -148,6 +155,9 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 		if err := rec.Close(); err != nil && runErr == nil {
 			runErr = err
 		}
+	}
+	if err := up.close(ctx); err != nil && runErr == nil {
+		runErr = err
 	}
 	return runErr
 }

@@ -156,7 +156,7 @@ func runSink(cmd *cobra.Command, sf *sinkFlags, f *sessionFlags) error {
 	}
 	inputs := []input{{src: s, live: true}}
 	if sf.headless && f.output == "" {
-		err = runRelay(ctx, cmd.OutOrStdout(), inputs, s, hub, f)
+		err = runRelay(ctx, cmd, cmd.OutOrStdout(), inputs, s, hub, f)
 	} else {
 		err = runSession(cmd, inputs, f)
 	}
@@ -208,21 +208,27 @@ func tokenFrom(token, file, flag string) (string, error) {
 // runRelay is --headless without -o: no decoding, traces only go to the
 // watchers (and -w); status notes and counters are printed as JSON Lines
 // for the pod log.
-func runRelay(ctx context.Context, stdout io.Writer, inputs []input, s *sink.Sink, hub *watch.Hub, f *sessionFlags) error {
+func runRelay(ctx context.Context, cmd *cobra.Command, stdout io.Writer, inputs []input, s *sink.Sink, hub *watch.Hub, f *sessionFlags) error {
 	if f.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
+	out := &relayOutput{w: bufio.NewWriter(stdout)}
+	up, err := startUpload(cmd, inputs, f, out.status)
+	if err != nil {
+		return err
+	}
+	inputs = up.wrap(inputs)
 	rec, err := newRecorder(f.write)
 	if err != nil {
+		up.close(ctx)
 		return err
 	}
 	if rec != nil {
 		defer rec.Close()
 		inputs = rec.wrap(inputs)
 	}
-	out := &relayOutput{w: bufio.NewWriter(stdout)}
 	done := make(chan error, 1)
 	go func() { done <- inputs[0].src.Run(ctx, out) }()
 	tick := time.NewTicker(10 * time.Second)
@@ -246,6 +252,9 @@ func runRelay(ctx context.Context, stdout io.Writer, inputs []input, s *sink.Sin
 			}
 			if errors.Is(err, context.Canceled) {
 				err = nil
+			}
+			if uerr := up.close(ctx); uerr != nil && err == nil {
+				err = uerr
 			}
 			return err
 		case <-tick.C:
