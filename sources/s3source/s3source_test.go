@@ -64,9 +64,9 @@ func readLocal(t *testing.T, path string) []sources.Packet {
 // counted across segments; captures told apart; time ranges chosen from
 // the listing; single objects; broken connections resumed.
 func TestReadSegments(t *testing.T) {
+	dir := corpustest.Dir(t)
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "tapview-read")
-	dir := corpustest.Dir(t)
 	web := filepath.Join(dir, "http11_pipelined_40req_retrans.pcap")
 	doh := filepath.Join(dir, "h2c_prior_knowledge_doh_34streams.pcap")
 	webSegs := srv.UploadSegments(t, bucket, "rec", "cap1", "ns/web-1", web, 10)
