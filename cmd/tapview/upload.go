@@ -32,12 +32,19 @@ type uploadFlags struct {
 	on       bool    // registered on this command
 }
 
-// liveCommands are the commands whose sources are live captures.
-var liveCommands = map[string]bool{"agent": true, "api": true, "envoy": true, "sink": true, "attach": true}
+// liveCommand reports whether the command named so captures live:
+// connect agent|api|envoy|sink, attach and sink.
+func liveCommand(name string) bool {
+	switch name {
+	case "agent", "api", "envoy", "sink", "attach":
+		return true
+	}
+	return false
+}
 
 func (u *uploadFlags) add(cmd *cobra.Command) {
 	name, _, _ := strings.Cut(cmd.Use, " ")
-	if !liveCommands[name] {
+	if !liveCommand(name) {
 		return
 	}
 	u.on = true

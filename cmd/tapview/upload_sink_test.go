@@ -163,6 +163,21 @@ func TestUploadSinkFloodStoreAway(t *testing.T) {
 		}
 		t.Fatalf("%d distinct exchanges in %d segments, %d traces sent (%d missing)", len(paths), len(files), sent, missing)
 	}
+	// The same capture through `tapview open s3://`, which merges the
+	// segments straight from the store.
+	out, err = exec.Command(bin, "open", "-o", "json", "--s3-endpoint", srv.Endpoint, "--s3-path-style", "s3://flood/rec/").Output()
+	if err != nil {
+		t.Fatalf("tapview open s3://flood/rec/: %v", err)
+	}
+	opened := map[string]bool{}
+	for _, s := range strings.Split(string(out), "\n") {
+		if r, ok := parseRecord(s); ok && r.Type == "exchange" {
+			opened[r.Path] = true
+		}
+	}
+	if len(opened) != sent {
+		t.Errorf("tapview open s3://flood/rec/ shows %d distinct exchanges, %d traces sent", len(opened), sent)
+	}
 	left, _ := os.ReadDir(spool)
 	if len(left) != 0 {
 		t.Errorf("spool %s not empty after a complete upload: %v", spool, left)
