@@ -206,7 +206,9 @@ func testStoreAwayLosesNothing(t *testing.T, srv *s3test.Server) {
 		t.Errorf("no segment waiting in the spool while the store is down")
 	}
 	srv.Restart()
-	rep := r.Close(30 * time.Second)
+	// A restarted weed can take many seconds to accept writes on a
+	// loaded machine; the drain bound is generous.
+	rep := r.Close(90 * time.Second)
 	if msg, problem := rep.Summary("s3://away"); problem {
 		t.Fatalf("%s\nnotes:\n%s", msg, n.text())
 	}
