@@ -36,7 +36,7 @@ func TestUploadSinkFloodStoreAway(t *testing.T) {
 	spool := t.TempDir()
 	cmd := exec.Command(bin, "sink", "--headless", "--grpc", "127.0.0.1:0", "--http", "off",
 		"--upload", "s3://flood/rec", "--s3-endpoint", srv.Endpoint, "--s3-path-style",
-		"--no-mask", "--segment-size", "32KiB", "--segment-time", "1s", "--spool-dir", spool, "--upload-wait", "30s", "--user", "flood-test")
+		"--no-mask", "--segment-size", "32KiB", "--segment-time", "1s", "--spool-dir", spool, "--upload-wait", "60s", "--user", "flood-test")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -104,7 +104,7 @@ func TestUploadSinkFloodStoreAway(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	rest, werr := p.rest(t, 40*time.Second)
+	rest, werr := p.rest(t, 80*time.Second)
 	if werr != nil {
 		t.Fatalf("tapview sink --upload: %v\nstderr:\n%s", werr, stderr.String())
 	}
