@@ -50,19 +50,32 @@ build() {
   echo "$weed_bin"
 }
 
-# free_port asks the kernel for an unused loopback port below 55000, so
-# that weed's gRPC port (HTTP port + 10000 where not set) stays valid.
-free_port() {
+# free_ports prints four distinct unused loopback ports below 55000 whose
+# port + 10000 (weed's gRPC port for each) is unused too. The sockets are
+# held until all four are chosen, so the kernel cannot hand out the same
+# port twice (picking them one at a time did, and two of weed's servers
+# then fought over one port).
+free_ports() {
   python3 - <<'PY'
 import socket
-while True:
+held, ports = [], []
+while len(ports) < 4:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
+    held.append(s)
+    if p >= 55000 or p in ports or p + 10000 in ports or p - 10000 in ports:
+        continue
+    g = socket.socket()
+    try:
+        g.bind(("127.0.0.1", p + 10000))
+    except OSError:
+        continue
+    held.append(g)
+    ports.append(p)
+print(" ".join(map(str, ports)))
+for s in held:
     s.close()
-    if p < 55000:
-        print(p)
-        break
 PY
 }
 
@@ -80,41 +93,46 @@ start() {
   "credentials": [{"accessKey": "$access_key", "secretKey": "$secret_key"}],
   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
 JSON
-  local s3 master volume filer
+  local s3 master volume filer endpoint i attempt fresh=1
   # A restart keeps its ports, so clients (and the writer's retry test)
   # find the store where it was.
-  if [ -f "$dir/ports" ]; then
+  [ -f "$dir/ports" ] && fresh=0
+  for attempt in 1 2 3; do
+    [ -f "$dir/ports" ] || free_ports > "$dir/ports"
     read -r s3 master volume filer < "$dir/ports"
-  else
-    s3="$(free_port)"; master="$(free_port)"; volume="$(free_port)"; filer="$(free_port)"
-    echo "$s3 $master $volume $filer" > "$dir/ports"
-  fi
-  # One process runs master, volume, filer and the S3 gateway, with the
-  # fixed-port extras (Iceberg and Lance catalogs) off so servers of
-  # parallel tests cannot collide. Small
-  # volumes keep the data directory small; -volume.max 0 lets it create
-  # as many as the disk allows.
-  setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
-    -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
-    -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
-    -s3 -s3.port="$s3" -s3.port.grpc="$((s3 + 10000))" -s3.config="$dir/s3.json" \
-    -s3.port.iceberg=0 -s3.port.lance=0 \
-    >"$dir/weed.log" 2>&1 </dev/null &
-  echo $! > "$dir/pid"
-  local endpoint="http://127.0.0.1:$s3"
-  # Ready when the S3 gateway answers a signed-less request with any
-  # HTTP status (403 for an anonymous ListBuckets).
-  local i
-  for i in $(seq 1 600); do
-    if curl -s -o /dev/null -w '%{http_code}' "$endpoint/" 2>/dev/null | grep -q '^[2-5]'; then
-      break
-    fi
-    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
-      tail -20 "$dir/weed.log" >&2
-      die "weed exited while starting (log: $dir/weed.log)"
-    fi
-    sleep 0.1
+    # One process runs master, volume, filer and the S3 gateway, with the
+    # fixed-port extras (Iceberg and Lance catalogs) off so servers of
+    # parallel tests cannot collide. Small volumes keep the data
+    # directory small; -volume.max 0 lets it create as many as the disk
+    # allows.
+    setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+      -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
+      -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
+      -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
+      -s3 -s3.port="$s3" -s3.port.grpc="$((s3 + 10000))" -s3.config="$dir/s3.json" \
+      -s3.port.iceberg=0 -s3.port.lance=0 \
+      >"$dir/weed.log" 2>&1 </dev/null &
+    echo $! > "$dir/pid"
+    endpoint="http://127.0.0.1:$s3"
+    # Ready when the S3 gateway answers a signed-less request with any
+    # HTTP status (403 for an anonymous ListBuckets).
+    for i in $(seq 1 600); do
+      if curl -s -o /dev/null -w '%{http_code}' "$endpoint/" 2>/dev/null | grep -q '^[2-5]'; then
+        break 2
+      fi
+      if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+        # Another process may have taken a chosen port between the
+        # choice and weed's bind: fresh ports are chosen again.
+        if [ "$fresh" = 1 ] && [ "$attempt" -lt 3 ] && grep -q "address already in use" "$dir/weed.log"; then
+          rm -rf "$dir/ports" "$dir/data" && mkdir -p "$dir/data"
+          continue 2
+        fi
+        tail -20 "$dir/weed.log" >&2
+        die "weed exited while starting (log: $dir/weed.log)"
+      fi
+      sleep 0.1
+    done
+    break
   done
   [ "$i" -lt 600 ] || die "the S3 gateway did not answer on $endpoint within 60 s (log: $dir/weed.log)"
   cat <<ENV
