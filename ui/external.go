@@ -24,9 +24,9 @@ type ExternalReader interface {
 // with their verdict, read in a command on open and on every store
 // refresh. The Model keeps only the last read, for the header's count.
 type externalView struct {
-	loaded         bool
-	groups         []mesh.Group
-	cursor, offset int
+	loaded bool
+	groups []mesh.Group
+	tableCursor
 }
 
 // external is the open lens, or nil.
@@ -89,35 +89,13 @@ func (m *Model) externalRows() int { return max(m.bodyHeight()-1-externalDetail,
 // destination under the table.
 const externalDetail = 4
 
-func (m *Model) clampExternal(e *externalView) {
-	n, rows := len(e.groups), m.externalRows()
-	e.cursor = min(max(e.cursor, 0), max(n-1, 0))
-	if e.cursor < e.offset {
-		e.offset = e.cursor
-	}
-	if e.cursor >= e.offset+rows {
-		e.offset = e.cursor - rows + 1
-	}
-	e.offset = min(max(e.offset, 0), max(n-rows, 0))
-}
+func (m *Model) clampExternal(e *externalView) { e.clamp(len(e.groups), m.externalRows()) }
 
 // key moves through the lens; q and esc (handled by the root) go back
 // to the lists.
 func (e *externalView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
-	rows := m.externalRows()
 	switch {
-	case key.Matches(k, m.keys.Up):
-		e.cursor--
-	case key.Matches(k, m.keys.Down):
-		e.cursor++
-	case key.Matches(k, m.keys.PageUp):
-		e.cursor -= rows
-	case key.Matches(k, m.keys.PageDown):
-		e.cursor += rows
-	case key.Matches(k, m.keys.Top):
-		e.cursor = 0
-	case key.Matches(k, m.keys.Bottom):
-		e.cursor = len(e.groups) - 1
+	case e.move(m.keys, k, len(e.groups), m.externalRows()):
 	case key.Matches(k, m.keys.Enter), key.Matches(k, m.keys.Filter):
 		return m.flash("the external lens lists every destination; 1 and / filter exchanges", false), true
 	default:

@@ -41,9 +41,9 @@ type statsView struct {
 	total  int64       // exchanges counted
 	loaded bool
 
-	sort           int  // index into statsSorts
-	desc           bool // largest first
-	cursor, offset int
+	sort int  // index into statsSorts
+	desc bool // largest first
+	tableCursor
 }
 
 // statsResult hands a table back from a job.
@@ -205,35 +205,13 @@ func (v *statsView) resort() {
 
 func (m *Model) statsRows() int { return max(m.bodyHeight()-1-statsDetail, 1) }
 
-func (m *Model) clampStats(v *statsView) {
-	n, rows := len(v.rows), m.statsRows()
-	v.cursor = min(max(v.cursor, 0), max(n-1, 0))
-	if v.cursor < v.offset {
-		v.offset = v.cursor
-	}
-	if v.cursor >= v.offset+rows {
-		v.offset = v.cursor - rows + 1
-	}
-	v.offset = min(max(v.offset, 0), max(n-rows, 0))
-}
+func (m *Model) clampStats(v *statsView) { v.clamp(len(v.rows), m.statsRows()) }
 
 // key moves through the groups, sorts them (o, O), toggles masking (the
 // groups are rebuilt) and opens a group's exchanges (enter).
 func (v *statsView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
-	rows := m.statsRows()
 	switch {
-	case key.Matches(k, m.keys.Up):
-		v.cursor--
-	case key.Matches(k, m.keys.Down):
-		v.cursor++
-	case key.Matches(k, m.keys.PageUp):
-		v.cursor -= rows
-	case key.Matches(k, m.keys.PageDown):
-		v.cursor += rows
-	case key.Matches(k, m.keys.Top):
-		v.cursor = 0
-	case key.Matches(k, m.keys.Bottom):
-		v.cursor = len(v.rows) - 1
+	case v.move(m.keys, k, len(v.rows), m.statsRows()):
 	case key.Matches(k, m.keys.Sort):
 		v.sort = (v.sort + 1) % len(statsSorts())
 		v.desc = statsSorts()[v.sort] != "group"
