@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/link/corpustest"
 	"github.com/tapview/tapview/decode/tcp"
 )
@@ -83,7 +84,7 @@ func FuzzMySQL(f *testing.F) {
 		f.Fatal(err)
 	}
 	var conns [][]event
-	d := tcp.NewDecoder(newCollector(f), tcp.Config{Parsers: []decode.Parser{recorder{&conns}}})
+	d := tcp.NewDecoder(decodetest.NewCollector(f), tcp.Config{Parsers: []decode.Parser{recorder{&conns}}})
 	for i := range pkts {
 		d.Packet(&pkts[i])
 	}

@@ -6,12 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/link/corpustest"
-	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
 	"github.com/tapview/tapview/sources"
 )
@@ -19,61 +18,12 @@ import (
 // recDir holds the capture scripts/record-mysql.sh made, with its truth.
 var recDir = filepath.Join("..", "..", "testdata", "mysql")
 
-// collector is a decode.Output keeping the latest version of every
-// exchange; a publication after the final one fails the test.
-type collector struct {
-	t     testing.TB
-	ex    map[uint64]*decode.Exchange
-	order []uint64
-	flows map[uint64]*decode.Flow
-	notes []sources.Status
-}
-
-func newCollector(t testing.TB) *collector {
-	return &collector{t: t, ex: map[uint64]*decode.Exchange{}, flows: map[uint64]*decode.Flow{}}
-}
-
-func (c *collector) Flow(f *decode.Flow) { c.flows[f.ID] = f }
-
-func (c *collector) Exchange(e *decode.Exchange) {
-	if old, ok := c.ex[e.ID]; ok {
-		if old.State.Final() {
-			c.t.Errorf("exchange %d (%s) published after its final version", e.ID, e.Method())
-		}
-	} else {
-		c.order = append(c.order, e.ID)
-	}
-	c.ex[e.ID] = e
-}
-
-func (c *collector) Note(s sources.Status) { c.notes = append(c.notes, s) }
-
-// exchanges returns the latest versions in first-publication order.
-func (c *collector) exchanges() []*decode.Exchange {
-	out := make([]*decode.Exchange, 0, len(c.order))
-	for _, id := range c.order {
-		out = append(out, c.ex[id])
-	}
-	return out
-}
-
 // decodePackets runs packets through the TCP decoder with HTTP/1, TLS and
 // MySQL, as cmd/tapview does, and checks every exchange ended final.
-func decodePackets(t testing.TB, pkts []sources.Packet) *collector {
+func decodePackets(t testing.TB, pkts []sources.Packet) *decodetest.Collector {
 	t.Helper()
-	col := newCollector(t)
 	h1 := http1.New()
-	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{h1, tls.New(nil, h1), New()}})
-	for i := range pkts {
-		d.Packet(&pkts[i])
-	}
-	d.Finish(time.Time{})
-	for _, e := range col.ex {
-		if !e.State.Final() {
-			t.Errorf("exchange %d (%s) left %s", e.ID, e.Method(), e.State)
-		}
-	}
-	return col
+	return decodetest.Decode(t, []decode.Parser{h1, tls.New(nil, h1), New()}, pkts)
 }
 
 func readRecording(t testing.TB) []sources.Packet {

@@ -11,14 +11,15 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 )
 
 // connections groups the decoded exchanges by client port, connections
 // in the order they started.
-func connections(col *collector) [][]*decode.Exchange {
+func connections(col *decodetest.Collector) [][]*decode.Exchange {
 	byPort := map[uint16][]*decode.Exchange{}
 	var ports []uint16
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		p := e.Client.Port()
 		if _, ok := byPort[p]; !ok {
 			ports = append(ports, p)
@@ -208,9 +209,9 @@ func readSecretsOnce() [][2]string {
 
 // find returns the first exchange with this method whose target
 // contains sub.
-func find(t *testing.T, col *collector, method, sub string) *decode.Exchange {
+func find(t *testing.T, col *decodetest.Collector, method, sub string) *decode.Exchange {
 	t.Helper()
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Method() == method && strings.Contains(e.Path(), sub) {
 			return e
 		}
@@ -248,7 +249,7 @@ func TestRecordingReplies(t *testing.T) {
 	}
 	// USE through COM_INIT_DB changes the schema of later exchanges.
 	var dbs []string
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Method() == "SELECT" && e.Path() == "SELECT DATABASE()" {
 			dbs = append(dbs, e.Query.Database+"="+strings.TrimSpace(strings.Split(string(e.Response.Body), "\n")[1]))
 		}
@@ -275,7 +276,7 @@ func TestRecordingReplies(t *testing.T) {
 		t.Errorf("duplicate insert: %q body %q", dup.Query.ErrorCode, dup.Request.Body)
 	}
 	var ed, comp *decode.Exchange
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Method() == "CONNECT" && e.Query.User == "ed" {
 			ed = e
 		}
@@ -290,7 +291,7 @@ func TestRecordingReplies(t *testing.T) {
 		t.Fatal("no compressed connection")
 	}
 	var crows []string
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Client == comp.Client && e.Method() == "SELECT" {
 			crows = append(crows, string(e.Response.Body))
 		}
@@ -299,7 +300,7 @@ func TestRecordingReplies(t *testing.T) {
 		crows[2] != "pad\tk\n"+strings.Repeat("q", 100)+"\tAKIAPLANTEDZIP7KEY66\n" {
 		t.Errorf("compressed connection replies %q", crows)
 	}
-	for _, f := range col.flows {
+	for _, f := range col.Flows() {
 		if f.Error != "" {
 			t.Errorf("flow %d (%s): %s", f.ID, f.Proto, f.Error)
 		}
@@ -338,7 +339,7 @@ func TestRecordingCountsMatchTshark(t *testing.T) {
 	}
 	col := decodePackets(t, readRecording(t))
 	ours := map[string]int{}
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if c := e.Request.HeaderValue("Command"); c != "" {
 			ours[c]++
 		}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/link/corpustest"
-	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -19,58 +19,11 @@ var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 // truth.
 var recDir = filepath.Join("..", "..", "testdata", "postgres")
 
-// collector is a decode.Output keeping the latest version of every
-// exchange; publishing after a final version fails the test.
-type collector struct {
-	t     testing.TB
-	ex    map[uint64]*decode.Exchange
-	order []uint64
-	flows map[uint64]*decode.Flow
-}
-
-func newCollector(t testing.TB) *collector {
-	return &collector{t: t, ex: map[uint64]*decode.Exchange{}, flows: map[uint64]*decode.Flow{}}
-}
-
-func (c *collector) Flow(f *decode.Flow) { c.flows[f.ID] = f }
-
-func (c *collector) Exchange(e *decode.Exchange) {
-	if old, ok := c.ex[e.ID]; ok {
-		if old.State.Final() {
-			c.t.Errorf("exchange %d published after its final version", e.ID)
-		}
-	} else {
-		c.order = append(c.order, e.ID)
-	}
-	c.ex[e.ID] = e
-}
-
-func (c *collector) Note(sources.Status) {}
-
-func (c *collector) exchanges() []*decode.Exchange {
-	out := make([]*decode.Exchange, 0, len(c.order))
-	for _, id := range c.order {
-		out = append(out, c.ex[id])
-	}
-	return out
-}
-
 // decodePackets runs packets through the TCP decoder with PostgreSQL as
 // the only parser.
-func decodePackets(t testing.TB, pkts []sources.Packet) *collector {
+func decodePackets(t testing.TB, pkts []sources.Packet) *decodetest.Collector {
 	t.Helper()
-	col := newCollector(t)
-	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{New()}})
-	for i := range pkts {
-		d.Packet(&pkts[i])
-	}
-	d.Finish(time.Time{})
-	for _, e := range col.ex {
-		if !e.State.Final() {
-			t.Errorf("exchange %d (%s) left %s", e.ID, e.Request.Method, e.State)
-		}
-	}
-	return col
+	return decodetest.Decode(t, []decode.Parser{New()}, pkts)
 }
 
 func readRecording(t testing.TB) []sources.Packet {

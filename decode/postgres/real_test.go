@@ -161,7 +161,7 @@ func byPort(xs []*decode.Exchange) map[uint16][]*decode.Exchange {
 func TestRecordingMatchesServerLog(t *testing.T) {
 	col := decodePackets(t, readRecording(t))
 	tr := readServerLog(t)
-	flows := byPort(col.exchanges())
+	flows := byPort(col.Exchanges())
 	if len(tr.stmts) < 5 {
 		t.Fatalf("server.log has statements of %d connections; re-record", len(tr.stmts))
 	}
@@ -236,7 +236,7 @@ func TestRecordingRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(method, target string) *decode.Exchange {
-		for _, e := range col.exchanges() {
+		for _, e := range col.Exchanges() {
 			if e.Request != nil && e.Request.Method == method && e.Request.Target == target {
 				return e
 			}
@@ -301,7 +301,7 @@ func TestRecordingRows(t *testing.T) {
 	}
 	// Notifications are exchanges of their own.
 	n := 0
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Request != nil && e.Request.Method == "NOTIFICATION" {
 			n++
 			if e.Request.Target != "jobs" || !strings.HasPrefix(string(e.Response.Body), "job-4") {
@@ -361,7 +361,7 @@ func TestRecordingTsharkCounts(t *testing.T) {
 	}
 	col := decodePackets(t, readRecording(t))
 	ours := map[string]int{}
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		r := e.Request
 		if r == nil {
 			continue
@@ -414,10 +414,10 @@ func TestMidStreamJoin(t *testing.T) {
 	// The connection with the most exchanges, and its packets.
 	var best *decode.Flow
 	count := map[uint64]int{}
-	for _, e := range full.exchanges() {
+	for _, e := range full.Exchanges() {
 		count[e.FlowID]++
 	}
-	for _, f := range full.flows {
+	for _, f := range full.Flows() {
 		if best == nil || count[f.ID] > count[best.ID] {
 			best = f
 		}
@@ -434,14 +434,14 @@ func TestMidStreamJoin(t *testing.T) {
 	}
 	joined := decodePackets(t, kept)
 	want := map[string]bool{}
-	for _, e := range full.exchanges() {
+	for _, e := range full.Exchanges() {
 		if e.FlowID == best.ID && e.Request != nil {
 			want[e.Request.Method+" "+e.Request.Target] = true
 		}
 	}
 	matched, total := 0, 0
 	port := best.Client.Port()
-	for _, e := range joined.exchanges() {
+	for _, e := range joined.Exchanges() {
 		if e.Client.Port() != port && e.Server.Port() != port {
 			continue
 		}

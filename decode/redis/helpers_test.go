@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/link/corpustest"
 	"github.com/tapview/tapview/decode/tcp"
@@ -23,61 +24,11 @@ var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 // recording is the capture scripts/record-redis.sh made, with its truth.
 var recDir = filepath.Join("..", "..", "testdata", "redis")
 
-// collector is a decode.Output keeping the latest version of every
-// exchange, failing the test when one is published after its final
-// version.
-type collector struct {
-	t     testing.TB
-	ex    map[uint64]*decode.Exchange
-	order []uint64
-	flows map[uint64]*decode.Flow
-	notes []sources.Status
-}
-
-func newCollector(t testing.TB) *collector {
-	return &collector{t: t, ex: map[uint64]*decode.Exchange{}, flows: map[uint64]*decode.Flow{}}
-}
-
-func (c *collector) Flow(f *decode.Flow) { c.flows[f.ID] = f }
-
-func (c *collector) Exchange(e *decode.Exchange) {
-	if old, ok := c.ex[e.ID]; ok {
-		if old.State.Final() {
-			c.t.Errorf("exchange %d published after its final version", e.ID)
-		}
-	} else {
-		c.order = append(c.order, e.ID)
-	}
-	c.ex[e.ID] = e
-}
-
-func (c *collector) Note(s sources.Status) { c.notes = append(c.notes, s) }
-
-// exchanges returns the latest versions in first-publication order.
-func (c *collector) exchanges() []*decode.Exchange {
-	out := make([]*decode.Exchange, 0, len(c.order))
-	for _, id := range c.order {
-		out = append(out, c.ex[id])
-	}
-	return out
-}
-
 // decodePackets runs packets through the TCP decoder with HTTP/1 and
 // Redis, as cmd/tapview does.
-func decodePackets(t testing.TB, pkts []sources.Packet) *collector {
+func decodePackets(t testing.TB, pkts []sources.Packet) *decodetest.Collector {
 	t.Helper()
-	col := newCollector(t)
-	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
-	for i := range pkts {
-		d.Packet(&pkts[i])
-	}
-	d.Finish(time.Time{})
-	for _, e := range col.ex {
-		if !e.State.Final() {
-			t.Errorf("exchange %d (%s) left %s", e.ID, e.Method(), e.State)
-		}
-	}
-	return col
+	return decodetest.Decode(t, []decode.Parser{http1.New(), New()}, pkts)
 }
 
 func readRecording(t testing.TB) []sources.Packet {
@@ -156,7 +107,7 @@ func passwords(t testing.TB) []string {
 func streams(t testing.TB) map[uint16]*[2][]byte {
 	t.Helper()
 	out := map[uint16]*[2][]byte{}
-	d := tcp.NewDecoder(newCollector(t), tcp.Config{Parsers: []decode.Parser{tap{out}}})
+	d := tcp.NewDecoder(decodetest.NewCollector(t), tcp.Config{Parsers: []decode.Parser{tap{out}}})
 	pkts := readRecording(t)
 	for i := range pkts {
 		d.Packet(&pkts[i])

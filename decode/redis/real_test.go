@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -27,9 +28,9 @@ func unmonitored(e *decode.Exchange) bool {
 
 // commandsByPort groups the decoded commands (pushes and orphans left
 // out) by client port, in order.
-func commandsByPort(col *collector, skip uint16) map[uint16][]*decode.Exchange {
+func commandsByPort(col *decodetest.Collector, skip uint16) map[uint16][]*decode.Exchange {
 	out := map[uint16][]*decode.Exchange{}
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Request == nil || e.Request.HeaderValue("Pushed") != "" || e.Client.Port() == skip {
 			continue
 		}
@@ -97,9 +98,9 @@ func TestRecordingMatchesMonitor(t *testing.T) {
 }
 
 // find returns the decoded commands with this method and target.
-func find(col *collector, method, target string) []*decode.Exchange {
+func find(col *decodetest.Collector, method, target string) []*decode.Exchange {
 	var out []*decode.Exchange
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Method() == method && e.Path() == target {
 			out = append(out, e)
 		}
@@ -107,7 +108,7 @@ func find(col *collector, method, target string) []*decode.Exchange {
 	return out
 }
 
-func one(t *testing.T, col *collector, method, target string) *decode.Exchange {
+func one(t *testing.T, col *decodetest.Collector, method, target string) *decode.Exchange {
 	t.Helper()
 	es := find(col, method, target)
 	if len(es) != 1 {
@@ -186,7 +187,7 @@ func TestRecordingReplies(t *testing.T) {
 		t.Errorf("PSUBSCRIBE: rows %d type %s", e.Query.Rows, e.Response.HeaderValue("Type"))
 	}
 	pushes := map[string]int{}
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Request != nil && e.Request.HeaderValue("Pushed") == "true" && e.Method() != "MONITOR" {
 			pushes[e.Method()+" "+e.Path()]++
 		}
@@ -199,7 +200,7 @@ func TestRecordingReplies(t *testing.T) {
 	// MONITOR's event lines: one push each, naming the command.
 	truth := readTruth(t)
 	var events []*decode.Exchange
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Method() == "MONITOR" && e.Request.HeaderValue("Pushed") == "true" {
 			events = append(events, e)
 		}
@@ -224,14 +225,14 @@ func TestRecordingReplies(t *testing.T) {
 	if e := one(t, col, "GET", "inline:1"); e.Request.HeaderValue("Inline") != "true" || string(e.Response.Body) != `"hello world"` {
 		t.Errorf("inline GET: %q inline=%q", e.Response.Body, e.Request.HeaderValue("Inline"))
 	}
-	if n := len(col.exchanges()); n < 250 {
+	if n := len(col.Exchanges()); n < 250 {
 		t.Errorf("%d exchanges", n)
 	}
 
 	// Secrets: only in Password headers.
 	pw := passwords(t)
 	auths := 0
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		for _, m := range []*decode.Message{e.Request, e.Response} {
 			if m == nil {
 				continue
@@ -265,7 +266,7 @@ func TestRecordingMatchesTshark(t *testing.T) {
 	col := decodePackets(t, readRecording(t))
 	var server uint16
 	ours := map[string]int{}
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		server = e.Server.Port()
 		if e.Request != nil && e.Request.BodySize > 0 && e.Request.HeaderValue("Inline") == "" {
 			ours[strconv.Itoa(int(e.Client.Port()))]++
