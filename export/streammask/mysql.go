@@ -267,6 +267,30 @@ type mysqlClient struct {
 	// CLIENT_COMPRESS: commands then come in compressed packets.
 	compress bool
 	hdrAt    int64 // stream offset of hdr[0]
+	// caps are the capability flags of the handshake response, which
+	// say how COM_CHANGE_USER carries its auth data.
+	caps uint32
+	// cmd frames the commands after the login (plain connections only),
+	// to find COM_CHANGE_USER: it carries a new login's secrets.
+	cmd mysqlCommands
+}
+
+// mysqlCommands frames client packets after the login. Only a
+// COM_CHANGE_USER packet is kept (up to mysqlMaxAuthPacket) and read;
+// while its authentication runs (client packets with a sequence number
+// other than 0), each client packet is an auth-switch response or a
+// full-auth password and is overwritten whole.
+type mysqlCommands struct {
+	on       bool // framing: the login ended on a plain connection
+	lost     bool // a gap: the framing is lost for good
+	hdr      [4]byte
+	nhdr     int
+	left     int
+	at       int64 // stream offset of the current payload
+	seq      byte
+	body     []byte
+	keep     bool // the current packet may be COM_CHANGE_USER
+	changing bool // a COM_CHANGE_USER's authentication is running
 }
 
 func newMySQLClient(sd *side) *mysqlClient {
@@ -274,7 +298,9 @@ func newMySQLClient(sd *side) *mysqlClient {
 }
 
 func (m *mysqlClient) data(off int64, b []byte) {
-	if !m.done {
+	if m.done {
+		m.commands(off, b)
+	} else {
 		// The login's own bytes are walked first, so an SSL request can
 		// stop the raw scan of what follows.
 		n := m.walk(off, b)
@@ -290,9 +316,117 @@ func (m *mysqlClient) data(off int64, b []byte) {
 			m.raw.end()
 			m.sd.switchTo(newMySQLZ(m.sd), m.hdrAt, append(m.hdr[:4:4], b[n:]...))
 			return
+		case m.done:
+			m.commands(off+int64(n), b[n:])
 		}
 	}
 	m.raw.data(off, b)
+}
+
+// commands feeds the post-login framer, on plain connections whose
+// framing is intact.
+func (m *mysqlClient) commands(off int64, b []byte) {
+	c := &m.cmd
+	if !c.on || c.lost || m.tls || m.compress {
+		return
+	}
+	for n := 0; n < len(b); {
+		if c.nhdr < 4 {
+			k := copy(c.hdr[c.nhdr:], b[n:])
+			c.nhdr += k
+			n += k
+			if c.nhdr == 4 {
+				c.start(c.hdr, off+int64(n))
+				m.commandStarted()
+			}
+			continue
+		}
+		k := min(c.left, len(b)-n)
+		if c.keep && len(c.body) == 0 && k > 0 && b[n] != mysqlChangeUser {
+			c.keep = false
+		}
+		if c.keep && len(c.body) < mysqlMaxAuthPacket {
+			c.body = append(c.body, b[n:n+min(k, mysqlMaxAuthPacket-len(c.body))]...)
+		}
+		c.left -= k
+		n += k
+		if c.left == 0 {
+			m.commandDone()
+		}
+	}
+}
+
+// mysqlChangeUser is COM_CHANGE_USER's command byte.
+const mysqlChangeUser = 0x11
+
+// start begins a packet whose header is h and payload starts at at.
+func (c *mysqlCommands) start(h [4]byte, at int64) {
+	c.hdr, c.nhdr = h, 4
+	c.left = int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+	c.at, c.seq = at, h[3]
+	c.body = c.body[:0]
+	c.keep = c.seq == 0
+}
+
+// commandStarted handles a packet whose header was just read.
+func (m *mysqlClient) commandStarted() {
+	c := &m.cmd
+	if c.seq == 0 {
+		c.changing = false
+	} else if c.changing && c.left > 0 {
+		// Part of COM_CHANGE_USER's authentication: all secret.
+		m.sd.emit(Patch{Off: c.at, Len: int64(c.left), Kind: KindFill, Byte: '*'})
+	}
+	if c.left == 0 {
+		m.commandDone()
+	}
+}
+
+// commandDone overwrites the auth data of a complete COM_CHANGE_USER.
+func (m *mysqlClient) commandDone() {
+	c := &m.cmd
+	c.nhdr = 0
+	size := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+	if !c.keep || len(c.body) == 0 || c.body[0] != mysqlChangeUser {
+		return
+	}
+	c.changing = true
+	if len(c.body) < size {
+		m.sd.emit(Patch{Off: c.at + 1, Len: int64(size - 1), Kind: KindFill, Byte: '*', Note: "tapview: MySQL COM_CHANGE_USER too long to read; overwritten"})
+		return
+	}
+	if at, n, ok := mysqlChangeUserAuth(c.body, m.caps); ok {
+		m.sd.emit(Patch{Off: c.at + int64(at), Len: int64(n), Kind: KindFill, Byte: '*'})
+		return
+	}
+	m.sd.emit(Patch{Off: c.at + 1, Len: int64(size - 1), Kind: KindFill, Byte: '*'})
+}
+
+// mysqlChangeUserAuth finds the auth data in a COM_CHANGE_USER payload:
+// after the command byte and the NUL-terminated user, a length byte and
+// the data with CLIENT_SECURE_CONNECTION, else NUL-terminated data.
+func mysqlChangeUserAuth(b []byte, caps uint32) (at, n int, ok bool) {
+	i := 1
+	for i < len(b) && b[i] != 0 {
+		i++
+	}
+	i++
+	if i >= len(b) {
+		return 0, 0, false
+	}
+	if caps&(1<<15) != 0 || caps == 0 {
+		at, n = i+1, int(b[i])
+	} else {
+		j := i
+		for j < len(b) && b[j] != 0 {
+			j++
+		}
+		at, n = i, j-i
+	}
+	if at+n > len(b) {
+		return 0, 0, false
+	}
+	return at, n, true
 }
 
 // walk frames login packets and returns how many bytes of b belong to
@@ -312,6 +446,9 @@ func (m *mysqlClient) walk(off int64, b []byte) int {
 			}
 			if m.hdr[3] == 0 && !m.first {
 				m.done = true // a command: the login is over
+				m.cmd.on = true
+				m.cmd.start(m.hdr, off+int64(n))
+				m.commandStarted()
 				break
 			}
 			m.left = int(m.hdr[0]) | int(m.hdr[1])<<8 | int(m.hdr[2])<<16
@@ -358,6 +495,9 @@ func (m *mysqlClient) packetDone() {
 		// SSL request (CLIENT_SSL): the rest is TLS.
 		m.done, m.tls = true, true
 		return
+	}
+	if len(m.body) >= 4 {
+		m.caps = uint32(m.body[0]) | uint32(m.body[1])<<8 | uint32(m.body[2])<<16 | uint32(m.body[3])<<24
 	}
 	m.compress = len(m.body) >= 4 && m.body[0]&0x20 != 0 // CLIENT_COMPRESS
 	if peer := m.sd.peer(); peer != nil {
@@ -422,6 +562,7 @@ func mysqlAuthResponse(b []byte) (at, n int, ok bool) {
 func (m *mysqlClient) gap() {
 	m.raw.gap()
 	m.done = true
+	m.cmd.lost = true
 }
 
 func (m *mysqlClient) end() { m.raw.end() }

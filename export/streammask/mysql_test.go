@@ -164,3 +164,32 @@ func FuzzMySQLWalker(f *testing.F) {
 		}
 	})
 }
+
+// TestMySQLChangeUserAtAnySegmentSize: COM_CHANGE_USER logs in again
+// after the login, so its auth data and the auth-switch response that
+// follows are overwritten like the login's, however the segments cut
+// them; the commands around it are kept. (No client on this machine
+// sends COM_CHANGE_USER, so the packets are built here to the protocol's
+// layout: command byte, user, length-prefixed auth data, schema,
+// character set, plugin.)
+func TestMySQLChangeUserAtAnySegmentSize(t *testing.T) {
+	const changeAuth = "ChangeUserAuth0123456"
+	const changeSwitch = "ChangeUserSwitchResponse"
+	client := myLogin() + myPkt(0, "\x03SELECT 1") +
+		myPkt(0, "\x11bob\x00\x15"+changeAuth+"shop\x00\x2d\x00mysql_native_password\x00") +
+		myPkt(3, changeSwitch) + myPkt(0, "\x03SELECT 2")
+	server := myGreeting() + myPkt(2, "\x00\x00\x00\x02\x00\x00\x00") + myPkt(1, "\x00\x00\x00\x02\x00\x00\x00") +
+		myPkt(1, "\xfeclient_ed25519\x00nonce0123456789") + myPkt(4, "\x00\x00\x00\x02\x00\x00\x00") + myPkt(1, "\x00\x00\x00\x02\x00\x00\x00")
+	for _, mss := range []int{1, 2, 3, 7, 13, 100, 1460} {
+		h := newHarness(t)
+		h.open()
+		h.send(1, []byte(server[:len(myGreeting())]), mss)
+		h.send(0, []byte(client), mss)
+		h.send(1, []byte(server[len(myGreeting()):]), mss)
+		h.close()
+		st, _ := h.masked()
+		what := fmt.Sprintf("mss %d", mss)
+		mustHide(t, what, st[0], myAuth, changeAuth, changeSwitch)
+		mustKeep(t, what, st[0], "\x03SELECT 1", "\x11bob\x00\x15", "shop\x00\x2d\x00mysql_native_password\x00", "\x03SELECT 2")
+	}
+}
