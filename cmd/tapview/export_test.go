@@ -375,7 +375,7 @@ func TestExportUsageErrors(t *testing.T) {
 		{[]string{in, "-w", "x.pcap", "--format", "xml"}, "use pcap, pcapng, har or json"},
 		{[]string{in, "-w", "x.pcap", "--filter", "status >"}, "--filter"},
 		{[]string{in, "-w", in}, "would overwrite the input"},
-		{[]string{in, in, "-w", "x.pcap"}, "are both named"},
+		{[]string{in, in, "-w", "x.pcap"}, "both hold a source named"},
 		{[]string{in, "--flows", "--filter", "status == 200", "-w", "x.har"}, "HAR holds exchanges"},
 		{[]string{in}, "--write is missing: say where to write the export"},
 	} {
