@@ -19,8 +19,13 @@ import (
 // than a counter.
 type tally struct {
 	decode.Output
+	// flowsOnly is set when flows are printed (--flows): the hint then
+	// only needs to know whether there was any flow, and a capture of
+	// many flows and no exchanges (a scan) pays for no ID set.
+	flowsOnly bool
 	mu        sync.Mutex
 	exchanges int64
+	anyFlow   bool
 	flows     map[uint64]bool // flow ID: TLS without decryption
 	many      bool            // more than maxTallyFlows connections
 }
@@ -40,7 +45,8 @@ func (t *tally) Exchange(e *decode.Exchange) {
 
 func (t *tally) Flow(f *decode.Flow) {
 	t.mu.Lock()
-	if t.exchanges == 0 && !t.many {
+	t.anyFlow = true
+	if !t.flowsOnly && t.exchanges == 0 && !t.many {
 		if t.flows == nil {
 			t.flows = map[uint64]bool{}
 		}
@@ -69,12 +75,12 @@ func (t *tally) emptyHint(w io.Writer, printed int, flows bool, filterExpr strin
 		}
 	}
 	switch {
+	case !t.anyFlow:
+		fmt.Fprintln(w, "tapview: the input held no TCP or UDP connections")
 	case filterExpr != "" && flows:
 		fmt.Fprintf(w, "tapview: no flow matched --filter %q; check the variables with 'tapview help filters'\n", filterExpr)
 	case filterExpr != "" && t.exchanges > 0:
 		fmt.Fprintf(w, "tapview: none of the %d exchanges matched --filter %q; check the variables with 'tapview help filters'\n", t.exchanges, filterExpr)
-	case conns == 0 && !t.many:
-		fmt.Fprintln(w, "tapview: the input held no TCP or UDP connections")
 	case flows || t.exchanges > 0:
 	default:
 		n := fmt.Sprintf("%d %s", conns, plural(conns, "connection", "connections"))

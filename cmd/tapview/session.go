@@ -123,7 +123,7 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	case "json":
 		w := jsonl.NewWriter(stdout, jsonl.Options{Match: prog, Mask: maskFn, Flows: f.flows, Bodies: f.bodies, Limit: f.count, OnLimit: cancel, Live: stream})
 		defer onForcedExit(ctx, w.Sync)()
-		t := &tally{Output: w}
+		t := &tally{Output: w, flowsOnly: f.flows}
 		out, meshDone := f.mesh.headless(ctx, inputs, t, w.External)
 		runErr = runHeadless(ctx, inputs, keys, out, w, stream, dopts)
 		meshDone()
@@ -136,7 +136,7 @@ func runSession(cmd *cobra.Command, inputs []input, f *sessionFlags) error {
 	case "table":
 		w := newTableWriter(stdout, prog, maskFn, f.flows, f.count, cancel, stream)
 		defer onForcedExit(ctx, w.Sync)()
-		t := &tally{Output: w}
+		t := &tally{Output: w, flowsOnly: f.flows}
 		out, meshDone := f.mesh.headless(ctx, inputs, t, tableExternal(stdout))
 		runErr = runHeadless(ctx, inputs, keys, out, nil, false, dopts)
 		meshDone()
