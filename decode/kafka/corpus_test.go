@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 )
 
 // The captures of scripts/record-kafka.sh: kfake driven by franz-go's
@@ -78,9 +79,9 @@ func kind(ls []truthLine, k string) []truthLine {
 }
 
 // requests returns the exchanges that carry a request.
-func requests(col *collector) []*decode.Exchange {
+func requests(col *decodetest.Collector) []*decode.Exchange {
 	var out []*decode.Exchange
-	for _, x := range col.exchanges() {
+	for _, x := range col.Exchanges() {
 		if x.Request != nil {
 			out = append(out, x)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/sources"
@@ -292,14 +293,14 @@ func TestMidStreamJoin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		col := newCollector(t)
+		col := decodetest.NewCollector(t)
 		d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
 		if err := src.Run(context.Background(), &skipper{d: d, n: skip}); err != nil {
 			t.Fatal(err)
 		}
 		d.Finish(time.Time{})
 		complete := 0
-		for _, x := range col.exchanges() {
+		for _, x := range col.Exchanges() {
 			if x.Request == nil || x.Response == nil {
 				continue
 			}

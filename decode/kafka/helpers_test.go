@@ -7,49 +7,12 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/pcapfile"
 )
-
-// collector is a decode.Output keeping the latest version of every
-// exchange, failing the test when one is published after its final
-// version.
-type collector struct {
-	t     testing.TB
-	ex    map[uint64]*decode.Exchange
-	order []uint64
-	flows map[uint64]*decode.Flow
-	notes []sources.Status
-}
-
-func newCollector(t testing.TB) *collector {
-	return &collector{t: t, ex: map[uint64]*decode.Exchange{}, flows: map[uint64]*decode.Flow{}}
-}
-
-func (c *collector) Flow(f *decode.Flow) { c.flows[f.ID] = f }
-
-func (c *collector) Exchange(e *decode.Exchange) {
-	if old, ok := c.ex[e.ID]; ok {
-		if old.State.Final() {
-			c.t.Errorf("exchange %d published after its final version", e.ID)
-		}
-	} else {
-		c.order = append(c.order, e.ID)
-	}
-	c.ex[e.ID] = e
-}
-
-func (c *collector) Note(s sources.Status) { c.notes = append(c.notes, s) }
-
-func (c *collector) exchanges() []*decode.Exchange {
-	out := make([]*decode.Exchange, 0, len(c.order))
-	for _, id := range c.order {
-		out = append(out, c.ex[id])
-	}
-	return out
-}
 
 type emitter struct{ d *tcp.Decoder }
 
@@ -59,13 +22,13 @@ func (e emitter) Status(sources.Status)   {}
 // decodeFile decodes a capture with HTTP/1 and Kafka offered, as
 // cmd/tapview offers them (HTTP/1 first, so Kafka must not be needed to
 // refuse HTTP).
-func decodeFile(t testing.TB, path string) *collector {
+func decodeFile(t testing.TB, path string) *decodetest.Collector {
 	t.Helper()
 	src, err := pcapfile.Open(path)
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	col := newCollector(t)
+	col := decodetest.NewCollector(t)
 	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
 	if err := src.Run(context.Background(), emitter{d}); err != nil {
 		t.Fatalf("read %s: %v", path, err)
