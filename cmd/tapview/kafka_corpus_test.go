@@ -82,19 +82,7 @@ func kafkaOpen(t *testing.T, args ...string) []kafkaJSON {
 	if pw := kafkaSecrets(t)["PLAIN"][1]; bytes.Contains(out, []byte(pw)) && !strings.Contains(strings.Join(args, " "), "--no-mask") {
 		t.Errorf("JSON output holds the PLAIN password")
 	}
-	var all []kafkaJSON
-	for _, l := range bytes.Split(out, []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var e kafkaJSON
-		if err := json.Unmarshal(l, &e); err != nil {
-			t.Fatalf("bad JSON line %q: %v", l, err)
-		}
-		if e.Type == "exchange" {
-			all = append(all, e)
-		}
-	}
+	all := jsonExchanges[kafkaJSON](t, out)
 	return all
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,19 +154,7 @@ func TestMySQLOpenJSON(t *testing.T) {
 			t.Errorf("JSON output holds planted password %q", v)
 		}
 	}
-	var all []mysqlJSON
-	for _, l := range bytes.Split(out, []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var e mysqlJSON
-		if err := json.Unmarshal(l, &e); err != nil {
-			t.Fatalf("bad JSON line %q: %v", l, err)
-		}
-		if e.Type == "exchange" {
-			all = append(all, e)
-		}
-	}
+	all := jsonExchanges[mysqlJSON](t, out)
 	seen := map[string]bool{}
 	for _, e := range all {
 		if e.Proto != "mysql" {

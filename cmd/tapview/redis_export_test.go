@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,19 +140,7 @@ func TestRedisOpenJSON(t *testing.T) {
 			t.Errorf("JSON output holds password %q", p)
 		}
 	}
-	var all []redisJSON
-	for _, l := range bytes.Split(out, []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var e redisJSON
-		if err := json.Unmarshal(l, &e); err != nil {
-			t.Fatalf("bad JSON line %q: %v", l, err)
-		}
-		if e.Type == "exchange" {
-			all = append(all, e)
-		}
-	}
+	all := jsonExchanges[redisJSON](t, out)
 	seen := map[string]bool{}
 	auth := 0
 	for _, e := range all {
