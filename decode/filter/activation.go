@@ -8,6 +8,7 @@ import (
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/route"
 )
 
 // valType is the CEL type family of a variable, for typed access.
@@ -162,6 +163,8 @@ func (a *exchangeVars) str(k varKind) string {
 		return q
 	case vURL:
 		return string(appendURL(nil, e))
+	case vRoute:
+		return route.Shown(e)
 	case vGRPCService:
 		if e.GRPC != nil {
 			return e.GRPC.Service

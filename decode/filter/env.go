@@ -101,6 +101,7 @@ const (
 	vTunnelID
 	vTunnelClientNode
 	vTunnelServerNode
+	vRoute
 	numVars
 )
 
@@ -143,6 +144,7 @@ func declarations() []varDecl {
 		d(vMethod, "method", str, ex, `request method, e.g. "GET"`),
 		d(vHost, "host", str, both, "Host header or :authority, else the server address (flows: SNI, else server address)"),
 		d(vPath, "path", str, ex, `request path without the query, e.g. "/api/pets" (the JSON path is the whole target: path + "?" + query)`),
+		d(vRoute, "route", str, ex, `host, method and path, SQL, key or name with per-call parts collapsed, as the stats view groups it, e.g. "api.example.com GET /pets/{id}"`),
 		d(vQuery, "query", str, ex, `query string without "?"`),
 		d(vURL, "url", str, both, "scheme://host + path and query; what a bare word searches (flows: host)"),
 		d(vStatus, "status", num, ex, "final response status code, 0 without a response"),

@@ -27,6 +27,8 @@ func lookup(name string) (varKind, bool) {
 		return vPath, true
 	case "query":
 		return vQuery, true
+	case "route":
+		return vRoute, true
 	case "url":
 		return vURL, true
 	case "status":

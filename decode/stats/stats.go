@@ -2,7 +2,9 @@
 // latency percentiles and body bytes, for `tapview stats` and the UI's
 // stats view. Groups are the route of an exchange (host, method and a
 // template of the path, SQL, key or name with per-call values collapsed;
-// see Route) or any filter variable (status, pod, ...), or several.
+// see decode/route) or any filter variable (status, pod, ...), or several.
+// The route is a filter variable too (route), so every group can be
+// selected by a filter: route == "<the group's name>".
 //
 // A Table counts final exchanges only. The decoder publishes an exchange
 // again each time it changes (higher Version) and never after it is final
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/filter"
+	"github.com/tapview/tapview/decode/route"
 	"github.com/tapview/tapview/decode/view"
 )
 
@@ -31,7 +34,7 @@ const (
 	DefaultExactTotal    = 2_000_000
 	DefaultMaxGroups     = 10_000
 	// maxValue caps a dimension's value (a body or a long path as a key).
-	maxValue = maxTemplate
+	maxValue = route.MaxLen
 )
 
 // Other is the value of every dimension of the group that collects
@@ -40,7 +43,7 @@ const Other = "(other)"
 
 // Options configure a Table.
 type Options struct {
-	// By names the dimensions: "route" (see Route) or filter variables
+	// By names the dimensions: "route" (see route.Shown) or filter variables
 	// (see filter.Accessor). Empty means route alone.
 	By []string
 	// Match selects the exchanges counted (a filter); nil counts all.
@@ -107,7 +110,7 @@ func New(o Options) (*Table, error) {
 		}
 		seen[name] = true
 		if name == routeDim {
-			t.dims = append(t.dims, Route)
+			t.dims = append(t.dims, route.Shown)
 			continue
 		}
 		f, err := filter.Accessor(name)
@@ -225,7 +228,7 @@ func clipValue(s string) string {
 	if len(s) <= maxValue {
 		return s
 	}
-	return clipTemplate(s)
+	return route.Clip(s)
 }
 
 // Row is one group's figures.

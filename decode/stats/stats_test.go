@@ -4,10 +4,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/filter"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -220,6 +223,47 @@ func TestIncrementalPercentiles(t *testing.T) {
 		}
 		if again := tb.Rows()[0].Latency; again != got {
 			t.Fatalf("cached figures differ: %+v %+v", again, got)
+		}
+	}
+}
+
+// TestRouteFilterSelectsGroup checks the promise the UI's Enter relies
+// on: the filter route == "<a group's route>" matches exactly the
+// exchanges counted in that group, escaped and cut routes included.
+func TestRouteFilterSelectsGroup(t *testing.T) {
+	long := "/search/" + strings.Repeat("q", 300)
+	targets := []string{"/pets/1", "/pets/2?x=1", "/pets", "/a\x1b]0;x\x07/b", long + "a", long + "b", "/u/550e8400-e29b-41d4-a716-446655440000"}
+	var exs []*decode.Exchange
+	for i, tg := range targets {
+		exs = append(exs, ex(uint64(i), tg, 200, time.Millisecond, 0, 0))
+	}
+	tab, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exs {
+		tab.Add(e)
+	}
+	rows := tab.Rows()
+	if len(rows) != 5 {
+		t.Fatalf("%d groups, want 5 (pets/{id}, pets, the escaped one, the cut one, uuid)", len(rows))
+	}
+	for _, r := range rows {
+		prog, err := filter.Compile("route == " + strconv.Quote(r.Values[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range exs {
+			if prog.Match(e) {
+				n++
+				if tab.Key(e) != r.Key {
+					t.Errorf("route == %q matched %q of another group", r.Values[0], e.Path())
+				}
+			}
+		}
+		if int64(n) != r.Count {
+			t.Errorf("route == %q matched %d, the group counts %d", r.Values[0], n, r.Count)
 		}
 	}
 }

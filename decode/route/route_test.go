@@ -1,8 +1,10 @@
-package stats
+package route
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode"
 )
@@ -104,8 +106,36 @@ func TestRoutePerProtocol(t *testing.T) {
 		{"kafka", decode.Exchange{Proto: "kafka", Server: srv, Request: req("Produce", "orders,payments"), Query: &decode.QueryInfo{}}, "10.0.0.9:5432 Produce orders,payments"},
 		{"orphan response", decode.Exchange{Proto: "http/1.1", Server: srv, Response: &decode.Message{Status: 200}}, "10.0.0.9:5432"},
 	} {
-		if got := Route(&c.e); got != c.want {
-			t.Errorf("%s: Route = %q, want %q", c.name, got, c.want)
+		if got := Of(&c.e); got != c.want {
+			t.Errorf("%s: Of = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestShown checks the text the filter variable route and the stats
+// groups share: escapes made visible, cut at MaxLen, and cutting again
+// changes nothing (stats clips its group values once more).
+func TestShown(t *testing.T) {
+	long := "/" + strings.Repeat("é", 150) // 301 bytes, cut inside no rune
+	for _, c := range []struct {
+		target, want string
+	}{
+		{"/a\x1b[2J/7", `h GET /a\x1b[2J/{id}`},
+		{long, Clip("h GET " + long)},
+	} {
+		e := &decode.Exchange{Proto: "http/1.1", Request: &decode.Message{Method: "GET", Target: c.target, Host: "h"}}
+		got := Shown(e)
+		if got != c.want {
+			t.Errorf("Shown(%q) = %q, want %q", c.target, got, c.want)
+		}
+		if len(got) > MaxLen+len("…") || !utf8.ValidString(got) {
+			t.Errorf("Shown(%q) = %q: %d bytes or invalid UTF-8", c.target, got, len(got))
+		}
+		if Clip(got) != got {
+			t.Errorf("Clip(Shown(%q)) changed it", c.target)
+		}
+	}
+	if !strings.HasSuffix(Shown(&decode.Exchange{Proto: "http/1.1", Request: &decode.Message{Method: "GET", Target: long, Host: "h"}}), "…") {
+		t.Error("a long route is not marked as cut")
 	}
 }

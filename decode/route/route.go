@@ -1,10 +1,16 @@
-package stats
+// Package route names what an exchange asked for with the parts that
+// differ per call collapsed (/pets/123 -> /pets/{id}), so calls to one
+// endpoint can be grouped and selected together. decode/stats groups by
+// it and decode/filter offers it as the variable route; it lives apart
+// from both so each can use it (stats already uses filter's variables).
+package route
 
 import (
 	"net/netip"
 	"strings"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/view"
 )
 
 // maxTemplate caps a template's length: a group key is kept per group for
@@ -12,7 +18,16 @@ import (
 // one. Longer templates end in "…".
 const maxTemplate = 200
 
-// Route is the default grouping of an exchange: the host, the method (or
+// MaxLen is the length past which Clip cuts a value.
+const MaxLen = maxTemplate
+
+// Shown is Of as a terminal shows it and the stats group it: sanitized
+// (view.Sanitize) and cut to MaxLen bytes. The filter variable route is
+// this text, so route == "<a stats group's name>" selects exactly that
+// group's exchanges, even when the name was escaped or cut.
+func Shown(e *decode.Exchange) string { return Clip(view.Sanitize(Of(e))) }
+
+// Of is the default grouping of an exchange: the host, the method (or
 // command, statement verb, DNS type, Kafka API) and a template of what
 // was asked for in which the parts that differ per call are collapsed, so
 // calls to one endpoint land in one group:
@@ -29,8 +44,8 @@ const maxTemplate = 200
 //   - Kafka: the API and the topics.
 //
 // Parts that are empty are left out; the parts are joined by one space.
-func Route(e *decode.Exchange) string {
-	host, method, tmpl := RouteParts(e)
+func Of(e *decode.Exchange) string {
+	host, method, tmpl := Parts(e)
 	parts := make([]string, 0, 3)
 	for _, p := range [...]string{host, method, tmpl} {
 		if p != "" {
@@ -40,8 +55,8 @@ func Route(e *decode.Exchange) string {
 	return strings.Join(parts, " ")
 }
 
-// RouteParts returns the three parts Route joins.
-func RouteParts(e *decode.Exchange) (host, method, tmpl string) {
+// Parts returns the three parts Of joins.
+func Parts(e *decode.Exchange) (host, method, tmpl string) {
 	method = e.Method()
 	switch {
 	case e.DNS != nil:
@@ -230,6 +245,10 @@ func isToken(s string) bool {
 	}
 	return digit && (upper || lower) && (upper && lower || !sep)
 }
+
+// Clip bounds a value's length to MaxLen bytes, cutting at a rune
+// boundary and marking the cut with "…". Clipping twice changes nothing.
+func Clip(s string) string { return clipTemplate(s) }
 
 // clipTemplate bounds a template's length (see maxTemplate), cutting at a
 // rune boundary.
