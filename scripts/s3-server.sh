@@ -3,8 +3,13 @@
 # SeaweedFS's S3 gateway, built from its Go module (Apache-2.0).
 #
 #   scripts/s3-server.sh build          build weed once (cached), print its path
-#   scripts/s3-server.sh start DIR      start a server with its data in DIR; print
-#                                       the endpoint and credentials as env lines
+#   scripts/s3-server.sh start DIR [--tls CERT KEY]
+#                                       start a server with its data in DIR; print
+#                                       the endpoint and credentials as env lines.
+#                                       With --tls the S3 gateway also serves HTTPS
+#                                       on a second port (TAPVIEW_S3_ENDPOINT_TLS)
+#                                       with the PEM certificate (chain) and key
+#                                       given; a restart of DIR serves them again
 #   scripts/s3-server.sh stop DIR       stop the server started in DIR (a later
 #                                       start DIR reuses its ports and data)
 #   scripts/s3-server.sh path           print where the cached binary is (or would be)
@@ -50,16 +55,16 @@ build() {
   echo "$weed_bin"
 }
 
-# free_ports prints four distinct unused loopback ports below 55000 whose
+# free_ports prints five distinct unused loopback ports below 55000 whose
 # port + 10000 (weed's gRPC port for each) is unused too. The sockets are
-# held until all four are chosen, so the kernel cannot hand out the same
+# held until all five are chosen, so the kernel cannot hand out the same
 # port twice (picking them one at a time did, and two of weed's servers
 # then fought over one port).
 free_ports() {
   python3 - <<'PY'
 import socket
 held, ports = [], []
-while len(ports) < 4:
+while len(ports) < 5:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
@@ -80,11 +85,19 @@ PY
 }
 
 start() {
-  local dir="${1:?usage: s3-server.sh start DIR}"
+  local dir="${1:?usage: s3-server.sh start DIR [--tls CERT KEY]}"
+  shift
   local bin
   bin="$(build)"
   mkdir -p "$dir/data"
   dir="$(cd "$dir" && pwd)"
+  if [ "${1:-}" = --tls ]; then
+    [ -r "${2:-}" ] && [ -r "${3:-}" ] || die "--tls CERT KEY: give readable PEM files of the server certificate and its key"
+    # Kept in DIR so that a restart (start DIR alone) serves them again.
+    printf '%s\n%s\n' "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" "$(cd "$(dirname "$3")" && pwd)/$(basename "$3")" > "$dir/tls"
+  elif [ -n "${1:-}" ]; then
+    die "start DIR: unknown argument $1 (only --tls CERT KEY)"
+  fi
   if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     die "a server is already running for $dir (pid $(cat "$dir/pid")); stop it with: $0 stop $dir"
   fi
@@ -93,24 +106,34 @@ start() {
   "credentials": [{"accessKey": "$access_key", "secretKey": "$secret_key"}],
   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
 JSON
-  local s3 master volume filer endpoint i attempt fresh=1
+  local s3 master volume filer https endpoint i attempt fresh=1
   # A restart keeps its ports, so clients (and the writer's retry test)
   # find the store where it was.
   [ -f "$dir/ports" ] && fresh=0
   for attempt in 1 2 3; do
     [ -f "$dir/ports" ] || free_ports > "$dir/ports"
-    read -r s3 master volume filer < "$dir/ports"
+    read -r s3 master volume filer https < "$dir/ports"
+    local tls=()
+    if [ -f "$dir/tls" ]; then
+      local cert key
+      { read -r cert; read -r key; } < "$dir/tls"
+      [ -n "$https" ] || die "$dir was first started by an older s3-server.sh without a port for HTTPS: use a new DIR"
+      # With -s3.port.https weed serves HTTPS there and plain HTTP on
+      # -s3.port, so tests of either share one server.
+      tls=(-s3.cert.file="$cert" -s3.key.file="$key" -s3.port.https="$https")
+    fi
     # One process runs master, volume, filer and the S3 gateway, with the
     # fixed-port extras (Iceberg and Lance catalogs) off so servers of
     # parallel tests cannot collide. Small volumes keep the data
     # directory small; -volume.max 0 lets it create as many as the disk
-    # allows.
+    # allows. Telemetry (on by default, to telemetry.seaweedfs.com) is
+    # off: tests send nothing beyond loopback.
     setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
       -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
       -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
       -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
       -s3 -s3.port="$s3" -s3.port.grpc="$((s3 + 10000))" -s3.config="$dir/s3.json" \
-      -s3.port.iceberg=0 -s3.port.lance=0 \
+      -s3.port.iceberg=0 -s3.port.lance=0 "${tls[@]}" -master.telemetry=false \
       >"$dir/weed.log" 2>&1 </dev/null &
     echo $! > "$dir/pid"
     endpoint="http://127.0.0.1:$s3"
@@ -142,6 +165,7 @@ export AWS_SECRET_ACCESS_KEY=$secret_key
 export AWS_REGION=us-east-1
 export TAPVIEW_S3_DIR=$dir
 ENV
+  [ ! -f "$dir/tls" ] || echo "export TAPVIEW_S3_ENDPOINT_TLS=https://127.0.0.1:$https"
 }
 
 stop() {

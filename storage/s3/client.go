@@ -45,6 +45,7 @@ const DefaultRegion = "us-east-1"
 type Client struct {
 	api      *s3.Client
 	endpoint string
+	caFile   string // --s3-ca, for messages
 }
 
 // New builds a client. It reads configuration files and the CA file but
@@ -84,7 +85,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if ep == "" {
 		ep = "AWS S3 (" + cfg.Region + ")"
 	}
-	return &Client{api: api, endpoint: ep}, nil
+	return &Client{api: api, endpoint: ep, caFile: o.CAFile}, nil
 }
 
 // S3 is the underlying SDK client, for operations this package does not

@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +27,8 @@ func (c *Client) explain(err error, doing string, loc Location) error {
 	var op *net.OpError
 	msg := err.Error()
 	switch {
+	case c.tlsHint(err) != "":
+		hint = c.tlsHint(err)
 	case strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "failed to retrieve credentials"):
 		hint = "no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available (IRSA, EKS pod identity, instance role)"
 	case errors.As(err, &api):
@@ -39,6 +43,40 @@ func (c *Client) explain(err error, doing string, loc Location) error {
 		return fmt.Errorf("%s %s: %w", doing, loc, err)
 	}
 	return fmt.Errorf("%s %s: %s\n(%w)", doing, loc, hint, err)
+}
+
+// tlsHint words why the store's TLS certificate was refused, naming
+// --s3-ca: a self-hosted store's certificate is usually signed by a
+// private CA that the system does not trust. Empty when err is not about
+// TLS.
+func (c *Client) tlsHint(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknown):
+		if c.caFile != "" {
+			return fmt.Sprintf("the store's TLS certificate is signed by an unknown authority: neither the CA in --s3-ca %s nor a system CA signed it; give the CA certificate that signed the store's certificate (PEM) with --s3-ca", c.caFile)
+		}
+		return "the store's TLS certificate is signed by an unknown authority (this machine does not trust its CA): give that CA certificate (PEM) with --s3-ca FILE"
+	case errors.As(err, &host):
+		return fmt.Sprintf("the store's TLS certificate is not for the host in %s (%v): give --s3-endpoint a name the certificate lists", c.endpoint, host.Error())
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("the store's TLS certificate is not valid (%v): renew it on the store, or check this machine's clock", invalid.Error())
+	case errors.As(err, &rec):
+		return fmt.Sprintf("the store at %s does not speak TLS: use http:// in --s3-endpoint", c.endpoint)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("the store at %s does not speak TLS: use http:// in --s3-endpoint", c.endpoint)
+	}
+	// Go servers (SeaweedFS, MinIO) answer plain HTTP on a TLS port with
+	// a bare 400 and close the connection: no S3 error code comes back.
+	var resp *awshttp.ResponseError
+	var api smithy.APIError
+	if strings.HasPrefix(c.endpoint, "http://") && errors.As(err, &resp) && resp.HTTPStatusCode() == 400 && !errors.As(err, &api) {
+		return fmt.Sprintf("the store at %s refused a plain HTTP request (400 without an S3 error): if it serves HTTPS, use https:// in --s3-endpoint (and --s3-ca for a private CA)", c.endpoint)
+	}
+	return ""
 }
 
 // apiHint words the S3 error codes a reader meets.

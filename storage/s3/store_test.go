@@ -59,6 +59,8 @@ func TestStore(t *testing.T) {
 		}
 	})
 
+	t.Run("tls and --s3-ca", func(t *testing.T) { testTLS(t, srv, bucket) })
+
 	t.Run("errors are sentences", func(t *testing.T) {
 		_, err := c.List(ctx, "no-such-bucket", "x/")
 		wantErr(t, err, "bucket \"no-such-bucket\" does not exist", "create it")

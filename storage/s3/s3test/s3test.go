@@ -26,12 +26,17 @@ import (
 // environment (t.Setenv), where the AWS default chain finds them, so tests
 // using it cannot run in parallel.
 type Server struct {
-	Endpoint  string
-	AccessKey string
-	SecretKey string
-	dir       string
-	script    string
-	t         testing.TB
+	Endpoint string // plain HTTP
+	// TLSEndpoint is the same store over HTTPS, with a certificate for
+	// 127.0.0.1 signed by CAFile, a CA made for this test that no system
+	// root trusts (what --s3-ca is for).
+	TLSEndpoint string
+	CAFile      string
+	AccessKey   string
+	SecretKey   string
+	dir         string
+	script      string
+	t           testing.TB
 }
 
 // Script is the path of scripts/s3-server.sh in this checkout.
@@ -40,7 +45,8 @@ func Script() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "s3-server.sh")
 }
 
-// Start starts a server for t and stops it when t ends. The test is
+// Start starts a server for t and stops it when t ends. It serves HTTP
+// on Endpoint and HTTPS on TLSEndpoint. The test is
 // skipped, saying how to get it, when the weed binary has not been built:
 // building takes minutes, which no test should spend.
 func Start(t testing.TB) *Server {
@@ -55,7 +61,10 @@ func Start(t testing.TB) *Server {
 		t.Skipf("no SeaweedFS binary at %s: run scripts/test-deps.sh (or scripts/s3-server.sh build) once to build it", bin)
 	}
 	s := &Server{dir: t.TempDir(), script: script, t: t}
-	s.start()
+	ca := NewCA(t, s.dir, "tapview test CA")
+	cert, key := ca.Issue(t, s.dir, "127.0.0.1")
+	s.CAFile = ca.File
+	s.start("--tls", cert, key)
 	t.Cleanup(s.Stop)
 	// The AWS chain must find these, and never fall through to the
 	// instance metadata service, which is off-loopback traffic.
@@ -69,10 +78,10 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func (s *Server) start() {
+func (s *Server) start(args ...string) {
 	s.t.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(s.script, "start", s.dir)
+	cmd := exec.Command(s.script, append([]string{"start", s.dir}, args...)...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -87,19 +96,21 @@ func (s *Server) start() {
 		switch k {
 		case "TAPVIEW_S3_ENDPOINT":
 			s.Endpoint = v
+		case "TAPVIEW_S3_ENDPOINT_TLS":
+			s.TLSEndpoint = v
 		case "AWS_ACCESS_KEY_ID":
 			s.AccessKey = v
 		case "AWS_SECRET_ACCESS_KEY":
 			s.SecretKey = v
 		}
 	}
-	if s.Endpoint == "" {
+	if s.Endpoint == "" || s.TLSEndpoint == "" {
 		s.t.Fatalf("s3-server.sh start printed no endpoint:\n%s", out)
 	}
 }
 
 // Stop stops the server, keeping its data; Restart brings it back on the
-// same port. Stop is safe to call twice.
+// same ports. Stop is safe to call twice.
 func (s *Server) Stop() {
 	if _, err := os.Stat(filepath.Join(s.dir, "pid")); err != nil {
 		return
@@ -112,7 +123,7 @@ func (s *Server) Stop() {
 // Restart starts a stopped server again with its data and port.
 func (s *Server) Restart() { s.start() }
 
-// Options are the client options that reach this server.
+// Options are the client options that reach this server (over HTTP).
 func (s *Server) Options() s3store.Options {
 	return s3store.Options{Endpoint: s.Endpoint, PathStyle: true}
 }
