@@ -43,7 +43,18 @@ type statsView struct {
 
 	sort int  // index into statsSorts
 	desc bool // largest first
+	// by names the grouping (filter variables, route among them); nil
+	// is the default, route alone.
+	by []string
 	tableCursor
+}
+
+// groupBy is the grouping's dimensions as stats.Table names them.
+func (v *statsView) groupBy() []string {
+	if len(v.by) == 0 {
+		return []string{"route"}
+	}
+	return v.by
 }
 
 // statsResult hands a table back from a job.
@@ -83,12 +94,12 @@ func (m *Model) stepStats() tea.Cmd {
 	}
 	ix := &m.idx[paneExchanges]
 	if !v.loaded && v.tab == nil || v.expr != ix.expr || v.masked != m.masked || v.both != m.both {
-		tab, err := stats.New(stats.Options{})
-		if err != nil { // the default grouping always builds
+		tab, err := stats.New(stats.Options{By: v.by})
+		if err != nil { // the picker offers only groupable variables
 			return m.flash("stats: "+err.Error(), true)
 		}
 		*v = statsView{tab: tab, gen: v.gen + 1, expr: ix.expr, match: ix.m, masked: m.masked, both: m.both,
-			upto: m.base[paneExchanges], base: m.base[paneExchanges], sort: v.sort, desc: v.desc, rows: v.rows}
+			upto: m.base[paneExchanges], base: m.base[paneExchanges], sort: v.sort, desc: v.desc, rows: v.rows, by: v.by}
 	}
 	if v.upto >= m.total[paneExchanges] && len(v.pending) == 0 && v.loaded {
 		return nil
@@ -241,71 +252,3 @@ func (v *statsView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 func (v *statsView) hints() string { return "enter exchanges · o sort · q back " }
 
 func (v *statsView) lines(m *Model, h int) []string { return m.statsLines(v, h) }
-
-// groupMatcher selects one stats group's exchanges among those the
-// filter it was opened under selects. A route template cannot be said
-// exactly in CEL (the id and token rules, SQL literals), so Enter sets
-// this predicate as the exchanges filter, shown as "stats: <group>",
-// rather than an expression that would select a different set; / replaces
-// it with an expression as usual.
-type groupMatcher struct {
-	base  Matcher // the filter the stats counted, nil for none
-	tab   *stats.Table
-	key   string
-	mask  func(*decode.Exchange) *decode.Exchange
-	label string
-}
-
-func (g *groupMatcher) Match(e *decode.Exchange) bool {
-	if g.base != nil && !g.base.Match(e) {
-		return false
-	}
-	if g.mask != nil {
-		e = g.mask(e)
-	}
-	return g.tab.Key(e) == g.key
-}
-
-// MatchFlow keeps every flow: the predicate is about exchanges.
-func (g *groupMatcher) MatchFlow(*decode.Flow) bool { return true }
-
-// NeedsFull passes on the base filter's need for whole exchanges, so a
-// summary store re-reads them for it (see scan.go).
-func (g *groupMatcher) NeedsFull() bool {
-	w, ok := g.base.(wholeNeeder)
-	return ok && w.NeedsFull()
-}
-
-func (g *groupMatcher) String() string { return g.label }
-
-// openGroup lists the selected group's exchanges: the exchanges filter
-// becomes the group's predicate and the list opens.
-func (m *Model) openGroup(v *statsView) tea.Cmd {
-	if v.cursor >= len(v.rows) {
-		return nil
-	}
-	row := v.rows[v.cursor]
-	if len(row.Values) > 0 && row.Values[0] == stats.Other {
-		return m.flash("(other) collects the routes past the first 10,000 groups; filter the list with / to see them", false)
-	}
-	tab, err := stats.New(stats.Options{})
-	if err != nil {
-		return m.flash("stats: "+err.Error(), true)
-	}
-	label := "stats: " + row.Name()
-	if v.expr != "" {
-		label = v.expr + " · " + label
-	}
-	var mask func(*decode.Exchange) *decode.Exchange
-	if v.masked {
-		mask = m.cfg.Mask
-	}
-	mt := &groupMatcher{base: v.match, tab: tab, key: row.Key, mask: mask, label: label}
-	m.switchPane(paneExchanges)
-	ix := &m.idx[paneExchanges]
-	ix.gen++
-	ix.next, ix.building, ix.running = label, true, true
-	ix.prog = &passProgress{}
-	return tea.Batch(m.work(fullPass(m.cfg.Store, paneExchanges, ix.gen, label, mt, m.base[paneExchanges], m.total[paneExchanges], ix.prog)),
-		m.startSpin())
-}

@@ -40,7 +40,13 @@ func statsStore() *fakeStore {
 	return s
 }
 
-func statsConfig() Config { return baseConfig(statsStore()) }
+// statsConfig compiles filters with decode/filter, as tapview does:
+// Enter in the stats view sets a real expression.
+func statsConfig() Config {
+	cfg := baseConfig(statsStore())
+	cfg.Compile = realCompile
+	return cfg
+}
 
 func TestStatsGolden(t *testing.T) {
 	goldenSizes(t, "stats", statsConfig, "3")
@@ -99,8 +105,21 @@ func TestStatsView(t *testing.T) {
 	if got := d.m.shown(paneExchanges); got != 5 {
 		t.Errorf("the group's list has %d rows, want 5:\n%s", got, d.screen())
 	}
-	if scr := d.screen(); !strings.Contains(scr, "stats: api.example.com GET /v1/users/{id}") || strings.Contains(scr, "/healthz") {
+	const want = `route == "api.example.com GET /v1/users/{id}"`
+	if ix := d.m.idx[paneExchanges]; ix.expr != want {
+		t.Errorf("filter after enter %q, want %q", ix.expr, want)
+	}
+	if scr := d.screen(); !strings.Contains(scr, want) || strings.Contains(scr, "/healthz") {
 		t.Errorf("list not filtered to the group:\n%s", scr)
+	}
+	// / offers the expression for editing, and it compiles as typed.
+	d.keys("/")
+	if d.m.prompt == nil || d.m.prompt.edit.String() != want {
+		t.Fatalf("/ after enter: prompt %+v", d.m.prompt)
+	}
+	d.keys("enter")
+	if got := d.m.shown(paneExchanges); got != 5 || d.m.idx[paneExchanges].failed != "" {
+		t.Errorf("the group's expression applied again: %d rows, failed %q", got, d.m.idx[paneExchanges].failed)
 	}
 	d.keys("?")
 	if scr := d.screen(); !strings.Contains(scr, "3          stats by route") && !strings.Contains(scr, "stats by route") {
@@ -163,5 +182,64 @@ func TestFitGroup(t *testing.T) {
 		if got != c.want || width(got) > c.w {
 			t.Errorf("fitGroup(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
 		}
+	}
+}
+
+// TestGroupExpr checks the expressions Enter sets, and that groups no
+// expression names exactly are refused rather than approximated.
+func TestGroupExpr(t *testing.T) {
+	for _, c := range []struct {
+		base   string
+		by     []string
+		values []string
+		masked bool
+		want   string // "" when refused
+	}{
+		{"", []string{"route"}, []string{`h GET /a\x1b/{id}`}, false, `route == "h GET /a\\x1b/{id}"`},
+		{"pets", []string{"route"}, []string{"h GET /pets"}, false, `(url.lowerAscii().contains("pets")) && (route == "h GET /pets")`},
+		{"status >= 500", []string{"host", "status"}, []string{"api", "503"}, false, `(status >= 500) && (host == "api" && status == 503)`},
+		{"", []string{"tls", "latency"}, []string{"false", "1.5ms"}, false, `!tls && latency == duration("1.5ms")`},
+		{"", []string{"namespace"}, []string{"shop"}, false, `namespace == "shop"`},
+		{"", []string{"path"}, []string{`/a\x1b`}, false, ""},
+		{"", []string{"path"}, []string{strings.Repeat("a", 200) + "…"}, false, ""},
+		{"", []string{"grpc_status"}, []string{""}, false, ""},
+		{"", []string{"route"}, []string{"h GET /u/••••••••"}, true, ""},
+		{"", []string{"route"}, []string{"h GET /u/••••••••"}, false, `route == "h GET /u/••••••••"`},
+	} {
+		got, err := groupExpr(c.base, c.by, c.values, c.masked)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%v = %v: got %q, want refused", c.by, c.values, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%v = %v: got %q, %v; want %q", c.by, c.values, got, err, c.want)
+			continue
+		}
+		if _, err := realCompile(got); err != nil {
+			t.Errorf("%q does not compile: %v", got, err)
+		}
+	}
+}
+
+// TestStatsGroupUnderFilter: Enter under a typed filter keeps it, and
+// the result is a filter like any other for / to edit.
+func TestStatsGroupUnderFilter(t *testing.T) {
+	d := newDriver(t, statsConfig(), 120, 40)
+	d.keys("/")
+	d.typeText("status >= 500")
+	d.keys("enter", "3")
+	v := d.m.statsOpen()
+	if v == nil || len(v.rows) != 1 {
+		t.Fatalf("filtered stats: %+v", v)
+	}
+	d.keys("enter")
+	want := `(status >= 500) && (route == "` + v.rows[0].Name() + `")`
+	if got := d.m.idx[paneExchanges].expr; got != want {
+		t.Fatalf("filter %q, want %q", got, want)
+	}
+	if got := d.m.shown(paneExchanges); got != 1 {
+		t.Errorf("%d rows, want the one failing health check", got)
 	}
 }
