@@ -60,6 +60,7 @@ type scratch struct {
 	dec   body.Decoder
 	ext   BodyDecoder // the caller's decoder during ExchangeDecoding
 	names nameCache
+	clean cleanCache // header fields that needed no change (cleancache.go)
 }
 
 // nameCache is a small direct-mapped memo of name-rule answers: header
@@ -416,6 +417,22 @@ func (m *Masker) Header(name, value string) string {
 // a secret header's and that no value scanner can match (see
 // prefilter.go) is returned as it is, without being copied.
 func (m *Masker) header(sc *scratch, name, value string) (string, bool) {
+	if m.slow || !cacheable(name, value) {
+		return m.checkHeader(sc, name, value)
+	}
+	i := sc.clean.index(name, value)
+	if sc.clean.hit(i, name, value) {
+		return value, false
+	}
+	v, changed := m.checkHeader(sc, name, value)
+	if !changed {
+		sc.clean.remember(i, name, value)
+	}
+	return v, changed
+}
+
+// checkHeader is header without the memo of clean fields.
+func (m *Masker) checkHeader(sc *scratch, name, value string) (string, bool) {
 	f := featuresFor(m, value)
 	secret := secretHeaderName(m, sc, name)
 	if !secret && !m.mayValue(f) {
