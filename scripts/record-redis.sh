@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Records real Redis traffic for decode/redis (issue 23): redis-server on
-# 127.0.0.1 (throwaway directory, requirepass for "default" and an ACL
-# user "alice"), tcpdump on lo for the server's port, and a redis-cli
-# workload:
+# 127.0.0.1 (throwaway directory, requirepass for "default" and ACL
+# users "alice" and "carol"), tcpdump on lo for the server's port, and a
+# redis-cli workload:
 #
 #   resp2     one connection: AUTH with the planted default password,
 #             SELECT, SET/GET, INCR, HSET/HGETALL, lists, sets, a WRONGTYPE
@@ -15,6 +15,10 @@
 #             commands: HGETALL, SMEMBERS, ZSCORE)
 #   resp3raw  HELLO 3 AUTH over bash's /dev/tcp, then DEBUG PROTOCOL
 #             attrib/bignum/push (this redis-cli cannot read them)
+#   inline    telnet-style inline commands over bash's /dev/tcp: PING,
+#             AUTH carol <planted>, then AUTH alice <planted> (cut across
+#             two segments), GET, then a RESP array mixed with inline ECHO,
+#             AUTH <planted>, AUTH carol <planted>, QUIT
 #   pipe      redis-cli --pipe: many pipelined commands, some inline
 #   pubsub    SUBSCRIBE/PSUBSCRIBE in RESP2 and RESP3 (pushes), PUBLISH
 #             from another client, subscribers stopped by timeout
@@ -43,6 +47,10 @@ out="$(mkdir -p "$out" && cd "$out" && pwd)"
 # The planted secrets: the export tests look for them byte for byte.
 DEFPASS='Planted-Redis-Default-7391'
 ALICEPASS='Planted-Redis-Alice-2288'
+# carol's is short on purpose: packet export searches the packets for
+# the values the decoder found only from 6 bytes on, so only the stream
+# walker (export/streammask) can overwrite this one.
+CAROLPASS='Kq7Zx'
 PORT="${REDIS_PORT:-$((20000 + $$ % 20000))}"
 
 work="$(mktemp -d)"
@@ -58,6 +66,7 @@ trap cleanup EXIT
 redis-server --port "$PORT" --bind 127.0.0.1 --dir "$work" --save '' --appendonly no \
   --enable-debug-command local --requirepass "$DEFPASS" \
   --user alice on ">$ALICEPASS" '~*' '&*' '+@all' \
+  --user carol on ">$CAROLPASS" '~*' '&*' '+@all' \
   --logfile "$work/server.log" &
 pids+=($!)
 for _ in $(seq 50); do
@@ -155,6 +164,28 @@ exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 timeout 2 cat <&3 >/dev/null || true
 exec 3<&-
 
+# inline: telnet-style commands over bash's /dev/tcp, typed one after
+# another as at nc or telnet: PING and an inline AUTH carol <short> after
+# it, then AUTH alice <planted> (written in two pieces a moment apart, so
+# the password is cut across two segments), GET, then a RESP array and
+# more inline commands written together (AUTH with the default password,
+# AUTH carol again among them), QUIT.
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'PING\r\nAUTH carol %s\r\n' "$CAROLPASS" >&3
+sleep 0.2
+printf 'AUTH alice %s' "${ALICEPASS:0:12}" >&3
+sleep 0.2
+printf '%s\r\nGET inline:0\r\n' "${ALICEPASS:12}" >&3
+sleep 0.2
+{
+  resp SELECT 2
+  printf 'ECHO inline\r\nAUTH %s\r\n' "$DEFPASS"
+  resp PING
+  printf 'AUTH carol %s\r\nQUIT\r\n' "$CAROLPASS"
+} >&3
+timeout 2 cat <&3 >/dev/null || true
+exec 3<&-
+
 # pipe: raw protocol written at once, mixing RESP arrays and inline
 # commands; redis-cli --pipe adds an ECHO of its own at the end.
 {
@@ -183,5 +214,5 @@ wait "$tcpdump_pid" 2>/dev/null || true
 
 cp "$work/redis.pcap" "$out/redis.pcap"
 grep -v '^OK$' "$work/monitor.txt" >"$out/monitor.txt" || true
-printf '%s\n%s\n' "$DEFPASS" "$ALICEPASS" >"$out/passwords.txt"
+printf '%s\n%s\n%s\n' "$DEFPASS" "$ALICEPASS" "$CAROLPASS" >"$out/passwords.txt"
 echo "record-redis: wrote $out/redis.pcap ($(wc -c <"$out/redis.pcap") bytes), $(wc -l <"$out/monitor.txt") monitor lines"

@@ -263,6 +263,22 @@ func isInline(p []byte) bool {
 	return true
 }
 
+// InlineStart says whether a direction's first bytes begin an inline
+// command: Yes for a complete first line whose first word is a known
+// command and which is not an HTTP request line, NeedMore while that
+// line is incomplete, No otherwise (RESP framing included). Packet export
+// (export/streammask) frames inline commands with the same rule.
+func InlineStart(p []byte) decode.Verdict {
+	line := p
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		line = p[:i]
+	}
+	if !isInline(p) || bytes.Contains(line, []byte(" HTTP/")) || bytes.Contains(line, []byte(" RTSP/")) {
+		return decode.No // HTTP's request line, before its end too
+	}
+	return detectInline(p)
+}
+
 // detectInline accepts a line whose first word is a known command and
 // which is not an HTTP request line.
 func detectInline(p []byte) decode.Verdict {

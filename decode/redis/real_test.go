@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,7 +247,7 @@ func TestRecordingReplies(t *testing.T) {
 		if e.Method() == "AUTH" || e.Method() == "HELLO" && e.Request.HeaderValue("Password") != "" {
 			auths++
 			got := e.Request.HeaderValue("Password")
-			if got != pw[0] && got != pw[1] || !strings.Contains(string(e.Request.Body), "<password>") {
+			if !slices.Contains(pw, got) || !strings.Contains(string(e.Request.Body), "<password>") {
 				t.Errorf("%s: Password header %q, body %q", e.Method(), got, e.Request.Body)
 			}
 		}

@@ -3,6 +3,7 @@ package streammask
 import (
 	"bytes"
 
+	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/redis"
 )
 
@@ -209,11 +210,20 @@ func atoi(b []byte) (int64, bool) {
 	return n, true
 }
 
+// redisInlineProbe bounds how many first bytes detection holds while an
+// inline command's first line is incomplete (a first line that long is
+// left to the other protocols).
+const redisInlineProbe = 4 << 10
+
 // redisStart says whether a direction's first bytes are Redis commands:
-// a RESP array whose first element is a bulk string ("*N\r\n$"), or an
-// inline AUTH or HELLO (which no HTTP method is). It returns 1 (yes),
-// -1 (no) or 0 (cannot tell yet).
-func redisStart(p []byte) int {
+// a RESP array whose first element is a bulk string ("*N\r\n$"), an
+// inline AUTH or HELLO (which no HTTP method is), or any other inline
+// command by redis.InlineStart's rule (a known command word, not an HTTP
+// request line). It returns 1 (yes), -1 (no) or 0 (cannot tell yet).
+// inlineOK is false when the peer spoke first: a Redis server never
+// does, while text protocols whose clients send words Redis also knows
+// (POP3, FTP) start with the server's greeting.
+func redisStart(p []byte, inlineOK bool) int {
 	if len(p) > 0 && p[0] == '*' {
 		for i := 1; i < len(p); i++ {
 			c := p[i]
@@ -243,21 +253,38 @@ func redisStart(p []byte) int {
 		}
 		return 0
 	}
+	if !inlineOK {
+		return -1
+	}
+	switch redis.InlineStart(p) {
+	case decode.Yes:
+		return 1
+	case decode.NeedMore:
+		return 0
+	}
 	return -1
 }
 
 // decideRedis is detection's hook: the layer for a direction whose first
 // bytes are Redis commands (its peer, the replies, is scanned raw), or
-// wait when the probe cannot tell yet.
+// wait when the probe cannot tell yet. An inline command is waited for
+// until its first line ends (up to redisInlineProbe bytes), so the
+// decision does not depend on how the stream was cut into segments.
 func decideRedis(sd *side, p []byte, final bool) (l layer, wait bool) {
-	switch redisStart(p) {
+	peer := sd.peer()
+	inlineOK := peer == nil || peer.next == 0
+	switch redisStart(p, inlineOK) {
 	case 1:
 		sd.c.client = sd.idx
 		peer := sd.peerOrNew()
 		peer.setIfUndecided(&raw{sd: peer})
 		return newRedisCmds(sd), false
 	case 0:
-		return nil, !final && len(p) < probeLen
+		limit := probeLen
+		if len(p) > 0 && p[0] != '*' {
+			limit = redisInlineProbe
+		}
+		return nil, !final && len(p) < limit
 	}
 	return nil, false
 }
