@@ -23,7 +23,8 @@ const (
 	TunnelIPIP
 	// TunnelGRE is GRE version 0 carrying IPv4, IPv6 or Ethernet
 	// (transparent Ethernet bridging, 0x6558) or WCCP-redirected IPv4,
-	// with or without key, checksum and sequence number.
+	// with or without key, checksum and sequence number; directly in IP
+	// or in UDP to port 4754 (GRE-in-UDP, RFC 8086).
 	TunnelGRE
 	// TunnelVXLAN is VXLAN on UDP 4789 (IANA) or 8472 (the Linux kernel's
 	// default, which Flannel and Cilium keep).
@@ -68,6 +69,7 @@ const (
 	portVXLAN      = 4789
 	portVXLANLinux = 8472
 	portGeneve     = 6081
+	portGREinUDP   = 4754
 )
 
 // IP protocol numbers of IP-in-IP and GRE.
@@ -147,10 +149,16 @@ func tunnelAt(data []byte, p *Frame) (kind TunnelKind, id uint32, hasID bool, et
 	case ProtoUDP:
 		switch p.DstPort {
 		case portVXLAN, portVXLANLinux:
-			// Flags: the I bit (VNI valid) set; the other flag bits and
-			// the reserved bytes are zero in VXLAN (RFC 7348), which
-			// tells it from VXLAN-GPE and from other traffic on 8472.
-			if len(pl) < 8 || pl[0] != 0x08 || pl[1]|pl[2]|pl[3]|pl[7] != 0 {
+			// Flags: the I bit (VNI valid) set. On the IANA port the
+			// other flag bits and reserved bytes are ignored, as RFC
+			// 7348 tells receivers to (VXLAN-GBP puts a group policy ID
+			// there). On 8472, which is not assigned, they must be zero
+			// as the RFC has senders make them: that tells VXLAN from
+			// other traffic there.
+			if len(pl) < 8 || pl[0]&0x08 == 0 {
+				return
+			}
+			if p.DstPort == portVXLANLinux && (pl[0] != 0x08 || pl[1]|pl[2]|pl[3]|pl[7] != 0) {
 				return
 			}
 			id = uint32(pl[4])<<16 | uint32(pl[5])<<8 | uint32(pl[6])
@@ -170,13 +178,17 @@ func tunnelAt(data []byte, p *Frame) (kind TunnelKind, id uint32, hasID bool, et
 			}
 			id = uint32(pl[4])<<16 | uint32(pl[5])<<8 | uint32(pl[6])
 			return TunnelGeneve, id, true, et, p.PayloadOffset + hl
+		case portGREinUDP:
+			// RFC 8086: the GRE header follows the UDP header.
+			return greAt(p)
 		}
 	}
 	return
 }
 
 // greAt parses a GRE version 0 header (RFC 2784 with the key and
-// sequence number of RFC 2890). GRE with RFC 1701 routing, version 1
+// sequence number of RFC 2890) at the start of p's payload: that of IP
+// protocol 47 or of UDP to port 4754. GRE with RFC 1701 routing, version 1
 // (PPTP) and protocols other than IP and Ethernet are not tunnels Parse
 // removes.
 func greAt(p *Frame) (kind TunnelKind, id uint32, hasID bool, et uint16, off int) {

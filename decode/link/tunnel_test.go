@@ -2,6 +2,7 @@ package link_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -35,6 +36,16 @@ func needTshark(t *testing.T) string {
 	return bin
 }
 
+// tunnelCaptures lists the recorded captures in testdata/tunnels and
+// the public ones in its subdirectories (one per project they come
+// from: tcpdump, zeek, suricata-verify).
+func tunnelCaptures(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(tunnelDir(t), "*.pcap"))
+	pub, _ := filepath.Glob(filepath.Join(tunnelDir(t), "*", "*.pcap"))
+	return append(files, pub...)
+}
+
 // tsharkArgs decodes UDP 8472 as VXLAN (the Linux default port Flannel
 // and Cilium use) as Parse does; tshark only knows 4789 by itself.
 var tsharkArgs = []string{"-d", "udp.port==8472,vxlan"}
@@ -45,6 +56,14 @@ type innermost struct {
 	src, dst         netip.Addr
 	proto            string // "tcp", "udp" or ""
 	srcPort, dstPort int
+	// tunnel is the outermost encapsulation removed ("ipip", "gre",
+	// "vxlan", "geneve"; "" for none) and depth how many were.
+	tunnel string
+	depth  int
+}
+
+func (i innermost) String() string {
+	return fmt.Sprintf("%v:%d > %v:%d %s (tunnel %q depth %d)", i.src, i.srcPort, i.dst, i.dstPort, i.proto, i.tunnel, i.depth)
 }
 
 // tsharkInnermost lists, per frame, the innermost IP packet tshark finds
@@ -78,6 +97,17 @@ func tsharkInnermost(t *testing.T, bin, file string) (out []innermost, ok []bool
 		var ip4, ip6, tcp, udp int // layers seen so far
 		var cur innermost
 		found, inTunnel, prev := false, false, ""
+		// pending is a tunnel layer seen (GRE, VXLAN, Geneve) whose
+		// inner IP packet has not been reached yet; an IP layer right
+		// after an IP layer is IP-in-IP.
+		var kind, pending string
+		depth := 0
+		enter := func(k string) {
+			if kind == "" {
+				kind = k
+			}
+			depth++
+		}
 		layers := strings.Split(col[0], ":")
 		layersOK := map[string]bool{"eth": true, "ethertype": true, "vlan": true, "ip": true, "ipv6": true,
 			"udp": true, "tcp": true, "gre": true, "vxlan": true, "geneve": true}
@@ -86,13 +116,21 @@ func tsharkInnermost(t *testing.T, bin, file string) (out []innermost, ok []bool
 			last := prev
 			prev = l
 			switch l {
-			case "ip":
-				cur = innermost{src: netip.MustParseAddr(occ(1, ip4)), dst: netip.MustParseAddr(occ(2, ip4))}
-				ip4++
-				found = true
-			case "ipv6":
-				cur = innermost{src: netip.MustParseAddr(occ(3, ip6)), dst: netip.MustParseAddr(occ(4, ip6))}
-				ip6++
+			case "ip", "ipv6":
+				if last == "ip" || last == "ipv6" {
+					enter("ipip")
+				} else if pending != "" {
+					enter(pending)
+				}
+				pending = ""
+				if l == "ip" {
+					cur = innermost{src: netip.MustParseAddr(occ(1, ip4)), dst: netip.MustParseAddr(occ(2, ip4))}
+					ip4++
+				} else {
+					cur = innermost{src: netip.MustParseAddr(occ(3, ip6)), dst: netip.MustParseAddr(occ(4, ip6))}
+					ip6++
+				}
+				cur.tunnel, cur.depth = kind, depth
 				found = true
 			case "tcp":
 				cur.proto = "tcp"
@@ -116,6 +154,7 @@ func tsharkInnermost(t *testing.T, bin, file string) (out []innermost, ok []bool
 				}
 				if l == "vxlan" || l == "geneve" || l == "gre" {
 					inTunnel = true
+					pending = l
 					// The UDP header belonged to the tunnel.
 					cur.proto, cur.srcPort, cur.dstPort = "", 0, 0
 				}
@@ -133,10 +172,8 @@ func tsharkInnermost(t *testing.T, bin, file string) (out []innermost, ok []bool
 // tshark's dissection of the same frame.
 func TestTunnelsMatchTshark(t *testing.T) {
 	bin := needTshark(t)
-	files, _ := filepath.Glob(filepath.Join(tunnelDir(t), "*.pcap"))
-	pub, _ := filepath.Glob(filepath.Join(tunnelDir(t), "tcpdump", "*.pcap"))
-	files = append(files, pub...)
-	if len(files) < 10 {
+	files := tunnelCaptures(t)
+	if len(files) < 40 {
 		t.Fatalf("only %d captures under %s", len(files), tunnelDir(t))
 	}
 	// One tshark run over all captures concatenated (mergecap -a, which
@@ -168,14 +205,14 @@ func TestTunnelsMatchTshark(t *testing.T) {
 					continue
 				}
 				if err != nil {
-					t.Errorf("frame %d: %v, tshark %+v", i+1, err, want[i])
+					t.Errorf("frame %d: %v, tshark %v", i+1, err, want[i])
 					continue
 				}
 				total++
 				if f.Tunnel.Kind != link.TunnelNone {
 					tunnelled++
 				}
-				got := innermost{src: f.Src, dst: f.Dst}
+				got := innermost{src: f.Src, dst: f.Dst, tunnel: f.Tunnel.Kind.String(), depth: int(f.Tunnel.Depth)}
 				switch f.Proto {
 				case link.ProtoTCP:
 					got.proto, got.srcPort, got.dstPort = "tcp", int(f.SrcPort), int(f.DstPort)
@@ -183,7 +220,7 @@ func TestTunnelsMatchTshark(t *testing.T) {
 					got.proto, got.srcPort, got.dstPort = "udp", int(f.SrcPort), int(f.DstPort)
 				}
 				if got != want[i] {
-					t.Errorf("frame %d: got %+v (tunnel %+v), tshark %+v", i+1, got, f.Tunnel, want[i])
+					t.Errorf("frame %d: got %v, tshark %v", i+1, got, want[i])
 				}
 			}
 		})
@@ -385,7 +422,7 @@ func checkExchanges(t *testing.T, bin string, files []string) {
 // and no deeper decapsulation than MaxTunnelDepth.
 func FuzzTunnel(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "tunnels", "*.pcap"))
-	pub, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "tunnels", "tcpdump", "*.pcap"))
+	pub, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "tunnels", "*", "*.pcap"))
 	for _, file := range append(files, pub...) {
 		pkts, _ := corpustest.ReadPath(file)
 		for i := 0; i < len(pkts) && i < 4; i++ {
