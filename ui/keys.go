@@ -7,7 +7,7 @@ import "charm.land/bubbles/v2/key"
 type keyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown     key.Binding
 	Enter, Back, Tab, BackTab, Exchanges, Flows key.Binding
-	Stats, External, Both                       key.Binding
+	Stats, GroupBy, External, Both              key.Binding
 	NextItem, PrevItem                          key.Binding
 	Filter, Next, Prev, View                    key.Binding
 	Mask, Follow, Pause, Export, Copy           key.Binding
@@ -34,6 +34,7 @@ func newKeyMap() keyMap {
 		Exchanges: b("1", "exchanges", "1"),
 		Flows:     b("2", "flows", "2"),
 		Stats:     b("3", "stats by route", "3"),
+		GroupBy:   b("r", "stats: group by …", "r"),
 		External:  b("4", "external destinations", "4"),
 		Both:      b("b", "both sidecar legs", "b"),
 		NextItem:  b("J/K", "next/prev item in detail", "J"),
@@ -74,7 +75,7 @@ type helpGroup struct {
 func (k keyMap) groups() []helpGroup {
 	return []helpGroup{
 		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
-		{"Panes", enabled(k.Exchanges, k.Flows, k.Stats, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem, k.Jump, k.Stream)},
+		{"Panes", enabled(k.Exchanges, k.Flows, k.Stats, k.GroupBy, k.External, k.Both, k.Enter, k.Back, k.Tab, k.BackTab, k.NextItem, k.Jump, k.Stream)},
 		{"Find", []key.Binding{k.Filter, k.Next, k.Prev, k.View, k.Sort, k.Reverse}},
 		{"Traffic", []key.Binding{k.Follow, k.Pause, k.Mask, k.Mark, k.Unmark, k.Export, k.Copy}},
 		{"Detail", []key.Binding{k.Save, k.Pager, k.Editor}},

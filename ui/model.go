@@ -71,6 +71,9 @@ type Model struct {
 	// count while the lens is closed.
 	extLast   []mesh.Group
 	extLoaded bool
+	// statsBy is the stats view's grouping as last chosen, kept while
+	// the view is closed.
+	statsBy []string
 	both      bool            // showing cfg.Store swapped with cfg.Both
 	wake      <-chan struct{} // change signal: Both's when set (it sees every change)
 

@@ -46,6 +46,8 @@ type statsView struct {
 	// by names the grouping (filter variables, route among them); nil
 	// is the default, route alone.
 	by []string
+	// pick is the grouping picker while it is open (r).
+	pick *groupPicker
 	tableCursor
 }
 
@@ -75,7 +77,7 @@ func (m *Model) statsOpen() *statsView {
 
 // openStats shows the stats view in place of the lists.
 func (m *Model) openStats() tea.Cmd {
-	v := &statsView{desc: true}
+	v := &statsView{desc: true, by: m.statsBy}
 	m.over = v
 	m.detail = detailState{}
 	return m.stepStats()
@@ -221,6 +223,13 @@ func (m *Model) clampStats(v *statsView) { v.clamp(len(v.rows), m.statsRows()) }
 // key moves through the groups, sorts them (o, O), toggles masking (the
 // groups are rebuilt) and opens a group's exchanges (enter).
 func (v *statsView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
+	if v.pick != nil {
+		switch {
+		case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Help):
+			return nil, false // still quit or help
+		}
+		return v.pickKey(m, k), true
+	}
 	switch {
 	case v.move(m.keys, k, len(v.rows), m.statsRows()):
 	case key.Matches(k, m.keys.Sort):
@@ -238,6 +247,9 @@ func (v *statsView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return tea.Batch(cmd, m.stepStats()), true
 	case key.Matches(k, m.keys.Enter):
 		return m.openGroup(v), true
+	case key.Matches(k, m.keys.GroupBy):
+		v.openPicker()
+		return nil, true
 	case key.Matches(k, m.keys.Stats):
 		return nil, true // already here
 	case key.Matches(k, m.keys.Filter):
@@ -249,6 +261,25 @@ func (v *statsView) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	return nil, true
 }
 
-func (v *statsView) hints() string { return "enter exchanges · o sort · q back " }
+func (v *statsView) hints() string {
+	if v.pick != nil {
+		return "enter group · esc cancel "
+	}
+	return "enter exchanges · o sort · r group by · q back "
+}
 
-func (v *statsView) lines(m *Model, h int) []string { return m.statsLines(v, h) }
+func (v *statsView) lines(m *Model, h int) []string {
+	if v.pick != nil {
+		return m.pickerLines(v, h)
+	}
+	return m.statsLines(v, h)
+}
+
+// back closes the picker rather than the view when it is open.
+func (v *statsView) back() bool {
+	if v.pick == nil {
+		return false
+	}
+	v.pick = nil
+	return true
+}

@@ -243,3 +243,67 @@ func TestStatsGroupUnderFilter(t *testing.T) {
 		t.Errorf("%d rows, want the one failing health check", got)
 	}
 }
+
+func TestStatsGroupByGolden(t *testing.T) {
+	goldenSizes(t, "stats_picker", statsConfig, "3", "r", "j", "j")
+	goldenSizes(t, "stats_by_status", statsConfig, "3", "r", "j", "j", "j", "j", "enter")
+}
+
+// TestStatsGroupBy: r opens the picker, esc keeps the view and its
+// grouping, enter regroups live, and enter on a group lists it by the
+// chosen variable.
+func TestStatsGroupBy(t *testing.T) {
+	d := newDriver(t, statsConfig(), 120, 40)
+	d.keys("3", "r")
+	v := d.m.statsOpen()
+	if v == nil || v.pick == nil {
+		t.Fatal("r did not open the picker")
+	}
+	d.keys("esc")
+	if d.m.statsOpen() != v || v.pick != nil || len(v.by) != 0 {
+		t.Fatalf("esc in the picker: view %v, picker %v, by %v", d.m.statsOpen(), v.pick, v.by)
+	}
+	d.keys("r")
+	for i, c := range groupChoices() {
+		if slicesEqual(c.by, []string{"status"}) {
+			v.pick.cursor = i
+		}
+	}
+	d.keys("enter")
+	if v.pick != nil || !slicesEqual(v.by, []string{"status"}) || !v.loaded {
+		t.Fatalf("after choosing status: picker %v, by %v, loaded %v", v.pick, v.by, v.loaded)
+	}
+	counts := map[string]int64{}
+	for _, r := range v.rows {
+		counts[r.Name()] = r.Count
+	}
+	// statsStore: 16 final exchanges; the database and Redis ones and
+	// the loaded store's reset exchange have no status (0).
+	var sum int64
+	for _, n := range counts {
+		sum += n
+	}
+	if sum != v.total || counts["0"] != 4 || counts["200"] != 8 {
+		t.Fatalf("groups by status %v of %d", counts, v.total)
+	}
+	if scr := d.screen(); !strings.Contains(scr, "STATUS") {
+		t.Errorf("the group column is not titled STATUS:\n%s", scr)
+	}
+	for i, r := range v.rows {
+		if r.Name() == "200" {
+			v.cursor = i
+		}
+	}
+	d.keys("enter")
+	if got := d.m.idx[paneExchanges].expr; got != "status == 200" {
+		t.Fatalf("filter %q, want status == 200", got)
+	}
+	if got := d.m.shown(paneExchanges); int64(got) != counts["200"] {
+		t.Errorf("%d rows listed, the group counts %d", got, counts["200"])
+	}
+	// 3 opens the view again with the grouping chosen last.
+	d.keys("3")
+	if v := d.m.statsOpen(); !slicesEqual(v.by, []string{"status"}) {
+		t.Errorf("reopened view grouped by %v", v.by)
+	}
+}

@@ -31,8 +31,12 @@ const statsDetail = 3
 // figures leave; on narrow screens request bytes, p90 and response bytes
 // give way first.
 func (m *Model) statsColumns(v *statsView) []column {
+	title := "GROUP"
+	if len(v.by) > 0 {
+		title = strings.ToUpper(v.groupName())
+	}
 	cols := fitColumns([]column{
-		{key: stGroup, title: "GROUP", weight: 1, min: 28, max: 110},
+		{key: stGroup, title: title, weight: 1, min: 28, max: 110},
 		{key: stCount, title: "COUNT", w: 7, right: true},
 		{key: stErr, title: "ERR%", w: 6, right: true},
 		{key: stP50, title: "P50", w: 7, right: true},
@@ -73,7 +77,7 @@ func (m *Model) statsLines(v *statsView, h int) []string {
 		out = append(out, m.st.dim.Render(" no finished exchanges yet"))
 	}
 	for i := v.offset; i < len(v.rows) && i < v.offset+rows; i++ {
-		out = append(out, m.statsRow(&v.rows[i], cols, i == v.cursor))
+		out = append(out, m.statsRow(&v.rows[i], cols, i == v.cursor, len(v.by) == 0))
 	}
 	for len(out) < h-statsDetail {
 		out = append(out, "")
@@ -87,11 +91,11 @@ func (m *Model) statsLines(v *statsView, h int) []string {
 	return out[:h]
 }
 
-func (m *Model) statsRow(r *stats.Row, cols []column, selected bool) string {
+func (m *Model) statsRow(r *stats.Row, cols []column, selected, routes bool) string {
 	vals := make([]string, stNumCols)
 	vals[stGroup] = r.Name()
 	for _, c := range cols {
-		if c.key == stGroup {
+		if c.key == stGroup && routes {
 			vals[stGroup] = fitGroup(vals[stGroup], c.w)
 		}
 	}

@@ -21,6 +21,11 @@ type overlay interface {
 	hints() string
 }
 
+// backer is an overlay with a layer of its own (the stats view's
+// grouping picker): back closes that layer and reports whether there was
+// one, before q or esc close the overlay.
+type backer interface{ back() bool }
+
 // openOverlay shows o in place of the lists (and the detail under it).
 func (m *Model) openOverlay(o overlay) {
 	m.over = o
@@ -36,6 +41,9 @@ func (m *Model) closeOverlay() {
 // overlay handles its own keys, and the global keys (panes, quit, help,
 // notes) still work.
 func (m *Model) onOverlayKey(k tea.KeyPressMsg) tea.Cmd {
+	if b, ok := m.over.(backer); ok && key.Matches(k, m.keys.Back) && b.back() {
+		return nil
+	}
 	if key.Matches(k, m.keys.Back) {
 		m.closeOverlay()
 		return nil
