@@ -74,8 +74,8 @@ type Model struct {
 	// statsBy is the stats view's grouping as last chosen, kept while
 	// the view is closed.
 	statsBy []string
-	both      bool            // showing cfg.Store swapped with cfg.Both
-	wake      <-chan struct{} // change signal: Both's when set (it sees every change)
+	both    bool            // showing cfg.Store swapped with cfg.Both
+	wake    <-chan struct{} // change signal: Both's when set (it sees every change)
 
 	status    statusLine
 	statusSeq int
