@@ -48,7 +48,7 @@ func (m *Model) openExternal() tea.Cmd {
 		return m.flash("the external lens is not available here", true)
 	}
 	m.over = &externalView{groups: m.extLast, loaded: m.extLoaded}
-	m.detail = detailState{}
+	m.detail = detailView{}
 	return m.loadExternal()
 }
 
@@ -234,7 +234,7 @@ func (m *Model) toggleBoth() tea.Cmd {
 	if w, ok := m.cfg.Store.(windowed); ok {
 		m.base[paneExchanges], m.base[paneFlows] = w.Base()
 	}
-	m.detail = detailState{}
+	m.detail = detailView{}
 	clear(m.rowCache)
 	cmds := []tea.Cmd{}
 	for p := range m.sorts {

@@ -96,7 +96,7 @@ func (m *Model) render() string {
 			lines = append(lines, m.listLines(m.listHeight())...)
 		}
 		if m.detail.open {
-			lines = append(lines, m.detailLines(m.detailHeight())...)
+			lines = append(lines, m.detail.View(m, m.detailHeight())...)
 		}
 		if m.showProgress() {
 			lines = append(lines, m.progressLine())
@@ -176,107 +176,6 @@ func (m *Model) emptyText() string {
 		return "no flows yet"
 	}
 	return "no exchanges yet"
-}
-
-// detailLines renders the detail pane in exactly h lines.
-func (m *Model) detailLines(h int) []string {
-	d := &m.detail
-	out := make([]string, 0, h)
-	if m.split() {
-		out = append(out, m.st.dim.Render(strings.Repeat("─", m.w)))
-	}
-	title := d.title
-	if title == "" {
-		title = m.spinner() + " loading"
-	}
-	out = append(out, m.st.bold.Render(fit(" "+title, m.w)))
-	out = append(out, m.tabBar())
-	rows := h - len(out)
-	var hl highlighter
-	if m.lastSrch != "" && d.have.search == m.lastSrch {
-		hl = newHighlighter(m.lastSrch)
-	}
-	cur := -1
-	if len(d.matches) > 0 {
-		cur = d.matches[d.cur]
-	}
-	for i := 0; i < rows; i++ {
-		li := d.scroll + i
-		if li >= len(d.lines) {
-			out = append(out, "")
-			continue
-		}
-		out = append(out, m.renderDLine(d.lines[li], hl, li == cur))
-	}
-	return out
-}
-
-// tabBar shows the tabs and, on the right, the body view, the scroll
-// position and the search state.
-func (m *Model) tabBar() string {
-	d := &m.detail
-	var b strings.Builder
-	b.WriteByte(' ')
-	for i, name := range m.tabNames() {
-		if i == d.tab {
-			b.WriteString(m.st.tabOn.Render(" " + name + " "))
-		} else {
-			b.WriteString(m.st.tabOff.Render(" " + name + " "))
-		}
-	}
-	var info []string
-	if d.want != d.have {
-		info = append(info, m.spinner()+" rendering")
-	}
-	if side := d.side(); side >= 0 && d.lines != nil {
-		info = append(info, "body "+d.used[side].String())
-	}
-	if n := len(d.lines); n > 0 {
-		last := min(d.scroll+m.detailContentRows(), n)
-		info = append(info, thousands(d.scroll+1)+"–"+thousands(last)+" of "+thousands(n))
-	}
-	if m.lastSrch != "" {
-		s := "/" + m.lastSrch + " "
-		if len(d.matches) == 0 {
-			s += "no match"
-		} else {
-			s += thousands(d.cur+1) + " of " + thousands(len(d.matches))
-		}
-		info = append(info, s)
-	}
-	return joinEnds(b.String(), m.st.dim.Render(strings.Join(info, " · ")+" "), m.w)
-}
-
-// renderDLine styles one content line, cut to the content width.
-func (m *Model) renderDLine(l dline, hl highlighter, current bool) string {
-	cw := m.w - 2
-	text := l.text
-	if width(text) > cw {
-		text = ansi.Truncate(text, cw, "…")
-	}
-	if hl.active() && hl.has(text) {
-		return " " + hl.render(text, m.st.match, m.st.matchCur, current)
-	}
-	split := min(l.split, len(text))
-	switch l.kind {
-	case lineStart:
-		return " " + m.st.bold.Render(text)
-	case lineHeader:
-		return " " + m.st.headerName.Render(text[:split]) + text[split:]
-	case lineSection:
-		return " " + m.st.section.Render(text)
-	case lineNote:
-		return " " + m.st.note.Render(text)
-	case lineWarn:
-		return " " + m.st.errText.Render(text)
-	case lineBarReq:
-		return " " + m.st.headerName.Render(text[:split]) + m.st.barReq.Render(text[split:])
-	case lineBarWait:
-		return " " + m.st.headerName.Render(text[:split]) + m.st.barWait.Render(text[split:])
-	case lineBarResp:
-		return " " + m.st.headerName.Render(text[:split]) + m.st.barResp.Render(text[split:])
-	}
-	return " " + text
 }
 
 // promptRoom is the width left for the prompt's text.

@@ -184,7 +184,7 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	if m.detail.open && (!m.split() || ms.Y >= listTop+m.listRows()) {
-		m.scrollDetail(delta)
+		m.detail.scrollBy(m, delta)
 		return nil
 	}
 	return m.moveCursor(delta)

@@ -66,7 +66,7 @@ type Model struct {
 	flRows   []flRow
 	rowCache map[uint64]exRow
 
-	detail detailState
+	detail detailView
 	// extLast is the external lens's last read, kept for the header's
 	// count while the lens is closed.
 	extLast   []mesh.Group
@@ -161,7 +161,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onFilterResult(msg)
 	case detailResult:
 		m.inflight--
-		m.onDetailResult(msg)
+		m.detail.onResult(m, msg)
 		return m, nil
 	case exportResult:
 		m.inflight--
@@ -235,7 +235,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.onOverlayKey(k)
 	}
 	if m.detail.open {
-		if cmd, handled := m.onDetailKey(k); handled {
+		if cmd, handled := m.detail.Update(m, k); handled {
 			return cmd
 		}
 	} else if cmd, handled := m.onListKey(k); handled {
@@ -322,7 +322,7 @@ func (m *Model) switchPane(p paneID) {
 	}
 	m.over = nil
 	m.pane = p
-	m.detail = detailState{}
+	m.detail = detailView{}
 	m.fixLists()
 }
 

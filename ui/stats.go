@@ -79,7 +79,7 @@ func (m *Model) statsOpen() *statsView {
 func (m *Model) openStats() tea.Cmd {
 	v := &statsView{desc: true, by: m.statsBy}
 	m.over = v
-	m.detail = detailState{}
+	m.detail = detailView{}
 	return m.stepStats()
 }
 
