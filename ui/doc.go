@@ -66,13 +66,17 @@
 //     detail; n/N step through search matches in the detail. q goes
 //     back and quits only from the list, Q and ctrl+c quit anywhere (as
 //     in mitmproxy).
-//   - Views. Help, notes, the bytes of a flow and the external lens are
-//     overlays: small types with their own state behind a three-method
-//     interface (views.go), which the root Model routes keys to and draws
-//     in place of the lists. The two lists and the detail (which shares
-//     the screen with the list at 120x36 and up) still keep their state
-//     in the Model (listState, detailState); new views should be
-//     overlays.
+//   - Views. Each view is a small model with its own state; the root
+//     Model routes keys and results to the one in front and draws it,
+//     and keeps only what views share: the store, each pane's filter
+//     index and sort, marks, masking, the screen size, the status bar.
+//     The two lists (listView) and the detail (detailView, which shares
+//     the screen with the list at 120x36 and up) have Update and View
+//     methods; help, notes, the bytes of a flow, the stats view and the
+//     external lens are overlays behind a three-method interface
+//     (views.go) drawn in place of the lists. Views are handed the root
+//     to read the shared state, as in soft-serve's and crush's common
+//     context, rather than a copy that could go stale.
 //   - Sorting is a permutation of the shown store positions built over
 //     summaries in a command, like a filter pass, and rebuilt when the
 //     list grows; marks are IDs, so they survive sorting, filtering and

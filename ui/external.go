@@ -244,7 +244,7 @@ func (m *Model) toggleBoth() tea.Cmd {
 		cmds = append(cmds, m.startSort(paneID(p), true))
 	}
 	for p := range m.idx {
-		m.lists[p] = listState{follow: m.lists[p].follow}
+		m.lists[p] = listView{pane: paneID(p), follow: m.lists[p].follow}
 		expr := m.idx[p].expr
 		if m.idx[p].building {
 			expr = m.idx[p].next

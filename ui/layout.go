@@ -3,8 +3,6 @@ package ui
 import (
 	"strings"
 
-	"github.com/tapview/tapview/decode/view"
-
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -93,7 +91,7 @@ func (m *Model) render() string {
 		lines = append(lines, m.over.lines(m, m.bodyHeight())...)
 	default:
 		if !m.detail.open || m.split() {
-			lines = append(lines, m.listLines(m.listHeight())...)
+			lines = append(lines, m.list().View(m, m.listHeight())...)
 		}
 		if m.detail.open {
 			lines = append(lines, m.detail.View(m, m.detailHeight())...)
@@ -113,69 +111,6 @@ func (m *Model) render() string {
 		lines = append(lines, m.statusBar())
 	}
 	return strings.Join(lines, "\n")
-}
-
-// listLines renders the column titles and exactly h-1 rows.
-func (m *Model) listLines(h int) []string {
-	out := make([]string, 0, h)
-	l := m.lists[m.pane]
-	m.srcLabels = nil
-	switch m.pane {
-	case paneExchanges:
-		c := m.exchangeColumns()
-		m.labelSources(c, exSrc)
-		out = append(out, m.exchangeTitles(c))
-		for i := range m.exRows {
-			if len(out) >= h {
-				break
-			}
-			out = append(out, m.renderExRow(&m.exRows[i], c, l.offset+i == l.cursor))
-		}
-	case paneFlows:
-		c := m.flowColumns()
-		m.labelSources(c, flSrc)
-		out = append(out, m.flowTitles(c))
-		for i := range m.flRows {
-			if len(out) >= h {
-				break
-			}
-			out = append(out, m.renderFlRow(&m.flRows[i], c, l.offset+i == l.cursor))
-		}
-	}
-	if len(out) == 1 {
-		out = append(out, m.st.dim.Render(" "+m.emptyText()))
-	}
-	for len(out) < h {
-		out = append(out, "")
-	}
-	return out
-}
-
-// labelSources prepares the SOURCE cells of this frame when the column
-// is shown and too narrow for some names (see sourceLabels).
-func (m *Model) labelSources(cols []column, key int) {
-	for _, c := range cols {
-		if c.key != key {
-			continue
-		}
-		names := make([]string, 0, len(m.stats))
-		for _, s := range m.stats {
-			names = append(names, view.Sanitize(s.Name))
-		}
-		m.srcLabels = sourceLabels(names, c.w)
-	}
-}
-
-func (m *Model) emptyText() string {
-	switch {
-	case m.idx[m.pane].active():
-		return "nothing matches the filter"
-	case m.loading():
-		return "reading…"
-	case m.pane == paneFlows:
-		return "no flows yet"
-	}
-	return "no exchanges yet"
 }
 
 // promptRoom is the width left for the prompt's text.

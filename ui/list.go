@@ -1,37 +1,8 @@
 package ui
 
 import (
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
-
-// listState is the cursor of one list. cursor and offset are indexes into
-// what the list shows (after filtering), not store positions.
-type listState struct {
-	cursor, offset int
-	// follow keeps the cursor on the newest row as rows arrive.
-	follow bool
-}
-
-// clampTo keeps the cursor inside n rows and visible in a window of rows.
-func (l *listState) clampTo(n, rows int) {
-	if n <= 0 {
-		l.cursor, l.offset = 0, 0
-		return
-	}
-	if l.follow {
-		l.cursor = n - 1
-	}
-	l.cursor = min(max(l.cursor, 0), n-1)
-	rows = max(rows, 1)
-	if l.cursor < l.offset {
-		l.offset = l.cursor
-	}
-	if l.cursor >= l.offset+rows {
-		l.offset = l.cursor - rows + 1
-	}
-	l.offset = min(max(l.offset, 0), max(n-rows, 0))
-}
 
 // shown is how many rows a pane lists: everything, or the filter's
 // matches.
@@ -98,61 +69,6 @@ func (m *Model) refreshRows() {
 	case paneFlows:
 		m.flRows = m.flowRows(from, to)
 	}
-}
-
-// moveCursor moves the current list's cursor; moving up stops following.
-func (m *Model) moveCursor(delta int) tea.Cmd {
-	l := &m.lists[m.pane]
-	if delta < 0 {
-		l.follow = false
-	}
-	l.cursor += delta
-	m.fixLists()
-	return m.syncDetail()
-}
-
-func (m *Model) onListKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
-	l := &m.lists[m.pane]
-	rows := m.listRows()
-	switch {
-	case key.Matches(k, m.keys.Up):
-		return m.moveCursor(-1), true
-	case key.Matches(k, m.keys.Down):
-		return m.moveCursor(1), true
-	case key.Matches(k, m.keys.PageUp):
-		return m.moveCursor(-rows), true
-	case key.Matches(k, m.keys.PageDown):
-		return m.moveCursor(rows), true
-	case key.Matches(k, m.keys.Top):
-		l.follow = false
-		l.cursor = 0
-		m.fixLists()
-	case key.Matches(k, m.keys.Bottom):
-		l.cursor = m.shown(m.pane) - 1
-		l.follow = m.cfg.Live
-		m.fixLists()
-	case key.Matches(k, m.keys.Enter):
-		return m.openDetail(), true
-	case key.Matches(k, m.keys.Tab):
-		m.switchPane(1 - m.pane)
-	case key.Matches(k, m.keys.Filter):
-		if m.cfg.Compile == nil {
-			return m.flash("filtering is not available here", true), true
-		}
-		m.openPrompt(promptFilter, m.idx[m.pane].expr)
-	case key.Matches(k, m.keys.Back):
-		if k.String() == "q" {
-			// q goes back (as in mitmproxy); from the list there is
-			// nowhere to go back to, so it quits.
-			return tea.Quit, true
-		}
-		m.status = statusLine{}
-	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Prev):
-		return m.flash("n/N step through search matches in the detail; here / filters the list", false), true
-	default:
-		return nil, false
-	}
-	return nil, true
 }
 
 // listTop is the screen line of the first list row (after the header and

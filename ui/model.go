@@ -34,7 +34,7 @@ type Model struct {
 	over   overlay // help, notes or bytes, shown in place of the lists
 	prompt *prompt
 
-	lists [2]listState
+	lists [2]listView
 	idx   [2]filterIndex
 	sorts [2]sortState
 	// history is the filter prompt's Up/Down list (Config.HistoryPath).
@@ -107,8 +107,7 @@ func New(ctx context.Context, cfg Config) *Model {
 	}
 	m.sorts = [2]sortState{{col: -1}, {col: -1}}
 	m.marks = [2]map[uint64]bool{{}, {}}
-	m.lists[paneExchanges].follow = cfg.Live
-	m.lists[paneFlows].follow = cfg.Live
+	m.lists = [2]listView{{pane: paneExchanges, follow: cfg.Live}, {pane: paneFlows, follow: cfg.Live}}
 	m.wake = cfg.Store.Changed()
 	if cfg.Both != nil {
 		m.wake = cfg.Both.Changed()
@@ -238,7 +237,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, handled := m.detail.Update(m, k); handled {
 			return cmd
 		}
-	} else if cmd, handled := m.onListKey(k); handled {
+	} else if cmd, handled := m.list().Update(m, k); handled {
 		return cmd
 	}
 	return m.onGlobalKey(k)

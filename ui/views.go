@@ -9,8 +9,8 @@ import (
 // lists: help, notes, the bytes of a flow, the external lens. Each keeps
 // its own state in its own small type; the root Model only routes keys
 // and results to the one that is open and draws it, so adding a view
-// does not add fields to the Model. The lists and the detail predate this
-// and keep their state in the Model (listState, detailState).
+// does not add fields to the Model. The lists and the detail are small
+// models too (listView, detailView), routed to by the root the same way.
 type overlay interface {
 	// key handles a key and reports whether it did; an unhandled key
 	// falls through to the keys that mean the same everywhere.
