@@ -44,20 +44,24 @@ func newExportCmd() *cobra.Command {
 	var f exportFlags
 	cmd := &cobra.Command{
 		Use:   "export INPUT... -w OUT",
-		Short: "Write traffic as pcap, pcapng (Wireshark), HAR or JSON Lines, masked",
+		Short: "Write traffic as pcap, pcapng (Wireshark), HAR, JSON Lines or Envoy traces, masked",
 		Long: `Decode the inputs and write what passes --filter to OUT.
 
-The format comes from OUT's extension (.pcap, .pcapng, .har, .json) or
---format. pcap and pcapng hold the packets of the matching exchanges'
-connections (every packet, handshake and teardown included, in capture
-order); without a filter, every packet. pcapng adds one interface per
-source, a comment on the first packet of each exchange and, when TLS keys
-are known and the export is unmasked (or --include-keys), the keys.
+The format comes from OUT's extension (.pcap, .pcapng, .har, .json,
+.pb_length_delimited) or --format. pcap and pcapng hold the packets of
+the matching exchanges' connections (every packet, handshake and
+teardown included, in capture order); without a filter, every packet.
+pcapng adds one interface per source, a comment on the first packet of
+each exchange and, when TLS keys are known and the export is unmasked
+(or --include-keys), the keys.
 Exchanges that came without packets (Envoy tap traces) are written as
-synthesized TCP connections carrying HTTP/1.1.
+synthesized TCP connections carrying HTTP/1.1, unless OUT is
+.pb_length_delimited: that keeps Envoy tap traces as traces, the format
+Envoy's file sink writes (every trace of the inputs, no filter).
 
 Masking is on unless --no-mask: secrets are overwritten in the packets
-(same length, checksums recomputed) and replaced in HAR and JSON.
+(same length, checksums recomputed) and in traces, and replaced in HAR
+and JSON.
 
 INPUT is anything 'tapview open' accepts, - for a capture on stdin,
 s3://BUCKET/PREFIX for stored segments (with --since/--until).
@@ -65,13 +69,14 @@ s3://BUCKET/PREFIX for stored segments (with --since/--until).
 		Example: `  tapview export trace.pcapng -w api.har --filter 'path.startsWith("/api")'
   tapview export trace.pcap -w errors.pcapng --filter 'status >= 500'
   tapview export trace.pcap -w - --format pcap | wireshark -k -i -
+  tapview export taps.pb_length_delimited -w taps.masked.pb_length_delimited
   tcpdump -i any -U -w - port 8080 | tapview export - --duration 30s -w out.pcapng`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runExport(cmd, args, &f) },
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&f.write, "write", "w", "", "write to `OUT` (.pcap, .pcapng, .har, .json; - for stdout)")
-	fs.StringVar(&f.format, "format", "", "pcap, pcapng, har or json (default: from OUT's extension)")
+	fs.StringVarP(&f.write, "write", "w", "", "write to `OUT` (.pcap, .pcapng, .har, .json, .pb_length_delimited; - for stdout)")
+	fs.StringVar(&f.format, "format", "", "pcap, pcapng, har, json or traces (default: from OUT's extension)")
 	fs.StringVar(&f.filter, "filter", "", "CEL filter, e.g. 'status >= 500', or a bare word to find in URLs")
 	fs.BoolVar(&f.flows, "flows", false, "filter flows (connections) instead of exchanges")
 	fs.BoolVar(&f.noMask, "no-mask", false, "write secrets and personal data as captured (masked by default)")
@@ -98,12 +103,14 @@ const (
 func exportFormat(path, flag string) (string, error) {
 	if flag != "" {
 		switch f := strings.ToLower(flag); f {
-		case fmtPcap, fmtPcapng, fmtHAR, fmtJSON:
+		case fmtPcap, fmtPcapng, fmtHAR, fmtJSON, fmtTraces:
 			return f, nil
 		case "jsonl", "ndjson":
 			return fmtJSON, nil
+		case "pb_length_delimited":
+			return fmtTraces, nil
 		}
-		return "", usageErr("--format %q: use pcap, pcapng, har or json", flag)
+		return "", usageErr("--format %q: use pcap, pcapng, har, json or traces", flag)
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".pcap", ".cap":
@@ -114,11 +121,13 @@ func exportFormat(path, flag string) (string, error) {
 		return fmtHAR, nil
 	case ".json", ".jsonl", ".ndjson":
 		return fmtJSON, nil
+	case traceExtension:
+		return fmtTraces, nil
 	}
 	if path == "-" {
 		return "", usageErr("-w -: say what to write with --format pcap, pcapng, har or json")
 	}
-	return "", usageErr("-w %s: name the file .pcap, .pcapng, .har or .json, or pass --format", path)
+	return "", usageErr("-w %s: name the file .pcap, .pcapng, .har, .json or .pb_length_delimited, or pass --format", path)
 }
 
 func runExport(cmd *cobra.Command, args []string, f *exportFlags) error {
@@ -173,6 +182,8 @@ func runExport(cmd *cobra.Command, args []string, f *exportFlags) error {
 		summary, err = e.json(ctx, inputs, out)
 	case fmtHAR:
 		summary, err = e.har(ctx, inputs, out)
+	case fmtTraces:
+		summary, err = e.traces(ctx, inputs, out)
 	default:
 		summary, err = e.packets(ctx, inputs, out)
 	}

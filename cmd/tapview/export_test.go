@@ -366,18 +366,21 @@ func TestExportShownFromUI(t *testing.T) {
 
 func TestExportUsageErrors(t *testing.T) {
 	in := filepath.Join(corpustest.Dir(t), "http11_get_plain.pcap")
+	taps := filepath.Join("..", "..", "testdata", "leak", "taps-http.pb_length_delimited")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{in, "-w", "out.txt"}, "name the file .pcap, .pcapng, .har or .json"},
+		{[]string{in, "-w", "out.txt"}, "name the file .pcap, .pcapng, .har, .json or .pb_length_delimited"},
 		{[]string{in, "-w", "-"}, "--format"},
-		{[]string{in, "-w", "x.pcap", "--format", "xml"}, "use pcap, pcapng, har or json"},
+		{[]string{in, "-w", "x.pcap", "--format", "xml"}, "use pcap, pcapng, har, json or traces"},
 		{[]string{in, "-w", "x.pcap", "--filter", "status >"}, "--filter"},
 		{[]string{in, "-w", in}, "would overwrite the input"},
 		{[]string{in, in, "-w", "x.pcap"}, "both hold a source named"},
 		{[]string{in, "--flows", "--filter", "status == 200", "-w", "x.har"}, "HAR holds exchanges"},
 		{[]string{in}, "--write is missing: say where to write the export"},
+		{[]string{in, "-w", "x.pb_length_delimited"}, "takes Envoy tap traces only: write .pcapng"},
+		{[]string{taps, "-w", "x.pb_length_delimited", "--filter", "status >= 500"}, "a trace export copies whole traces"},
 	} {
 		_, _, err := runTapview(t, nil, append([]string{"export"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

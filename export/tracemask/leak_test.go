@@ -3,17 +3,19 @@ package tracemask_test
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
 	"github.com/tapview/tapview/export/tracemask"
+	"github.com/tapview/tapview/export/tracemask/tracemasktest"
 )
+
+// leakDir is the leak corpus: captures recorded by scripts/record-leak.sh
+// and their Envoy traces written by scripts/record-leak-traces.sh.
+const leakDir = "../../testdata/leak"
 
 // planted is one secret of testdata/leak/secrets.tsv.
 type planted struct{ name, capture, value, where string }
@@ -77,11 +79,11 @@ func TestLeakCorpusTraces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			orig := readTraces(t, path)
-			plainView := traceView(t, orig, raw)
+			orig := tracemasktest.ReadFile(t, path)
+			plainView := tracemasktest.View(orig, raw)
 			var buf bytes.Buffer
 			w := tracemask.NewWriter(&buf, mask.Default())
-			for _, tr := range readTraces(t, path) {
+			for _, tr := range tracemasktest.ReadFile(t, path) {
 				if err := w.Write(tr); err != nil {
 					t.Fatal(err)
 				}
@@ -89,11 +91,11 @@ func TestLeakCorpusTraces(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			masked := readAll(t, bytes.NewReader(buf.Bytes()))
+			masked := tracemasktest.Read(t, bytes.NewReader(buf.Bytes()))
 			if len(masked) != len(orig) {
 				t.Errorf("%d traces masked, %d read", len(masked), len(orig))
 			}
-			maskedView := traceView(t, masked, buf.Bytes())
+			maskedView := tracemasktest.View(masked, buf.Bytes())
 			want, inPlain, inMasked := 0, 0, 0
 			for _, s := range secrets {
 				if !contains(tc.captures, s.capture) {
@@ -112,7 +114,7 @@ func TestLeakCorpusTraces(t *testing.T) {
 			}
 			t.Logf("%s: %d traces; unmasked %d of %d planted secrets readable, masked %d; stats %+v",
 				tc.file, len(orig), inPlain, want, inMasked, w.Stats())
-			a, b := summary(decodeTraces(orig)), summary(decodeTraces(masked))
+			a, b := tracemasktest.Summary(orig), tracemasktest.Summary(masked)
 			if len(a) == 0 || strings.Join(a, "\n") != strings.Join(b, "\n") {
 				t.Errorf("exchanges of the traces:\n%s\nof the masked traces:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 			}
@@ -127,25 +129,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// summary lists exchanges as protocol, method, path without the query
-// (where masking overwrites values), status and state, sorted: a
-// streamed trace is written when it completes, so the order of
-// exchanges from different traces may change.
-func summary(ex []*decode.Exchange) []string {
-	var out []string
-	for _, e := range ex {
-		out = append(out, fmt.Sprintf("%s %s %s %d %s", e.Proto, e.Method(), pathOnly(e.Path()), e.Status(), e.State))
-	}
-	sort.Strings(out)
-	return out
-}
-
-// pathOnly drops the query, where masking overwrites values.
-func pathOnly(p string) string {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		return p[:i]
-	}
-	return p
 }

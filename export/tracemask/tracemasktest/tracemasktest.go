@@ -1,11 +1,16 @@
-package tracemask_test
+// Package tracemasktest holds what the trace masking tests share: reading
+// trace files, running traces through tapview's decoder, and the view
+// of everything a reader can get out of traces, in which planted
+// secrets are looked for. It is imported by tests only.
+package tracemasktest
 
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,22 +25,19 @@ import (
 	srctrace "github.com/tapview/tapview/sources/taptrace"
 )
 
-// leakDir is the leak corpus: captures recorded by scripts/record-leak.sh
-// and their Envoy traces written by scripts/record-leak-traces.sh.
-var leakDir = filepath.Join("..", "..", "testdata", "leak")
-
-// readTraces reads a length-delimited trace file.
-func readTraces(t *testing.T, path string) []*tapv3.TraceWrapper {
+// ReadFile reads a length-delimited trace file.
+func ReadFile(t testing.TB, path string) []*tapv3.TraceWrapper {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	return readAll(t, f)
+	return Read(t, f)
 }
 
-func readAll(t *testing.T, r io.Reader) []*tapv3.TraceWrapper {
+// Read reads length-delimited traces from r.
+func Read(t testing.TB, r io.Reader) []*tapv3.TraceWrapper {
 	t.Helper()
 	rd, err := srctrace.NewReader(bufio.NewReader(r), srctrace.Delimited, 0)
 	if err != nil {
@@ -69,10 +71,10 @@ func (o *exchangeOut) Exchange(e *decode.Exchange) {
 	o.last[e.ID] = e
 }
 
-// decodeTraces runs traces through tapview's decoder as `tapview open`
+// Decode runs traces through tapview's decoder as `tapview open`
 // does (socket traces through the TCP parsers) and returns the final
 // exchanges in order.
-func decodeTraces(ws []*tapv3.TraceWrapper) []*decode.Exchange {
+func Decode(ws []*tapv3.TraceWrapper) []*decode.Exchange {
 	out := &exchangeOut{last: map[uint64]*decode.Exchange{}}
 	td := tapdecode.NewDecoder(out)
 	d := taptrace.NewDecoder(out, taptrace.Opener(td.OpenStream), td.NextExchangeID, taptrace.Options{})
@@ -89,13 +91,12 @@ func decodeTraces(ws []*tapv3.TraceWrapper) []*decode.Exchange {
 	return ex
 }
 
-// traceView is everything a reader can get out of traces: every value
+// View is everything a reader can get out of traces: every value
 // of every exchange tapview decodes from them (headers, trailers,
 // targets, bodies as transferred and with their content codings undone,
 // gRPC and WebSocket messages unmasked and inflated, DNS answers), each
 // socket trace's bytes per direction joined, and the raw protobuf.
-func traceView(t *testing.T, ws []*tapv3.TraceWrapper, raw []byte) []byte {
-	t.Helper()
+func View(ws []*tapv3.TraceWrapper, raw []byte) []byte {
 	var v bytes.Buffer
 	v.Write(raw)
 	msg := func(m *decode.Message) {
@@ -119,7 +120,7 @@ func traceView(t *testing.T, ws []*tapv3.TraceWrapper, raw []byte) []byte {
 			v.WriteByte('\n')
 		}
 	}
-	for _, e := range decodeTraces(ws) {
+	for _, e := range Decode(ws) {
 		msg(e.Request)
 		msg(e.Response)
 		for _, im := range e.Interim {
@@ -158,4 +159,21 @@ func traceView(t *testing.T, ws []*tapv3.TraceWrapper, raw []byte) []byte {
 		v.WriteByte('\n')
 	}
 	return v.Bytes()
+}
+
+// Summary lists the exchanges of traces as protocol, method, path
+// without the query (where masking overwrites values), status and state,
+// sorted: a masked streamed trace is written when it completes, so the
+// order of exchanges from different traces may change.
+func Summary(ws []*tapv3.TraceWrapper) []string {
+	var out []string
+	for _, e := range Decode(ws) {
+		p := e.Path()
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %d %s", e.Proto, e.Method(), p, e.Status(), e.State))
+	}
+	sort.Strings(out)
+	return out
 }
