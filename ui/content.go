@@ -113,7 +113,7 @@ func partLines(msg *decode.Message, width, choice int) (out []dline, used view.K
 		if p.Truncated {
 			info = append(info, "truncated")
 		}
-		if p.Kind != "grpc" { // WebSocket frames, control frames too
+		if p.Kind != "grpc" && !dnsSection(p.Kind) { // WebSocket frames, control frames too
 			if p.FromClient {
 				info = append(info, "client → server")
 			} else {
@@ -148,6 +148,16 @@ func partName(kind string) string {
 		return "frame"
 	}
 	return view.Sanitize(kind)
+}
+
+// dnsSection reports the parts of a DNS message, one per section; they
+// have no direction of their own (the tab says whose message it is).
+func dnsSection(kind string) bool {
+	switch kind {
+	case "question", "answer", "authority", "additional":
+		return true
+	}
+	return false
 }
 
 func partKind(p decode.Part) view.Kind {
@@ -236,8 +246,14 @@ func requestLines(e *decode.Exchange, w, choice int) ([]dline, view.Kind) {
 		return []dline{{text: "no request was seen (the capture joined after it, or it was lost)", kind: lineNote}}, view.Text
 	}
 	var out []dline
-	start := strings.TrimSpace(req.Method + " " + req.Target + " " + req.Proto)
-	out = append(out, wrapLine(view.Sanitize(start), lineStart, w)...)
+	if e.DNS != nil {
+		// A DNS query has no start line: its summary stands there, its
+		// sections follow as parts.
+		out = dnsLines(e.DNS, false)
+	} else {
+		start := strings.TrimSpace(req.Method + " " + req.Target + " " + req.Proto)
+		out = append(out, wrapLine(view.Sanitize(start), lineStart, w)...)
+	}
 	if req.Masked {
 		out = append(out, dline{text: "masked values are replaced; m shows them as captured", kind: lineNote})
 	}
@@ -275,7 +291,12 @@ func responseLines(e *decode.Exchange, w, choice int) ([]dline, view.Kind) {
 		}
 		return append(out, dline{text: msg, kind: lineNote}), view.Text
 	}
-	out = append(out, wrapLine(statusLineOf(resp), lineStart, w)...)
+	if e.DNS != nil {
+		// No status line ("0") for DNS: the rcode stands there.
+		out = append(out, dnsLines(e.DNS, true)[0])
+	} else {
+		out = append(out, wrapLine(statusLineOf(resp), lineStart, w)...)
+	}
 	if resp.Masked {
 		out = append(out, dline{text: "masked values are replaced; m shows them as captured", kind: lineNote})
 	}

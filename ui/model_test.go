@@ -561,3 +561,32 @@ func TestDNSDetail(t *testing.T) {
 		t.Errorf("DNS response tab:\n%s", scr)
 	}
 }
+
+// TestDNSDetailSections: a DNS exchange as decode/dns builds it (request
+// and response messages whose parts are the sections) reads without an
+// empty start line, a "0" status or a direction on every section.
+func TestDNSDetailSections(t *testing.T) {
+	s := newFakeStore()
+	q := decode.Part{Kind: "question", Data: []byte("www.tcpdump.org. IN A"), Size: 21}
+	s.add(&decode.Exchange{ID: 1, Source: "dns.pcap", Proto: "dns", Version: 1, Client: client, Server: server,
+		Start: at(0), End: at(3), State: decode.Complete,
+		Request:  &decode.Message{First: at(0), Last: at(0), Parts: []decode.Part{q}},
+		Response: &decode.Message{First: at(3), Last: at(3), Parts: []decode.Part{q, {Kind: "answer", Data: []byte("www.tcpdump.org. 60 IN A 192.139.46.66"), Size: 32}}},
+		DNS:      &decode.DNSInfo{ID: 7, Name: "www.tcpdump.org", Type: "A", Rcode: "NOERROR", Answers: []string{"192.139.46.66"}}})
+	d := newDriver(t, baseConfig(s), 80, 24)
+	d.keys("enter")
+	req := d.screen()
+	if !strings.Contains(req, "query      www.tcpdump.org") || !strings.Contains(req, "question 1/1") || strings.Contains(req, "→ client") {
+		t.Errorf("DNS request tab:\n%s", req)
+	}
+	d.keys("tab")
+	resp := d.screen()
+	if !strings.Contains(resp, "rcode      NOERROR") || !strings.Contains(resp, "answer 2/2") || strings.Contains(resp, "→ client") {
+		t.Errorf("DNS response tab:\n%s", resp)
+	}
+	for _, l := range strings.Split(resp, "\n") {
+		if strings.TrimSpace(l) == "0" {
+			t.Errorf("the response tab has a bare 0 line:\n%s", resp)
+		}
+	}
+}
