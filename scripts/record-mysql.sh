@@ -14,6 +14,9 @@
 #     COM_STMT_PREPARE / EXECUTE / CLOSE with binary result sets;
 #   - mariadb --compress (CLIENT_COMPRESS framing), with a SQL password
 #     literal and an AWS key id in a reply the server compresses;
+#   - scripts/mysql-change-user.py (libmariadb's mysql_change_user via
+#     ctypes) on a compressed connection: COM_CHANGE_USER to the ed25519
+#     user (auth switch) and back to app (auth switch again);
 #   - mariadb --ssl (SSL request, then TLS).
 #
 # Truth: the server's general log (every command of every connection,
@@ -24,7 +27,7 @@
 #   scripts/record-mysql.sh --record   ... into testdata/mysql
 #
 # Needs root (a network namespace), ip, mariadbd, mariadb-install-db, the
-# mariadb client, openssl, tcpdump and go.
+# mariadb client, libmariadb3, python3, openssl, tcpdump and go.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "${1:-}" = "--record" ]; then
@@ -32,7 +35,7 @@ if [ "${1:-}" = "--record" ]; then
 else
   out="${1:?usage: record-mysql.sh OUTDIR | --record}"
 fi
-for c in ip mariadbd mariadb-install-db mariadb mariadb-admin openssl tcpdump go; do
+for c in ip mariadbd mariadb-install-db mariadb mariadb-admin openssl tcpdump go python3; do
   command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || { echo "record-mysql: needs $c" >&2; exit 2; }
 done
 [ "$(id -u)" = 0 ] || { echo "record-mysql: needs root (network namespace)" >&2; exit 2; }
@@ -141,6 +144,8 @@ SELECT REPEAT("z", 300) AS pad;
 SELECT REPEAT('q', 100) AS pad, CONCAT('AKIA', '$ZIP_KEY') AS k;
 CREATE USER 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'@'localhost' IDENTIFIED BY '$ZIP_PW';
 SQL
+  echo "== changeuser"
+  in_ns python3 "$repo/scripts/mysql-change-user.py" 127.0.0.1 $PORT app "$APP_PW" shop ed "$ED_PW" 2>&1
   echo "== ssl"
   cli -u app -p"$APP_PW" --ssl --ssl-verify-server-cert=0 shop -e 'SELECT 42' 2>&1
 } >"$work/client.txt"

@@ -43,14 +43,14 @@ func mysqlSecrets(t *testing.T) (sql []string, auth [][]byte) {
 		}
 		auth = append(auth, v)
 	}
-	if len(sql) != 3 || len(auth) != 7 {
-		t.Fatalf("%d SQL literals and %d auth responses, want 3 and 7", len(sql), len(auth))
+	if len(sql) != 3 || len(auth) != 8 {
+		t.Fatalf("%d SQL literals and %d auth responses, want 3 and 8", len(sql), len(auth))
 	}
 	return sql, auth
 }
 
 // TestMySQLExportMasksPasswords exports the MySQL recording to pcapng:
-// masked, none of the auth-responses (six logins, one ed25519 auth
+// masked, none of the auth-responses (seven logins, one ed25519 auth
 // switch) or planted SQL password literals (one inside a compressed
 // packet, found by inflating it) is left, in the file or in
 // the payloads tshark reads back, and tshark still reads each login with
@@ -103,19 +103,66 @@ func TestMySQLExportMasksPasswords(t *testing.T) {
 			t.Errorf("%s decoded: compressed key present %v, want %v", filepath.Base(c.file), got, c.want)
 		}
 	}
+	checkChangeUser(t, masked, unmasked)
 	out, err := exec.Command("tshark", "-n", "-r", masked, "-d", "tcp.port==3307,mysql", "-Y", "mysql.passwd",
 		"-T", "fields", "-e", "mysql.user", "-e", "mysql.passwd").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 6 {
-		t.Fatalf("tshark reads %d logins in the masked export, want 6:\n%s", len(lines), out)
+	if len(lines) != 7 {
+		t.Fatalf("tshark reads %d logins in the masked export, want 7:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		user, pw, _ := strings.Cut(l, "\t")
 		if user == "" || strings.Trim(strings.ReplaceAll(pw, ":", ""), "2a") != "" {
 			t.Errorf("masked login read by tshark: user %q password %q", user, pw)
+		}
+	}
+}
+
+// checkChangeUser reads both exports back with tapview's decoder (tshark
+// 4.0 does not follow this connection's compressed packets) and checks
+// the two COM_CHANGE_USERs of the compressed connection
+// (scripts/mysql-change-user.py): masked, their auth data (inside a
+// zlib-compressed packet) and the auth-switch responses after them are
+// all '*' and the commands still decode with their user; unmasked they
+// are the real bytes.
+func checkChangeUser(t *testing.T, masked, unmasked string) {
+	t.Helper()
+	for _, c := range []struct {
+		file   string
+		masked bool
+	}{{masked, true}, {unmasked, false}} {
+		out, stderr, err := runTapview(t, nil, "open", "-o", "json", "--no-mask", c.file)
+		if err != nil {
+			t.Fatalf("tapview open %s: %v\n%s", c.file, err, stderr)
+		}
+		var users []string
+		for _, e := range jsonExchanges[mysqlJSON](t, out) {
+			if e.Method != "CHANGE_USER" {
+				continue
+			}
+			var auth []string
+			for _, h := range e.ReqHeaders {
+				switch h[0] {
+				case "User":
+					users = append(users, h[1])
+				case "Password", "Auth-Password":
+					auth = append(auth, h[1])
+				}
+			}
+			for _, a := range auth {
+				if stars := strings.Trim(a, "2a") == ""; stars != c.masked || len(a) < 40 {
+					t.Errorf("%s: CHANGE_USER auth data %s, want stars %v", filepath.Base(c.file), a, c.masked)
+				}
+			}
+			if len(auth) != 2 {
+				t.Errorf("%s: CHANGE_USER with %d auth values, want the auth-response and the auth-switch response", filepath.Base(c.file), len(auth))
+			}
+		}
+		if strings.Join(users, " ") != "ed app" {
+			t.Errorf("%s: CHANGE_USER users %q, want ed then app", filepath.Base(c.file), users)
 		}
 	}
 }
@@ -185,10 +232,10 @@ func TestMySQLOpenJSON(t *testing.T) {
 		}
 	}
 	// 20 on the main connection, 1 refused login, 3 with the ping, 3
-	// with the ed25519 user, 11 binary-protocol, 6 compressed, 1 SSL
-	// request.
-	if len(all) != 45 {
-		t.Errorf("%d exchanges, want 45", len(all))
+	// with the ed25519 user, 11 binary-protocol, 6 compressed, 7 on the
+	// compressed change-user connection, 1 SSL request.
+	if len(all) != 52 {
+		t.Errorf("%d exchanges, want 52", len(all))
 	}
 }
 

@@ -27,8 +27,8 @@ func TestMidStreamJoin(t *testing.T) {
 	}
 	col := decodePackets(t, pkts[start:])
 	conns := connections(col)
-	if len(conns) != 7 {
-		t.Fatalf("%d connections, want 7", len(conns))
+	if len(conns) != 8 {
+		t.Fatalf("%d connections, want 8", len(conns))
 	}
 	var methods []string
 	for _, e := range conns[0] {

@@ -177,6 +177,17 @@ func (h *handler) firstPacket(q *cmd, p *packet) bool {
 		h.appendRespBody(q, "field\n")
 		done, _ := h.reply(q, p)
 		return done
+	case q.code == comChangeUser && (d[0] == 0xfe || d[0] == 0x01):
+		// The new login goes on: an auth switch request or more auth
+		// data, which the client answers (clientPacket); OK or ERR ends
+		// it.
+		if d[0] == 0xfe {
+			r := reader{b: d[1:]}
+			plugin := printable(r.cstring())
+			q.x.Response.Headers = append(q.x.Response.Headers, decode.Header{Name: "Auth-Switch", Value: plugin})
+			h.appendRespBody(q, "auth switch to "+plugin+"\n")
+		}
+		return false
 	case q.code == comStmtFetch:
 		q.st, q.binary, q.sets = rsRows, true, 1
 		if q.stmt != nil {

@@ -1,12 +1,5 @@
 package streammask
 
-import (
-	"bytes"
-	"compress/zlib"
-	"errors"
-	"io"
-)
-
 // MySQL login walking bounds.
 const (
 	// mysqlMaxAuthPacket bounds a login packet held to find its
@@ -146,105 +139,6 @@ func (s *mysqlServer) gap() {
 	s.done = true
 }
 
-// mysqlZ walks a direction of the compressed protocol (7-byte headers:
-// compressed length, sequence, uncompressed length). Every byte is also
-// scanned raw; each zlib-compressed packet is inflated and checked as a
-// unit, and one that holds a secret is overwritten with a zlib stream of
-// the same length inflating to as many '*'.
-type mysqlZ struct {
-	sd   *side
-	raw  raw
-	hdr  [7]byte
-	nhdr int
-	left int
-	u    *unit
-	lost bool
-}
-
-func newMySQLZ(sd *side) *mysqlZ { return &mysqlZ{sd: sd, raw: raw{sd: sd}} }
-
-func (z *mysqlZ) data(off int64, b []byte) {
-	z.raw.data(off, b)
-	n := 0
-	for n < len(b) && !z.lost {
-		if z.nhdr < 7 {
-			k := copy(z.hdr[z.nhdr:], b[n:])
-			z.nhdr += k
-			n += k
-			if z.nhdr < 7 {
-				return
-			}
-			z.left = int(z.hdr[0]) | int(z.hdr[1])<<8 | int(z.hdr[2])<<16
-			if z.hdr[4]|z.hdr[5]|z.hdr[6] != 0 && z.left > 0 {
-				ulen := int64(z.hdr[4]) | int64(z.hdr[5])<<8 | int64(z.hdr[6])<<16
-				z.u = z.sd.newUnit(unitCompressed, "MySQL compressed packet")
-				z.u.decode = func(c []byte) ([]byte, error) { return inflateMySQL(c, ulen) }
-				z.u.filler = func(orig []byte, n int) []byte {
-					if out, ok := zlibStars(len(orig), n); ok && isZlib(orig) {
-						return out
-					}
-					return nil
-				}
-			}
-			if z.left == 0 {
-				z.nhdr = 0
-			}
-			continue
-		}
-		k := min(z.left, len(b)-n)
-		if z.u != nil {
-			z.u.add(off+int64(n), b[n:n+k], nil)
-		}
-		z.left -= k
-		n += k
-		if z.left == 0 {
-			z.u.finish()
-			z.u = nil
-			z.nhdr = 0
-		}
-	}
-}
-
-func (z *mysqlZ) gap() {
-	z.raw.gap()
-	if z.u != nil {
-		z.u.wipe(WhyUndecodable)
-		z.u.release()
-		z.u = nil
-	}
-	z.lost = true
-}
-
-func (z *mysqlZ) end() {
-	z.raw.end()
-	if z.u != nil {
-		z.u.finish()
-		z.u = nil
-	}
-}
-
-// inflateMySQL inflates one compressed packet's payload, which the
-// header says is ulen bytes.
-func inflateMySQL(c []byte, ulen int64) ([]byte, error) {
-	if ulen > maxDecoded {
-		return nil, errTooLarge
-	}
-	r, err := zlib.NewReader(bytes.NewReader(c))
-	if err != nil {
-		return nil, err
-	}
-	out, err := io.ReadAll(io.LimitReader(r, ulen+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(out)) != ulen {
-		return nil, errTooLarge
-	}
-	return out, nil
-}
-
-var errTooLarge = errors.New("compressed packet does not inflate to its announced size")
-
 // mysqlClient walks a MySQL client's direction through the login: the
 // auth-response of the handshake response, and every later login packet
 // (auth-switch responses, caching_sha2 full-auth passwords, cleartext
@@ -270,8 +164,9 @@ type mysqlClient struct {
 	// caps are the capability flags of the handshake response, which
 	// say how COM_CHANGE_USER carries its auth data.
 	caps uint32
-	// cmd frames the commands after the login (plain connections only),
-	// to find COM_CHANGE_USER: it carries a new login's secrets.
+	// cmd frames the commands after the login on plain connections, to
+	// find COM_CHANGE_USER: it carries a new login's secrets (mysqlZ
+	// does the same inside the compressed protocol).
 	cmd mysqlCommands
 }
 
@@ -314,7 +209,7 @@ func (m *mysqlClient) data(off int64, b []byte) {
 			// The first command's header starts the compressed framing.
 			m.raw.data(off, b[:n])
 			m.raw.end()
-			m.sd.switchTo(newMySQLZ(m.sd), m.hdrAt, append(m.hdr[:4:4], b[n:]...))
+			m.sd.switchTo(newMySQLZClient(m.sd, m.caps), m.hdrAt, append(m.hdr[:4:4], b[n:]...))
 			return
 		case m.done:
 			m.commands(off+int64(n), b[n:])
