@@ -9,9 +9,10 @@ import (
 )
 
 // statsView is the stats view, an overlay like the external lens: one row
-// per route (decode/stats.Route) with count, error rate, latency
-// percentiles and bytes, over the exchanges the exchanges list's filter
-// shows.
+// per group (by default the route, decode/route.Shown; r picks another
+// grouping, statsby.go) with count, error rate, latency percentiles and
+// bytes, over the exchanges the exchanges list's filter shows. Enter
+// lists a group's exchanges under a filter expression (statsgroup.go).
 //
 // The table is built incrementally by commands off the update loop: a
 // job takes the table, counts the exchanges appended since the last job
@@ -21,7 +22,8 @@ import (
 // runs at a time; a store change during a job runs another when it
 // lands. A new filter, or masking toggled, starts over from the store
 // (which holds what it kept: a memory-bounded store's evicted exchanges
-// are no longer counted then). Opening the view builds it afresh.
+// are no longer counted then), as does another grouping. Opening the
+// view builds it afresh, grouped as last chosen.
 type statsView struct {
 	tab     *stats.Table // nil while a job holds it
 	gen     int          // bumped on restart; older results are dropped
