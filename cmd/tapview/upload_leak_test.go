@@ -25,7 +25,7 @@ import (
 // and with --no-mask, downloads the segments and looks at them with
 // tshark: the masked ones show none of the planted secrets, the unmasked
 // ones all of them (so the test would see a leak), and both are valid
-// pcapng with every packet.
+// pcapng with every packet. Its subtest does the same with Envoy traces.
 func TestUploadMaskedLeakCorpus(t *testing.T) {
 	needTshark(t)
 	srv := s3test.Start(t)
@@ -100,6 +100,7 @@ func TestUploadMaskedLeakCorpus(t *testing.T) {
 		}
 		t.Logf("%s segment %s: tshark finds %d of %d planted secrets", name, key, found, len(secrets))
 	}
+	t.Run("traces", func(t *testing.T) { uploadMaskedLeakTraces(t, srv) })
 }
 
 // readCapture reads a capture file with tapview's own file source.
