@@ -175,6 +175,7 @@ const statsEvery = 5 * time.Second
 // is set, statistics to stats every statsEvery and once at the end (or
 // at a forced exit).
 func runHeadless(ctx context.Context, inputs []input, keys *keylog.KeyLog, out decode.Output, stats statsWriter, stream bool, dopts decodeOptions) error {
+	defer heapFloor(headlessHeapFloor)()
 	if stats == nil || !stream {
 		return runPipelineWith(ctx, inputs, keys, out, nil, dopts)
 	}

@@ -2,9 +2,10 @@ package mask
 
 import "hash/maphash"
 
-// cleanCache remembers header fields that needed no masking, so a field
-// seen again (User-Agent, Accept, Host, Server, this second's Date, a
-// popular ETag) skips the name lookup, the byte census and the scanners:
+// cleanCache remembers header fields (and request targets) that needed
+// no masking, so a field seen again (User-Agent, Accept, Host, Server,
+// this second's Date, a popular ETag or path) skips the name lookup, the
+// byte census and the scanners:
 // on an API capture nearly every field repeats, and checking each one
 // was most of what masking a JSON line cost. The answer is a pure
 // function of the name, the value and the Masker's fixed rules, so a
@@ -25,44 +26,57 @@ const (
 	cleanMaxValue = 96
 )
 
+// Kinds of remembered values: a header field, or a display text (the
+// request target) with no name. The kind is part of the key, because
+// targets and header values are checked by different rules.
+const (
+	cleanHeader uint8 = iota + 1
+	cleanText
+)
+
 type cleanSlot struct {
-	nlen, vlen uint8 // 0 nlen: empty
+	kind       uint8 // 0: empty
+	nlen, vlen uint8
 	name       [cleanMaxName]byte
 	value      [cleanMaxValue]byte
 }
 
-// index picks the pair of slots for a field.
-func (c *cleanCache) index(name, value string) int {
+// index picks the pair of slots for a value of a kind.
+func (c *cleanCache) index(kind uint8, name, value string) int {
 	if !c.init {
 		c.seed, c.init = maphash.MakeSeed(), true
 	}
 	h := maphash.String(c.seed, value)
-	h ^= uint64(len(name))<<56 | uint64(name[0])<<48 | uint64(name[len(name)-1])<<40 | uint64(name[len(name)/2])<<32
+	h ^= uint64(kind)<<24 | uint64(len(name))<<56
+	if len(name) > 0 {
+		h ^= uint64(name[0])<<48 | uint64(name[len(name)-1])<<40 | uint64(name[len(name)/2])<<32
+	}
 	h *= 0x9e3779b97f4a7c15
 	return int(h>>56) &^ 1
 }
 
+// cacheable reports whether a header field fits a slot.
 func cacheable(name, value string) bool {
 	return len(name) > 0 && len(name) <= cleanMaxName && len(value) <= cleanMaxValue
 }
 
-func (s *cleanSlot) holds(name, value string) bool {
-	return int(s.nlen) == len(name) && int(s.vlen) == len(value) &&
+func (s *cleanSlot) holds(kind uint8, name, value string) bool {
+	return s.kind == kind && int(s.nlen) == len(name) && int(s.vlen) == len(value) &&
 		string(s.name[:s.nlen]) == name && string(s.value[:s.vlen]) == value
 }
 
-// hit reports whether the field, whose pair of slots is i, is
+// hit reports whether the value, whose pair of slots is i, is
 // remembered as needing no change.
-func (c *cleanCache) hit(i int, name, value string) bool {
-	return c.slots[i].holds(name, value) || c.slots[i+1].holds(name, value)
+func (c *cleanCache) hit(i int, kind uint8, name, value string) bool {
+	return c.slots[i].holds(kind, name, value) || c.slots[i+1].holds(kind, name, value)
 }
 
-// remember notes that the field needed no change, in the first slot of
+// remember notes that the value needed no change, in the first slot of
 // its pair i, moving what was there to the second.
-func (c *cleanCache) remember(i int, name, value string) {
+func (c *cleanCache) remember(i int, kind uint8, name, value string) {
 	c.slots[i+1] = c.slots[i]
 	s := &c.slots[i]
-	s.nlen, s.vlen = uint8(len(name)), uint8(len(value))
+	s.kind, s.nlen, s.vlen = kind, uint8(len(name)), uint8(len(value))
 	copy(s.name[:], name)
 	copy(s.value[:], value)
 }

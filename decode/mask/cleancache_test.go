@@ -21,6 +21,8 @@ func TestCleanCacheSameResult(t *testing.T) {
 		{"X-Nots", "mail bob@example.com now"}, {"Cookie", "session=abcdef; theme=dark"},
 		{"X-Card", "4111 1111 1111 1111"}, {"X-Card", "4111 1111 1111 1112"},
 		{"X-Long", fmt.Sprintf("%0200d", 7)}, {"", "empty name"}, {"X-Empty", ""},
+		{"X-Path", "/login?password=hunter2"}, {"X-Path", "/login?passwort=hunter2"}, {"X-Path", "/api/orders/2.json?x=1"},
+		{"Referer", "https://u:pw@example.com/"}, {"X-Token", "token=abcdefghijklmnop"},
 	}
 	for i := 0; i < 300; i++ {
 		fields = append(fields, [2]string{fmt.Sprintf("X-H%d", i%37), fmt.Sprintf("v%d", i%150)})
@@ -32,7 +34,7 @@ func TestCleanCacheSameResult(t *testing.T) {
 	hits := 0
 	for round := 0; round < 3; round++ {
 		for _, f := range fields {
-			if cacheable(f[0], f[1]) && sc.clean.hit(sc.clean.index(f[0], f[1]), f[0], f[1]) {
+			if cacheable(f[0], f[1]) && sc.clean.hit(sc.clean.index(cleanHeader, f[0], f[1]), cleanHeader, f[0], f[1]) {
 				hits++
 			}
 			got, gotChanged := m.header(sc, f[0], f[1])
@@ -41,13 +43,21 @@ func TestCleanCacheSameResult(t *testing.T) {
 				t.Fatalf("round %d, %s: %q: memo says %q (changed %v), full check %q (changed %v)",
 					round, f[0], f[1], got, gotChanged, want, wantChanged)
 			}
+			// The same value as a request target: a clean header
+			// value must not make a target clean, nor the reverse.
+			got, gotChanged = m.target(sc, f[1])
+			want, wantChanged = slow.text(ssc, f[1])
+			if got != want || gotChanged != wantChanged {
+				t.Fatalf("round %d, target %q: memo says %q (changed %v), full check %q (changed %v)",
+					round, f[1], got, gotChanged, want, wantChanged)
+			}
 		}
 	}
 	if hits == 0 {
 		t.Fatal("the memo never answered a repeated clean field")
 	}
-	i := sc.clean.index("X-Note", "mail bob@example.com now")
-	if sc.clean.hit(i, "X-Note", "mail bob@example.com now") {
+	i := sc.clean.index(cleanHeader, "X-Note", "mail bob@example.com now")
+	if sc.clean.hit(i, cleanHeader, "X-Note", "mail bob@example.com now") {
 		t.Fatal("a field that was masked is remembered as clean")
 	}
 }

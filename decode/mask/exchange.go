@@ -130,6 +130,23 @@ func (m *Masker) text(sc *scratch, s string) (string, bool) {
 	return string(render(sc.buf, sc.spans)), true
 }
 
+// target is text for a request target, remembering targets that needed
+// no change (cleancache.go): clients ask for the same paths again.
+func (m *Masker) target(sc *scratch, s string) (string, bool) {
+	if m.slow || s == "" || len(s) > cleanMaxValue {
+		return m.text(sc, s)
+	}
+	i := sc.clean.index(cleanText, "", s)
+	if sc.clean.hit(i, cleanText, "", s) {
+		return s, false
+	}
+	t, changed := m.text(sc, s)
+	if !changed {
+		sc.clean.remember(i, cleanText, "", s)
+	}
+	return t, changed
+}
+
 // message returns msg, or a masked copy when anything in it is secret.
 func (m *Masker) message(sc *scratch, msg *decode.Message) *decode.Message {
 	if msg == nil {
@@ -150,7 +167,7 @@ func (m *Masker) message(sc *scratch, msg *decode.Message) *decode.Message {
 	if ts, ok := m.headerList(sc, msg.Trailers); ok {
 		edit().Trailers = ts
 	}
-	if t, ok := m.text(sc, msg.Target); ok {
+	if t, ok := m.target(sc, msg.Target); ok {
 		edit().Target = t
 	}
 	m.body(sc, msg, edit)

@@ -420,13 +420,13 @@ func (m *Masker) header(sc *scratch, name, value string) (string, bool) {
 	if m.slow || !cacheable(name, value) {
 		return m.checkHeader(sc, name, value)
 	}
-	i := sc.clean.index(name, value)
-	if sc.clean.hit(i, name, value) {
+	i := sc.clean.index(cleanHeader, name, value)
+	if sc.clean.hit(i, cleanHeader, name, value) {
 		return value, false
 	}
 	v, changed := m.checkHeader(sc, name, value)
 	if !changed {
-		sc.clean.remember(i, name, value)
+		sc.clean.remember(i, cleanHeader, name, value)
 	}
 	return v, changed
 }
