@@ -307,3 +307,21 @@ func TestStatsGroupBy(t *testing.T) {
 		t.Errorf("reopened view grouped by %v", v.by)
 	}
 }
+
+// TestStatsRouteStatusFits: grouped by route and status on a narrow
+// screen, the route gives way and the status stays readable.
+func TestStatsRouteStatusFits(t *testing.T) {
+	d := newDriver(t, statsConfig(), 80, 24)
+	d.keys("3", "r", "j", "enter")
+	v := d.m.statsOpen()
+	if !slicesEqual(v.by, []string{"route", "status"}) {
+		t.Fatalf("second choice groups by %v", v.by)
+	}
+	scr := d.screen()
+	checkFits(t, scr, 80, 24)
+	for _, want := range []string{"s/{id} · 200 ", "/healthz · 503 ", "id = ? · 0 "} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("screen lacks %q:\n%s", want, scr)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func (m *Model) statsLines(v *statsView, h int) []string {
 		out = append(out, m.st.dim.Render(" no finished exchanges yet"))
 	}
 	for i := v.offset; i < len(v.rows) && i < v.offset+rows; i++ {
-		out = append(out, m.statsRow(&v.rows[i], cols, i == v.cursor, len(v.by) == 0))
+		out = append(out, m.statsRow(&v.rows[i], cols, i == v.cursor, len(v.by) == 0 || v.by[0] == "route"))
 	}
 	for len(out) < h-statsDetail {
 		out = append(out, "")
@@ -96,7 +96,15 @@ func (m *Model) statsRow(r *stats.Row, cols []column, selected, routes bool) str
 	vals[stGroup] = r.Name()
 	for _, c := range cols {
 		if c.key == stGroup && routes {
-			vals[stGroup] = fitGroup(vals[stGroup], c.w)
+			// The route gives way, not what follows it (route · status):
+			// the status is what tells such groups apart.
+			name := vals[stGroup]
+			lead := r.Values[0]
+			if lead == "" {
+				lead = "-"
+			}
+			suffix := strings.TrimPrefix(name, lead)
+			vals[stGroup] = fitGroup(lead, c.w-width(suffix)) + suffix
 		}
 	}
 	vals[stCount] = thousands(int(r.Count))
