@@ -24,8 +24,9 @@ const (
 )
 
 // statsDetail is the number of lines describing the selected group
-// under the table.
-const statsDetail = 3
+// under the table: a rule, its name, its counts and bytes, and its
+// latencies (one line for both was cut at 80 columns).
+const statsDetail = 4
 
 // statsColumns fit the table to the screen: the group takes what the
 // figures leave; on narrow screens request bytes, p90 and response bytes
@@ -141,7 +142,8 @@ func (m *Model) statsDetailLines(r *stats.Row) []string {
 		m.st.dim.Render(strings.Repeat("─", m.w)),
 		" " + m.st.bold.Render(r.Name()),
 		" " + thousands(int(r.Count)) + " " + plural(int(r.Count), "exchange") + " · " + thousands(int(r.Errors)) + " " +
-			plural(int(r.Errors), "error") + " · " + lat + " · in " + longBytes(r.BytesIn) + " · out " + longBytes(r.BytesOut),
+			plural(int(r.Errors), "error") + " · in " + longBytes(r.BytesIn) + " · out " + longBytes(r.BytesOut),
+		" " + lat,
 	}
 	for i := range lines {
 		lines[i] = truncateStyled(lines[i], m.w)
