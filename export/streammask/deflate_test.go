@@ -82,3 +82,40 @@ func TestGzipAndZlibStars(t *testing.T) {
 		}
 	}
 }
+
+// TestFillRecipeMakesTheSameFiller checks the contract fillRecipe rests
+// on: made again from the original's length and first two bytes, a
+// filler is byte for byte the one pass one checked.
+func TestFillRecipeMakesTheSameFiller(t *testing.T) {
+	plain := bytes.Repeat([]byte(`{"card":"4111111111111111","n":1234567},`), 40)
+	var gz, zl, raw bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(plain)
+	gw.Close()
+	zw := zlib.NewWriter(&zl)
+	zw.Write(plain)
+	zw.Close()
+	fw, _ := flate.NewWriter(&raw, flate.BestSpeed)
+	fw.Write(plain)
+	fw.Close()
+	for _, tc := range []struct {
+		name    string
+		codings []string
+		orig    []byte
+	}{
+		{"gzip", []string{"gzip"}, gz.Bytes()},
+		{"zlib", []string{"deflate"}, zl.Bytes()},
+		{"raw deflate", []string{"deflate"}, raw.Bytes()},
+	} {
+		f := func(orig []byte, n int) []byte { return bodyFiller(tc.codings, orig, n) }
+		want := f(tc.orig, len(plain))
+		if len(want) != len(tc.orig) {
+			t.Fatalf("%s: no filler of %d bytes", tc.name, len(tc.orig))
+		}
+		r := &fillRecipe{filler: f, m: len(tc.orig), n: len(plain)}
+		copy(r.head[:], tc.orig)
+		if got := r.bytes(); !bytes.Equal(got, want) {
+			t.Errorf("%s: the recipe made a different filler", tc.name)
+		}
+	}
+}

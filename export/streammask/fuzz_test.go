@@ -63,12 +63,13 @@ func FuzzTracker(f *testing.F) {
 		res := h.run()
 		for _, list := range res.halves {
 			for _, in := range list {
-				for i, p := range in.Patches {
-					if p.Len <= 0 || p.Kind == KindReplace && int64(len(p.Data)) != p.Len {
+				ps := in.Patches()
+				for i, p := range ps {
+					if p.Len <= 0 || p.Kind == KindReplace && int64(len(in.data(&p))) != p.Len {
 						t.Fatalf("bad patch %+v", p)
 					}
-					if i > 0 && in.Patches[i-1].end() > p.Off {
-						t.Fatalf("patches overlap: %+v %+v", in.Patches[i-1], p)
+					if i > 0 && ps[i-1].end() > p.Off {
+						t.Fatalf("patches overlap: %+v %+v", ps[i-1], p)
 					}
 				}
 			}

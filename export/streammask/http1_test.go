@@ -106,6 +106,24 @@ func TestHTTP1GzipBodyWithSecretDecompressesToStars(t *testing.T) {
 	if h.res.Stats.Wiped[WhyCompressedSecret] != 1 {
 		t.Errorf("wiped: %v", h.res.Stats.Wiped)
 	}
+	// The body came in 20-byte segments: its patches are one, holding
+	// the filler's recipe rather than its bytes until pass two.
+	var fills int
+	for _, list := range h.res.halves {
+		for _, in := range list {
+			for _, p := range in.Patches() {
+				if p.Kind == KindReplace {
+					fills++
+					if p.fill == nil || p.Data != nil || p.Len != int64(z.Len()) {
+						t.Errorf("body patch: %d bytes, recipe %v, %d data bytes", p.Len, p.fill != nil, len(p.Data))
+					}
+				}
+			}
+		}
+	}
+	if fills != 1 {
+		t.Errorf("%d replacing patches, want 1", fills)
+	}
 }
 
 func TestHTTP1ResponsesWithoutBodiesKeepTheFraming(t *testing.T) {

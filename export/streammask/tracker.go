@@ -56,6 +56,9 @@ type Tracker struct {
 	res    *Result
 	held   int64
 	budget int64
+	// notes holds each distinct patch note once: a note per wiped unit
+	// would otherwise be a string per compressed response.
+	notes map[string]string
 }
 
 // NewTracker returns a tracker masking with m (which must not be nil).
@@ -88,6 +91,20 @@ func (t *Tracker) reserve(n int64) bool {
 func (t *Tracker) release(n int64) { t.held -= n }
 
 func (t *Tracker) wiped(why string) { t.res.Stats.Wiped[why]++ }
+
+// intern returns the tracker's copy of note s.
+func (t *Tracker) intern(s string) string {
+	if n, ok := t.notes[s]; ok {
+		return n
+	}
+	if t.notes == nil {
+		t.notes = make(map[string]string)
+	}
+	if len(t.notes) < 1024 {
+		t.notes[s] = s
+	}
+	return s
+}
 
 // connKey is a connection's address pair in a fixed order.
 type connKey struct{ a, b netip.AddrPort }
@@ -471,11 +488,11 @@ func (sd *side) finish() {
 	}
 	in := sd.instance()
 	in.Seen = sd.next
-	in.Patches = normalize(in.Patches)
+	in.keep(normalize(in.patches))
 	r := sd.c.t.res
 	hk := halfKey{sd.src, sd.dst}
 	list := r.halves[hk]
-	if len(in.Patches) == 0 && len(in.Gaps) == 0 && in.Seen < keepClean {
+	if len(in.kept) == 0 && len(in.Gaps) == 0 && in.Seen < keepClean {
 		if len(list) == 0 {
 			return // nothing pass two needs
 		}
@@ -484,7 +501,7 @@ func (sd *side) finish() {
 		// in (it changes nothing and claims nothing walked).
 		in = &Instance{First: in.First, Base: in.Base}
 	}
-	r.Stats.Patches += len(in.Patches)
+	r.Stats.Patches += len(in.kept)
 	i := len(list)
 	for i > 0 && list[i-1].First > in.First {
 		i--
@@ -506,17 +523,26 @@ func (sd *side) emit(p Patch) {
 		return
 	}
 	in := sd.instance()
-	in.Patches = append(in.Patches, p)
-	if len(in.Patches) < maxPatches {
+	// The pieces of a unit overwritten whole come one after another:
+	// extending the last patch keeps one patch per unit, not one per
+	// TCP segment, while pass one holds them all.
+	if n := len(in.patches); n > 0 && p.Note == "" && (p.Kind != KindReplace || p.fill != nil) {
+		if last := &in.patches[n-1]; p.Off == last.end() && p.Kind == last.Kind && mergeable(last, &p) {
+			last.Len += p.Len
+			return
+		}
+	}
+	in.patches = append(in.patches, p)
+	if len(in.patches) < maxPatches {
 		return
 	}
-	in.Patches = normalize(in.Patches)
-	if len(in.Patches) < maxPatches*3/4 {
+	in.patches = normalize(in.patches)
+	if len(in.patches) < maxPatches*3/4 {
 		return
 	}
 	// Everything from the earliest pending patch on is overwritten.
 	from := p.Off
-	for _, q := range in.Patches {
+	for _, q := range in.patches {
 		if q.Off+q.Len > from-scanWindow && q.Off < from {
 			from = q.Off
 		}
@@ -524,7 +550,7 @@ func (sd *side) emit(p Patch) {
 	sd.capped = true
 	sd.c.t.res.Stats.Capped++
 	sd.c.t.wiped(WhyTooMany)
-	in.Patches = append(in.Patches, Patch{Off: from, Len: math.MaxInt64 - from, Kind: KindFill, Byte: '*',
+	in.patches = append(in.patches, Patch{Off: from, Len: math.MaxInt64 - from, Kind: KindFill, Byte: '*',
 		Note: "tapview: " + WhyTooMany})
 }
 

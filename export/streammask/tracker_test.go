@@ -122,7 +122,7 @@ func TestPortReuseStartsANewStream(t *testing.T) {
 	h.close()
 	h.run()
 	list := h.res.halves[halfKey{h.ep[0], h.ep[1]}]
-	if len(list) != 2 || list[1].Base != 90001 || len(list[1].Patches) != 0 || len(list[0].Patches) == 0 {
+	if len(list) != 2 || list[1].Base != 90001 || len(list[1].Patches()) != 0 || len(list[0].Patches()) == 0 {
 		t.Fatalf("instances: %+v", list)
 	}
 	// The second connection's packets are not patched by the first's.
@@ -143,10 +143,10 @@ func TestPatchesAreBoundedPerStream(t *testing.T) {
 	h.close()
 	h.run()
 	in := h.res.Lookup(h.ep[0], h.ep[1], 10)
-	if len(in.Patches) > maxPatches {
-		t.Fatalf("%d patches", len(in.Patches))
+	if len(in.Patches()) > maxPatches {
+		t.Fatalf("%d patches", len(in.Patches()))
 	}
-	last := in.Patches[len(in.Patches)-1]
+	last := in.Patches()[len(in.Patches())-1]
 	if last.Off+last.Len != math.MaxInt64 || h.res.Stats.Capped != 1 {
 		t.Fatalf("no rest-of-stream patch: %+v, stats %+v", last, h.res.Stats)
 	}
@@ -176,7 +176,8 @@ func TestNormalizeMakesPatchesDisjoint(t *testing.T) {
 			t.Fatalf("patch %d: %+v, want %+v", i, ps[i], want[i])
 		}
 	}
-	in := &Instance{Base: 100, Patches: ps, Seen: 40}
+	in := &Instance{Base: 100, Seen: 40}
+	in.keep(ps)
 	p := bytes.Repeat([]byte{'.'}, 40)
 	a := in.Apply(100, false, p)
 	if got := string(p[:20]); got != "*******...*****def.." || !a.Changed || !a.Covered {
