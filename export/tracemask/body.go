@@ -19,6 +19,7 @@ import (
 const (
 	WhyUndecodable = "compressed and could not be decompressed to check it"
 	WhyUnencodable = "held a secret in a coding tapview cannot write again"
+	WhyContinued   = "not text, and its headers (and so its coding) were in an earlier part of the trace"
 )
 
 // msgInfo is what a message's headers say about its body.

@@ -23,7 +23,9 @@
 //     be decoded or encoded again (unknown coding, cut short by Envoy's
 //     buffer limit, too large) is replaced with a note saying why, and
 //     its content-encoding header is dropped so readers take the note as
-//     text: what cannot be checked is not written.
+//     text: what cannot be checked is not written. So is the rest of a
+//     body that is not text when its headers were masked with an earlier
+//     part of the trace (see below): its coding is unknown.
 //   - Socket traces (buffered, and streamed segments joined per trace
 //     id) carry raw connection bytes. They are replayed as one TCP
 //     connection through export/streammask, the walker packet export
@@ -35,7 +37,10 @@
 // Streamed segments are held by trace id until the trace is complete
 // (response trailers for HTTP, the close event for sockets), until the
 // held bytes exceed a bound (the oldest trace is then masked and
-// released, and its later segments form a new unit), or until Flush.
+// released, and its later segments form a new unit), or until Flush
+// (the end of an upload segment: a trace cut by a segment boundary is
+// masked as two units, and a value split across them is found only if
+// each half is).
 // Output order within one trace is kept; a held trace is written when
 // it is released, after buffered traces that came later.
 //

@@ -2,6 +2,7 @@ package tracemask
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
@@ -103,7 +104,20 @@ func (x *Masker) chunks(info msgInfo, s *streamedSide) bool {
 	for _, c := range s.chunks {
 		data = append(data, bodyBytes(c)...)
 	}
-	out, withheld, changed := x.body(info, data)
+	var out []byte
+	var withheld string
+	var changed bool
+	if len(s.heads) == 0 && !utf8.Valid(data) {
+		// The rest of a body whose headers were masked with an earlier
+		// unit (a segment boundary or the hold bound cut the trace): its
+		// coding is unknown, and bytes that are not text may be a
+		// compressed stream no scan can read.
+		withheld, changed = WhyContinued, true
+		x.stats.Withheld[withheld]++
+		out = []byte("[tapview: body withheld: " + withheld + "]")
+	} else {
+		out, withheld, changed = x.body(info, data)
+	}
 	if withheld != "" {
 		for _, h := range s.heads {
 			h.Headers = dropCoding(h.Headers)
