@@ -26,7 +26,7 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 	b = str(b, "proto", e.Proto)
 	b = timeField(b, "start", e.Start)
 	b = append(b, `,"duration_ms":`...)
-	b = strconv.AppendFloat(b, float64(e.Latency().Microseconds())/1000, 'f', -1, 64)
+	b = appendMillis(b, e.Latency().Microseconds())
 	b = addrField(b, "client", e.Client)
 	b = addrField(b, "server", e.Server)
 	if e.Request != nil {
@@ -260,7 +260,7 @@ func timeField(b []byte, key string, t time.Time) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, `":"`...)
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendTimeUTC(b, t)
 	return append(b, '"')
 }
 
@@ -293,7 +293,7 @@ func contentType(b []byte, key string, m *decode.Message) []byte {
 	if i := strings.IndexByte(v, ';'); i >= 0 {
 		v = v[:i]
 	}
-	v = strings.Trim(v, " \t")
+	v = trimSpaceTab(v)
 	if v == "" {
 		return b
 	}
