@@ -15,7 +15,9 @@ func newMaskingHelp() *cobra.Command {
 	var b strings.Builder
 	b.WriteString(`Masking is on unless --no-mask (key m toggles it in the UI). It replaces
 secrets and personal data in the UI, -o json/table, HAR and JSON exports,
-and overwrites them byte for byte in pcap/pcapng exports and -w recordings.
+and overwrites them byte for byte in pcap/pcapng exports and -w recordings,
+and in Envoy trace exports (-w OUT.pb_length_delimited) and uploaded trace
+segments, which stay traces.
 
 --mask-rules FILE adds rules to the built-in ones and turns built-in ones
 off. The file is YAML:
