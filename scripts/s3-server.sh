@@ -127,13 +127,16 @@ JSON
     # parallel tests cannot collide. Small volumes keep the data
     # directory small; -volume.max 0 lets it create as many as the disk
     # allows. Telemetry (on by default, to telemetry.seaweedfs.com) is
-    # off: tests send nothing beyond loopback.
+    # off: tests send nothing beyond loopback. The one master elects
+    # itself after -master.electionTimeout when it restarts with its
+    # raft state; at the default 10 s a restarted store refused writes
+    # for 15-25 s, at 2 s it takes a few.
     setsid "$bin" server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
       -master.port="$master" -master.port.grpc="$((master + 10000))" -master.volumeSizeLimitMB=256 \
       -volume.port="$volume" -volume.port.grpc="$((volume + 10000))" -volume.max=0 \
       -filer -filer.port="$filer" -filer.port.grpc="$((filer + 10000))" \
       -s3 -s3.port="$s3" -s3.port.grpc="$((s3 + 10000))" -s3.config="$dir/s3.json" \
-      -s3.port.iceberg=0 -s3.port.lance=0 "${tls[@]}" -master.telemetry=false \
+      -s3.port.iceberg=0 -s3.port.lance=0 "${tls[@]}" -master.telemetry=false -master.electionTimeout=2s \
       >"$dir/weed.log" 2>&1 </dev/null &
     echo $! > "$dir/pid"
     endpoint="http://127.0.0.1:$s3"

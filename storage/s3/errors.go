@@ -112,3 +112,39 @@ func statusHint(code int, loc Location) string {
 	}
 	return ""
 }
+
+// Permanent reports whether err is one that retrying cannot cure: the
+// store's certificate is refused, there are no credentials or the store
+// rejects them, or the bucket does not exist. Uploads stop retrying on
+// these and say so; a store that is away or slow is worth waiting for.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var rec tls.RecordHeaderError
+	if errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) || errors.As(err, &rec) {
+		return true
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "failed to retrieve credentials") ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client") {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidBucketName":
+			return true
+		}
+	}
+	return false
+}
+
+// Explain words an error of an operation on loc (as List and Get do) for
+// callers that use the SDK directly, such as uploads.
+func (c *Client) Explain(err error, doing string, loc Location) error {
+	return c.explain(err, doing, loc)
+}

@@ -2,11 +2,13 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -50,4 +52,23 @@ func (c *Client) Get(ctx context.Context, bucket, key string, offset int64) (io.
 		return nil, c.explain(err, "reading", Location{bucket, key})
 	}
 	return out.Body, nil
+}
+
+// Probe asks the store whether bucket is there (HeadBucket), so that a
+// recorder can refuse to start when uploads could never succeed. fatal
+// says retrying cannot help (Permanent, or no such bucket); other errors
+// (the store is away, or the credentials may write but not list) are
+// worth starting anyway, with segments waiting in the spool.
+func (c *Client) Probe(ctx context.Context, bucket string) (fatal bool, err error) {
+	_, err = c.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return false, nil
+	}
+	loc := Location{Bucket: bucket}
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() == 404 {
+		// A HEAD answer has no body, so no NoSuchBucket code.
+		return true, fmt.Errorf("reaching %s: %s\n(%w)", loc, apiHint("NoSuchBucket", loc), err)
+	}
+	return Permanent(err), c.explain(err, "reaching", loc)
 }

@@ -59,6 +59,10 @@ type Options struct {
 	// Note receives what the user should hear while the capture runs:
 	// the store became unreachable or came back, a drop. May be nil.
 	Note func(sources.Status)
+	// Manifest, when set, is written into Dir with a line per finished
+	// segment, and Dir is locked while the capture runs, so that what is
+	// left at the end can be uploaded later (Push).
+	Manifest *Manifest
 }
 
 // Recorder is the write path of one capture. Packet, Trace and Secrets
@@ -83,6 +87,7 @@ type Recorder struct {
 	upDone   chan struct{}
 	upCtx    context.Context
 	upCancel context.CancelFunc
+	lock     *dirLock
 }
 
 // NotMaskedDir is the subdirectory of the spool directory where
@@ -123,6 +128,15 @@ func Start(opts Options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m := opts.Manifest; m != nil {
+		if r.lock, err = lockDir(opts.Dir); err != nil {
+			return nil, err
+		}
+		if err := writeManifest(opts.Dir, *m); err != nil {
+			r.lock.release()
+			return nil, err
+		}
+	}
 	r.w = w
 	r.upCtx, r.upCancel = context.WithCancel(context.Background())
 	go r.sealLoop()
@@ -144,9 +158,16 @@ func (r *Recorder) Secrets(kind uint32, data []byte) { r.w.Secrets(kind, data) }
 // sealing without blocking the capture.
 func (r *Recorder) finished(s segment.Segment) {
 	r.spool.Hold(s.Bytes)
+	var err error
 	r.mu.Lock()
+	if r.lock != nil {
+		err = appendEntry(r.opts.Dir, s)
+	}
 	r.raw = append(r.raw, s)
 	r.mu.Unlock()
+	if err != nil {
+		r.note(sources.Warning, "spool", err.Error()+": if it is left behind, 'tapview storage push' will not know its object")
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -193,6 +214,16 @@ func (r *Recorder) seal(raw segment.Segment) {
 			}
 			r.fail(kept, fmt.Errorf("masking it failed, so it is NOT masked and was not uploaded: %w", err))
 			return
+		}
+		if r.lock != nil {
+			// Recorded before the raw file goes, so a later Push finds
+			// the masked copy rather than masking again.
+			r.mu.Lock()
+			err = appendSealed(r.opts.Dir, raw.Seq, sealed.Path)
+			r.mu.Unlock()
+			if err != nil {
+				r.note(sources.Warning, "spool", err.Error())
+			}
 		}
 		os.Remove(raw.Path)
 	}
@@ -285,6 +316,8 @@ type Report struct {
 	Left          []Failed
 	Dir           string
 	WriteErr      error
+	// Pushable says Dir has a Manifest: Push can upload what is left.
+	Pushable bool
 }
 
 // Close ends the capture's last segments, seals them and waits up to
@@ -321,9 +354,15 @@ func (r *Recorder) Close(drain time.Duration) Report {
 	for _, it := range r.spool.Left() {
 		rep.Left = append(rep.Left, Failed{Path: it.Path, Cause: cause})
 	}
-	if len(rep.Left) == 0 && rep.Dropped == 0 && rep.DroppedFiles == 0 && werr == nil {
+	switch {
+	case len(rep.Left) == 0 && r.lock != nil:
+		removeCapture(r.opts.Dir, r.lock)
+	case len(rep.Left) == 0 && rep.Dropped == 0 && rep.DroppedFiles == 0 && werr == nil:
 		os.Remove(r.opts.Dir) // empty now; keep it if anything is left
+	default:
+		r.lock.release() // the files stay for Push
 	}
+	rep.Pushable = r.lock != nil
 	return rep
 }
 

@@ -25,7 +25,12 @@ func (r Report) Summary(dest string) (msg string, problem bool) {
 		for _, f := range r.Left {
 			fmt.Fprintf(&b, "\n  %s (%v)", f.Path, f.Cause)
 		}
-		fmt.Fprintf(&b, "\nthey are complete captures: open them with 'tapview open FILE...', or copy them to the store when it is reachable (e.g. 'aws s3 cp FILE %s/'; a copy by hand lacks the key layout and tags that 'tapview open s3://' lists by); files under %s/ are NOT masked", dest, NotMaskedDir)
+		if r.Pushable {
+			fmt.Fprintf(&b, "\nupload them when the store is reachable with 'tapview storage push %s' (under the keys and tags this run would have used, masked as it would have masked), or start the next recording with the same --spool-dir, which uploads them first; meanwhile they open with 'tapview open FILE...'", r.Dir)
+		} else {
+			fmt.Fprintf(&b, "\nthey are complete captures: open them with 'tapview open FILE...', or copy them to the store when it is reachable (e.g. 'aws s3 cp FILE %s/'; a copy by hand lacks the key layout and tags that 'tapview open s3://' lists by)", dest)
+		}
+		fmt.Fprintf(&b, "; files under %s/ are NOT masked", NotMaskedDir)
 	}
 	return b.String(), problem
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	s3store "github.com/tapview/tapview/storage/s3"
 )
 
 // Multipart settings: segments up to multipartAbove go in one PutObject,
@@ -24,6 +26,15 @@ const (
 type S3Putter struct {
 	bucket string
 	tm     *transfermanager.Client
+	store  *s3store.Client // words errors; nil: the SDK's text
+}
+
+// NewStorePutter uploads to bucket through c, and words failures as c's
+// List and Get do (the cause, then what to do: --s3-ca, credentials).
+func NewStorePutter(c *s3store.Client, bucket string) *S3Putter {
+	p := NewS3Putter(c.S3(), bucket)
+	p.store = c
+	return p
 }
 
 // NewS3Putter uploads to bucket through api.
@@ -52,6 +63,9 @@ func (p *S3Putter) Put(ctx context.Context, key, path string, size int64, taggin
 		in.Tagging = aws.String(tagging)
 	}
 	if _, err := p.tm.UploadObject(ctx, in); err != nil {
+		if p.store != nil && ctx.Err() == nil {
+			return p.store.Explain(err, fmt.Sprintf("uploading %s (%d bytes) to", path, size), s3store.Location{Bucket: p.bucket, Prefix: key})
+		}
 		return fmt.Errorf("uploading %s (%d bytes) to s3://%s/%s: %w", path, size, p.bucket, key, err)
 	}
 	return nil

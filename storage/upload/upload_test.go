@@ -156,6 +156,7 @@ func TestStore(t *testing.T) {
 	t.Run("upload", func(t *testing.T) { testUploadToStore(t, srv) })
 	t.Run("multipart", func(t *testing.T) { testMultipart(t, srv) })
 	t.Run("store-away", func(t *testing.T) { testStoreAwayLosesNothing(t, srv) })
+	t.Run("push", func(t *testing.T) { testPushLeftBehind(t, srv) })
 	t.Run("left-behind", func(t *testing.T) { testLeftBehindIsReported(t, srv) })
 }
 
