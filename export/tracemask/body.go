@@ -91,31 +91,47 @@ func (x *Masker) compressed(codings []string, data []byte) ([]byte, bool, error)
 	if same(masked, plain) {
 		return data, false, nil
 	}
-	enc, err := encode(codings, masked)
+	enc, err := x.enc.encode(codings, masked)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s", WhyUnencodable)
 	}
 	return enc, true, nil
 }
 
+// encoders keeps one writer per coding, reset for each body: a new
+// gzip or zstd writer allocates hundreds of kilobytes of state.
+type encoders struct {
+	gz *gzip.Writer
+	zl *zlib.Writer
+	zs *zstd.Encoder
+}
+
 // encode applies codings in header order (the first one listed was
 // applied first by the sender).
-func encode(codings []string, data []byte) ([]byte, error) {
+func (e *encoders) encode(codings []string, data []byte) ([]byte, error) {
 	for _, c := range codings {
 		var buf bytes.Buffer
 		switch c {
 		case "identity":
 			continue
 		case "gzip", "x-gzip":
-			w := gzip.NewWriter(&buf)
-			w.Write(data)
-			if err := w.Close(); err != nil {
+			if e.gz == nil {
+				e.gz = gzip.NewWriter(&buf)
+			} else {
+				e.gz.Reset(&buf)
+			}
+			e.gz.Write(data)
+			if err := e.gz.Close(); err != nil {
 				return nil, err
 			}
 		case "deflate":
-			w := zlib.NewWriter(&buf)
-			w.Write(data)
-			if err := w.Close(); err != nil {
+			if e.zl == nil {
+				e.zl = zlib.NewWriter(&buf)
+			} else {
+				e.zl.Reset(&buf)
+			}
+			e.zl.Write(data)
+			if err := e.zl.Close(); err != nil {
 				return nil, err
 			}
 		case "br":
@@ -125,12 +141,14 @@ func encode(codings []string, data []byte) ([]byte, error) {
 				return nil, err
 			}
 		case "zstd":
-			e, err := zstd.NewWriter(nil)
-			if err != nil {
-				return nil, err
+			if e.zs == nil {
+				zs, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+				if err != nil {
+					return nil, err
+				}
+				e.zs = zs
 			}
-			buf.Write(e.EncodeAll(data, nil))
-			e.Close()
+			buf.Write(e.zs.EncodeAll(data, nil))
 		default:
 			return nil, fmt.Errorf("unknown coding %q", c)
 		}

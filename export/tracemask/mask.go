@@ -37,6 +37,7 @@ type Masker struct {
 	order []heldKey // held traces, oldest first (may name released ones)
 	bytes int64
 	stats Stats
+	enc   encoders
 }
 
 // New returns a Masker with m's rules (m must not be nil: without
