@@ -134,6 +134,9 @@ func (m *Model) makeExRow(e *decode.Exchange) exRow {
 	if e.DNS != nil {
 		method = "DNS " + view.Sanitize(e.DNS.Type)
 	}
+	if method == "" && e.Proto == "ws" {
+		method = "WS" // the frames after an upgrade: no request line of their own
+	}
 	r.cells[exMethod] = method
 	r.cells[exURL] = view.Sanitize(exchangeURL(e))
 	r.cells[exStatus], r.class = statusText(e)
