@@ -297,6 +297,18 @@ type QueryInfo struct {
 	// size on the wire.
 	Batches     int
 	RecordBytes int64
+	// TopicIDs are the Kafka topic ids a Metadata or CreateTopics
+	// response mapped to names. Decoder lanes leave ids unnamed (a
+	// response decoded in one lane would otherwise name topics only in
+	// that lane): kafka.Namer reads these where exchanges are published,
+	// in publication order, and names the ids of later exchanges.
+	TopicIDs []TopicID
+}
+
+// TopicID is a Kafka topic id and the topic's name.
+type TopicID struct {
+	ID   [16]byte
+	Name string
 }
 
 // HeaderValue returns the first value of the named header,

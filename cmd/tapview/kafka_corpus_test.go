@@ -87,11 +87,10 @@ func kafkaOpen(t *testing.T, args ...string) []kafkaJSON {
 }
 
 // TestKafkaOpenJSON runs `tapview open -o json` on the kgo recording
-// (the real CLI, in-process, with one decoder lane so every connection
-// shares the topic-id table) and checks the fields the Kafka decoder
+// (the real CLI, in-process) and checks the fields the Kafka decoder
 // fills, and that the SASL password is masked.
 func TestKafkaOpenJSON(t *testing.T) {
-	all := kafkaOpen(t, "-j", "1", kafkaCapture)
+	all := kafkaOpen(t, kafkaCapture)
 	var produced, fetched int64
 	seen := map[string]bool{}
 	for _, e := range all {
@@ -131,6 +130,57 @@ func TestKafkaOpenJSON(t *testing.T) {
 	if int64(len(all)) != tr["broker"] || produced != tr["produced"] || fetched != tr["consumed"] {
 		t.Errorf("%d exchanges, the broker handled %d requests; %d records produced, kgo produced %d; %d fetched, kgo consumed %d",
 			len(all), tr["broker"], produced, tr["produced"], fetched, tr["consumed"])
+	}
+}
+
+// TestKafkaSameOutputAnyLanes decodes each Kafka recording with one and
+// with three decoder lanes: the JSON is byte for byte the same (topic
+// ids are named where the lanes' exchanges are merged, in publication
+// order), and in the kgo recording, whose client produces and fetches
+// by topic id on connections other than its Metadata ones, every
+// Produce and Fetch names its topics.
+func TestKafkaSameOutputAnyLanes(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "kafka", "*.pcap"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("%d Kafka recordings (%v)", len(files), err)
+	}
+	for _, f := range files {
+		var outs [2][]byte
+		for i, j := range []string{"1", "3"} {
+			out, stderr, err := runTapview(t, nil, "open", "-o", "json", "-j", j, f)
+			if err != nil {
+				t.Fatalf("tapview open -j %s %s: %v\n%s", j, f, err, stderr)
+			}
+			outs[i] = out
+		}
+		if !bytes.Equal(outs[0], outs[1]) {
+			a, b := strings.Split(string(outs[0]), "\n"), strings.Split(string(outs[1]), "\n")
+			for i := range min(len(a), len(b)) {
+				if a[i] != b[i] {
+					t.Errorf("%s: -j 1 and -j 3 differ at line %d:\n%s\n%s", filepath.Base(f), i+1, a[i], b[i])
+					break
+				}
+			}
+			t.Errorf("%s: -j 1 gives %d bytes, -j 3 %d", filepath.Base(f), len(outs[0]), len(outs[1]))
+		}
+		if filepath.Base(f) != "kgo.pcap" {
+			continue
+		}
+		named := 0
+		for _, e := range jsonExchanges[kafkaJSON](t, outs[1]) {
+			if e.Method != "Produce" && e.Method != "Fetch" || e.Path == "" {
+				continue
+			}
+			for _, topic := range strings.Split(e.Path, ",") {
+				if !strings.Contains("orders payments audit events", topic) {
+					t.Errorf("%s %q: topic %q is not named", e.Method, e.Path, topic)
+				}
+			}
+			named++
+		}
+		if named < 10 {
+			t.Errorf("kgo: %d Produce and Fetch exchanges with topics, want at least 10", named)
+		}
 	}
 }
 

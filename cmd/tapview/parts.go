@@ -77,6 +77,9 @@ func newDecoders(out decode.Output, keys *keylog.KeyLog, o decodeOptions) *lanes
 			return tcp.Config{Parsers: streamParsers(keys), Datagrams: datagramParsers(), Owner: o.owner, SkipOrdinals: o.noOrdinals, MaxFlows: o.maxFlows}
 		},
 		Secrets: keys,
+		// Kafka topic ids are named in publication order, so the names
+		// do not depend on which lane decoded the Metadata response.
+		Publish: kafka.NewNamer().Name,
 	})
 }
 

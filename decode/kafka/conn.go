@@ -33,7 +33,6 @@ type pending struct {
 // handler decodes one Kafka connection.
 type handler struct {
 	c        decode.Conn
-	reg      *Registry
 	keep     int
 	sides    [2]side
 	pending  map[int32]*pending
@@ -44,9 +43,9 @@ type handler struct {
 	saslTok  *pending // the raw SASL token exchange awaiting the server's token
 }
 
-func newHandler(c decode.Conn, reg *Registry) *handler {
+func newHandler(c decode.Conn) *handler {
 	lim := c.Limits().WithDefaults()
-	h := &handler{c: c, reg: reg, keep: max(lim.MaxBody, minKeep), pending: map[int32]*pending{}, noted: map[string]bool{}}
+	h := &handler{c: c, keep: max(lim.MaxBody, minKeep), pending: map[int32]*pending{}, noted: map[string]bool{}}
 	if f := c.Flow(); f != nil && f.Partial {
 		// Joined mid-stream: either side may start inside a message, so
 		// both wait for a segment that starts one (a request, or a

@@ -32,6 +32,15 @@ type summary struct {
 	user       string
 	noResponse bool // Produce with acks=0
 	undecoded  bool // the body of this API/version is not decoded
+
+	learnt []decode.TopicID // ids a Metadata or CreateTopics response named
+}
+
+// learn records a topic id the response names (bounded like topics).
+func (s *summary) learn(id [16]byte, name string) {
+	if id != ([16]byte{}) && name != "" && len(s.learnt) < maxArray {
+		s.learnt = append(s.learnt, decode.TopicID{ID: id, Name: name})
+	}
 }
 
 func (s *summary) topic(t topicRef) {
@@ -240,11 +249,7 @@ func (h *handler) response(buf []byte, full int, cut bool, first, last time.Time
 		x.Query.ErrorCode = strconv.Itoa(int(sum.errCode))
 		x.Query.ReplyError = errorName(sum.errCode)
 	}
-	if len(p.req.topics) > 0 {
-		// Ids may have been learnt since the request (another
-		// connection's Metadata): name them now.
-		x.Request.Target = h.target(p.req.topics)
-	}
+	x.Query.TopicIDs = sum.learnt
 	if p.key == keySaslHandshake && p.ver == 0 && sum.errs == 0 && r.err == nil {
 		// The server's next frame is its bare SASL token.
 		h.sides[decode.ServerToClient].rawSASL = true
@@ -295,7 +300,8 @@ func (h *handler) message(first, last time.Time, full int, hdrs []decode.Header,
 		BodySize: int64(full - 4), DecodedSize: int64(full - 4)}
 }
 
-// target joins topic names in the order sent, ids by name when known.
+// target joins topic names in the order sent, ids in Kafka's base64
+// form (Namer names them where exchanges are published).
 func (h *handler) target(ts []topicRef) string {
 	var b strings.Builder
 	for i, t := range ts {
@@ -306,11 +312,7 @@ func (h *handler) target(ts []topicRef) string {
 			b.WriteString(t.name)
 			continue
 		}
-		if n, ok := h.reg.name(t.id); ok {
-			b.WriteString(n)
-		} else {
-			b.WriteString(idString(t.id))
-		}
+		b.WriteString(idString(t.id))
 	}
 	return b.String()
 }

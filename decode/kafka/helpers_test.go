@@ -29,12 +29,24 @@ func decodeFile(t testing.TB, path string) *decodetest.Collector {
 		t.Fatalf("open %s: %v", path, err)
 	}
 	col := decodetest.NewCollector(t)
-	d := tcp.NewDecoder(col, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
+	d := tcp.NewDecoder(naming{col, NewNamer()}, tcp.Config{Parsers: []decode.Parser{http1.New(), New()}})
 	if err := src.Run(context.Background(), emitter{d}); err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	d.Finish(time.Time{})
 	return col
+}
+
+// naming passes exchanges through a Namer on their way to the
+// collector, as the merge of cmd/tapview's decoder lanes does.
+type naming struct {
+	*decodetest.Collector
+	n *Namer
+}
+
+func (o naming) Exchange(e *decode.Exchange) {
+	o.n.Name(e)
+	o.Collector.Exchange(e)
 }
 
 // fakeConn is a decode.Conn for handler tests.

@@ -8,9 +8,10 @@
 //   - Request.Method is the API name ("Produce", "Fetch", "Metadata"; an
 //     unknown key reads "ApiKey(N)"), Request.Target the topics the
 //     request names, comma-joined in the order sent. Topics named by id
-//     (Fetch v13+, Produce v13, OffsetCommit/OffsetFetch v10) are shown by
-//     name when a Metadata or CreateTopics response seen by the same
-//     Parser mapped the id, else as the id in Kafka's base64 form.
+//     (Fetch v13+, Produce v13, OffsetCommit/OffsetFetch v10) are shown as
+//     the id in Kafka's base64 form ("id:" and the id in bodies) until a
+//     Namer, where exchanges are published, names them from the Metadata
+//     and CreateTopics responses published before (Query.TopicIDs).
 //   - Request headers "Api-Version" and "Correlation-Id" (and
 //     "Transactional-Id", "Group", "Acks", "Mechanism" where the API has
 //     them); Response header "Correlation-Id". Bodies are readable
@@ -40,7 +41,6 @@ package kafka
 
 import (
 	"encoding/base64"
-	"sync"
 
 	"github.com/tapview/tapview/decode"
 )
@@ -48,50 +48,13 @@ import (
 // Name is the protocol name of flows and exchanges this package decodes.
 const Name = "kafka"
 
-// Registry maps topic ids to names learnt from Metadata and CreateTopics
-// responses, shared by every connection one Parser decodes: a client
-// usually asks for metadata on one connection and fetches by topic id on
-// another. It is bounded; past maxTopicIDs new ids are not remembered.
-type Registry struct {
-	mu    sync.Mutex
-	names map[[16]byte]string
-}
+// Parser is the Kafka decode.Parser. It holds no state; every
+// connection gets its own handler. Topic ids are left unnamed here (see
+// Namer).
+type Parser struct{}
 
-// maxTopicIDs bounds a Registry.
-const maxTopicIDs = 100000
-
-// NewRegistry returns an empty Registry.
-func NewRegistry() *Registry { return &Registry{names: map[[16]byte]string{}} }
-
-func (g *Registry) learn(id [16]byte, name string) {
-	if id == ([16]byte{}) || name == "" {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.names[id]; ok || len(g.names) < maxTopicIDs {
-		g.names[id] = name
-	}
-}
-
-func (g *Registry) name(id [16]byte) (string, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	n, ok := g.names[id]
-	return n, ok
-}
-
-// Parser is the Kafka decode.Parser. Connections it decodes share its
-// Registry; cmd/tapview builds one Parser per decoder lane, so an id
-// learnt on a connection of one lane names topics only on the
-// connections of that lane (ids left unmapped show in base64).
-type Parser struct{ reg *Registry }
-
-// New returns a Kafka parser with its own Registry.
-func New() *Parser { return &Parser{reg: NewRegistry()} }
-
-// NewWithRegistry returns a Kafka parser sharing reg.
-func NewWithRegistry(reg *Registry) *Parser { return &Parser{reg: reg} }
+// New returns the Kafka parser for tcp.Config.Parsers.
+func New() *Parser { return &Parser{} }
 
 var _ decode.Parser = (*Parser)(nil)
 
@@ -106,7 +69,7 @@ func (*Parser) Detect(_ *decode.Flow, _ decode.Direction, first []byte) decode.V
 }
 
 // New implements decode.Parser.
-func (p *Parser) New(c decode.Conn) decode.StreamHandler { return newHandler(c, p.reg) }
+func (*Parser) New(c decode.Conn) decode.StreamHandler { return newHandler(c) }
 
 // Frame bounds.
 const (

@@ -11,12 +11,11 @@ func readTopic(r *reader, byID bool) topicRef {
 	return topicRef{name: r.str()}
 }
 
+// label is a topic in a body line: its name, or "id:" and the id in
+// Kafka's base64 form (Namer names it where exchanges are published).
 func (h *handler) label(t topicRef) string {
 	if !t.byID {
 		return t.name
-	}
-	if n, ok := h.reg.name(t.id); ok {
-		return n
 	}
 	return "id:" + idString(t.id)
 }

@@ -179,7 +179,7 @@ func (h *handler) parseResponse(key, ver int16, r *reader, s *summary) {
 				return
 			}
 			if ec == 0 {
-				h.reg.learn(id, name)
+				s.learn(id, name)
 			}
 			s.line("created", name, errSuffix(ec))
 		}
@@ -341,7 +341,7 @@ func (h *handler) metadataResponse(ver int16, r *reader, s *summary) {
 			return
 		}
 		if ec == 0 {
-			h.reg.learn(id, name)
+			s.learn(id, name)
 		}
 		l := []string{"topic", name}
 		if id != ([16]byte{}) {

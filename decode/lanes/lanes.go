@@ -75,6 +75,11 @@ type Options struct {
 	}
 	// Trace holds the tap-trace decoder's options.
 	Trace taptrace.Options
+	// Publish, when set, sees every exchange on the merge goroutine
+	// just before out does, in the order the merge publishes them (the
+	// same for any number of lanes), and may change it: it gets the
+	// merge's own copy (kafka.Namer names topic ids there).
+	Publish func(*decode.Exchange)
 	// Batch, Queue and InFlight tune the hand-over (DefaultBatch,
 	// DefaultQueue, DefaultInFlight).
 	Batch, Queue int

@@ -66,6 +66,10 @@ func newMerger(out decode.Output, n int, opts Options) *merger {
 		events:    &eventPool{},
 	}
 	m.at, _ = out.(ordinalObserver)
+	if opts.Publish != nil {
+		out = publishing{out, opts.Publish}
+		m.out = out
+	}
 	cfg := opts.Config()
 	m.evictions.init(cmp.Or(cfg.MaxFlows, tcp.DefaultMaxFlows))
 	cfg.IDs = m
@@ -239,6 +243,17 @@ func (m *merger) sweep() {
 		}
 	}
 	m.sweepAt = max(minSweep, 2*len(m.exchanges))
+}
+
+// publishing is an output whose exchanges go through Options.Publish.
+type publishing struct {
+	decode.Output
+	publish func(*decode.Exchange)
+}
+
+func (p publishing) Exchange(e *decode.Exchange) {
+	p.publish(e)
+	p.Output.Exchange(e)
 }
 
 // eventPool recycles the lanes' event buffers.
