@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/tapview/tapview/decode"
 )
 
@@ -323,5 +325,49 @@ func TestStatsRouteStatusFits(t *testing.T) {
 		if !strings.Contains(scr, want) {
 			t.Errorf("screen lacks %q:\n%s", want, scr)
 		}
+	}
+}
+
+// TestStatsRegroupWhileCounting: a count still running when the grouping
+// changes lands after the new one started and is dropped, and the view
+// ends up grouped as chosen, not stuck "counting".
+func TestStatsRegroupWhileCounting(t *testing.T) {
+	d := newDriver(t, statsConfig(), 120, 40)
+	_, held := d.m.Update(keyMsg("3")) // the first count, held back
+	var old []tea.Msg
+	var collect func(tea.Cmd)
+	collect = func(c tea.Cmd) {
+		if c == nil {
+			return
+		}
+		switch msg := c().(type) {
+		case tea.BatchMsg:
+			for _, c := range msg {
+				collect(c)
+			}
+		case statsResult:
+			old = append(old, msg)
+		}
+	}
+	collect(held)
+	if len(old) != 1 {
+		t.Fatalf("opening the view ran %d counts, want 1", len(old))
+	}
+	var cmd tea.Cmd
+	for _, k := range []string{"r", "j", "j", "j", "j", "enter"} {
+		_, cmd = d.m.Update(keyMsg(k))
+	}
+	v := d.m.statsOpen()
+	if !slicesEqual(v.by, []string{"status"}) || !v.running {
+		t.Fatalf("after choosing status: by %v, running %v", v.by, v.running)
+	}
+	d.deliver(old[0]) // the route count lands late
+	if v.loaded || !v.running {
+		t.Fatalf("the late route count was taken: loaded %v, running %v, rows %d", v.loaded, v.running, len(v.rows))
+	}
+	d.run(cmd)
+	d.settle()
+	if !v.loaded || v.running || len(v.rows) != 6 || v.rows[0].Name() != "200" {
+		t.Errorf("status count: loaded %v running %v rows %+v", v.loaded, v.running, v.rows)
 	}
 }
