@@ -34,7 +34,7 @@ func (m *Model) openGroup(v *statsView) tea.Cmd {
 	if err != nil {
 		return m.flash("filter: "+err.Error(), true)
 	}
-	return cmd
+	return tea.Batch(cmd, m.flash("the list shows the group: / edits its filter, 3 goes back to the stats", false))
 }
 
 // groupExpr is the filter expression selecting the exchanges whose group
