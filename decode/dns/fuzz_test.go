@@ -90,9 +90,9 @@ func FuzzDatagram(f *testing.F) {
 			b = b[2+n:]
 		}
 		h.End(decode.FlowClosed, ts)
-		for id, x := range c.latest {
+		for _, x := range c.Exchanges() {
 			if !x.State.Final() {
-				t.Fatalf("exchange %d left %s", id, x.State)
+				t.Fatalf("exchange %d left %s", x.ID, x.State)
 			}
 		}
 	})
@@ -122,9 +122,9 @@ func FuzzStream(f *testing.F) {
 			b = b[2+n:]
 		}
 		h.End(decode.FlowClosed, ts)
-		for id, x := range c.latest {
+		for _, x := range c.Exchanges() {
 			if !x.State.Final() {
-				t.Fatalf("exchange %d left %s", id, x.State)
+				t.Fatalf("exchange %d left %s", x.ID, x.State)
 			}
 		}
 	})

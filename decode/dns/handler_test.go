@@ -87,7 +87,7 @@ func TestPairingOutOfOrderAndCase(t *testing.T) {
 	h.Datagram(decode.ServerToClient, answer(t, 1, "a.example.", [4]byte{1, 1, 1, 1}), at(12))
 	h.End(decode.FlowClosed, at(20))
 	got := map[string]string{}
-	for _, x := range c.finals() {
+	for _, x := range c.Exchanges() {
 		if x.State != decode.Complete {
 			t.Errorf("%s: state %s (%s)", x.DNS.Name, x.State, x.Error)
 		}
@@ -101,8 +101,8 @@ func TestPairingOutOfOrderAndCase(t *testing.T) {
 		t.Errorf("pairs %v want %v", got, want)
 	}
 	// Each query is published pending, then once complete.
-	if len(c.pubs) != 6 {
-		t.Errorf("%d publications, want 6", len(c.pubs))
+	if len(c.Published()) != 6 {
+		t.Errorf("%d publications, want 6", len(c.Published()))
 	}
 }
 
@@ -112,17 +112,17 @@ func TestTimeoutAndEnd(t *testing.T) {
 	h.Datagram(decode.ClientToServer, query(t, 1, "slow.example.", dnsmessage.TypeA), at(0))
 	h.Datagram(decode.ClientToServer, query(t, 2, "late.example.", dnsmessage.TypeA), at(int(QueryTimeout/time.Millisecond)+1))
 	// The first query timed out when the second arrived.
-	first := c.latest[1]
+	first := c.Latest(1)
 	if first.State != decode.Orphan || !strings.Contains(first.Error, "no response") {
 		t.Errorf("timed-out query: %s %q", first.State, first.Error)
 	}
 	// Its late response is an orphan of its own.
 	h.Datagram(decode.ServerToClient, answer(t, 1, "slow.example.", [4]byte{1, 2, 3, 4}), at(6000))
-	if x := c.latest[3]; x == nil || x.State != decode.Orphan || x.Request != nil || x.Response == nil || x.DNS.Rcode != "NOERROR" {
+	if x := c.Latest(3); x == nil || x.State != decode.Orphan || x.Request != nil || x.Response == nil || x.DNS.Rcode != "NOERROR" {
 		t.Errorf("late response: %+v", x)
 	}
 	h.End(decode.FlowReset, at(7000))
-	if x := c.latest[2]; x.State != decode.Reset {
+	if x := c.Latest(2); x.State != decode.Reset {
 		t.Errorf("query pending at a reset: %s", x.State)
 	}
 }
@@ -134,7 +134,7 @@ func TestBounds(t *testing.T) {
 		h.Datagram(decode.ClientToServer, query(t, uint16(i), "x.example.", dnsmessage.TypeA), at(0))
 	}
 	given := 0
-	for _, x := range c.latest {
+	for _, x := range c.Exchanges() {
 		if x.State == decode.Orphan {
 			given++
 		}
@@ -155,14 +155,14 @@ func TestBounds(t *testing.T) {
 		mh.Datagram(decode.ClientToServer, ann, at(i))
 	}
 	mh.End(decode.FlowTimedOut, at(100000))
-	if len(m.latest) != MaxOrphans {
-		t.Errorf("%d orphan exchanges, want %d", len(m.latest), MaxOrphans)
+	if len(m.Exchanges()) != MaxOrphans {
+		t.Errorf("%d orphan exchanges, want %d", len(m.Exchanges()), MaxOrphans)
 	}
-	if x := m.latest[1]; x.DNS.Name != "_http._tcp.local" || x.DNS.Type != "PTR" || x.DNS.Answers[0] != "PTR printer._http._tcp.local." {
+	if x := m.Latest(1); x.DNS.Name != "_http._tcp.local" || x.DNS.Type != "PTR" || x.DNS.Answers[0] != "PTR printer._http._tcp.local." {
 		t.Errorf("announcement summary %+v", x.DNS)
 	}
-	if len(m.notes) != 1 || !strings.Contains(m.notes[0], "50 more responses") {
-		t.Errorf("notes %q", m.notes)
+	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], "50 more responses") {
+		t.Errorf("notes %q", m.Notes)
 	}
 }
 
@@ -170,11 +170,11 @@ func TestSwapWhenQueryComesFromServerSide(t *testing.T) {
 	c := newFakeConn(t, "udp")
 	h := New().NewDatagram(c)
 	h.Datagram(decode.ServerToClient, query(t, 5, "x.example.", dnsmessage.TypeA), at(0))
-	if c.swaps != 1 {
-		t.Fatalf("swaps %d", c.swaps)
+	if c.Swaps != 1 {
+		t.Fatalf("swaps %d", c.Swaps)
 	}
 	h.Datagram(decode.ClientToServer, answer(t, 5, "x.example.", [4]byte{9, 9, 9, 9}), at(1))
-	if x := c.latest[1]; x.State != decode.Complete || x.Client != netip.MustParseAddrPort("10.0.0.53:53") {
+	if x := c.Latest(1); x.State != decode.Complete || x.Client != netip.MustParseAddrPort("10.0.0.53:53") {
 		t.Errorf("after swap: %s client %s", x.State, x.Client)
 	}
 }
@@ -185,8 +185,8 @@ func TestMalformedIsNoted(t *testing.T) {
 	h.Datagram(decode.ClientToServer, []byte{1, 2, 3}, at(0))
 	h.Datagram(decode.ClientToServer, []byte{1, 2, 3}, at(1))
 	h.End(decode.FlowClosed, at(2))
-	if len(c.latest) != 0 || len(c.notes) != 2 || !strings.Contains(c.notes[1], "2 malformed") {
-		t.Errorf("exchanges %d notes %q", len(c.latest), c.notes)
+	if len(c.Exchanges()) != 0 || len(c.Notes) != 2 || !strings.Contains(c.Notes[1], "2 malformed") {
+		t.Errorf("exchanges %d notes %q", len(c.Exchanges()), c.Notes)
 	}
 }
 
@@ -212,7 +212,7 @@ func TestStreamFraming(t *testing.T) {
 		h.Data(decode.ServerToClient, []byte{b}, at(10+i))
 	}
 	h.End(decode.FlowClosed, at(5000))
-	xs := c.finals()
+	xs := c.Exchanges()
 	if len(xs) != 2 {
 		t.Fatalf("%d exchanges", len(xs))
 	}
@@ -240,12 +240,12 @@ func TestStreamGapResync(t *testing.T) {
 	h.Data(decode.ClientToServer, prefix(q2), at(3))
 	h.Data(decode.ServerToClient, prefix(answer(t, 2, "two.example.", [4]byte{2, 2, 2, 2})), at(4))
 	h.End(decode.FlowClosed, at(5))
-	xs := c.finals()
+	xs := c.Exchanges()
 	if len(xs) != 1 || xs[0].DNS.Name != "two.example" || xs[0].State != decode.Complete {
 		t.Fatalf("after resync: %+v", xs)
 	}
-	if len(c.notes) != 2 || !strings.Contains(c.notes[1], "skipped") {
-		t.Errorf("notes %q", c.notes)
+	if len(c.Notes) != 2 || !strings.Contains(c.Notes[1], "skipped") {
+		t.Errorf("notes %q", c.Notes)
 	}
 }
 

@@ -2,13 +2,13 @@ package dns
 
 import (
 	"context"
-	"net/netip"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/link/corpustest"
 	"github.com/tapview/tapview/decode/tcp"
@@ -101,63 +101,7 @@ func decodeCorpus(t testing.TB, name string) *collector {
 	return col
 }
 
-// fakeConn is a decode.Conn for handler unit tests.
-type fakeConn struct {
-	flow   decode.Flow
-	lim    decode.Limits
-	nextID uint64
-	pubs   []decode.Exchange // every publication, copied
-	latest map[uint64]*decode.Exchange
-	final  map[uint64]bool
-	notes  []string
-	swaps  int
-	t      testing.TB
-}
-
-func newFakeConn(t testing.TB, transport string) *fakeConn {
-	return &fakeConn{
-		t: t,
-		flow: decode.Flow{ID: 1, Transport: transport,
-			Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.53:53")},
-		latest: map[uint64]*decode.Exchange{},
-		final:  map[uint64]bool{},
-	}
-}
-
-func (c *fakeConn) Flow() *decode.Flow { return &c.flow }
-func (c *fakeConn) NewExchange(proto string) *decode.Exchange {
-	c.nextID++
-	return &decode.Exchange{ID: c.nextID, Proto: proto, Client: c.flow.Client, Server: c.flow.Server, State: decode.Pending}
-}
-func (c *fakeConn) Publish(e *decode.Exchange) {
-	if c.final[e.ID] {
-		c.t.Errorf("exchange %d published after its final version", e.ID)
-	}
-	cp := *e
-	if e.DNS != nil {
-		d := *e.DNS
-		cp.DNS = &d
-	}
-	c.pubs = append(c.pubs, cp)
-	c.latest[e.ID] = &cp
-	if e.State.Final() {
-		c.final[e.ID] = true
-	}
-}
-func (c *fakeConn) SetProto(string)        {}
-func (c *fakeConn) SetTLS(*decode.TLSInfo) {}
-func (c *fakeConn) SwapDirections() {
-	c.swaps++
-	c.flow.Client, c.flow.Server = c.flow.Server, c.flow.Client
-}
-func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
-func (c *fakeConn) Limits() decode.Limits               { return c.lim }
-func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
-func (c *fakeConn) finals() (out []*decode.Exchange) {
-	for id := uint64(1); id <= c.nextID; id++ {
-		if e := c.latest[id]; e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
+// newFakeConn returns a decode.Conn for handler unit tests.
+func newFakeConn(t testing.TB, transport string) *decodetest.FakeConn {
+	return decodetest.NewFakeConn(t, transport, "10.0.0.53:53")
 }

@@ -44,7 +44,7 @@ func FuzzKafka(f *testing.F) {
 			b = b[2+n:]
 		}
 		h.End(decode.FlowClosed, ts)
-		for _, x := range c.exchanges() {
+		for _, x := range c.Exchanges() {
 			if !x.State.Final() {
 				t.Fatalf("exchange %d left %s", x.ID, x.State)
 			}

@@ -131,7 +131,7 @@ func TestOutOfOrderAndPipelined(t *testing.T) {
 	feed(h, 1, resp(keyProduce, 3, 3, produceRespV3("c", 3)))
 	feed(h, 1, resp(keyProduce, 3, 1, produceRespV3("a", 0)))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 3 {
 		t.Fatalf("%d exchanges, want 3", len(xs))
 	}
@@ -177,12 +177,12 @@ func TestHostileSizes(t *testing.T) {
 	feed(h, 0, []byte("garbage that is not a request"))
 	feed(h, 0, req(keyMetadata, 1, 2, "c", cat(i32(-1))))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 2 || xs[1].Request.HeaderValue("Correlation-Id") != "2" {
 		t.Fatalf("%d exchanges, want the two requests", len(xs))
 	}
-	if !strings.Contains(strings.Join(c.notes, "\n"), "implausible frame size") {
-		t.Errorf("notes %q lack the size note", c.notes)
+	if !strings.Contains(strings.Join(c.Notes, "\n"), "implausible frame size") {
+		t.Errorf("notes %q lack the size note", c.Notes)
 	}
 	if hh := h.(*handler); cap(hh.sides[0].buf) > minKeep {
 		t.Errorf("buffer grew to %d", cap(hh.sides[0].buf))
@@ -203,7 +203,7 @@ func TestLargeFrameBounded(t *testing.T) {
 	}
 	feed(h, 1, resp(keyProduce, 3, 9, produceRespV3("big", 0)))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 1 {
 		t.Fatalf("%d exchanges", len(xs))
 	}
@@ -231,7 +231,7 @@ func TestUnknownKeyOnKafkaConnection(t *testing.T) {
 	feed(h, 0, req(keyApiVersions, 9, 3, "c", nil))
 	feed(h, 1, resp(keyApiVersions, 9, 3, i16(35)))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 3 {
 		t.Fatalf("%d exchanges", len(xs))
 	}
@@ -254,7 +254,7 @@ func TestSASLRawToken(t *testing.T) {
 	feed(h, 1, frame(nil))
 	feed(h, 0, req(keyMetadata, 1, 2, "c", cat(i32(-1))))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 3 {
 		t.Fatalf("%d exchanges", len(xs))
 	}
@@ -320,13 +320,13 @@ func TestMidStreamJoin(t *testing.T) {
 // read as frames, and the next request and its response pair.
 func TestPartialFlowWaitsForMessageStarts(t *testing.T) {
 	c := newFakeConn(t)
-	c.flow.Partial = true
+	c.FlowInfo.Partial = true
 	h := New().New(c)
 	feed(h, 1, []byte{0, 0, 0x10, 0, 1, 2, 3}) // the end of a response: its bytes look like a 1 MB frame
 	feed(h, 0, req(keyMetadata, 1, 41, "c", cat(i32(-1))))
 	feed(h, 1, resp(keyMetadata, 1, 41, cat(i32(0), i32(-1), i32(0))))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 1 || xs[0].State != decode.Complete || xs[0].Response.HeaderValue("Correlation-Id") != "41" {
 		t.Fatalf("exchanges %+v", xs)
 	}
@@ -342,7 +342,7 @@ func TestGapInResponsesMarksPartial(t *testing.T) {
 	h.Gap(decode.ServerToClient, 50, t0)
 	feed(h, 1, resp(keyMetadata, 1, 2, cat(i32(0), i32(-1), i32(0))))
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 2 || xs[0].State != decode.Partial || xs[1].State != decode.Complete {
 		t.Fatalf("states %v", []decode.ExchangeState{xs[0].State, xs[1].State})
 	}

@@ -53,10 +53,10 @@ func encode(evs []event) []byte {
 }
 
 // run replays a fuzz input into a fresh handler.
-func run(t *testing.T, in []byte, partial bool) *fakeConn {
+func run(t *testing.T, in []byte, partial bool) *decodetest.FakeConn {
 	c := newFakeConn(t)
-	c.flow.Partial = partial
-	c.lim = decode.Limits{MaxBody: 512, MaxDecoded: 1 << 20}
+	c.FlowInfo.Partial = partial
+	c.Lim = decode.Limits{MaxBody: 512, MaxDecoded: 1 << 20}
 	h := New().New(c)
 	ts := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	for len(in) >= 3 {
@@ -94,7 +94,7 @@ func FuzzMySQL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, partial bool) {
 		c := run(t, in, partial)
-		for _, e := range c.exchanges() {
+		for _, e := range c.Exchanges() {
 			if !e.State.Final() {
 				t.Fatalf("exchange %d (%s) left %s", e.ID, e.Request.Method, e.State)
 			}

@@ -51,9 +51,9 @@ func TestCachingSha2FullAuth(t *testing.T) {
 	col := []byte("\x03def\x00\x00\x00\x011\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00")
 	h.Data(decode.ServerToClient, append(append(append(pkt(1, []byte{1}), pkt(2, col)...), pkt(3, []byte("\x011"))...), pkt(4, []byte{0xfe, 0, 0, 2, 0, 0, 0})...), t0)
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
-	if len(xs) != 2 || c.swapped != 0 {
-		t.Fatalf("%d exchanges (swapped %d), want 2", len(xs), c.swapped)
+	xs := c.Exchanges()
+	if len(xs) != 2 || c.Swaps != 0 {
+		t.Fatalf("%d exchanges (swapped %d), want 2", len(xs), c.Swaps)
 	}
 	login := xs[0]
 	if login.Method() != "CONNECT" || login.Query.User != "bob" || login.Query.Database != "inventory" || login.State != decode.Complete {
@@ -86,8 +86,8 @@ func TestGreetingFromTheOtherSide(t *testing.T) {
 	h.Data(decode.ClientToServer, pkt(1, loginPayload(sha2Caps, "x")), t0)
 	h.Data(decode.ServerToClient, pkt(2, []byte{0x00, 0, 0, 2, 0, 0, 0}), t0)
 	h.End(decode.FlowClosed, t0)
-	if xs := c.exchanges(); c.swapped != 1 || len(xs) != 1 || xs[0].Query.User != "bob" || xs[0].State != decode.Complete {
-		t.Fatalf("swapped %d, exchanges %+v", c.swapped, xs)
+	if xs := c.Exchanges(); c.Swaps != 1 || len(xs) != 1 || xs[0].Query.User != "bob" || xs[0].State != decode.Complete {
+		t.Fatalf("swapped %d, exchanges %+v", c.Swaps, xs)
 	}
 }
 
@@ -96,8 +96,8 @@ func TestGreetingFromTheOtherSide(t *testing.T) {
 // limits, with notes.
 func TestHostileBounds(t *testing.T) {
 	c := newFakeConn(t)
-	c.flow.Partial = true
-	c.lim = decode.Limits{MaxBody: 1024}
+	c.FlowInfo.Partial = true
+	c.Lim = decode.Limits{MaxBody: 1024}
 	h := New().New(c).(*handler)
 	// A query of 16 MB + 10 bytes, in two physical packets.
 	big := append([]byte{comQuery}, "SELECT '"...)
@@ -113,7 +113,7 @@ func TestHostileBounds(t *testing.T) {
 		t.Errorf("held %d packets, %d bytes", len(h.held), h.heldBytes)
 	}
 	h.End(decode.FlowClosed, t0)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 1 || !xs[0].Request.Truncated || len(xs[0].Request.Body) > 1024 || xs[0].Request.BodySize != int64(maxPayload) {
 		t.Fatalf("big query: %d exchanges, truncated %v, body %d of %d", len(xs), xs[0].Request.Truncated, len(xs[0].Request.Body), xs[0].Request.BodySize)
 	}
@@ -166,7 +166,7 @@ func TestFieldListAndStatementCommands(t *testing.T) {
 	h.Data(decode.ServerToClient, append(append(pkt(1, []byte{0, 0, 5, 0, 0, 0}), pkt(2, []byte{0, 0, 6, 0, 0, 0})...), pkt(3, []byte{0xfe, 0, 0, 0x82, 0})...), t0)
 	h.End(decode.FlowClosed, t0)
 	var got []string
-	for _, x := range c.exchanges()[1:] {
+	for _, x := range c.Exchanges()[1:] {
 		if x.State != decode.Complete {
 			t.Errorf("%s: %s", x.Method(), x.State)
 		}

@@ -82,47 +82,7 @@ func readGeneralLog(t testing.TB) []logEntry {
 	return out
 }
 
-// fakeConn is a decode.Conn for handler tests.
-type fakeConn struct {
-	t       testing.TB
-	flow    decode.Flow
-	lim     decode.Limits
-	nextID  uint64
-	latest  map[uint64]*decode.Exchange
-	order   []uint64
-	notes   []string
-	swapped int
-}
-
-func newFakeConn(t testing.TB) *fakeConn {
-	return &fakeConn{t: t, flow: decode.Flow{Transport: "tcp"}, latest: map[uint64]*decode.Exchange{}}
-}
-
-func (c *fakeConn) Flow() *decode.Flow { return &c.flow }
-func (c *fakeConn) NewExchange(proto string) *decode.Exchange {
-	c.nextID++
-	return &decode.Exchange{ID: c.nextID, Proto: proto, State: decode.Pending}
-}
-func (c *fakeConn) Publish(e *decode.Exchange) {
-	if old, ok := c.latest[e.ID]; ok {
-		if old.State.Final() {
-			c.t.Errorf("exchange %d published after its final version", e.ID)
-		}
-	} else {
-		c.order = append(c.order, e.ID)
-	}
-	cp := *e
-	c.latest[e.ID] = &cp
-}
-func (c *fakeConn) SetProto(string)                     {}
-func (c *fakeConn) SetTLS(*decode.TLSInfo)              {}
-func (c *fakeConn) SwapDirections()                     { c.swapped++ }
-func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
-func (c *fakeConn) Limits() decode.Limits               { return c.lim }
-func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
-func (c *fakeConn) exchanges() (out []*decode.Exchange) {
-	for _, id := range c.order {
-		out = append(out, c.latest[id])
-	}
-	return out
+// newFakeConn returns a decode.Conn for handler unit tests.
+func newFakeConn(t testing.TB) *decodetest.FakeConn {
+	return decodetest.NewFakeConn(t, "tcp", "10.0.0.2:3306")
 }

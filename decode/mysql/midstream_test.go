@@ -54,7 +54,7 @@ func TestMidStreamJoin(t *testing.T) {
 // Partial, and the next command decodes normally.
 func TestGapResynchronises(t *testing.T) {
 	c := newFakeConn(t)
-	c.flow.Partial = true
+	c.FlowInfo.Partial = true
 	h := New().New(c)
 	ts := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	q1 := pkt(0, append([]byte{comQuery}, "SELECT 1"...))
@@ -65,14 +65,14 @@ func TestGapResynchronises(t *testing.T) {
 	h.Data(decode.ClientToServer, pkt(0, append([]byte{comQuery}, "DELETE FROM t"...)), ts)
 	h.Data(decode.ServerToClient, pkt(1, []byte{0, 3, 0, 2, 0, 0, 0}), ts)
 	h.End(decode.FlowClosed, ts)
-	xs := c.exchanges()
+	xs := c.Exchanges()
 	if len(xs) != 2 {
 		t.Fatalf("%d exchanges, want 2", len(xs))
 	}
 	if xs[0].State != decode.Partial || xs[1].State != decode.Complete || xs[1].Query.Rows != 3 || xs[1].Method() != "DELETE" {
 		t.Errorf("after the gap: %s, then %s %s rows %d", xs[0].State, xs[1].Method(), xs[1].State, xs[1].Query.Rows)
 	}
-	if len(c.notes) == 0 {
+	if len(c.Notes) == 0 {
 		t.Error("the gap was not noted")
 	}
 }

@@ -47,8 +47,8 @@ func FuzzPostgres(f *testing.F) {
 		}
 		_ = detect(b[1:])
 		c := newFakeConn(t)
-		c.lim = decode.Limits{MaxBody: fuzzLimit}
-		c.flow.Partial = b[0]&1 != 0
+		c.Lim = decode.Limits{MaxBody: fuzzLimit}
+		c.FlowInfo.Partial = b[0]&1 != 0
 		h := New().New(c)
 		b = b[1:]
 		ts := t0
@@ -64,7 +64,7 @@ func FuzzPostgres(f *testing.F) {
 			b = b[2+n:]
 		}
 		h.End(decode.FlowClosed, ts)
-		for _, e := range c.ex {
+		for _, e := range c.Finals() {
 			for _, m := range []*decode.Message{e.Request, e.Response} {
 				if m != nil && len(m.Body) > fuzzLimit {
 					t.Fatalf("body of %d bytes over the %d cap", len(m.Body), fuzzLimit)

@@ -94,7 +94,7 @@ func TestVerbAndTag(t *testing.T) {
 // rendering of NULL, escapes and binary values.
 func TestHandlerRowsCapped(t *testing.T) {
 	c := newFakeConn(t)
-	c.lim = decode.Limits{MaxBody: 64}
+	c.Lim = decode.Limits{MaxBody: 64}
 	h := New().New(c)
 	h.Data(decode.ClientToServer, startup("user", "u", "database", "d"), t0)
 	h.Data(decode.ServerToClient, append(typed('R', "\x00\x00\x00\x00"), typed('Z', "I")...), t0)
@@ -121,13 +121,13 @@ func TestHandlerRowsCapped(t *testing.T) {
 	h.Data(decode.ServerToClient, resp, t0)
 	h.End(decode.FlowClosed, t0)
 	var sel *decode.Exchange
-	for _, e := range c.ex {
+	for _, e := range c.Finals() {
 		if e.Request.Method == "SELECT" {
 			sel = e
 		}
 	}
 	if sel == nil {
-		t.Fatalf("no SELECT exchange in %d", len(c.ex))
+		t.Fatalf("no SELECT exchange in %d", len(c.Finals()))
 	}
 	body := string(sel.Response.Body)
 	if !strings.HasPrefix(body, "a\tb\nx\\ty\\\\\t\\x0102\nz\t\\N\n") || len(body) > 64 || !sel.Response.Truncated || sel.Query.Rows != 22 {
@@ -151,21 +151,21 @@ func TestHandlerSSLAnswers(t *testing.T) {
 		h.Data(decode.ServerToClient, append(typed('R', "\x00\x00\x00\x00"), typed('Z', "I")...), t0)
 		h.End(decode.FlowClosed, t0)
 		var methods []string
-		for _, e := range c.ex {
+		for _, e := range c.Finals() {
 			methods = append(methods, e.Request.Method)
 		}
 		switch answer {
 		case 'N':
-			if !slices.Equal(methods, []string{"SSLREQUEST", "STARTUP"}) || len(c.notes) != 0 {
-				t.Errorf("N: %v, notes %v", methods, c.notes)
+			if !slices.Equal(methods, []string{"SSLREQUEST", "STARTUP"}) || len(c.Notes) != 0 {
+				t.Errorf("N: %v, notes %v", methods, c.Notes)
 			}
 		case 'S':
-			if c.handoff != "tls" || !slices.Equal(methods, []string{"SSLREQUEST"}) || len(c.notes) != 1 {
-				t.Errorf("S: handoff %q, %v, notes %v", c.handoff, methods, c.notes)
+			if c.HandedOff != "tls" || !slices.Equal(methods, []string{"SSLREQUEST"}) || len(c.Notes) != 1 {
+				t.Errorf("S: handoff %q, %v, notes %v", c.HandedOff, methods, c.Notes)
 			}
 		case 'G':
-			if c.handoff != "" || !slices.Equal(methods, []string{"SSLREQUEST"}) || len(c.notes) != 1 {
-				t.Errorf("G: %v, notes %v", methods, c.notes)
+			if c.HandedOff != "" || !slices.Equal(methods, []string{"SSLREQUEST"}) || len(c.Notes) != 1 {
+				t.Errorf("G: %v, notes %v", methods, c.Notes)
 			}
 		}
 	}
@@ -181,7 +181,7 @@ func TestPasswordsOnlyInHeaders(t *testing.T) {
 	h.Data(decode.ClientToServer, typed('p', "hunter2-secret\x00"), t0)
 	h.Data(decode.ServerToClient, append(typed('R', "\x00\x00\x00\x00"), typed('Z', "I")...), t0)
 	h.End(decode.FlowClosed, t0)
-	e := c.ex[0]
+	e := c.Finals()[0]
 	if e.Request.HeaderValue("Password") != "hunter2-secret" {
 		t.Errorf("Password header %q", e.Request.HeaderValue("Password"))
 	}
@@ -195,18 +195,18 @@ func TestPasswordsOnlyInHeaders(t *testing.T) {
 // the handler swaps directions and decodes both.
 func TestServerSideFirstSwaps(t *testing.T) {
 	c := newFakeConn(t)
-	c.flow.Partial = true
+	c.FlowInfo.Partial = true
 	h := New().New(c)
 	// The transport believes the server is the client.
 	h.Data(decode.ClientToServer, append(typed('C', "SELECT 1\x00"), typed('Z', "I")...), t0)
-	if c.swapped != 1 {
-		t.Fatalf("swapped %d times", c.swapped)
+	if c.Swaps != 1 {
+		t.Fatalf("swapped %d times", c.Swaps)
 	}
 	h.Data(decode.ClientToServer, typed('Q', "SELECT 2\x00"), t0)
 	h.Data(decode.ServerToClient, append(typed('C', "SELECT 1\x00"), typed('Z', "I")...), t0)
 	h.End(decode.FlowClosed, t0)
 	var got []string
-	for _, e := range c.ex {
+	for _, e := range c.Finals() {
 		if e.Request != nil {
 			got = append(got, e.Request.Method+" "+e.Request.Target+" "+string(e.State))
 		} else {
@@ -225,7 +225,7 @@ func TestServerSideFirstSwaps(t *testing.T) {
 // the exchange still completes with the right row count.
 func TestHugeMessagesBounded(t *testing.T) {
 	c := newFakeConn(t)
-	c.lim = decode.Limits{MaxBody: 4096}
+	c.Lim = decode.Limits{MaxBody: 4096}
 	h := New().New(c)
 	h.Data(decode.ClientToServer, startup("user", "u"), t0)
 	h.Data(decode.ServerToClient, append(typed('R', "\x00\x00\x00\x00"), typed('Z', "I")...), t0)
@@ -247,7 +247,7 @@ func TestHugeMessagesBounded(t *testing.T) {
 	}
 	h.Data(decode.ServerToClient, append(typed('C', "SELECT 1\x00"), typed('Z', "I")...), t0)
 	h.End(decode.FlowClosed, t0)
-	last := c.ex[len(c.ex)-1]
+	last := c.Finals()[len(c.Finals())-1]
 	if last.Request.Method != "SELECT" || last.Query.Rows != 1 || len(last.Response.Body) > 4096 || !last.Response.Truncated ||
 		last.Response.BodySize < size {
 		t.Errorf("%s rows %d body %d truncated %v size %d", last.Request.Method, last.Query.Rows, len(last.Response.Body), last.Response.Truncated, last.Response.BodySize)

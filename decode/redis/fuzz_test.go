@@ -50,8 +50,8 @@ func FuzzRedis(f *testing.F) {
 		}
 		_ = detect(b[1:])
 		c := newFakeConn(t)
-		c.lim = decode.Limits{MaxBody: fuzzLimit}
-		c.flow.Partial = b[0]&1 != 0
+		c.Lim = decode.Limits{MaxBody: fuzzLimit}
+		c.FlowInfo.Partial = b[0]&1 != 0
 		h := New().New(c)
 		b = b[1:]
 		ts := t0
@@ -66,7 +66,7 @@ func FuzzRedis(f *testing.F) {
 			b = b[2+n:]
 		}
 		h.End(decode.FlowClosed, ts)
-		for _, e := range c.exchanges() {
+		for _, e := range c.Exchanges() {
 			if !e.State.Final() {
 				t.Fatalf("exchange %d left %s", e.ID, e.State)
 			}

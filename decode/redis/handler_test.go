@@ -13,7 +13,7 @@ import (
 func TestHostileBounds(t *testing.T) {
 	const limit = 4096
 	c := newFakeConn(t)
-	c.lim = decode.Limits{MaxBody: limit}
+	c.Lim = decode.Limits{MaxBody: limit}
 	h := New().New(c)
 	cmd := func(s string) { h.Data(decode.ClientToServer, []byte(s), t0) }
 	reply := func(s string) { h.Data(decode.ServerToClient, []byte(s), t0) }
@@ -32,7 +32,7 @@ func TestHostileBounds(t *testing.T) {
 	reply("\r\n")
 	h.End(decode.FlowClosed, t0)
 
-	es := c.exchanges()
+	es := c.Exchanges()
 	if len(es) != 2 {
 		t.Fatalf("%d exchanges, want 2", len(es))
 	}
@@ -58,9 +58,9 @@ func TestHostileBounds(t *testing.T) {
 		h.Data(decode.ClientToServer, []byte("*1\r\n$4\r\nPING\r\n"), t0)
 		h.Data(decode.ServerToClient, []byte(bad), t0)
 		h.End(decode.FlowClosed, t0)
-		es := c.exchanges()
-		if len(es) != 1 || es[0].State != decode.Partial || len(c.notes) != 1 || !strings.Contains(c.notes[0], name) {
-			t.Errorf("%s: %d exchanges, notes %q", name, len(es), c.notes)
+		es := c.Exchanges()
+		if len(es) != 1 || es[0].State != decode.Partial || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], name) {
+			t.Errorf("%s: %d exchanges, notes %q", name, len(es), c.Notes)
 		}
 	}
 }
@@ -79,7 +79,7 @@ func TestGapInReplies(t *testing.T) {
 	h.Data(decode.ServerToClient, []byte(":7\r\n"), later)
 	h.End(decode.FlowClosed, later)
 	var got []string
-	for _, e := range c.exchanges() {
+	for _, e := range c.Exchanges() {
 		got = append(got, e.Method()+" "+e.Path()+" "+string(e.State))
 	}
 	// The rest of GET b's reply ("$-1" after the gap) looks like a whole
@@ -94,12 +94,12 @@ func TestGapInReplies(t *testing.T) {
 // connection joined after its SUBSCRIBE for pushes, not orphans.
 func TestMessagesAfterLateJoin(t *testing.T) {
 	c := newFakeConn(t)
-	c.flow.Partial = true
+	c.FlowInfo.Partial = true
 	h := New().New(c)
 	h.Data(decode.ServerToClient, []byte("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"), t0)
 	h.Data(decode.ServerToClient, []byte("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\nbye\r\n"), t0)
 	h.End(decode.FlowClosed, t0)
-	es := c.exchanges()
+	es := c.Exchanges()
 	if len(es) != 2 {
 		t.Fatalf("%d exchanges, want 2", len(es))
 	}

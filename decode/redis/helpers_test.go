@@ -135,55 +135,7 @@ func (h tapHandler) Data(d decode.Direction, data []byte, _ time.Time) {
 func (tapHandler) Gap(decode.Direction, int, time.Time) {}
 func (tapHandler) End(decode.FlowState, time.Time)      {}
 
-// fakeConn is a decode.Conn for handler tests.
-type fakeConn struct {
-	t      testing.TB
-	flow   decode.Flow
-	lim    decode.Limits
-	nextID uint64
-	latest map[uint64]*decode.Exchange
-	final  map[uint64]bool
-	order  []uint64
-	notes  []string
-}
-
-func newFakeConn(t testing.TB) *fakeConn {
-	return &fakeConn{t: t,
-		flow: decode.Flow{ID: 1, Transport: "tcp",
-			Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:6379")},
-		latest: map[uint64]*decode.Exchange{}, final: map[uint64]bool{}}
-}
-
-func (c *fakeConn) Flow() *decode.Flow { return &c.flow }
-func (c *fakeConn) NewExchange(proto string) *decode.Exchange {
-	c.nextID++
-	return &decode.Exchange{ID: c.nextID, Proto: proto, Client: c.flow.Client, Server: c.flow.Server, State: decode.Pending}
-}
-func (c *fakeConn) Publish(e *decode.Exchange) {
-	if c.final[e.ID] {
-		c.t.Errorf("exchange %d published after its final version", e.ID)
-	}
-	if _, ok := c.latest[e.ID]; !ok {
-		c.order = append(c.order, e.ID)
-	}
-	cp := *e
-	c.latest[e.ID] = &cp
-	if e.State.Final() {
-		c.final[e.ID] = true
-	}
-}
-func (c *fakeConn) SetProto(string)                     {}
-func (c *fakeConn) SetTLS(*decode.TLSInfo)              {}
-func (c *fakeConn) SwapDirections()                     {}
-func (c *fakeConn) Handoff(string) decode.StreamHandler { return nil }
-func (c *fakeConn) Limits() decode.Limits               { return c.lim }
-func (c *fakeConn) Note(msg string)                     { c.notes = append(c.notes, msg) }
-
-// exchanges returns the latest versions in first-publication order.
-func (c *fakeConn) exchanges() []*decode.Exchange {
-	out := make([]*decode.Exchange, 0, len(c.order))
-	for _, id := range c.order {
-		out = append(out, c.latest[id])
-	}
-	return out
+// newFakeConn returns a decode.Conn for handler unit tests.
+func newFakeConn(t testing.TB) *decodetest.FakeConn {
+	return decodetest.NewFakeConn(t, "tcp", "10.0.0.2:6379")
 }

@@ -377,14 +377,14 @@ func TestResyncMidMessage(t *testing.T) {
 		t.Fatal("the big value is not in the recording")
 	}
 	c := newFakeConn(t)
-	c.flow.Partial = true
+	c.FlowInfo.Partial = true
 	h := New().New(c)
 	for i := at + 100; i < len(c2s); i += 7 {
 		h.Data(decode.ClientToServer, c2s[i:min(i+7, len(c2s))], t0)
 	}
 	h.End(decode.FlowClosed, t0)
 	var got []string
-	for _, e := range c.exchanges() {
+	for _, e := range c.Exchanges() {
 		if e.State != decode.Orphan {
 			t.Errorf("%s: %s", e.Method(), e.State)
 		}
