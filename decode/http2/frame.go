@@ -80,6 +80,26 @@ func consistent(fh frameHeader) bool {
 	return fh.typ > http2.FrameContinuation
 }
 
+// definedFlags are the flag bits RFC 9113 defines for frames of type t;
+// all bits for types it does not know, which are passed on unread.
+func definedFlags(t http2.FrameType) http2.Flags {
+	switch t {
+	case http2.FrameData:
+		return 0x09
+	case http2.FrameHeaders:
+		return 0x2d
+	case http2.FrameSettings, http2.FramePing:
+		return 0x01
+	case http2.FramePushPromise:
+		return 0x0c
+	case http2.FrameContinuation:
+		return 0x04
+	case http2.FramePriority, http2.FrameRSTStream, http2.FrameGoAway, http2.FrameWindowUpdate:
+		return 0
+	}
+	return 0xff
+}
+
 // carriesHeaders reports whether frames of type t hold a header block
 // fragment, whose loss leaves the HPACK table unknown.
 func carriesHeaders(t http2.FrameType) bool {

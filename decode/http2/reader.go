@@ -114,6 +114,14 @@ func (h *handler) matchPreface(r *reader, b []byte) []byte {
 // startFrame acts on a complete frame header in r.hdr.
 func (h *handler) startFrame(r *reader) {
 	fh := parseFrameHeader(r.hdr[:])
+	if r.trusted {
+		// RFC 9113 §4.1: flags a frame type does not define are ignored
+		// on receipt (suricata-verify's http2-continuation sends a
+		// CONTINUATION with 0x01 set). Only a boundary search needs
+		// them unset, as a sign the guess was right.
+		fh.flags &= definedFlags(fh.typ)
+		r.hdr[4] = uint8(fh.flags)
+	}
 	r.fh = fh
 	if fh.bad || !consistent(fh) {
 		if !r.trusted {
