@@ -165,7 +165,11 @@ func scan(b []byte) (end int, ok bool) {
 		typ := binary.BigEndian.Uint16(b[next:])
 		n := int(binary.BigEndian.Uint16(b[next+8:]))
 		off = next + 10 + n
-		if off > len(b) || typ == typeA && n != 4 || typ == typeAAAA && n != 16 {
+		// An UPDATE's records of class ANY or NONE have no rdata
+		// (RFC 2136 §2.4, §2.5).
+		class := binary.BigEndian.Uint16(b[next+2:])
+		empty := n == 0 && (class == classANY || class == classNONE)
+		if off > len(b) || !empty && (typ == typeA && n != 4 || typ == typeAAAA && n != 16) {
 			return 0, false
 		}
 	}

@@ -30,6 +30,12 @@ const (
 	flagRA = 1 << 7
 )
 
+// Classes an UPDATE (RFC 2136) gives records without rdata.
+const (
+	classNONE = 254
+	classANY  = 255
+)
+
 // Opcodes a plausible message may carry (RFC 1035, 1996, 2136).
 const (
 	opQuery  = 0
@@ -206,6 +212,11 @@ func parseRecord(b []byte, off int) (r record, next int, opt bool, err error) {
 	off += 10
 	if off+n > len(b) {
 		return record{}, 0, false, errRecordRange
+	}
+	if n == 0 && (r.class == classANY || r.class == classNONE) {
+		// RFC 2136 §2.4, §2.5: an UPDATE's prerequisites and deletions
+		// of class ANY or NONE carry no rdata whatever their type.
+		return r, off, false, nil
 	}
 	r.data, err = formatRdata(b, off, n, r)
 	if err != nil {
