@@ -1,7 +1,8 @@
 // Package decodetest holds what the protocol decoders' tests share: an
 // Output that keeps what a decoder published and checks the publication
-// contract, and a run of packets through the TCP layer as cmd/tapview
-// runs it. It is imported by tests only.
+// contract, a run of packets through the TCP layer as cmd/tapview runs
+// it, and a fake decode.Conn for a handler's unit tests (FakeConn). It
+// is imported by tests only.
 package decodetest
 
 import (
