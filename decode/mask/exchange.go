@@ -202,6 +202,13 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	if len(data) == 0 {
 		return
 	}
+	memo := -1
+	var sum uint64
+	if !m.slow {
+		if memo, sum = sc.bodies.index(data); memo >= 0 && sc.bodies.clean(memo, sum, msg.ContentEncoding, data) {
+			return
+		}
+	}
 	encoded := body.NeedsDecoding(msg.ContentEncoding)
 	var decodeErr error
 	if encoded {
@@ -219,6 +226,9 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	}
 	sc.spans = merge(m.scan(sc, data, sc.spans[:0]))
 	if len(sc.spans) == 0 {
+		if memo >= 0 && decodeErr == nil {
+			sc.bodies.remember(memo, sum, msg.ContentEncoding, msg.Body)
+		}
 		return
 	}
 	var masked []byte

@@ -57,10 +57,11 @@ type scratch struct {
 	hname []byte // a header name being matched (secretHeaderName)
 	// dec undoes content codings; kept with the scratch so a body does
 	// not cost a fresh inflater (tens of kilobytes of tables) each time.
-	dec   body.Decoder
-	ext   BodyDecoder // the caller's decoder during ExchangeDecoding
-	names nameCache
-	clean cleanCache // header fields that needed no change (cleancache.go)
+	dec    body.Decoder
+	ext    BodyDecoder // the caller's decoder during ExchangeDecoding
+	names  nameCache
+	clean  cleanCache // header fields that needed no change (cleancache.go)
+	bodies bodyMemo   // bodies that needed no change (bodymemo.go)
 }
 
 // nameCache is a small direct-mapped memo of name-rule answers: header

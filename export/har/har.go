@@ -130,9 +130,10 @@ func (w *Writer) AddEncoded(b []byte) error {
 // decodes for the masker is remembered until the end of the next Entry,
 // which then shows those bodies without inflating them again.
 type Encoder struct {
-	dec  body.Decoder
-	memo [4]memoBody
-	n    int // memo entries in use
+	dec   body.Decoder
+	memo  [4]memoBody
+	n     int       // memo entries in use
+	cache bodyCache // bodies by content, across entries (bodycache.go)
 }
 
 // memoBody is one decoded body, keyed by the exact input.
@@ -151,14 +152,26 @@ func (b *memoBody) is(codings []string, data []byte, max int64) bool {
 
 // Decode undoes content codings like body.Decoder.Decode, returning the
 // remembered result when the same bytes were decoded since the last
-// Entry. The result must only be read.
+// Entry, or when a body with the same content was decoded before (see
+// bodyCache). The result must only be read.
 func (c *Encoder) Decode(codings []string, data []byte, max int64) ([]byte, error) {
 	for i := range c.n {
 		if c.memo[i].is(codings, data, max) {
 			return c.memo[i].out, c.memo[i].err
 		}
 	}
-	out, err := c.dec.Decode(codings, data, max)
+	i, h := c.cache.index(data)
+	out, hit := []byte(nil), false
+	if i >= 0 {
+		out, hit = c.cache.get(i, h, codings, data, max)
+	}
+	var err error
+	if !hit {
+		out, err = c.dec.Decode(codings, data, max)
+		if i >= 0 && err == nil {
+			c.cache.put(i, h, codings, data, max, out)
+		}
+	}
 	if c.n < len(c.memo) {
 		c.memo[c.n] = memoBody{codings, data, max, out, err}
 		c.n++
