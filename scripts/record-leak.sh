@@ -4,7 +4,8 @@
 # used to leak them, each scenario captured by tcpdump into its own file,
 # and the list of planted secrets. Needs root (or CAP_NET_RAW) for
 # tcpdump on lo. Rerunnable: the secrets are derived from their names,
-# so a new recording plants the same values.
+# so a new recording plants the same values. Ends by writing the Envoy
+# traces of the captured traffic (scripts/record-leak-traces.sh).
 #
 #   bash scripts/record-leak.sh            # all scenarios
 #   bash scripts/record-leak.sh h2 ws      # some
@@ -59,4 +60,7 @@ for s in "${scenarios[@]}"; do
   echo "record-leak: $s: $(capinfos -c -M "$out/$s.${ext[$s]}" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}') packets"
 done
 "$bin/leakrec" secrets >"$out/secrets.tsv"
+# The Envoy traces of the same traffic (taps-*.pb_length_delimited) are
+# made from these captures: keep them in step.
+bash scripts/record-leak-traces.sh
 du -ch "$out"/*.pcap* | tail -1
