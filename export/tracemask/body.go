@@ -175,7 +175,15 @@ func (x *Masker) grpcBody(codings []string, data []byte) ([]byte, string, bool) 
 		msg := data[i+5 : i+5+n]
 		var m []byte
 		if flag&1 != 0 {
-			enc, ch, err := x.compressed(codings, msg)
+			var enc []byte
+			var ch bool
+			var err error
+			if body.NeedsDecoding(codings) {
+				enc, ch, err = x.compressed(codings, msg)
+			} else {
+				// Compressed, but no grpc-encoding says how.
+				err = fmt.Errorf("%s", WhyUndecodable)
+			}
 			switch {
 			case err != nil:
 				x.stats.Withheld[err.Error()]++
