@@ -92,20 +92,6 @@ func (t *Tracker) release(n int64) { t.held -= n }
 
 func (t *Tracker) wiped(why string) { t.res.Stats.Wiped[why]++ }
 
-// intern returns the tracker's copy of note s.
-func (t *Tracker) intern(s string) string {
-	if n, ok := t.notes[s]; ok {
-		return n
-	}
-	if t.notes == nil {
-		t.notes = make(map[string]string)
-	}
-	if len(t.notes) < 1024 {
-		t.notes[s] = s
-	}
-	return s
-}
-
 // connKey is a connection's address pair in a fixed order.
 type connKey struct{ a, b netip.AddrPort }
 

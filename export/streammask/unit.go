@@ -185,6 +185,20 @@ func (u *unit) wipeWith(why string, fill []byte, r *fillRecipe) {
 	}
 }
 
+// intern returns the tracker's copy of note s.
+func (t *Tracker) intern(s string) string {
+	if n, ok := t.notes[s]; ok {
+		return n
+	}
+	if t.notes == nil {
+		t.notes = make(map[string]string)
+	}
+	if len(t.notes) < 1024 {
+		t.notes[s] = s
+	}
+	return s
+}
+
 func (u *unit) note() string {
 	return "tapview: " + u.what + " overwritten whole: " + u.why
 }
