@@ -17,7 +17,7 @@ func newStorageCmd() *cobra.Command {
 		Long: `Commands for captures recorded to an S3-compatible object store with
 --upload. Read them back with 'tapview open s3://BUCKET/PREFIX/'.`,
 	}
-	c.AddCommand(newLifecycleCmd())
+	c.AddCommand(newLifecycleCmd(), newStoragePushCmd())
 	return c
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,6 +67,19 @@ type uploadRun struct {
 	wait    time.Duration
 	stderr  io.Writer
 	release func()
+	earlier *earlierPush // storage_push.go
+}
+
+// absPath makes a flag's file path absolute for the manifest, so that
+// 'storage push' from another directory finds it.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // startUpload starts --upload for a live session, or returns nil when it
@@ -96,25 +108,35 @@ func startUpload(cmd *cobra.Command, inputs []input, f *sessionFlags, notes func
 	if err != nil {
 		return nil, err
 	}
+	// A store that refuses this machine (TLS, credentials, no bucket)
+	// would refuse every segment: say so now, not at exit. A store that
+	// does not answer is what the spool is for.
+	pctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+	fatal, perr := cli.Probe(pctx, loc.Bucket)
+	cancel()
+	if fatal {
+		return nil, fmt.Errorf("--upload: %w", perr)
+	}
 	dir := u.spoolDir
 	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		dir = filepath.Join(base, "tapview", "spool")
+		dir = defaultSpoolDir()
 	}
 	id := s3store.NewCaptureID(time.Now())
 	meta := segment.Meta{CaptureID: id, Source: sourceNames(inputs), User: upload.User(u.user), Masked: !f.noMask}
+	man := &upload.Manifest{Version: 1, CaptureID: id, Source: meta.Source, User: meta.User, Masked: meta.Masked,
+		Dest: u.url, Endpoint: u.s3.endpoint, PathStyle: u.s3.pathStyle, Region: u.s3.region, CAFile: absPath(u.s3.caFile),
+		Started: time.Now().UTC()}
+	if meta.Masked {
+		man.MaskRules = absPath(f.maskRules)
+	}
 	opts := upload.Options{
 		Dir: filepath.Join(dir, id), SpoolMax: int64(u.spoolMax), MaxBytes: int64(u.segSize), MaxAge: u.segTime,
 		Meta: meta, Application: "tapview " + versionString(),
-		Putter: upload.NewS3Putter(cli.S3(), loc.Bucket),
-		Key: func(s segment.Segment) string {
-			return s3store.Segment{CaptureID: id, Source: meta.Source, Seq: s.Seq, Start: s.First, End: s.Last, Ext: s.Kind.Ext()}.Key(loc.Prefix)
-		},
-		Tags: func(segment.Segment) string { return s3store.Tags(id, meta.Source, meta.User, meta.Masked) },
-		Note: notes,
+		Putter:   upload.NewStorePutter(cli, loc.Bucket),
+		Key:      func(s segment.Segment) string { return segmentKey(*man, s) },
+		Tags:     func(s segment.Segment) string { return segmentTags(*man, s) },
+		Note:     notes,
+		Manifest: man,
 	}
 	if meta.Masked {
 		masker, err := buildMasker(f.maskRules)
@@ -141,8 +163,14 @@ func startUpload(cmd *cobra.Command, inputs []input, f *sessionFlags, notes func
 		state = "NOT masked (--no-mask)"
 	}
 	fmt.Fprintf(stderr, "tapview: recording capture %s to %s (%s, user %s); segments wait in %s\n", id, loc.Join(id), state, meta.User, opts.Dir)
-	return &uploadRun{rec: rec, dest: loc.Join(id).String(), wait: u.wait, stderr: stderr,
-		release: holdExit(cmd.Context(), u.wait+10*time.Second)}, nil
+	if perr != nil {
+		opts.Note(sources.Status{Time: time.Now(), Source: "upload", Level: sources.Warning, Kind: "upload",
+			Message: fmt.Sprintf("%v\nrecording anyway: segments wait in %s and upload when the store answers", perr, opts.Dir)})
+	}
+	run := &uploadRun{rec: rec, dest: loc.Join(id).String(), wait: u.wait, stderr: stderr,
+		release: holdExit(cmd.Context(), u.wait+10*time.Second)}
+	run.resumeEarlier(dir, id, cli, u, opts.Note)
+	return run, nil
 }
 
 // sourceNames names what is recorded, for the key and the tags.
@@ -179,7 +207,12 @@ func (u *uploadRun) close(ctx context.Context) error {
 	if ctx.Err() != nil {
 		fmt.Fprintf(u.stderr, "tapview: finishing the upload (up to %v; interrupt again to stop now and keep the segments on disk)\n", u.wait)
 	}
+	start := time.Now()
 	msg, problem := u.rec.Close(u.wait).Summary(u.dest)
+	if emsg, eproblem := u.earlier.wait(u.wait - time.Since(start)); emsg != "" {
+		msg += "\n" + emsg
+		problem = problem || eproblem
+	}
 	if problem {
 		return fmt.Errorf("--upload: %s", msg)
 	}

@@ -60,6 +60,9 @@ type entry struct {
 	Last   time.Time `json:"last,omitzero"`
 	Items  int64     `json:"items,omitempty"`
 	Sealed string    `json:"sealed,omitempty"` // the masked copy's base name
+	// SealedKind is the masked copy's kind, which names its object: a
+	// masker may turn traces into packets.
+	SealedKind string `json:"sealed_kind,omitempty"`
 }
 
 func kindName(k segment.Kind) string {
@@ -119,9 +122,9 @@ func appendEntry(dir string, s segment.Segment) error {
 		First: s.First, Last: s.Last, Items: s.Items})
 }
 
-// appendSealed records that segment seq's masked copy is complete.
-func appendSealed(dir string, seq int, sealedPath string) error {
-	return appendLine(dir, entry{Seq: seq, Sealed: filepath.Base(sealedPath)})
+// appendSealed records that the masked copy of segment seq is complete.
+func appendSealed(dir string, seq int, sealed segment.Segment) error {
+	return appendLine(dir, entry{Seq: seq, Sealed: filepath.Base(sealed.Path), SealedKind: kindName(sealed.Kind)})
 }
 
 func appendLine(dir string, e entry) error {
@@ -170,7 +173,7 @@ func readEntries(dir string) ([]entry, error) {
 			m.Kind, m.File, m.First, m.Last, m.Items = e.Kind, e.File, e.First, e.Last, e.Items
 		}
 		if e.Sealed != "" {
-			m.Sealed = e.Sealed
+			m.Sealed, m.SealedKind = e.Sealed, e.SealedKind
 		}
 	}
 	for _, e := range bySeq {

@@ -155,7 +155,11 @@ func (p *pusher) push(ctx context.Context, e entry) {
 				p.left(sealed, err)
 				return
 			}
-			seg.Path, seg.Kind, seg.Bytes = sealed, segment.Packets, st.Size()
+			seg.Path, seg.Bytes = sealed, st.Size()
+			if seg.Kind, err = parseKind(e.SealedKind); err != nil {
+				p.left(sealed, err)
+				return
+			}
 		case raw != "":
 			seg = p.seal(ctx, seg, raw)
 			if seg.Path == "" {
@@ -213,7 +217,7 @@ func (p *pusher) seal(ctx context.Context, seg segment.Segment, path string) seg
 		p.left(kept, fmt.Errorf("masking it failed, so it is NOT masked and was not uploaded: %w", err))
 		return segment.Segment{}
 	}
-	if err := appendSealed(p.dir, seg.Seq, sealed.Path); err != nil {
+	if err := appendSealed(p.dir, seg.Seq, sealed); err != nil {
 		p.left(sealed.Path, err)
 		return segment.Segment{}
 	}

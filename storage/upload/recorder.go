@@ -219,7 +219,7 @@ func (r *Recorder) seal(raw segment.Segment) {
 			// Recorded before the raw file goes, so a later Push finds
 			// the masked copy rather than masking again.
 			r.mu.Lock()
-			err = appendSealed(r.opts.Dir, raw.Seq, sealed.Path)
+			err = appendSealed(r.opts.Dir, raw.Seq, sealed)
 			r.mu.Unlock()
 			if err != nil {
 				r.note(sources.Warning, "spool", err.Error())
