@@ -45,8 +45,9 @@ var conformanceKnown = map[string]string{
 // TestPublicConformance compares, for every capture under
 // testdata/conformance (Zeek's and suricata-verify's HTTP, HTTP/2, DNS
 // and WebSocket test captures, testdata/conformance/README.md), tapview's
-// HTTP requests (method, target), responses (status, interim ones too)
-// and DNS queries and responses (name) with tshark's, and reports how
+// HTTP requests (method, target), responses (status, interim ones too),
+// DNS queries and responses (name) and WebSocket frames (kind) with
+// tshark's, and reports how
 // many files agree exactly. Files that differ for a known reason are in
 // conformanceKnown; any other difference fails.
 func TestPublicConformance(t *testing.T) {
@@ -80,6 +81,6 @@ func TestPublicConformance(t *testing.T) {
 	if len(conformanceKnown) != known {
 		t.Errorf("conformanceKnown names %d files, %d of them differ", len(conformanceKnown), known)
 	}
-	t.Logf("%d of %d files agree with tshark exactly (%d requests, responses and DNS messages); %d differ for a known reason",
+	t.Logf("%d of %d files agree with tshark exactly (%d requests, responses, DNS messages and WebSocket frames); %d differ for a known reason",
 		same, len(files), lines, known)
 }

@@ -18,8 +18,8 @@ import (
 // Public conformance material: other projects' test captures compared
 // with tshark exchange by exchange. What both sides are reduced to is a
 // sorted list of lines per file: "REQ METHOD TARGET" per HTTP/1 or HTTP/2
-// request, "RESP STATUS" per response, "DNSQ NAME" per DNS query and
-// "DNSR NAME" per DNS response. A file passes when the lists are equal.
+// request, "RESP STATUS" per response, "DNSQ NAME" per DNS query,
+// "DNSR NAME" per DNS response and "WS KIND" per WebSocket frame. A file passes when the lists are equal.
 
 // tsharkFields are the fields tsharkLines reads, in column order.
 var tsharkFields = []string{
@@ -27,6 +27,7 @@ var tsharkFields = []string{
 	"http.request.method", "http.request.uri", "http.response.code",
 	"http2.headers.method", "http2.headers.path", "http2.headers.status",
 	"dns.flags.response", "dns.qry.name",
+	"websocket.opcode",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
 }
 
@@ -184,6 +185,10 @@ func tsharkFramesByFile(t *testing.T, files []string) (map[string][]tsharkFrame,
 	return out, runs
 }
 
+// wsOpcodes names tshark's websocket.opcode values as tapview's JSON
+// names a WebSocket frame's kind.
+var wsOpcodes = map[string]string{"0": "continuation", "1": "text", "2": "binary", "8": "close", "9": "ping", "10": "pong"}
+
 // tsharkLines reduces a file's frames to the comparison lines. DNS
 // carried in HTTP (DoH: tapview shows the HTTP exchange) or quoted in an
 // ICMP error is not a DNS exchange.
@@ -216,6 +221,9 @@ func tsharkLines(frames []tsharkFrame, withAddrs bool) []string {
 		}
 		for _, c := range f.col["http2.headers.status"] {
 			out = append(out, pre+"RESP "+c)
+		}
+		for _, op := range f.col["websocket.opcode"] {
+			out = append(out, pre+"WS "+wsOpcodes[op])
 		}
 		if f.hasLayer("icmp") || f.hasLayer("icmpv6") || f.hasLayer("http") || f.hasLayer("http2") {
 			continue
@@ -258,6 +266,9 @@ type confExchange struct {
 	ReqB    int    `json:"req_body_bytes"`
 	RespB   int    `json:"resp_body_bytes"`
 	RCode   string `json:"dns_rcode"`
+	// WebSocket frames (with --bodies), both directions.
+	ReqParts  []struct{ Kind string } `json:"req_body_parts"`
+	RespParts []struct{ Kind string } `json:"resp_body_parts"`
 }
 
 // tapviewExchanges runs `tapview open -o json` once per run of files
@@ -267,7 +278,7 @@ func tapviewExchanges(t *testing.T, runs [][]string, flows bool) map[string][]co
 	t.Helper()
 	out := map[string][]confExchange{}
 	for _, files := range runs {
-		args := []string{"open", "-o", "json", "--no-mask"}
+		args := []string{"open", "-o", "json", "--no-mask", "--bodies"}
 		if flows {
 			args = append(args, "--flows")
 		}
@@ -304,6 +315,10 @@ func tapviewLines(exs []confExchange, withAddrs bool) []string {
 			}
 			if e.RespB > 0 {
 				lines = append(lines, rev+"DNSR "+e.DNSName)
+			}
+		case e.Proto == "ws":
+			for _, p := range append(e.ReqParts, e.RespParts...) {
+				lines = append(lines, "WS "+p.Kind)
 			}
 		case strings.HasPrefix(e.Proto, "http/") || e.Proto == "h2" || e.Proto == "grpc":
 			if e.Method != "" {
