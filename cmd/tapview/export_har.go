@@ -150,6 +150,9 @@ func (e *exporter) har(ctx context.Context, ins []exportInput, out *output) (str
 	if err != nil {
 		return "", err
 	}
+	// Entries die as soon as they are written: as for open -o json, the
+	// heap may grow past what is live before the collector runs.
+	defer heapFloor(headlessHeapFloor)()
 	h := newHAROutput(e, w)
 	err = runPipeline(ctx, plainInputs(ins), e.keys, h, nil)
 	if herr := h.close(); err == nil {

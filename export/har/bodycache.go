@@ -12,8 +12,8 @@ import (
 // is keyed by a copy of the bytes as transferred, the codings and the
 // size cap, compared in full, so a hit returns exactly what decoding
 // would; failed decodes are not kept. Transferred bodies up to
-// bodyCacheIn and decoded ones up to bodyCacheOut bytes are kept, 64
-// slots: at most 5 MiB per Encoder.
+// bodyCacheIn and decoded ones up to bodyCacheOut bytes are kept, in 128
+// slots taken in pairs (two-way associative): at most 6 MiB per Encoder.
 type bodyCache struct {
 	seed  maphash.Seed
 	init  bool
@@ -21,9 +21,9 @@ type bodyCache struct {
 }
 
 const (
-	bodyCacheSlots = 64
+	bodyCacheSlots = 128
 	bodyCacheIn    = 16 << 10
-	bodyCacheOut   = 64 << 10
+	bodyCacheOut   = 32 << 10
 )
 
 type cachedBody struct {
@@ -34,8 +34,8 @@ type cachedBody struct {
 	out     []byte // never written after it is stored; shared by entries
 }
 
-// index returns the slot and hash for a body, or -1 for one too large
-// to keep.
+// index returns the pair of slots and the hash for a body, or -1 for
+// one too large to keep.
 func (c *bodyCache) index(data []byte) (int, uint64) {
 	if len(data) == 0 || len(data) > bodyCacheIn {
 		return -1, 0
@@ -44,21 +44,25 @@ func (c *bodyCache) index(data []byte) (int, uint64) {
 		c.seed, c.init = maphash.MakeSeed(), true
 	}
 	h := maphash.Bytes(c.seed, data)
-	return int(h % bodyCacheSlots), h
+	return int(h%(bodyCacheSlots/2)) * 2, h
 }
 
 func (c *bodyCache) get(i int, h uint64, codings []string, data []byte, max int64) ([]byte, bool) {
-	s := &c.slots[i]
-	if s.data == nil || s.sum != h || s.max != max || !slices.Equal(s.codings, codings) || !bytes.Equal(s.data, data) {
-		return nil, false
+	for k := i; k < i+2; k++ {
+		if s := &c.slots[k]; s.data != nil && s.sum == h && s.max == max && slices.Equal(s.codings, codings) && bytes.Equal(s.data, data) {
+			return s.out, true
+		}
 	}
-	return s.out, true
+	return nil, false
 }
 
+// put keeps a decoded body in the first slot of its pair, moving what
+// was there to the second (whose key buffers the new body reuses).
 func (c *bodyCache) put(i int, h uint64, codings []string, data []byte, max int64, out []byte) {
 	if len(out) > bodyCacheOut {
 		return
 	}
+	c.slots[i], c.slots[i+1] = c.slots[i+1], c.slots[i]
 	s := &c.slots[i]
 	s.sum, s.max = h, max
 	s.codings = append(s.codings[:0], codings...)
