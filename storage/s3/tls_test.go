@@ -2,6 +2,9 @@ package s3store_test
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -58,11 +61,7 @@ func testTLS(t *testing.T, srv *s3test.Server, bucket string) {
 func TestExplainPlainToTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	defer srv.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "k")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	noAWS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := s3store.New(ctx, s3store.Options{Endpoint: "http://" + strings.TrimPrefix(srv.URL, "https://"), PathStyle: true})
@@ -73,4 +72,56 @@ func TestExplainPlainToTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "if it serves HTTPS, use https:// in --s3-endpoint") {
 		t.Errorf("http:// to a TLS port: %v", err)
 	}
+}
+
+// TestExplainCertificate: a certificate for another host, and an expired
+// one, signed by the CA given with --s3-ca, say which (a Go TLS server on
+// loopback, as SeaweedFS's gateway is, serves them).
+func TestExplainCertificate(t *testing.T) {
+	noAWS(t)
+	dir := t.TempDir()
+	ca := s3test.NewCA(t, dir, "tapview test CA")
+	for _, tc := range []struct {
+		name, host string
+		until      time.Time
+		want       string
+	}{
+		{"other host", "store.example", time.Now().Add(time.Hour), "is not for the host in"},
+		{"expired", "127.0.0.1", time.Now().Add(-time.Hour), "is not valid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			certFile, keyFile := ca.IssueUntil(t, t.TempDir(), tc.host, tc.until)
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+			srv.StartTLS()
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := s3store.New(ctx, s3store.Options{Endpoint: srv.URL, PathStyle: true, CAFile: ca.File})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.List(ctx, "b", "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		})
+	}
+}
+
+// noAWS gives the AWS chain static test credentials and nothing else to
+// read (no files, no instance metadata).
+func noAWS(t *testing.T) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_REGION", "us-east-1")
 }

@@ -221,6 +221,13 @@ func removeCapture(dir string, l *dirLock) {
 	os.Remove(filepath.Join(dir, SegmentsFile))
 	os.Remove(filepath.Join(dir, ManifestFile))
 	os.Remove(filepath.Join(dir, NotMaskedDir))
+	// Temporary files of a masking that a killed run left (the
+	// exporter writes .NAME.tmp-* and renames it when complete).
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".*.tmp*")); err == nil {
+		for _, f := range tmps {
+			os.Remove(f)
+		}
+	}
 	// Unix lets the lock file go while it is held, so no other process
 	// can take it between the removal and the directory's.
 	os.Remove(filepath.Join(dir, LockFile))

@@ -58,8 +58,16 @@ func NewCA(t testing.TB, dir, name string) *CA {
 }
 
 // Issue makes a server certificate for host (an IP address or a DNS
-// name) signed by the CA, and writes it and its key as PEM files.
+// name) signed by the CA, valid for a day, and writes it and its key as
+// PEM files.
 func (ca *CA) Issue(t testing.TB, dir, host string) (certFile, keyFile string) {
+	t.Helper()
+	return ca.IssueUntil(t, dir, host, time.Now().Add(24*time.Hour))
+}
+
+// IssueUntil is Issue with the certificate's expiry (in the past for an
+// expired one).
+func (ca *CA) IssueUntil(t testing.TB, dir, host string, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -68,8 +76,8 @@ func (ca *CA) Issue(t testing.TB, dir, host string) (certFile, keyFile string) {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: host},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notAfter.Add(-48 * time.Hour),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost"},
