@@ -83,7 +83,8 @@ DIR is a spool directory or one capture's directory in it (the exit
 names it); without DIR the default spool directory is pushed. Each
 uploaded file is removed; a capture that a running tapview is still
 recording is left alone. The next --upload run with the same spool
-directory does the same for captures bound for its store, before its own.
+directory does the same, alongside its own segments, for captures bound
+for its store.
 
 The store is reached with the --s3-* flags the run was given (recorded in
 the capture's capture.json) unless they are given here; credentials come

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,6 +53,12 @@ type Client struct {
 // makes no request: credentials are fetched on first use, so errors about
 // them come from the first List or Get (and Explain words them).
 func New(ctx context.Context, o Options) (*Client, error) {
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--s3-endpoint %q is not a URL of a store: give one such as https://minio.example:9000 or http://127.0.0.1:8333", o.Endpoint)
+		}
+	}
 	var loads []func(*config.LoadOptions) error
 	if o.Region != "" {
 		loads = append(loads, config.WithRegion(o.Region))
