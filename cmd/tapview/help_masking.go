@@ -15,9 +15,12 @@ func newMaskingHelp() *cobra.Command {
 	var b strings.Builder
 	b.WriteString(`Masking is on unless --no-mask (key m toggles it in the UI). It replaces
 secrets and personal data in the UI, -o json/table, HAR and JSON exports,
-and overwrites them byte for byte in pcap/pcapng exports and -w recordings,
-and in Envoy trace exports (-w OUT.pb_length_delimited) and uploaded trace
-segments, which stay traces.
+and overwrites them byte for byte in pcap/pcapng exports (tapview export,
+x in the UI) and uploaded segments (--upload, -w s3://...), and in Envoy
+trace exports (-w OUT.pb_length_delimited) and uploaded trace segments,
+which stay traces. A recording to a local file (-w FILE while opening,
+connecting or attaching) is the raw capture, unmasked, like tcpdump -w:
+export it to hand it on.
 
 --mask-rules FILE adds rules to the built-in ones and turns built-in ones
 off. The file is YAML:
