@@ -263,3 +263,71 @@ func fetchCapture(t *testing.T, srv *s3test.Server, bucket string, m Manifest) [
 	}
 	return out
 }
+
+// stuckSealer never finishes masking until released, as a run killed
+// while masking never does.
+type stuckSealer struct{ release chan struct{} }
+
+func (s *stuckSealer) Seal(_ context.Context, raw segment.Segment) (segment.Segment, error) {
+	<-s.release
+	return raw, errors.New("the run was killed")
+}
+
+// testPushKilledRun leaves a masked capture as a killed run leaves it:
+// finished segments not masked yet (the masker was busy), one segment
+// still open (its buffer lost), and the lock gone with the process.
+// Push masks every
+// finished raw segment before it uploads it (the store never sees a raw
+// byte) and keeps the open one on disk, named.
+func testPushKilledRun(t *testing.T, srv *s3test.Server) {
+	bucket := srv.Bucket(t, "killed")
+	in := corpus(t)
+	id := "20261207T130000Z-0000000k"
+	m := Manifest{Version: 1, CaptureID: id, Source: "h1.pcap", User: "alice", Masked: true, Dest: "s3://killed/caps"}
+	stuck := &stuckSealer{release: make(chan struct{})}
+	defer close(stuck.release)
+	dir := filepath.Join(t.TempDir(), id)
+	r, err := Start(Options{
+		Dir: dir, MaxBytes: 4 << 10, Manifest: &m, Sealer: stuck,
+		Meta:   segment.Meta{CaptureID: id, Source: m.Source, User: m.User, Masked: true},
+		Putter: NewStorePutter(srv.Client(t), bucket),
+		Key:    func(s segment.Segment) string { return testKey(m, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last segment stays open; what it buffered dies with the
+	// process.
+	for _, p := range in {
+		r.Packet(p)
+	}
+	r.lock.release() // the process is gone
+
+	entries, _ := readEntries(dir)
+	if len(entries) < 3 {
+		t.Fatalf("%d finished segments; the test needs several", len(entries))
+	}
+	sealer := &xSealer{}
+	rep := Push(context.Background(), dir, PushOptions{Putter: NewStorePutter(srv.Client(t), bucket), Sealer: sealer,
+		Key: testKey, Tags: testTags, MinBackoff: 50 * time.Millisecond})
+	if rep.Err != nil || rep.Uploaded != len(entries) || int(sealer.calls.Load()) != len(entries) {
+		t.Fatalf("push of the killed run: %d uploaded, %d masked, %d finished segments; err %v, left %v",
+			rep.Uploaded, sealer.calls.Load(), len(entries), rep.Err, rep.Left)
+	}
+	if len(rep.Left) != 1 || !strings.Contains(rep.Left[0].Cause.Error(), "stopped while writing") {
+		t.Errorf("left %v; want only the open segment, named as unfinished", rep.Left)
+	}
+	var finished int64
+	for _, e := range entries {
+		finished += e.Items
+	}
+	got := fetchCapture(t, srv, bucket, m)
+	if int64(len(got)) != finished || finished >= int64(len(in)) {
+		t.Errorf("%d packets in the store; the finished segments held %d of the %d recorded", len(got), finished, len(in))
+	}
+	for j, p := range got {
+		if !bytes.Equal(p.Data, maskX(in[j].Data)) {
+			t.Fatalf("packet %d in the store is not the masked packet", j+1)
+		}
+	}
+}

@@ -157,6 +157,7 @@ func TestStore(t *testing.T) {
 	t.Run("multipart", func(t *testing.T) { testMultipart(t, srv) })
 	t.Run("store-away", func(t *testing.T) { testStoreAwayLosesNothing(t, srv) })
 	t.Run("push", func(t *testing.T) { testPushLeftBehind(t, srv) })
+	t.Run("push-killed", func(t *testing.T) { testPushKilledRun(t, srv) })
 	t.Run("left-behind", func(t *testing.T) { testLeftBehindIsReported(t, srv) })
 }
 
