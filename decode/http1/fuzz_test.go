@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -133,11 +134,13 @@ func FuzzDetectAndHead(f *testing.F) {
 		if k != kindRequest && k != kindStatus {
 			return
 		}
-		blockEnd, _ := headerEnd(b, end)
+		blockEnd, _, lines := headerEnd(b, end)
 		if blockEnd < 0 {
-			blockEnd = len(b)
+			blockEnd, lines = len(b), 0
+		} else if want := bytes.Count(b[:blockEnd], []byte("\n")); lines+1 != want {
+			t.Fatalf("headerEnd counted %d line ends after the start line, the block has %d in all", lines, want)
 		}
-		m, fr := parseHead(b[:blockEnd], k == kindRequest)
+		m, fr := parseHead(b[:blockEnd], k == kindRequest, 0)
 		if k == kindRequest && (m.Method == "" || m.Target == "" || m.Proto == "") {
 			t.Fatalf("accepted request line parsed to %q %q %q", m.Method, m.Target, m.Proto)
 		}

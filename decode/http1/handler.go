@@ -44,6 +44,7 @@ type side struct {
 	onPend  bool
 
 	scanned   int  // bytes of the pending header block already checked for its end
+	lines     int  // line ends within those bytes (the start line's included)
 	lineStart bool // seek: the next byte starts a line
 	seekNoted bool // a resync note was already recorded for this episode
 	synced    bool // the direction is at a known message boundary

@@ -24,11 +24,16 @@ type framing struct {
 
 // parseHead builds a Message from a header block: the start line, header
 // lines and (when complete) the empty line. The block is converted to one
-// string so every name and value shares a single allocation.
-func parseHead(block []byte, isRequest bool) (*decode.Message, framing) {
+// string so every name and value shares a single allocation. lines is
+// the number of line ends in block when the caller counted them while
+// finding its end, else 0.
+func parseHead(block []byte, isRequest bool, lines int) (*decode.Message, framing) {
 	str := string(block)
 	f := framing{contentLength: -1}
-	m, hs := newMessage(strings.Count(str, "\n"))
+	if lines <= 0 {
+		lines = strings.Count(str, "\n")
+	}
+	m, hs := newMessage(lines)
 	m.DecodedSize = -1
 
 	nl := strings.IndexByte(str, '\n')
@@ -320,16 +325,19 @@ func trimOWS(s string) string {
 // headerEnd finds the end of a header block in b, starting the search at
 // from (an offset where a line starts). It returns the offset just past
 // the terminating empty line, or -1 and the offset of the first
-// unterminated line so a later call can resume without rescanning.
-func headerEnd(b []byte, from int) (end, resume int) {
+// unterminated line so a later call can resume without rescanning. lines
+// counts the line ends it passed (the empty line's too), which saves
+// parseHead counting them again to size the header list.
+func headerEnd(b []byte, from int) (end, resume, lines int) {
 	i := from
 	for {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
-			return -1, i
+			return -1, i, lines
 		}
+		lines++
 		if j == 0 || (j == 1 && b[i] == '\r') {
-			return i + j + 1, i
+			return i + j + 1, i, lines
 		}
 		i += j + 1
 	}

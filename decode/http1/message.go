@@ -14,11 +14,12 @@ import (
 const maxPrealloc = 64 << 10
 
 // head turns a parsed header block into the current message of s and sets
-// up how its body is delimited. A non-empty partial reason means the block
+// up how its body is delimited. lines counts the block's line ends, or
+// is 0 when unknown. A non-empty partial reason means the block
 // is incomplete (gap, over the limit): the message ends right here.
-func (h *handler) head(s *side, block []byte, first time.Time, partial string) {
+func (h *handler) head(s *side, block []byte, first time.Time, partial string, lines int) {
 	isReq := s.dir == decode.ClientToServer
-	m, f := parseHead(block, isReq)
+	m, f := parseHead(block, isReq, lines)
 	m.First, m.Last = first, s.ts
 	if !h.protoSet {
 		h.c.SetProto(protoName(m.Proto))
@@ -313,7 +314,7 @@ func (h *handler) partialHead(s *side) {
 	first := s.firstTS(s.pend)
 	s.onPend = false
 	s.scanned = 0
-	h.head(s, block, first, "headers incomplete")
+	h.head(s, block, first, "headers incomplete", 0)
 	s.st = stStart
 }
 

@@ -39,12 +39,13 @@ func (h *handler) stepStart(s *side, b []byte) int {
 			h.swap()
 		}
 		h.oriented = true
-		s.scanned = lineEnd
+		s.scanned, s.lines = lineEnd, 1
 	}
-	end, resume := headerEnd(b, s.scanned)
+	end, resume, lines := headerEnd(b, s.scanned)
 	if end < 0 || end > limit {
 		if end < 0 && len(b) < limit {
 			s.scanned = resume
+			s.lines += lines
 			return 0
 		}
 		// Header block over the limit: keep the complete lines that fit,
@@ -58,13 +59,13 @@ func (h *handler) stepStart(s *side, b []byte) int {
 		first := s.firstTS(b)
 		s.scanned = 0
 		msg := fmt.Sprintf("header block over %d bytes", limit)
-		h.head(s, b[:cut], first, msg)
+		h.head(s, b[:cut], first, msg, 0)
 		h.resync(s, "http1: "+msg)
 		return cut
 	}
 	first := s.firstTS(b)
 	s.scanned = 0
-	h.head(s, b[:end], first, "")
+	h.head(s, b[:end], first, "", s.lines+lines)
 	return end
 }
 
@@ -169,7 +170,7 @@ func (h *handler) stepChunkEnd(s *side, b []byte) int {
 
 // stepTrailers reads the trailer section after the last chunk.
 func (h *handler) stepTrailers(s *side, b []byte) int {
-	end, resume := headerEnd(b, s.scanned)
+	end, resume, _ := headerEnd(b, s.scanned)
 	if end < 0 {
 		s.scanned = resume
 		if len(b) >= h.lim.MaxHeaderBytes {

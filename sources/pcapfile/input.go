@@ -121,6 +121,15 @@ func (in *input) readPacket(a *arena, n int) ([]byte, error) {
 		return in.readGrowing(n)
 	}
 	p := a.alloc(n)
+	if in.br.Buffered() >= n {
+		// The common case: the record is in the buffer already. Copying
+		// it out directly skips io.ReadFull's loop and interface calls.
+		b, _ := in.br.Peek(n)
+		copy(p, b)
+		_, _ = in.br.Discard(n)
+		in.off += int64(n)
+		return p, nil
+	}
 	if err := in.readFull(p); err != nil {
 		return nil, err
 	}
