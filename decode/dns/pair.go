@@ -348,14 +348,23 @@ func recordLine(r record) string {
 	if r.class&0x8000 != 0 {
 		cls += " cache-flush"
 	}
-	return r.name + " " + strconv.FormatUint(uint64(r.ttl), 10) + " " + cls + " " + typeName(r.rtype) + " " + r.data
+	return r.name + " " + strconv.FormatUint(uint64(r.ttl), 10) + " " + cls + " " + typeData(r)
+}
+
+// typeData is a record's type and data; an UPDATE's deletions carry no
+// data ("CNAME", not "CNAME ").
+func typeData(r record) string {
+	if r.data == "" {
+		return typeName(r.rtype)
+	}
+	return typeName(r.rtype) + " " + r.data
 }
 
 // answers lists the answer section as "TYPE data" strings.
 func answers(m *message) []string {
 	out := make([]string, 0, len(m.sections[secAnswer]))
 	for _, r := range m.sections[secAnswer] {
-		out = append(out, typeName(r.rtype)+" "+r.data)
+		out = append(out, typeData(r))
 	}
 	return out
 }

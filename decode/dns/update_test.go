@@ -39,6 +39,13 @@ func TestDynamicUpdate(t *testing.T) {
 				l += " (" + e.Error + ")"
 			}
 			got = append(got, l)
+			// The prerequisite (the answer section of an UPDATE) has no
+			// data: its type alone, no trailing space.
+			for _, a := range e.DNS.Answers {
+				if a != strings.TrimSpace(a) {
+					t.Errorf("answer %q", a)
+				}
+			}
 		}
 	}
 	if _, err := exec.LookPath("tshark"); err != nil {
