@@ -110,8 +110,9 @@ func startUpload(cmd *cobra.Command, inputs []input, f *sessionFlags, notes func
 	}
 	// A store that refuses this machine (TLS, credentials, no bucket)
 	// would refuse every segment: say so now, not at exit. A store that
-	// does not answer is what the spool is for.
-	pctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+	// does not answer is what the spool is for, and is not waited for
+	// long: the capture should start.
+	pctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 	fatal, perr := cli.Probe(pctx, loc.Bucket)
 	cancel()
 	if fatal {

@@ -5,8 +5,9 @@
 // with jittered, capped exponential backoff for as long as the capture
 // runs. Nothing is lost while the store is slow or away; only the spool
 // bound drops, and every drop is counted. At the end, Close says what
-// was uploaded and which local files could not be, so the user can ship
-// them by hand.
+// was uploaded and which local files could not be; with a Manifest, the
+// capture's directory describes itself and Push uploads them later
+// (tapview storage push, or the next run with the same spool directory).
 package upload
 
 import (
