@@ -2,7 +2,7 @@
 # compare.sh: time tapview against tshark (and httpry, tcpflow when
 # installed) on the same capture, in one run.
 #
-#   bench/compare.sh [-r RUNS] [-R TSHARK_RUNS] [-j LANES] FILE
+#   bench/compare.sh [-r RUNS] [-R TSHARK_RUNS] [-j LANES] [-H] FILE
 #       Runs `tapview open FILE -o json > /dev/null` with one decoder lane
 #       (-j 1) and with LANES lanes (default: one per CPU) RUNS times each
 #       (default 3, alternating), `tshark -r FILE -Y http.request -T fields
@@ -12,7 +12,10 @@
 #       reassembly or pairing) and `tcpflow -r FILE` (C++, reassembly into
 #       one file per direction, in a temporary directory) RUNS times, each
 #       under /usr/bin/time -v; prints wall time, CPU time, packets/s, MB/s
-#       and peak RSS (medians) and every ratio.
+#       and peak RSS (medians) and every ratio. With -H it also runs
+#       `tapview export FILE -w OUT.har` (masked, in a temporary directory,
+#       alternating with the -j 1 runs) and prints its CPU time as a
+#       multiple of `open -o json -j 1` (issue 16's target: at most 2x).
 #
 #   bench/compare.sh -n [-r RUNS] [-t] [-d DIR]
 #       Generates a 150 MB and a 600 MB (4x) HTTP/1.1 keep-alive capture
@@ -31,8 +34,9 @@ truns=1
 lanes=$(nproc)
 growth=0
 growth_tshark=0
+har=0
 dir="${TMPDIR:-/tmp}"
-while getopts "r:R:j:ntd:h" opt; do
+while getopts "r:R:j:ntd:Hh" opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	R) truns=$OPTARG ;;
@@ -40,7 +44,8 @@ while getopts "r:R:j:ntd:h" opt; do
 	n) growth=1 ;;
 	t) growth_tshark=1 ;;
 	d) dir=$OPTARG ;;
-	*) sed -n '2,27p' "$0"; exit 2 ;;
+	H) har=1 ;;
+	*) sed -n '2,29p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -99,7 +104,8 @@ packets_of() {
 # compare FILE: the table of every tool for one file.
 compare() {
 	local file=$1 tv="$work/tapview.runs" t1="$work/lane1.runs" ts="$work/tshark.runs"
-	local hp="$work/httpry.runs" tf="$work/tcpflow.runs"
+	local hp="$work/httpry.runs" tf="$work/tcpflow.runs" hr="$work/har.runs"
+	: >"$hr"
 	: >"$tv"
 	: >"$t1"
 	: >"$ts"
@@ -114,6 +120,11 @@ compare() {
 		measure "$t1" "$work/tapview" open "$file" -o json -j 1
 		echo "  tapview -j $lanes run $i/$runs..." >&2
 		measure "$tv" "$work/tapview" open "$file" -o json -j "$lanes"
+		if ((har)); then
+			echo "  tapview export HAR run $i/$runs..." >&2
+			measure "$hr" "$work/tapview" export "$file" -w "$work/out.har"
+			rm -f "$work/out.har"
+		fi
 	done
 	if command -v httpry >/dev/null; then
 		for ((i = 1; i <= runs; i++)); do
@@ -134,6 +145,12 @@ compare() {
 		measure "$ts" "$TSHARK" -r "$file" -Y http.request -T fields -e http.request.method -e http.request.uri
 	done
 	table "$bytes" "$pkts" "$tv" "$ts" "$t1" "$hp" "$tf"
+	if [[ -s $hr ]]; then
+		awk -v w="$(median "$hr" 1)" -v c="$(median "$hr" 2)" -v r="$(median "$hr" 3)" -v oc="$(median "$t1" 2)" \
+			-v runs="$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$hr")" 'BEGIN {
+			printf "  %-12s %9.2f %9.2f %12s %9s %12.1f   %s\n", "export HAR", w, c, "", "", r / 1024, runs
+			if (oc > 0) printf "  HAR export uses %.2fx the CPU of open -o json -j 1\n", c / oc }'
+	fi
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
@@ -146,7 +163,7 @@ table() {
 		[[ -n $2 && -s $2 ]] || return 0
 		awk -v n="$1" -v w="$(median "$2" 1)" -v c="$(median "$2" 2)" -v r="$(median "$2" 3)" -v b="$bytes" -v p="$pkts" \
 			-v runs="$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$2")" \
-			'BEGIN { printf "  %-12s %9.2f %9.2f %12.0f %9.1f %12.1f   %s\n", n, w, c, p / w, b / 1e6 / w, r / 1024, runs }'
+			'BEGIN { if (w <= 0) w = 0.01; printf "  %-12s %9.2f %9.2f %12.0f %9.1f %12.1f   %s\n", n, w, c, p / w, b / 1e6 / w, r / 1024, runs }'
 	}
 	row "tapview -j 1" "$t1"
 	if [[ -n $t1 && -s $t1 ]]; then row "tapview -j $lanes" "$tv"; else row tapview "$tv"; fi
@@ -157,9 +174,9 @@ table() {
 	ratio() {
 		[[ -n $2 && -s $2 ]] || return 0
 		awk -v n="$1" -v tw="$(median "$tv" 1)" -v tc="$(median "$tv" 2)" -v tr="$(median "$tv" 3)" \
-			-v ow="$(median "$2" 1)" -v oc="$(median "$2" 2)" -v or="$(median "$2" 3)" 'BEGIN {
+			-v ow="$(median "$2" 1)" -v oc="$(median "$2" 2)" -v orss="$(median "$2" 3)" 'BEGIN {
 			cpu = oc > 0 ? sprintf("%.2fx", tc / oc) : "-"
-			printf "  vs %-10s tapview is %.2fx as fast (wall), uses %s the CPU, %.2fx the peak RSS\n", n, ow / tw, cpu, tr / or }'
+			printf "  vs %-10s tapview is %.2fx as fast (wall), uses %s the CPU, %.2fx the peak RSS\n", n, ow / tw, cpu, tr / orss }'
 	}
 	ratio "-j 1" "$t1"
 	ratio tshark "$ts"
@@ -170,7 +187,7 @@ table() {
 machine
 if ((growth == 0)); then
 	if (($# != 1)); then
-		sed -n '2,27p' "$0" >&2
+		sed -n '2,29p' "$0" >&2
 		exit 2
 	fi
 	compare "$1"
