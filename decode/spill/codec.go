@@ -127,6 +127,11 @@ func AppendExchange(b []byte, e *decode.Exchange) []byte {
 		b = appendString(b, q.ClientID)
 		b = binary.AppendVarint(b, int64(q.Batches))
 		b = binary.AppendVarint(b, q.RecordBytes)
+		b = appendLen(b, len(q.TopicIDs), q.TopicIDs == nil)
+		for _, t := range q.TopicIDs {
+			b = append(b, t.ID[:]...)
+			b = appendString(b, t.Name)
+		}
 	}
 	return b
 }

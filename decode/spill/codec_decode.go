@@ -83,6 +83,7 @@ func DecodeExchange(b []byte) (*decode.Exchange, error) {
 		q.ClientID = d.string("Query.ClientID")
 		q.Batches = d.int("Query.Batches")
 		q.RecordBytes = d.varint("Query.RecordBytes")
+		q.TopicIDs = d.topicIDs("Query.TopicIDs")
 		e.Query = q
 	}
 	if d.err == nil && d.off != len(d.b) {
@@ -259,6 +260,19 @@ func (d *decoder) strings(field string) []string {
 		s[i] = d.string(field)
 	}
 	return s
+}
+
+func (d *decoder) topicIDs(field string) []decode.TopicID {
+	n, ok := d.length(field, 17)
+	if !ok {
+		return nil
+	}
+	ts := make([]decode.TopicID, n)
+	for i := range ts {
+		copy(ts[i].ID[:], d.take(field, 16))
+		ts[i].Name = d.string(field)
+	}
+	return ts
 }
 
 func (d *decoder) headers(field string) []decode.Header {

@@ -92,7 +92,8 @@ func handledFields() map[reflect.Type][]string {
 		reflect.TypeFor[decode.Header]():    {"Name", "Value"},
 		reflect.TypeFor[decode.GRPCInfo]():  {"Service", "Method", "Status", "Message"},
 		reflect.TypeFor[decode.DNSInfo]():   {"ID", "Name", "Type", "Rcode", "Answers"},
-		reflect.TypeFor[decode.QueryInfo](): {"ReplyError", "ErrorCode", "Rows", "Database", "User", "ClientID", "Batches", "RecordBytes"},
+		reflect.TypeFor[decode.QueryInfo](): {"ReplyError", "ErrorCode", "Rows", "Database", "User", "ClientID", "Batches", "RecordBytes", "TopicIDs"},
+		reflect.TypeFor[decode.TopicID]():   {"ID", "Name"},
 	}
 }
 
@@ -152,6 +153,10 @@ func fill(t *testing.T, v reflect.Value, n *int) {
 	case reflect.Slice:
 		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
 		for i := range 2 {
+			fill(t, v.Index(i), n)
+		}
+	case reflect.Array:
+		for i := range v.Len() {
 			fill(t, v.Index(i), n)
 		}
 	case reflect.Struct:
