@@ -1,6 +1,6 @@
 //go:build windows
 
-package upload
+package filelock
 
 import (
 	"errors"
@@ -10,10 +10,13 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// tryLock takes an exclusive lock on the first byte of f without waiting;
-// false when another handle holds it. The system releases it when the
-// owning process exits.
-func tryLock(f *os.File) (bool, error) {
+// Supported: LockFileEx locks are released by the system when the owning
+// process exits, so they tell a live owner from a dead one like flock.
+const Supported = true
+
+// TryLock takes an exclusive lock on the first byte of f without waiting.
+// It reports false when another handle holds it.
+func TryLock(f *os.File) (bool, error) {
 	var ol windows.Overlapped
 	err := windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package upload
+package filelock
 
 import (
 	"errors"
@@ -10,10 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// tryLock takes an exclusive lock on f without waiting; false when
-// another open file holds it. flock locks vanish with their process, so
-// a lock that can be taken means no tapview is recording there any more.
-func tryLock(f *os.File) (bool, error) {
+// Supported: flock locks vanish with their process, which is exactly "is
+// the owner still running". They also work between two open files of one
+// process, which tests rely on.
+const Supported = true
+
+// TryLock takes an exclusive lock on f without waiting. It reports false
+// when another open file holds the lock.
+func TryLock(f *os.File) (bool, error) {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		switch {
