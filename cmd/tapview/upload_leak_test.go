@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,46 +40,11 @@ func TestUploadMaskedLeakCorpus(t *testing.T) {
 	}
 	for _, masked := range []bool{true, false} {
 		name := map[bool]string{true: "masked", false: "unmasked"}[masked]
-		id := s3store.NewCaptureID(time.Now())
-		meta := segment.Meta{CaptureID: id, Source: "leak", User: "tester", Masked: masked}
-		opts := upload.Options{
-			Dir: filepath.Join(t.TempDir(), id), Meta: meta, Application: "tapview test",
-			Putter: upload.NewS3Putter(srv.Client(t).S3(), bucket),
-			Key: func(s segment.Segment) string {
-				return s3store.Segment{CaptureID: id, Source: "leak", Seq: s.Seq, Start: s.First, End: s.Last, Ext: s.Kind.Ext()}.Key(name)
-			},
-			Tags: func(segment.Segment) string { return s3store.Tags(id, "leak", "tester", masked) },
-		}
-		if masked {
-			opts.Sealer = &exportSealer{masker: mask.Default(), meta: meta}
-		}
-		rec, err := upload.Start(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pkts {
-			rec.Packet(p)
-		}
-		if msg, problem := rec.Close(30 * time.Second).Summary(name); problem {
-			t.Fatal(msg)
-		}
-		cli := srv.Client(t)
-		objs, err := cli.List(context.Background(), bucket, name+"/")
-		if err != nil || len(objs) != 1 {
-			t.Fatalf("%s: objects %v, %v; want one segment", name, objs, err)
-		}
-		key := objs[0].Key
-		tags, err := cli.S3().GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tg := range tags.TagSet {
-			if aws.ToString(tg.Key) == s3store.TagMasked && aws.ToString(tg.Value) != map[bool]string{true: "true", false: "false"}[masked] {
-				t.Errorf("%s: tag masked=%s", key, aws.ToString(tg.Value))
+		id, key, local := recordOne(t, srv, bucket, "leak", name, masked, ".pcapng", func(rec *upload.Recorder) {
+			for _, p := range pkts {
+				rec.Packet(p)
 			}
-		}
-		local := filepath.Join(t.TempDir(), name+".pcapng")
-		download(t, cli, bucket, key, local)
+		})
 		if n := len(readCapture(t, local)); n != len(pkts) {
 			t.Errorf("%s segment holds %d packets, %d captured", name, n, len(pkts))
 		}
@@ -101,6 +67,54 @@ func TestUploadMaskedLeakCorpus(t *testing.T) {
 		t.Logf("%s segment %s: tshark finds %d of %d planted secrets", name, key, found, len(secrets))
 	}
 	t.Run("traces", func(t *testing.T) { uploadMaskedLeakTraces(t, srv) })
+}
+
+// recordOne runs the real recorder (with the export sealer when masked)
+// over what feed gives it, checks that it stored exactly one segment under
+// the prefix name with a truthful masked tag, and downloads that segment
+// to a local file ending in ext. It returns the capture id, the object key
+// and the local path.
+func recordOne(t *testing.T, srv *s3test.Server, bucket, source, name string, masked bool, ext string, feed func(*upload.Recorder)) (id, key, local string) {
+	t.Helper()
+	id = s3store.NewCaptureID(time.Now())
+	meta := segment.Meta{CaptureID: id, Source: source, User: "tester", Masked: masked}
+	opts := upload.Options{
+		Dir: filepath.Join(t.TempDir(), id), Meta: meta, Application: "tapview test",
+		Putter: upload.NewS3Putter(srv.Client(t).S3(), bucket),
+		Key: func(s segment.Segment) string {
+			return s3store.Segment{CaptureID: id, Source: source, Seq: s.Seq, Start: s.First, End: s.Last, Ext: s.Kind.Ext()}.Key(name)
+		},
+		Tags: func(segment.Segment) string { return s3store.Tags(id, source, "tester", masked) },
+	}
+	if masked {
+		opts.Sealer = &exportSealer{masker: mask.Default(), meta: meta}
+	}
+	rec, err := upload.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(rec)
+	if msg, problem := rec.Close(30 * time.Second).Summary(name); problem {
+		t.Fatal(msg)
+	}
+	cli := srv.Client(t)
+	objs, err := cli.List(context.Background(), bucket, name+"/")
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("%s: objects %v, %v; want one segment", name, objs, err)
+	}
+	key = objs[0].Key
+	tags, err := cli.S3().GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tags.TagSet {
+		if aws.ToString(tg.Key) == s3store.TagMasked && aws.ToString(tg.Value) != fmt.Sprint(masked) {
+			t.Errorf("%s: tag masked=%s", key, aws.ToString(tg.Value))
+		}
+	}
+	local = filepath.Join(t.TempDir(), name+ext)
+	download(t, cli, bucket, key, local)
+	return id, key, local
 }
 
 // readCapture reads a capture file with tapview's own file source.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,15 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/tapview/tapview/decode/mask"
 	"github.com/tapview/tapview/export/tracemask/tracemasktest"
 	"github.com/tapview/tapview/sources"
 	s3store "github.com/tapview/tapview/storage/s3"
 	"github.com/tapview/tapview/storage/s3/s3test"
-	"github.com/tapview/tapview/storage/segment"
 	"github.com/tapview/tapview/storage/upload"
 )
 
@@ -137,51 +131,16 @@ func uploadMaskedLeakTraces(t *testing.T, srv *s3test.Server) {
 	var opened [2][]string
 	for i, masked := range []bool{true, false} {
 		name := map[bool]string{true: "masked", false: "unmasked"}[masked]
-		id := s3store.NewCaptureID(time.Now())
-		meta := segment.Meta{CaptureID: id, Source: "taps", User: "tester", Masked: masked}
-		opts := upload.Options{
-			Dir: filepath.Join(t.TempDir(), id), Meta: meta, Application: "tapview test",
-			Putter: upload.NewS3Putter(srv.Client(t).S3(), bucket),
-			Key: func(s segment.Segment) string {
-				return s3store.Segment{CaptureID: id, Source: "taps", Seq: s.Seq, Start: s.First, End: s.Last, Ext: s.Kind.Ext()}.Key(name)
-			},
-			Tags: func(segment.Segment) string { return s3store.Tags(id, "taps", "tester", masked) },
-		}
-		if masked {
-			opts.Sealer = &exportSealer{masker: mask.Default(), meta: meta}
-		}
-		rec, err := upload.Start(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tr := range traces {
-			// The recorder writes the wrapper as it is; the sealer masks
-			// its own copy read back from the segment file.
-			rec.Trace(tr)
-		}
-		if msg, problem := rec.Close(30 * time.Second).Summary(name); problem {
-			t.Fatal(msg)
-		}
-		cli := srv.Client(t)
-		objs, err := cli.List(context.Background(), bucket, name+"/")
-		if err != nil || len(objs) != 1 {
-			t.Fatalf("%s: objects %v, %v; want one segment", name, objs, err)
-		}
-		key := objs[0].Key
+		_, key, local := recordOne(t, srv, bucket, "taps", name, masked, s3store.ExtTraces, func(rec *upload.Recorder) {
+			for _, tr := range traces {
+				// The recorder writes the wrapper as it is; the sealer
+				// masks its own copy read back from the segment file.
+				rec.Trace(tr)
+			}
+		})
 		if seg, ok := s3store.ParseKey(key); !ok || seg.Ext != s3store.ExtTraces {
 			t.Errorf("%s: object %s is not a trace segment", name, key)
 		}
-		tags, err := cli.S3().GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tg := range tags.TagSet {
-			if aws.ToString(tg.Key) == s3store.TagMasked && aws.ToString(tg.Value) != fmt.Sprint(masked) {
-				t.Errorf("%s: tag masked=%s", key, aws.ToString(tg.Value))
-			}
-		}
-		local := filepath.Join(t.TempDir(), name+s3store.ExtTraces)
-		download(t, cli, bucket, key, local)
 		if n := len(tracemasktest.ReadFile(t, local)); n != len(traces) {
 			t.Errorf("%s segment holds %d traces, %d recorded", name, n, len(traces))
 		}
