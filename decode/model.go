@@ -311,6 +311,44 @@ type TopicID struct {
 	Name string
 }
 
+// Copy returns what a Conn publishes of e: a copy of the exchange and of
+// every struct it points to (messages, interim messages, gRPC, DNS and
+// query parts), sharing the slices, which parsers only append to. The
+// TCP layer publishes such copies so a parser can go on filling its own;
+// test Conns use the same copy so they hold parsers to the same contract.
+func (e *Exchange) Copy() *Exchange {
+	cp := *e
+	cp.Request = copyMessage(e.Request)
+	cp.Response = copyMessage(e.Response)
+	if e.Interim != nil {
+		cp.Interim = make([]*Message, len(e.Interim))
+		for i, m := range e.Interim {
+			cp.Interim[i] = copyMessage(m)
+		}
+	}
+	if e.GRPC != nil {
+		g := *e.GRPC
+		cp.GRPC = &g
+	}
+	if e.DNS != nil {
+		n := *e.DNS
+		cp.DNS = &n
+	}
+	if e.Query != nil {
+		q := *e.Query
+		cp.Query = &q
+	}
+	return &cp
+}
+
+func copyMessage(m *Message) *Message {
+	if m == nil {
+		return nil
+	}
+	cp := *m
+	return &cp
+}
+
 // HeaderValue returns the first value of the named header,
 // case-insensitively, or "".
 func (m *Message) HeaderValue(name string) string {

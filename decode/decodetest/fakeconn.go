@@ -56,30 +56,14 @@ func (c *FakeConn) Publish(e *decode.Exchange) {
 	if old, ok := c.latest[e.ID]; ok && old.State.Final() {
 		c.T.Errorf("exchange %d published after its final version", e.ID)
 	}
-	cp := *e
-	if e.Request != nil {
-		m := *e.Request
-		cp.Request = &m
-	}
-	if e.Response != nil {
-		m := *e.Response
-		cp.Response = &m
-	}
-	if e.Query != nil {
-		q := *e.Query
-		cp.Query = &q
-	}
-	if e.DNS != nil {
-		d := *e.DNS
-		cp.DNS = &d
-	}
+	cp := e.Copy()
 	if _, ok := c.latest[e.ID]; !ok {
 		c.order = append(c.order, e.ID)
 	}
-	c.pubs = append(c.pubs, &cp)
-	c.latest[e.ID] = &cp
+	c.pubs = append(c.pubs, cp)
+	c.latest[e.ID] = cp
 	if e.State.Final() {
-		c.finals = append(c.finals, &cp)
+		c.finals = append(c.finals, cp)
 	}
 }
 

@@ -215,32 +215,18 @@ func (c *fakeConn) NewExchange(proto string) *decode.Exchange {
 	return &decode.Exchange{ID: c.nextID, FlowID: c.flow.ID, Proto: proto, Client: c.flow.Client, Server: c.flow.Server, State: decode.Pending}
 }
 
-// Publish copies like decode/tcp does: the exchange and its messages,
-// sharing slices.
+// Publish copies as decode/tcp does (decode.Exchange.Copy).
 func (c *fakeConn) Publish(e *decode.Exchange) {
 	if c.finalIDs[e.ID] {
 		c.out.t.Errorf("exchange %d published after final", e.ID)
 		return
 	}
 	e.Version++
-	cp := *e
-	if e.Request != nil {
-		m := *e.Request
-		cp.Request = &m
-	}
-	if e.Response != nil {
-		m := *e.Response
-		cp.Response = &m
-	}
-	if e.GRPC != nil {
-		g := *e.GRPC
-		cp.GRPC = &g
-	}
-	cp.Interim = append([]*decode.Message(nil), e.Interim...)
+	cp := e.Copy()
 	if e.State.Final() {
 		c.finalIDs[e.ID] = true
 	}
-	c.out.Exchange(&cp)
+	c.out.Exchange(cp)
 }
 func (c *fakeConn) SetProto(p string)                   { c.flow.Proto = p }
 func (c *fakeConn) SetTLS(*decode.TLSInfo)              {}

@@ -218,39 +218,11 @@ func (c *conn) Publish(e *decode.Exchange) {
 		return
 	}
 	e.Version++
-	cp := *e
-	cp.Request = copyMessage(e.Request)
-	cp.Response = copyMessage(e.Response)
-	if e.Interim != nil {
-		cp.Interim = make([]*decode.Message, len(e.Interim))
-		for i, m := range e.Interim {
-			cp.Interim[i] = copyMessage(m)
-		}
-	}
-	if e.GRPC != nil {
-		g := *e.GRPC
-		cp.GRPC = &g
-	}
-	if e.DNS != nil {
-		n := *e.DNS
-		cp.DNS = &n
-	}
-	if e.Query != nil {
-		q := *e.Query
-		cp.Query = &q
-	}
+	cp := e.Copy()
 	if e.State.Final() {
 		c.markFinal(e.ID)
 	}
-	c.d.out.Exchange(&cp)
-}
-
-func copyMessage(m *decode.Message) *decode.Message {
-	if m == nil {
-		return nil
-	}
-	cp := *m
-	return &cp
+	c.d.out.Exchange(cp)
 }
 
 func (c *conn) isFinal(id uint64) bool {
