@@ -299,29 +299,10 @@ func (m *mysqlClient) commandDone() {
 
 // mysqlChangeUserAuth finds the auth data in a COM_CHANGE_USER payload:
 // after the command byte and the NUL-terminated user, a length byte and
-// the data with CLIENT_SECURE_CONNECTION, else NUL-terminated data.
+// the data with CLIENT_SECURE_CONNECTION (or capabilities not seen), else
+// NUL-terminated data.
 func mysqlChangeUserAuth(b []byte, caps uint32) (at, n int, ok bool) {
-	i := 1
-	for i < len(b) && b[i] != 0 {
-		i++
-	}
-	i++
-	if i >= len(b) {
-		return 0, 0, false
-	}
-	if caps&(1<<15) != 0 || caps == 0 {
-		at, n = i+1, int(b[i])
-	} else {
-		j := i
-		for j < len(b) && b[j] != 0 {
-			j++
-		}
-		at, n = i, j-i
-	}
-	if at+n > len(b) {
-		return 0, 0, false
-	}
-	return at, n, true
+	return mysqlUserAuth(b, 1, false, caps&(1<<15) != 0 || caps == 0)
 }
 
 // walk frames login packets and returns how many bytes of b belong to
@@ -416,7 +397,14 @@ func mysqlAuthResponse(b []byte) (at, n int, ok bool) {
 		return 0, 0, false
 	}
 	caps := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-	i := fixed
+	return mysqlUserAuth(b, fixed, caps&(1<<21) != 0, caps&(1<<15) != 0)
+}
+
+// mysqlUserAuth finds the auth data that follows the NUL-terminated user
+// name starting at b[i], the one layout a login and a COM_CHANGE_USER
+// share: length-encoded (CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA), after
+// one length byte (CLIENT_SECURE_CONNECTION), or NUL-terminated.
+func mysqlUserAuth(b []byte, i int, lenenc, secure bool) (at, n int, ok bool) {
 	for i < len(b) && b[i] != 0 {
 		i++ // user name
 	}
@@ -425,7 +413,7 @@ func mysqlAuthResponse(b []byte) (at, n int, ok bool) {
 		return 0, 0, false
 	}
 	switch {
-	case caps&(1<<21) != 0: // length-encoded
+	case lenenc:
 		c := b[i]
 		var l, hdr int
 		switch {
@@ -439,7 +427,7 @@ func mysqlAuthResponse(b []byte) (at, n int, ok bool) {
 			return 0, 0, false
 		}
 		at, n = i+hdr, l
-	case caps&(1<<15) != 0: // one length byte
+	case secure: // one length byte
 		at, n = i+1, int(b[i])
 	default: // NUL-terminated
 		j := i
