@@ -119,7 +119,7 @@ func fillStart(m *decode.Message) {
 // appendBody adds a body (or a streamed chunk) up to the body cap and
 // returns how many bytes it kept.
 func (d *Decoder) appendBody(m *decode.Message, b *tapv3.Body) int {
-	data := bodyBytes(b)
+	data := BodyBytes(b)
 	m.BodySize += int64(len(data))
 	if b.GetTruncated() {
 		m.Truncated = true

@@ -138,7 +138,7 @@ func (s *streamedSocket) dir(read bool) decode.Direction {
 }
 
 func (s *streamedSocket) data(read bool, b *tapv3.Body, ts time.Time) {
-	if data := bodyBytes(b); len(data) > 0 {
+	if data := BodyBytes(b); len(data) > 0 {
 		s.st.Data(s.dir(read), data, ts)
 	}
 	if b.GetTruncated() {
@@ -170,9 +170,9 @@ func (s *streamedSocket) decideSides(evs []*tapv3.SocketEvent) {
 		read := false
 		switch e := ev.GetEventSelector().(type) {
 		case *tapv3.SocketEvent_Read_:
-			data, read = bodyBytes(e.Read.GetData()), true
+			data, read = BodyBytes(e.Read.GetData()), true
 		case *tapv3.SocketEvent_Write_:
-			data = bodyBytes(e.Write.GetData())
+			data = BodyBytes(e.Write.GetData())
 		}
 		if len(data) == 0 {
 			continue
@@ -186,7 +186,9 @@ func (s *streamedSocket) decideSides(evs []*tapv3.SocketEvent) {
 	}
 }
 
-func bodyBytes(b *tapv3.Body) []byte {
+// BodyBytes returns a tap body's bytes, whichever form Envoy wrote them
+// in (as_bytes, or as_string when the tap was configured for strings).
+func BodyBytes(b *tapv3.Body) []byte {
 	switch v := b.GetBodyType().(type) {
 	case *tapv3.Body_AsBytes:
 		return v.AsBytes

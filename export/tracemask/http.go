@@ -6,6 +6,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
+
+	"github.com/tapview/tapview/decode/taptrace"
 )
 
 // httpBuffered masks a buffered HTTP trace in place.
@@ -23,7 +25,7 @@ func (x *Masker) bufferedMessage(m *tapv3.HttpBufferedTrace_Message) bool {
 	changed := x.headers(m.GetHeaders())
 	changed = x.headers(m.GetTrailers()) || changed
 	if b := m.GetBody(); b != nil {
-		out, withheld, ch := x.body(info, bodyBytes(b))
+		out, withheld, ch := x.body(info, taptrace.BodyBytes(b))
 		if ch {
 			setBody(b, out)
 			changed = true
@@ -102,7 +104,7 @@ func (x *Masker) chunks(info msgInfo, s *streamedSide) bool {
 	}
 	var data []byte
 	for _, c := range s.chunks {
-		data = append(data, bodyBytes(c)...)
+		data = append(data, taptrace.BodyBytes(c)...)
 	}
 	var out []byte
 	var withheld string
@@ -128,7 +130,7 @@ func (x *Masker) chunks(info msgInfo, s *streamedSide) bool {
 	}
 	if len(out) == len(data) {
 		for _, c := range s.chunks {
-			n := len(bodyBytes(c))
+			n := len(taptrace.BodyBytes(c))
 			setBody(c, out[:n:n])
 			out = out[n:]
 		}

@@ -166,17 +166,6 @@ func dropUnknown(m protoreflect.Message) {
 	})
 }
 
-// bodyBytes returns a tap body's bytes (as_bytes or as_string).
-func bodyBytes(b *tapv3.Body) []byte {
-	switch v := b.GetBodyType().(type) {
-	case *tapv3.Body_AsBytes:
-		return v.AsBytes
-	case *tapv3.Body_AsString:
-		return []byte(v.AsString)
-	}
-	return nil
-}
-
 // setBody writes data back in the body's own form; as_string becomes
 // as_bytes when masking left bytes that are not UTF-8 (a proto3 string
 // must be).

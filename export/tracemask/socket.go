@@ -8,6 +8,7 @@ import (
 	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
 
 	"github.com/tapview/tapview/decode/link"
+	"github.com/tapview/tapview/decode/taptrace"
 	"github.com/tapview/tapview/export/streammask"
 )
 
@@ -88,7 +89,7 @@ func (x *Masker) socket(conn *tapv3.Connection, evs []*tapv3.SocketEvent) bool {
 		if read != envoyClient {
 			src, dst = client, server
 		}
-		data := bodyBytes(b)
+		data := taptrace.BodyBytes(b)
 		if len(data) > 0 {
 			seq := next[src]
 			frame(src, dst, seq, link.FlagACK|link.FlagPSH, data)
@@ -102,8 +103,8 @@ func (x *Masker) socket(conn *tapv3.Connection, evs []*tapv3.SocketEvent) bool {
 	res := tr.Finish()
 	changed := false
 	for _, s := range out {
-		data := append([]byte(nil), bodyBytes(s.data)...)
-		orig := bodyBytes(s.data)
+		data := append([]byte(nil), taptrace.BodyBytes(s.data)...)
+		orig := taptrace.BodyBytes(s.data)
 		covered := false
 		if in := res.Lookup(s.src, s.dst, s.ordinal); in != nil {
 			covered = in.Apply(s.seq, false, data).Covered
@@ -170,11 +171,11 @@ func envoyIsClient(evs []*tapv3.SocketEvent) bool {
 	for _, ev := range evs {
 		switch e := ev.GetEventSelector().(type) {
 		case *tapv3.SocketEvent_Read_:
-			if d := bodyBytes(e.Read.GetData()); len(d) > 0 {
+			if d := taptrace.BodyBytes(e.Read.GetData()); len(d) > 0 {
 				return bytes.HasPrefix(d, []byte("HTTP/1."))
 			}
 		case *tapv3.SocketEvent_Write_:
-			if d := bodyBytes(e.Write.GetData()); len(d) > 0 {
+			if d := taptrace.BodyBytes(e.Write.GetData()); len(d) > 0 {
 				return clientFirst(d)
 			}
 		}
