@@ -62,20 +62,8 @@ func (s *exportSealer) Seal(ctx context.Context, raw segment.Segment) (segment.S
 	c.SetOut(io.Discard)
 	e := &exporter{cmd: c, f: &exportFlags{}, format: fmtPcapng, prog: prog, masker: s.masker,
 		keys: keylog.New(), cancel: func() {}, section: raw.Meta.Comment(raw.Seq)}
-	if _, err := e.packets(ctx, ins, o); err != nil {
-		o.abort()
-		return raw, fmt.Errorf("masking %s: %w", raw.Path, err)
-	}
-	if err := o.commit(); err != nil {
-		return raw, err
-	}
-	st, err := os.Stat(out)
-	if err != nil {
-		return raw, err
-	}
-	sealed := raw
-	sealed.Path, sealed.Kind, sealed.Bytes = out, segment.Packets, st.Size()
-	return sealed, nil
+	_, err = e.packets(ctx, ins, o)
+	return sealed(raw, o, segment.Packets, err)
 }
 
 // sealTraces writes the masked copy of a trace segment.
@@ -90,20 +78,27 @@ func (s *exportSealer) sealTraces(raw segment.Segment) (segment.Segment, error) 
 	if err != nil {
 		return raw, err
 	}
-	if _, err := maskTraces(in, o.w, s.masker); err != nil {
+	_, err = maskTraces(in, o.w, s.masker)
+	return sealed(raw, o, segment.Traces, err)
+}
+
+// sealed finishes a masked copy written to o: committed, it replaces raw
+// (its path, kind and size); after err, o is discarded and raw stays.
+func sealed(raw segment.Segment, o *output, kind segment.Kind, err error) (segment.Segment, error) {
+	if err != nil {
 		o.abort()
 		return raw, fmt.Errorf("masking %s: %w", raw.Path, err)
 	}
 	if err := o.commit(); err != nil {
 		return raw, err
 	}
-	st, err := os.Stat(out)
+	st, err := os.Stat(o.target)
 	if err != nil {
 		return raw, err
 	}
-	sealed := raw
-	sealed.Path, sealed.Bytes = out, st.Size()
-	return sealed, nil
+	out := raw
+	out.Path, out.Kind, out.Bytes = o.target, kind, st.Size()
+	return out, nil
 }
 
 // maskTraces copies the length-delimited traces of r to w masked, and
