@@ -18,8 +18,9 @@ import (
 
 // Collector is a decode.Output keeping the latest version of every
 // exchange and flow. An exchange published again after its final
-// version fails the test: decode.Conn.Publish promises exactly one final
-// publication.
+// version fails the test, as does a version that does not grow:
+// decode.Conn.Publish promises exactly one final publication and bumps
+// Version on each.
 type Collector struct {
 	t     testing.TB
 	ex    map[uint64]*decode.Exchange
@@ -41,6 +42,9 @@ func (c *Collector) Exchange(e *decode.Exchange) {
 	if old, ok := c.ex[e.ID]; ok {
 		if old.State.Final() {
 			c.t.Errorf("exchange %d published after its final version", e.ID)
+		}
+		if e.Version <= old.Version {
+			c.t.Errorf("exchange %d version went from %d to %d", e.ID, old.Version, e.Version)
 		}
 	} else {
 		c.order = append(c.order, e.ID)
@@ -69,6 +73,9 @@ func (c *Collector) Flows() []*decode.Flow {
 	slices.SortFunc(out, func(a, b *decode.Flow) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// FlowByID returns the latest version of flow id, nil when none came.
+func (c *Collector) FlowByID(id uint64) *decode.Flow { return c.flows[id] }
 
 // Notes returns the notes in the order they came.
 func (c *Collector) Notes() []sources.Status { return c.notes }

@@ -118,7 +118,7 @@ func TestCorpusMatchesTshark(t *testing.T) {
 	for _, name := range dnsCaptures {
 		t.Run(name, func(t *testing.T) {
 			col := decodeCorpus(t, name)
-			got := ourSummaries(t, col.exchanges())
+			got := ourSummaries(t, col.Exchanges())
 			want := tsharkSummaries(t, filepath.Join(corpustest.Dir(t), name))
 			if !slices.Equal(got, want) {
 				t.Errorf("messages differ from tshark:\n%s", diffLines(want, got))
@@ -163,7 +163,7 @@ func TestCorpusPairs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			col := decodeCorpus(t, name)
 			queries := 0
-			for _, x := range col.exchanges() {
+			for _, x := range col.Exchanges() {
 				if x.Proto != "dns" {
 					continue
 				}
@@ -184,7 +184,7 @@ func TestCorpusPairs(t *testing.T) {
 			if want := rows[name].Int(t, "dns_queries"); queries != want {
 				t.Errorf("queries: got %d, manifest dns_queries %d", queries, want)
 			}
-			for _, f := range col.flowList() {
+			for _, f := range col.Flows() {
 				if f.Server.Port() == 53 && f.Proto != "dns" {
 					t.Errorf("flow %d %s -> %s: proto %q, want dns", f.ID, f.Client, f.Server, f.Proto)
 				}
@@ -198,7 +198,7 @@ func TestCorpusPairs(t *testing.T) {
 func TestCorpusUDPExchange(t *testing.T) {
 	col := decodeCorpus(t, "dns_udp_query_response.pcap")
 	var dns []*decode.Exchange
-	for _, x := range col.exchanges() {
+	for _, x := range col.Exchanges() {
 		if x.Proto == "dns" {
 			dns = append(dns, x)
 		}
@@ -233,7 +233,7 @@ func TestCorpusNoFalsePositives(t *testing.T) {
 		name := row["file"]
 		t.Run(name, func(t *testing.T) {
 			col := decodeCorpus(t, name)
-			for _, f := range col.flowList() {
+			for _, f := range col.Flows() {
 				onPort := dnsPort(f.Client.Port()) || dnsPort(f.Server.Port())
 				isDNS := f.Proto == "dns"
 				if isDNS != onPort && (isDNS || f.PacketsC2S+f.PacketsS2C > 0 && f.BytesC2S+f.BytesS2C > 0 && f.Transport == "udp") {

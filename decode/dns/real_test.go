@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/export/synth"
 )
 
@@ -181,7 +182,7 @@ func TestRealResolver(t *testing.T) {
 		t.Fatalf("lookup big.test: %d addresses, %v", len(big), err)
 	}
 
-	col := newCollector(t)
+	col := decodetest.NewCollector(t)
 	d := newDecoder(col)
 	for _, p := range rec.Packets() {
 		d.Packet(&p)
@@ -189,7 +190,7 @@ func TestRealResolver(t *testing.T) {
 	d.Finish(time.Time{})
 
 	var got []string
-	for _, x := range col.exchanges() {
+	for _, x := range col.Exchanges() {
 		if x.Proto != "dns" {
 			t.Errorf("exchange %d proto %q", x.ID, x.Proto)
 			continue
@@ -201,7 +202,7 @@ func TestRealResolver(t *testing.T) {
 		if h, _ := parseHeader(x.Response.Body); h.trunc {
 			tc = " TC"
 		}
-		transport := col.flows[x.FlowID].Transport
+		transport := col.FlowByID(x.FlowID).Transport
 		got = append(got, transport+" "+x.DNS.Name+" "+x.DNS.Type+" "+x.DNS.Rcode+tc+" "+strings.Join(x.DNS.Answers, ","))
 	}
 	sort.Strings(got)
@@ -221,7 +222,7 @@ func TestRealResolver(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("exchanges:\n got %q\nwant %q", got, want)
 	}
-	for _, f := range col.flowList() {
+	for _, f := range col.Flows() {
 		if f.Proto != "dns" {
 			t.Errorf("flow %s %s -> %s proto %q", f.Transport, f.Client, f.Server, f.Proto)
 		}

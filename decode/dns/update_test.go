@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapview/tapview/decode/decodetest"
 	"github.com/tapview/tapview/sources/pcapfile"
 )
 
@@ -25,14 +26,14 @@ func TestDynamicUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := newCollector(t)
+	col := decodetest.NewCollector(t)
 	d := newDecoder(col)
 	if err := src.Run(context.Background(), decoderEmitter{d}); err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	d.Finish(time.Time{})
 	var got []string
-	for _, e := range col.exchanges() {
+	for _, e := range col.Exchanges() {
 		if e.Proto == "dns" && e.DNS != nil && e.Request != nil && e.Response != nil {
 			l := fmt.Sprintf("%d %s %s", e.DNS.ID, e.DNS.Name, e.DNS.Rcode)
 			if e.Error != "" {
