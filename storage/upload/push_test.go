@@ -285,7 +285,6 @@ func testPushKilledRun(t *testing.T, srv *s3test.Server) {
 	id := "20261207T130000Z-0000000k"
 	m := Manifest{Version: 1, CaptureID: id, Source: "h1.pcap", User: "alice", Masked: true, Dest: "s3://killed/caps"}
 	stuck := &stuckSealer{release: make(chan struct{})}
-	defer close(stuck.release)
 	dir := filepath.Join(t.TempDir(), id)
 	r, err := Start(Options{
 		Dir: dir, MaxBytes: 4 << 10, Manifest: &m, Sealer: stuck,
@@ -296,6 +295,14 @@ func testPushKilledRun(t *testing.T, srv *s3test.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Unlike a killed process, this recorder lives on: stop it before
+	// the temporary directory is removed (cleanups run last first), or
+	// the sealer released at the end moves files there during the
+	// removal ("directory not empty", seen once in CI).
+	t.Cleanup(func() {
+		close(stuck.release)
+		r.Close(0)
+	})
 	// The last segment stays open; what it buffered dies with the
 	// process.
 	for _, p := range in {
