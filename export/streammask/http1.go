@@ -302,6 +302,7 @@ func (h *h1) bodyUnit(hd *httpHead) *unit {
 		u := h.sd.newUnit(unitCompressed, "HTTP body ("+strings.Join(codings, ", ")+")")
 		u.decode = func(b []byte) ([]byte, error) { return body.Decode(codings, b, maxDecoded) }
 		u.filler = func(orig []byte, n int) []byte { return bodyFiller(codings, orig, n) }
+		u.memo = strings.Join(codings, ",")
 		return u
 	}
 	return h.sd.newUnit(unitText, "HTTP body")

@@ -315,6 +315,7 @@ func (h *h2) bodyUnit(codings []string, what string) *unit {
 		u := h.sd.newUnit(unitCompressed, what+" ("+strings.Join(codings, ", ")+")")
 		u.decode = func(b []byte) ([]byte, error) { return body.Decode(codings, b, maxDecoded) }
 		u.filler = func(orig []byte, n int) []byte { return bodyFiller(codings, orig, n) }
+		u.memo = strings.Join(codings, ",")
 		return u
 	}
 	return h.sd.newUnit(unitText, what)

@@ -59,6 +59,7 @@ type Tracker struct {
 	// notes holds each distinct patch note once: a note per wiped unit
 	// would otherwise be a string per compressed response.
 	notes map[string]string
+	memo  memo
 }
 
 // NewTracker returns a tracker masking with m (which must not be nil).

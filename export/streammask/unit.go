@@ -71,7 +71,10 @@ type unit struct {
 	// only at len(orig), orig's first two bytes and n: pass two calls it
 	// again with a stand-in of that shape (fillRecipe).
 	filler func(orig []byte, n int) []byte
-	what   string // names the unit in notes: "HTTP body", "WebSocket message"
+	// memo, when set, says the unit's check depends only on its bytes
+	// and this key (its coding), so the tracker's memo may answer it.
+	memo string
+	what string // names the unit in notes: "HTTP body", "WebSocket message"
 	// wiping is set once a unit is overwritten whole: every later piece
 	// is filled as it arrives.
 	wiping bool
@@ -139,8 +142,12 @@ func (u *unit) finish() {
 	}
 	switch {
 	case u.wiping:
+	case u.kind == unitText && u.at == 0 && len(u.buf) >= memoMinText:
+		u.scanMemo()
 	case u.kind == unitText:
 		u.scan(true)
+	case u.kind == unitCompressed && u.memo != "":
+		u.checkMemo()
 	case u.kind == unitCompressed:
 		plain, err := u.decode(u.buf)
 		switch {
@@ -163,6 +170,36 @@ func (u *unit) finish() {
 	u.release()
 }
 
+// checkMemo checks a compressed unit whose check depends only on its
+// bytes and coding (u.memo) as finish does, with the tracker's memo:
+// the same verdict and the same filler, computed once per distinct unit.
+func (u *unit) checkMemo() {
+	t := u.sd.c.t
+	v, hit, again := t.memo.lookup(u.memo, u.buf)
+	if !hit {
+		plain, err := u.decode(u.buf)
+		v = verdict{undecodable: err != nil, n: len(plain)}
+		v.secret = err == nil && t.secret(plain)
+		if again {
+			t.memo.remember(u.memo, u.buf, v)
+		}
+	}
+	switch {
+	case v.undecodable:
+		u.wipe(WhyUndecodable)
+	case v.secret:
+		if u.filler == nil || u.at != 0 || int64(len(u.buf)) != u.size {
+			u.wipe(WhyCompressedSecret)
+			return
+		}
+		if r, f := t.memo.recipe(u.memo, u.filler, u.buf, v.n); r != nil {
+			u.wipeWith(WhyCompressedSecret, f, r)
+		} else {
+			u.wipe(WhyCompressedSecret)
+		}
+	}
+}
+
 // wipeWith overwrites the whole unit with fill (as unmasked bytes; one
 // byte per unit byte), made by r, the first patch saying why. Pieces
 // sent in the clear keep only the recipe (see fillRecipe); masked
@@ -172,6 +209,9 @@ func (u *unit) wipeWith(why string, fill []byte, r *fillRecipe) {
 	u.sd.c.t.wiped(why)
 	for _, p := range u.pieces {
 		var pt Patch
+		if p.keyed && fill == nil {
+			fill = r.bytes()
+		}
 		if p.keyed {
 			pt = patchFor(p, p.u, fill[p.u:p.u+p.n])
 		} else {
@@ -214,14 +254,25 @@ type fillRecipe struct {
 	filler func(orig []byte, n int) []byte
 	head   [2]byte
 	m, n   int
+	// share is set on a recipe the memo gave to more than one unit: it
+	// keeps its bytes once made (made), so pass two makes them once.
+	share bool
+	made  []byte
 }
 
 // bytes makes the filler again, from a stand-in for the original with
-// its length and first two bytes.
+// its length and first two bytes. The result must not be modified.
 func (r *fillRecipe) bytes() []byte {
+	if r.made != nil {
+		return r.made
+	}
 	orig := make([]byte, r.m)
 	copy(orig, r.head[:])
-	return r.filler(orig, r.n)
+	b := r.filler(orig, r.n)
+	if r.share {
+		r.made = b
+	}
+	return b
 }
 
 func (u *unit) release() {
@@ -230,18 +281,31 @@ func (u *unit) release() {
 	u.buf, u.pieces = nil, nil
 }
 
+// scanMemo scans a whole text unit as scan(true) does, remembering
+// units in which the masker changed nothing (see memo).
+func (u *unit) scanMemo() {
+	t := u.sd.c.t
+	if _, hit, again := t.memo.lookup(memoText, u.buf); !hit && !u.scan(true) && again {
+		t.memo.remember(memoText, u.buf, verdict{})
+	}
+}
+
 // scan runs the masker over the buffered bytes and patches what it
-// overwrote; unless final, it keeps the last scanOverlap bytes.
-func (u *unit) scan(final bool) {
+// overwrote, saying whether it did; unless final, it keeps the last
+// scanOverlap bytes.
+func (u *unit) scan(final bool) (changed bool) {
 	if len(u.buf) == 0 {
-		return
+		return false
 	}
 	masked := u.sd.c.t.m.Bytes(u.buf)
-	if len(masked) == len(u.buf) && &masked[0] != &u.buf[0] {
-		u.emitDiff(u.at, u.buf, masked)
+	if &masked[0] != &u.buf[0] {
+		changed = true
+		if len(masked) == len(u.buf) {
+			u.emitDiff(u.at, u.buf, masked)
+		}
 	}
 	if final {
-		return
+		return changed
 	}
 	drop := len(u.buf) - scanOverlap
 	n := copy(u.buf, u.buf[drop:])
@@ -252,6 +316,7 @@ func (u *unit) scan(final bool) {
 		i++
 	}
 	u.pieces = append(u.pieces[:0], u.pieces[i:]...)
+	return changed
 }
 
 // emitDiff patches the runs where masked differs from orig; both start
