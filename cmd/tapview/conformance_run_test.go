@@ -15,7 +15,7 @@ var conformanceKnown = map[string]string{
 	"suricata-verify/http2-compression-bug_input.pcap": "HTTP/2 joined mid-connection (no preface): tshark does not dissect it",
 	"suricata-verify/http2-long-frame_input.pcap":      "HTTP/2 on a port tshark does not dissect as HTTP/2 without a preface",
 	"suricata-verify/http2-errorcode_input.pcap":       "gRPC on port 6233 behind a CONNECT: tshark does not dissect it, tapview detects the preface",
-	"suricata-verify/dns-tcp-ts-gap_input.pcap":        "a DNS-over-TCP query lost to a gap: tshark also drops the next query (0x0002); tapview shows it, but leaves it and its response unpaired (two orphans), a pairing to improve",
+	"suricata-verify/dns-tcp-ts-gap_input.pcap":        "a DNS-over-TCP query lost to a gap: tshark also drops the next query (0x0002), which reassembly delivers after its response; tapview pairs the two and shows the answer to the lost query as an orphan",
 	"zeek/http-content-range-gap-skip.pcap":            "a response body with a gap: tshark's reassembly never completes the response",
 	"zeek/http-content-range-gap.pcap":                 "a response body with a gap: tshark's reassembly never completes the response",
 	"zeek/http-entity_gap.pcap":                        "a response body with a gap: tshark's reassembly never completes the response",

@@ -73,6 +73,7 @@ func (*Parser) NewDatagram(c decode.Conn) decode.DatagramHandler {
 // New implements decode.Parser for DNS over TCP.
 func (*Parser) New(c decode.Conn) decode.StreamHandler {
 	h := &streamHandler{p: newPairer(c), sides: [2]*streamSide{{}, {}}}
+	h.p.hold = true
 	h.p.swap = func() { h.sides[0], h.sides[1] = h.sides[1], h.sides[0] }
 	return h
 }

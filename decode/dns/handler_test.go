@@ -267,3 +267,48 @@ func TestQueueStaysBounded(t *testing.T) {
 		t.Errorf("live %d keys %d", h.p.live, len(h.p.byKey))
 	}
 }
+
+// TestStreamLateQuery: a gap in the querier's direction holds its later
+// bytes back in reassembly, so a query arrives after its response (the
+// suricata-verify dns-tcp-ts-gap capture); the two still pair. A
+// response whose query never comes is an orphan once QueryTimeout of
+// capture time passed, or at the end.
+func TestStreamLateQuery(t *testing.T) {
+	c := newFakeConn(t, "tcp")
+	h := New().New(c)
+	h.Data(decode.ClientToServer, prefix(query(t, 1, "one.example.", dnsmessage.TypeA)), at(0))
+	h.Data(decode.ServerToClient, prefix(answer(t, 1, "one.example.", [4]byte{1, 1, 1, 1})), at(1))
+	h.Data(decode.ServerToClient, prefix(answer(t, 2, "two.example.", [4]byte{2, 2, 2, 2})), at(3))
+	h.Data(decode.ServerToClient, prefix(answer(t, 3, "three.example.", [4]byte{3, 3, 3, 3})), at(4))
+	if n := len(c.Exchanges()); n != 1 {
+		t.Fatalf("%d exchanges before the late query, want 1 (responses 2 and 3 held)", n)
+	}
+	h.Gap(decode.ClientToServer, 30, at(2))
+	h.Data(decode.ClientToServer, prefix(query(t, 2, "two.example.", dnsmessage.TypeA)), at(2))
+	h.End(decode.FlowClosed, at(6))
+	xs := c.Exchanges()
+	if len(xs) != 3 {
+		t.Fatalf("%d exchanges, want 3", len(xs))
+	}
+	if x := xs[1]; x.DNS.Name != "two.example" || x.State != decode.Complete || x.Start != at(2) || x.End != at(3) {
+		t.Errorf("late query: %s %s %s..%s", x.DNS.Name, x.State, x.Start, x.End)
+	}
+	if x := xs[2]; x.DNS.Name != "three.example" || x.State != decode.Orphan || x.Error != "no query seen" {
+		t.Errorf("unasked response: %s %s %q", x.DNS.Name, x.State, x.Error)
+	}
+
+	// Held responses go out as orphans once later traffic is
+	// QueryTimeout past them, and at most maxHeld are held.
+	c = newFakeConn(t, "tcp")
+	h = New().New(c)
+	for i := range maxHeld + 1 {
+		h.Data(decode.ServerToClient, prefix(answer(t, uint16(100+i), "x.example.", [4]byte{9, 9, 9, 9})), at(i))
+	}
+	if n := len(c.Exchanges()); n != 1 {
+		t.Errorf("%d orphans after %d unasked responses, want 1 (maxHeld %d)", n, maxHeld+1, maxHeld)
+	}
+	h.Data(decode.ClientToServer, prefix(query(t, 7, "late.example.", dnsmessage.TypeA)), at(maxHeld+int(QueryTimeout/time.Millisecond)))
+	if n := len(c.Exchanges()); n != maxHeld+2 {
+		t.Errorf("%d exchanges after QueryTimeout, want every held response out and the query (%d)", n, maxHeld+2)
+	}
+}

@@ -51,12 +51,31 @@ type pairer struct {
 	queue []*pending // every pending query, oldest first; done ones are skipped
 	live  int
 
+	// hold keeps responses without a query for a while (TCP): a gap in
+	// the querier's direction holds its later bytes back in reassembly
+	// until the gap is given up on, so a query can arrive after its
+	// response. held is oldest first, at most maxHeld.
+	hold bool
+	held []held
+
 	seen      bool // a message was seen, so the orientation is settled
 	swap      func()
 	orphans   int
 	unshown   int // responses without a query beyond MaxOrphans
 	malformed int
 }
+
+// held is a response waiting for a query that reassembly may deliver
+// late.
+type held struct {
+	m           *message
+	raw         []byte // a copy
+	first, last time.Time
+	err         error
+}
+
+// maxHeld bounds the responses held for a late query per conversation.
+const maxHeld = 64
 
 func newPairer(c decode.Conn) *pairer {
 	return &pairer{c: c, lim: c.Limits().WithDefaults(), byKey: map[pkey][]*pending{}}
@@ -123,26 +142,73 @@ func (p *pairer) ask(m *message, raw []byte, first, last time.Time, perr error) 
 	p.queue = append(p.queue, pd)
 	p.live++
 	p.c.Publish(x)
+	if i := p.heldFor(pd.key); i >= 0 {
+		h := p.held[i]
+		p.held = slices.Delete(p.held, i, i+1)
+		p.respond(h.m, h.raw, h.first, h.last, h.err)
+	}
 }
 
-// respond completes the matching query, or publishes an orphan.
+// heldFor returns the index of the oldest held response to a query with
+// key k, or -1.
+func (p *pairer) heldFor(k pkey) int {
+	for i, h := range p.held {
+		if keyOf(h.m) == k || len(h.m.questions) == 0 && h.m.id != 0 && h.m.id == k.id {
+			return i
+		}
+	}
+	return -1
+}
+
+// release publishes the held responses received before capture time
+// now-QueryTimeout (all of them when all is set) as orphans.
+func (p *pairer) release(now time.Time, all bool) {
+	for len(p.held) > 0 && (all || now.Sub(p.held[0].last) >= QueryTimeout) {
+		h := p.held[0]
+		p.held = slices.Delete(p.held, 0, 1)
+		p.orphan(h.m, h.raw, h.first, h.last, h.err)
+	}
+}
+
+// respond completes the matching query, or holds the response for a
+// late query, or publishes an orphan.
 func (p *pairer) respond(m *message, raw []byte, first, last time.Time, perr error) {
 	pd := p.match(m)
-	var x *decode.Exchange
-	if pd != nil {
-		x = pd.x
-		p.finish(pd)
-	} else {
-		if p.orphans >= MaxOrphans {
-			p.unshown++
+	if pd == nil {
+		if p.hold {
+			if len(p.held) == maxHeld {
+				h := p.held[0]
+				p.held = slices.Delete(p.held, 0, 1)
+				p.orphan(h.m, h.raw, h.first, h.last, h.err)
+			}
+			p.held = append(p.held, held{m: m, raw: append([]byte(nil), raw...), first: first, last: last, err: perr})
 			return
 		}
-		p.orphans++
-		x = p.c.NewExchange("dns")
-		x.Start = first
-		x.DNS = &decode.DNSInfo{ID: m.id}
-		x.DNS.Name, x.DNS.Type = subject(m)
+		p.orphan(m, raw, first, last, perr)
+		return
 	}
+	x := pd.x
+	p.finish(pd)
+	p.complete(x, pd, m, raw, first, last, perr)
+}
+
+// orphan publishes a response without a query.
+func (p *pairer) orphan(m *message, raw []byte, first, last time.Time, perr error) {
+	if p.orphans >= MaxOrphans {
+		p.unshown++
+		return
+	}
+	p.orphans++
+	x := p.c.NewExchange("dns")
+	x.Start = first
+	x.DNS = &decode.DNSInfo{ID: m.id}
+	x.DNS.Name, x.DNS.Type = subject(m)
+	p.complete(x, nil, m, raw, first, last, perr)
+}
+
+// complete adds the response to x (pd is its query, nil for an orphan)
+// and publishes it.
+func (p *pairer) complete(x *decode.Exchange, pd *pending, m *message, raw []byte, first, last time.Time, perr error) {
 	x.End = last
 	x.Response = p.wireMessage(m, raw, first, last)
 	x.DNS.Rcode = rcodeName(m.rcode())
@@ -228,8 +294,10 @@ func (p *pairer) compact() {
 	}
 }
 
-// expire gives up queries older than QueryTimeout at capture time now.
+// expire gives up queries older than QueryTimeout at capture time now,
+// and publishes responses held as long as orphans.
 func (p *pairer) expire(now time.Time) {
+	p.release(now, false)
 	for len(p.queue) > 0 {
 		pd := p.queue[0]
 		if !pd.done && now.Sub(pd.at) < QueryTimeout {
@@ -265,6 +333,7 @@ func (p *pairer) end(st decode.FlowState) {
 	if st == decode.FlowReset {
 		state, why = decode.Reset, "connection reset before the response"
 	}
+	p.release(time.Time{}, true)
 	for len(p.queue) > 0 {
 		pd := p.queue[0]
 		if pd.done {
