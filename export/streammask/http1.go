@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode/body"
 )
@@ -416,8 +417,13 @@ type httpHead struct {
 
 func parseHead(b []byte) *httpHead {
 	hd := &httpHead{}
-	lines := bytes.Split(b, []byte("\n"))
-	for i, l := range lines {
+	for i := 0; len(b) > 0 || i == 0; i++ {
+		l := b
+		if j := bytes.IndexByte(b, '\n'); j >= 0 {
+			l, b = b[:j], b[j+1:]
+		} else {
+			b = nil
+		}
 		l = bytes.TrimRight(l, "\r")
 		if i == 0 {
 			words := strings.Fields(string(l))
@@ -433,9 +439,52 @@ func parseHead(b []byte) *httpHead {
 		if k <= 0 {
 			continue
 		}
-		hd.fields = append(hd.fields, [2]string{strings.ToLower(strings.TrimSpace(string(l[:k]))), strings.TrimSpace(string(l[k+1:]))})
+		if name := headName(l[:k]); name != "" {
+			hd.fields = append(hd.fields, [2]string{name, strings.TrimSpace(string(l[k+1:]))})
+		}
 	}
 	return hd
+}
+
+// headFields are the fields the walk reads (httpHead.get and has).
+var headFields = [...]string{"connection", "upgrade", "sec-websocket-extensions", "transfer-encoding", "content-length", "content-encoding"}
+
+// headName returns the field name n as parseHead keeps it (trimmed,
+// lower case) when it is one of headFields, else "": the walk reads six
+// fields, and a string for every name and value of every head was a
+// tenth of an export's CPU.
+func headName(n []byte) string {
+	n = bytes.TrimSpace(n)
+	for _, c := range n {
+		if c >= utf8.RuneSelf {
+			// Unicode case folding may map other letters to these names.
+			name := strings.ToLower(string(n))
+			for _, f := range headFields {
+				if name == f {
+					return f
+				}
+			}
+			return ""
+		}
+	}
+	for _, f := range headFields {
+		if len(n) == len(f) && asciiEqualFold(n, f) {
+			return f
+		}
+	}
+	return ""
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // get returns the named field's values joined with ", ".

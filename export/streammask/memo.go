@@ -16,9 +16,9 @@ const (
 	// memoMaxShared bounds the filler bytes that shared recipes keep
 	// for pass two (fillRecipe.bytes).
 	memoMaxShared = 16 << 20
-	// memoMinText is the shortest text unit whose verdict is looked
-	// up: scanning a shorter one costs about what the lookup does.
-	memoMinText = 256
+	// memoMinText is the shortest text whose verdict is looked up:
+	// scanning a shorter one costs about what the lookup does.
+	memoMinText = 64
 	// memoText is the memo key of text units (codings are never empty).
 	memoText = ""
 )
@@ -127,4 +127,23 @@ func (m *memo) recipe(key string, filler func([]byte, int) []byte, orig []byte, 
 	}
 	m.recipes[k] = recipeMemo{r: r}
 	return r, f
+}
+
+// maskText returns what the masker makes of b (b itself when it changes
+// nothing), remembering texts it leaves alone: a client sends the same
+// request head again and again, a server the same response head (its
+// Date changes once a second) and the same plain bodies.
+func (t *Tracker) maskText(b []byte) []byte {
+	if len(b) < memoMinText {
+		return t.m.Bytes(b)
+	}
+	_, hit, again := t.memo.lookup(memoText, b)
+	if hit {
+		return b
+	}
+	masked := t.m.Bytes(b)
+	if again && len(masked) > 0 && &masked[0] == &b[0] {
+		t.memo.remember(memoText, b, verdict{})
+	}
+	return masked
 }

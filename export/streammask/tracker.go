@@ -547,7 +547,7 @@ func (sd *side) emitText(off int64, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	masked := sd.c.t.m.Bytes(b)
+	masked := sd.c.t.maskText(b)
 	if &masked[0] == &b[0] {
 		return
 	}

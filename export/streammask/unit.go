@@ -142,8 +142,6 @@ func (u *unit) finish() {
 	}
 	switch {
 	case u.wiping:
-	case u.kind == unitText && u.at == 0 && len(u.buf) >= memoMinText:
-		u.scanMemo()
 	case u.kind == unitText:
 		u.scan(true)
 	case u.kind == unitCompressed && u.memo != "":
@@ -281,31 +279,24 @@ func (u *unit) release() {
 	u.buf, u.pieces = nil, nil
 }
 
-// scanMemo scans a whole text unit as scan(true) does, remembering
-// units in which the masker changed nothing (see memo).
-func (u *unit) scanMemo() {
-	t := u.sd.c.t
-	if _, hit, again := t.memo.lookup(memoText, u.buf); !hit && !u.scan(true) && again {
-		t.memo.remember(memoText, u.buf, verdict{})
-	}
-}
-
 // scan runs the masker over the buffered bytes and patches what it
-// overwrote, saying whether it did; unless final, it keeps the last
-// scanOverlap bytes.
-func (u *unit) scan(final bool) (changed bool) {
+// overwrote; unless final, it keeps the last scanOverlap bytes. A whole
+// unit goes through the memo (Tracker.maskText).
+func (u *unit) scan(final bool) {
 	if len(u.buf) == 0 {
-		return false
+		return
 	}
-	masked := u.sd.c.t.m.Bytes(u.buf)
-	if &masked[0] != &u.buf[0] {
-		changed = true
-		if len(masked) == len(u.buf) {
-			u.emitDiff(u.at, u.buf, masked)
-		}
+	var masked []byte
+	if final && u.at == 0 {
+		masked = u.sd.c.t.maskText(u.buf)
+	} else {
+		masked = u.sd.c.t.m.Bytes(u.buf)
+	}
+	if len(masked) == len(u.buf) && &masked[0] != &u.buf[0] {
+		u.emitDiff(u.at, u.buf, masked)
 	}
 	if final {
-		return changed
+		return
 	}
 	drop := len(u.buf) - scanOverlap
 	n := copy(u.buf, u.buf[drop:])
@@ -316,7 +307,6 @@ func (u *unit) scan(final bool) (changed bool) {
 		i++
 	}
 	u.pieces = append(u.pieces[:0], u.pieces[i:]...)
-	return changed
 }
 
 // emitDiff patches the runs where masked differs from orig; both start
