@@ -49,6 +49,9 @@ type capRound struct {
 	oldest  [][]time.Time // per shard, when evicting: its oldest k
 	oposted int
 	oread   int
+	cut     time.Time // the k-th oldest of all, once the first reader found it
+	cutOK   bool
+	cutDone bool
 }
 
 func newCapSync(n int) *capSync {
@@ -121,16 +124,42 @@ func (cs *capSync) cutoff(s uint64, i int, oldest []time.Time, k int) (time.Time
 	for r.oposted < cs.n {
 		cs.cond.Wait()
 	}
-	var all []time.Time
-	for _, o := range r.oldest {
-		all = append(all, o...)
+	if !r.cutDone {
+		// The first shard to get here finds the k-th oldest for all.
+		if all := mergeOldest(r.oldest, k); len(all) > 0 {
+			r.cut, r.cutOK = all[len(all)-1], true
+		}
+		r.cutDone = true
 	}
 	r.oread++
-	if len(all) == 0 {
-		return time.Time{}, false
+	return r.cut, r.cutOK
+}
+
+// mergeOldest merges lists each sorted oldest first into the k oldest
+// times of all of them, oldest first. Only as much as k is merged:
+// sorting every flow's time anew, in every shard, was a fifth of what a
+// SYN flood's evictions cost.
+func mergeOldest(lists [][]time.Time, k int) []time.Time {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
 	}
-	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
-	return all[min(k, len(all))-1], true
+	out := make([]time.Time, 0, min(k, total))
+	pos := make([]int, len(lists))
+	for len(out) < k {
+		best := -1
+		for i, l := range lists {
+			if pos[i] < len(l) && (best < 0 || l[pos[i]].Before(lists[best][pos[best]])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, lists[best][pos[best]])
+		pos[best]++
+	}
+	return out
 }
 
 // capPoint runs sync point s of a shard: a decision on the posts of
@@ -177,14 +206,26 @@ func (d *Decoder) capDecide(s uint64, totals []int) {
 }
 
 // oldest returns the last-activity times of the lane's k least recently
-// active flows, oldest first.
+// active flows, oldest first. Each list is ordered from its head (see
+// flowList), so only its first k and its strays are looked at.
 func (ln *lane) oldest(k int) []time.Time {
-	ts := make([]time.Time, 0, ln.tcpList.n+ln.udpList.n)
-	add := func(c *conn) { ts = append(ts, c.flow.Last) }
-	ln.tcpList.all(add)
-	ln.udpList.all(add)
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	return ts[:min(k, len(ts))]
+	var runs [][]time.Time
+	for _, l := range [2]*flowList{&ln.tcpList, &ln.udpList} {
+		run := make([]time.Time, 0, min(k, l.n-l.nstray))
+		for c := l.head; c != nil && len(run) < k; c = c.next {
+			run = append(run, c.flow.Last)
+		}
+		runs = append(runs, run)
+		if l.nstray > 0 {
+			strays := make([]time.Time, 0, l.nstray)
+			for c := l.strays; c != nil; c = c.next {
+				strays = append(strays, c.flow.Last)
+			}
+			slices.SortFunc(strays, func(a, b time.Time) int { return a.Compare(b) })
+			runs = append(runs, strays)
+		}
+	}
+	return mergeOldest(runs, k)
 }
 
 // evictThrough closes, for the flow cap, the lane's flows last active no
