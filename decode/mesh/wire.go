@@ -54,9 +54,12 @@ type Wire struct {
 	mu      sync.Mutex
 	frame   link.Frame
 	syns    map[synKey]synEntry // SYNs waiting for their SYN-ACK
-	synQ    []synKey            // syns in arrival order, for the cap
-	replies map[tuple]*natConn  // captured reply tuple (orig → client)
-	reqs    map[tuple]*natConn  // the request tuple (client → redirect)
+	synQ    synRing             // syns in arrival order, for the cap
+	srcIDs  map[string]uint32   // source names numbered for synKey
+	lastSrc string              // the last source numbered, and its number
+	lastID  uint32
+	replies map[tuple]*natConn // captured reply tuple (orig → client)
+	reqs    map[tuple]*natConn // the request tuple (client → redirect)
 	natQ    []*natConn
 	halves  map[endpoint]*half // clients sending to loopback without a reply yet
 	halfQ   []endpoint
@@ -87,16 +90,75 @@ var defaultWireLimits = wireLimits{syns: 1 << 15, nats: 1 << 14, halves: 1 << 12
 
 // synKey names a SYN by what its SYN-ACK shows: the client (the
 // SYN-ACK's destination, never rewritten by a REDIRECT) and its initial
-// sequence number (acknowledged plus one).
+// sequence number (acknowledged plus one), within its source (numbered,
+// see sourceID). Keys and entries hold no pointers and addresses as 16
+// bytes (unmapped before, so IPv4 ones come back as IPv4): a SYN flood
+// fills the table, and this keeps it half the size and out of the
+// collector's scans.
 type synKey struct {
-	source string
-	client netip.AddrPort
+	client [16]byte
 	isn    uint32
+	port   uint16
+	source uint32
 }
 
 type synEntry struct {
-	server netip.AddrPort
+	server [16]byte
+	port   uint16
 	hw     uint16
+}
+
+func makeSynKey(source uint32, client netip.AddrPort, isn uint32) synKey {
+	return synKey{client: client.Addr().As16(), port: client.Port(), isn: isn, source: source}
+}
+
+// serverAddr is the SYN's destination as it was given.
+func (e synEntry) serverAddr() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom16(e.server).Unmap(), e.port)
+}
+
+// synRing is the SYN table's arrival queue: a fixed ring, since a queue
+// sliced from the front and appended to reallocated and copied itself
+// every few thousand SYNs of a flood.
+type synRing struct {
+	keys       []synKey
+	head, size int
+}
+
+func (r *synRing) len() int { return r.size }
+
+// push adds k; the ring must have room (len below its capacity n).
+func (r *synRing) push(k synKey, n int) {
+	if r.keys == nil {
+		r.keys = make([]synKey, n)
+	}
+	r.keys[(r.head+r.size)%len(r.keys)] = k
+	r.size++
+}
+
+// pop removes and returns the oldest key.
+func (r *synRing) pop() synKey {
+	k := r.keys[r.head]
+	r.head = (r.head + 1) % len(r.keys)
+	r.size--
+	return k
+}
+
+// sourceID numbers a source name for synKey.
+func (w *Wire) sourceID(name string) uint32 {
+	if name == w.lastSrc && w.srcIDs != nil {
+		return w.lastID
+	}
+	if w.srcIDs == nil {
+		w.srcIDs = make(map[string]uint32)
+	}
+	id, ok := w.srcIDs[name]
+	if !ok {
+		id = uint32(len(w.srcIDs))
+		w.srcIDs[name] = id
+	}
+	w.lastSrc, w.lastID = name, id
+	return id
 }
 
 // tuple is one direction of a connection as captured.
@@ -191,13 +253,13 @@ func (w *Wire) inspect(p *sources.Packet) *sources.Packet {
 	var rewritten *sources.Packet
 	switch {
 	case syn && !ack:
-		w.addSYN(synKey{p.Source, src, f.Seq}, synEntry{server: dst, hw: f.HardwareType})
+		w.addSYN(makeSynKey(w.sourceID(p.Source), src, f.Seq), synEntry{server: dst.Addr().As16(), port: dst.Port(), hw: f.HardwareType})
 	case syn && ack:
-		k := synKey{p.Source, dst, f.Ack - 1}
+		k := makeSynKey(w.sourceID(p.Source), dst, f.Ack-1)
 		if e, ok := w.syns[k]; ok {
 			delete(w.syns, k)
-			if e.server != src && sameFamily(e.server, src) && hwCompatible(e.hw, f.HardwareType) {
-				w.addNAT(&natConn{client: dst, redirect: e.server, orig: src, source: p.Source})
+			if server := e.serverAddr(); server != src && sameFamily(server, src) && hwCompatible(e.hw, f.HardwareType) {
+				w.addNAT(&natConn{client: dst, redirect: server, orig: src, source: p.Source})
 			}
 		}
 	}
@@ -305,16 +367,19 @@ func (w *Wire) midStream(p *sources.Packet, f *link.Frame, src, dst netip.AddrPo
 }
 
 func (w *Wire) addSYN(k synKey, e synEntry) {
-	if _, ok := w.syns[k]; !ok {
-		// The oldest SYNs go first; their SYN-ACKs are long overdue.
-		// Every waiting SYN has a place in the queue, so the map never
-		// holds more than the queue.
-		for len(w.synQ) >= w.lim.syns {
-			delete(w.syns, w.synQ[0])
-			w.synQ = w.synQ[1:]
+	if old, ok := w.syns[k]; ok {
+		if old != e { // a retransmitted SYN is usually the same
+			w.syns[k] = e
 		}
-		w.synQ = append(w.synQ, k)
+		return
 	}
+	// The oldest SYNs go first; their SYN-ACKs are long overdue.
+	// Every waiting SYN has a place in the queue, so the map never
+	// holds more than the queue.
+	for w.synQ.len() >= w.lim.syns {
+		delete(w.syns, w.synQ.pop())
+	}
+	w.synQ.push(k, w.lim.syns)
 	w.syns[k] = e
 }
 
