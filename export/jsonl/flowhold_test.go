@@ -63,6 +63,10 @@ func TestFlowHoldMatchesScan(t *testing.T) {
 		for step := 0; step < 3000; step++ {
 			now = now.Add(time.Duration(r.IntN(2000)) * time.Millisecond)
 			id := uint64(1 + r.IntN(ids))
+			if seed%2 == 1 {
+				// Sparse IDs spread over many pages of the held set.
+				id = id*uint64(97+seed) + id<<40
+			}
 			ts := now
 			if r.IntN(10) == 0 {
 				// A flow from a slower source: its time is behind.
