@@ -19,8 +19,8 @@ type merger struct {
 
 	// flows and exchanges map lanes' local IDs (unique over lanes: lane
 	// i numbers from i<<tcp.ShardIDShift) to public ones.
-	flows     map[uint64]uint64
-	exchanges map[uint64]exchangeID
+	flows     idMap[uint64]
+	exchanges idMap[exchangeID]
 	sweepAt   int // exchanges' size that triggers the next sweep
 	nextFlow  uint64
 	nextEx    uint64
@@ -57,13 +57,11 @@ const minSweep = 4096
 
 func newMerger(out decode.Output, n int, opts Options) *merger {
 	m := &merger{
-		out:       out,
-		n:         n,
-		flows:     make(map[uint64]uint64),
-		exchanges: make(map[uint64]exchangeID),
-		sweepAt:   minSweep,
-		pos:       make([]int, n),
-		events:    &eventPool{},
+		out:     out,
+		n:       n,
+		sweepAt: minSweep,
+		pos:     make([]int, n),
+		events:  &eventPool{},
 	}
 	m.at, _ = out.(ordinalObserver)
 	if opts.Publish != nil {
@@ -166,7 +164,7 @@ func (m *merger) merge(w *work) {
 // groupKey orders clock events: by the public ID of their flow. Every
 // flow with clock events was created by an earlier packet, so it has one.
 func (m *merger) groupKey(local uint64) uint64 {
-	if id, ok := m.flows[local]; ok {
+	if id, ok := m.flows.get(local); ok {
 		return id
 	}
 	return ^uint64(0)
@@ -196,13 +194,13 @@ func (m *merger) event(ev *tcp.Event) {
 	switch ev.Kind {
 	case tcp.EventNewFlow:
 		m.nextFlow++
-		m.flows[ev.ID] = m.nextFlow
+		m.flows.set(ev.ID, m.nextFlow)
 	case tcp.EventNewExchange:
 		m.nextEx++
-		m.exchanges[ev.ID] = exchangeID{id: m.nextEx, flow: ev.Group}
+		m.exchanges.set(ev.ID, exchangeID{id: m.nextEx, flow: ev.Group})
 	case tcp.EventFlow:
 		f := ev.Flow
-		id, ok := m.flows[f.ID]
+		id, ok := m.flows.get(f.ID)
 		if !ok {
 			m.lost++
 			return
@@ -211,20 +209,20 @@ func (m *merger) event(ev *tcp.Event) {
 		m.out.Flow(f)
 	case tcp.EventExchange:
 		e := ev.Exchange
-		x, ok := m.exchanges[e.ID]
+		x, ok := m.exchanges.get(e.ID)
 		if !ok {
 			m.lost++
 			return
 		}
 		if e.State.Final() {
-			delete(m.exchanges, e.ID)
+			m.exchanges.del(e.ID)
 		}
 		e.ID = x.id
-		e.FlowID = m.flows[e.FlowID]
+		e.FlowID, _ = m.flows.get(e.FlowID)
 		m.out.Exchange(e)
 	case tcp.EventForget:
-		delete(m.flows, ev.ID)
-		if len(m.exchanges) >= m.sweepAt {
+		m.flows.del(ev.ID)
+		if m.exchanges.len() >= m.sweepAt {
 			m.sweep()
 		}
 	case tcp.EventEvicted:
@@ -237,12 +235,12 @@ func (m *merger) event(ev *tcp.Event) {
 // final state (a parser that failed, say), so the map stays the size of
 // what is open.
 func (m *merger) sweep() {
-	for local, x := range m.exchanges {
-		if _, ok := m.flows[x.flow]; !ok {
-			delete(m.exchanges, local)
+	m.exchanges.each(func(local uint64, x exchangeID) {
+		if _, ok := m.flows.get(x.flow); !ok {
+			m.exchanges.del(local)
 		}
-	}
-	m.sweepAt = max(minSweep, 2*len(m.exchanges))
+	})
+	m.sweepAt = max(minSweep, 2*m.exchanges.len())
 }
 
 // publishing is an output whose exchanges go through Options.Publish.
