@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/tapview/tapview/decode"
-	"github.com/tapview/tapview/decode/link"
 	"github.com/tapview/tapview/export/spool"
 	"github.com/tapview/tapview/export/streammask"
 	"github.com/tapview/tapview/sources"
@@ -164,13 +163,13 @@ func (s *SourceSet) Last(source string) (uint64, bool) {
 // two can mask what the protocols reassemble.
 type Tapped struct {
 	sources.Source
-	set   *SourceSet
-	spool *spool.Writer
-	plan  *Plan
-	track map[string]*streammask.Tracker // by packet source name
-	frame link.Frame
-	mu    sync.Mutex
-	err   error
+	set    *SourceSet
+	spool  *spool.Writer
+	plan   *Plan
+	follow bool      // the source's TCP streams are followed
+	fol    *follower // while Run runs
+	mu     sync.Mutex
+	err    error
 }
 
 // Tap wraps src for pass one. sp may be nil.
@@ -185,7 +184,7 @@ func (p *Plan) Tap(src sources.Source, set *SourceSet, sp *spool.Writer) *Tapped
 	t := Tap(src, set, sp)
 	if p.masker != nil {
 		t.plan = p
-		t.track = make(map[string]*streammask.Tracker)
+		t.follow = true
 		p.follow = true
 	}
 	return t
@@ -212,11 +211,17 @@ func (discard) Status(sources.Status) {}
 // When the source is done, what its streams need masked goes into the
 // plan.
 func (t *Tapped) Run(ctx context.Context, emit sources.Emitter) error {
-	err := t.Source.Run(ctx, &tapEmitter{Emitter: emit, t: t})
-	for name, tr := range t.track {
-		t.plan.addStreams(name, tr.Finish())
+	if t.follow {
+		m := t.plan.masker
+		t.fol = newFollower(func() *streammask.Tracker { return streammask.NewTracker(m) })
 	}
-	t.track = nil
+	err := t.Source.Run(ctx, &tapEmitter{Emitter: emit, t: t})
+	if t.fol != nil {
+		for name, r := range t.fol.finish() {
+			t.plan.addStreams(name, r)
+		}
+		t.fol = nil
+	}
 	return err
 }
 
@@ -246,19 +251,6 @@ func (t *Tapped) fail(err error) {
 	t.mu.Unlock()
 }
 
-// follow feeds a packet to its source's stream tracker.
-func (t *Tapped) follow(p *sources.Packet) {
-	if link.Parse(p.LinkType, p.Data, &t.frame) != nil {
-		return
-	}
-	tr := t.track[p.Source]
-	if tr == nil {
-		tr = streammask.NewTracker(t.plan.masker)
-		t.track[p.Source] = tr
-	}
-	tr.Packet(p.Ordinal, &t.frame)
-}
-
 type tapEmitter struct {
 	sources.Emitter
 	t *Tapped
@@ -266,8 +258,8 @@ type tapEmitter struct {
 
 func (e *tapEmitter) Packet(p sources.Packet) {
 	e.t.set.Saw(&p)
-	if e.t.track != nil {
-		e.t.follow(&p)
+	if e.t.fol != nil {
+		e.t.fol.add(&p)
 	}
 	if e.t.spool != nil {
 		e.t.fail(e.t.spool.WritePacket(p, ""))
