@@ -8,131 +8,67 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/body"
 )
 
-// The HAR 1.2 objects, field for field; optional fields are omitted when
-// empty, custom ones start with an underscore as the spec asks.
-type entry struct {
-	StartedDateTime string   `json:"startedDateTime"`
-	Time            float64  `json:"time"`
-	Request         request  `json:"request"`
-	Response        response `json:"response"`
-	Cache           struct{} `json:"cache"`
-	Timings         timings  `json:"timings"`
-	ServerIPAddress string   `json:"serverIPAddress,omitempty"`
-	Connection      string   `json:"connection,omitempty"`
-	Comment         string   `json:"comment,omitempty"`
-	GRPCStatus      *int     `json:"_grpcStatus,omitempty"`
-	GRPCMessage     string   `json:"_grpcMessage,omitempty"`
-}
+// The entry encoder appends an entry's JSON directly, field by field in
+// the HAR 1.2 order, instead of filling structs for encoding/json: an
+// export writes hundreds of megabytes of entries, and reflection, the
+// per-entry structs and the copies of every body (string(data), base64
+// strings) cost more than decoding the capture. The output is what
+// encoding/json made of those structs (omitempty rules included); the
+// structs are kept as the tests' oracle (oracle_test.go). Optional
+// fields are omitted when empty; custom ones start with an underscore,
+// as the spec asks.
 
-type request struct {
-	Method      string    `json:"method"`
-	URL         string    `json:"url"`
-	HTTPVersion string    `json:"httpVersion"`
-	Cookies     []cookie  `json:"cookies"`
-	Headers     []nv      `json:"headers"`
-	QueryString []nv      `json:"queryString"`
-	PostData    *postData `json:"postData,omitempty"`
-	HeadersSize int64     `json:"headersSize"`
-	BodySize    int64     `json:"bodySize"`
-	// Trailers has no HAR 1.2 field; custom fields start with '_'.
-	Trailers []nv `json:"_trailers,omitempty"`
-}
-
-type response struct {
-	Status      int      `json:"status"`
-	StatusText  string   `json:"statusText"`
-	HTTPVersion string   `json:"httpVersion"`
-	Cookies     []cookie `json:"cookies"`
-	Headers     []nv     `json:"headers"`
-	Content     content  `json:"content"`
-	RedirectURL string   `json:"redirectURL"`
-	HeadersSize int64    `json:"headersSize"`
-	BodySize    int64    `json:"bodySize"`
-	Comment     string   `json:"comment,omitempty"`
-	Trailers    []nv     `json:"_trailers,omitempty"`
-}
-
-type nv struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-type cookie struct {
-	Name     string `json:"name"`
-	Value    string `json:"value"`
-	Path     string `json:"path,omitempty"`
-	Domain   string `json:"domain,omitempty"`
-	Expires  string `json:"expires,omitempty"`
-	HTTPOnly bool   `json:"httpOnly,omitempty"`
-	Secure   bool   `json:"secure,omitempty"`
-}
-
-type postData struct {
-	MimeType string `json:"mimeType"`
-	Params   []nv   `json:"params,omitempty"`
-	Text     string `json:"text"`
-	Encoding string `json:"_encoding,omitempty"`
-	Comment  string `json:"comment,omitempty"`
-}
-
-type content struct {
-	Size        int64  `json:"size"`
-	Compression int64  `json:"compression,omitempty"`
-	MimeType    string `json:"mimeType"`
-	Text        string `json:"text,omitempty"`
-	Encoding    string `json:"encoding,omitempty"`
-	Comment     string `json:"comment,omitempty"`
-}
-
-type timings struct {
-	Blocked float64 `json:"blocked"`
-	DNS     float64 `json:"dns"`
-	Connect float64 `json:"connect"`
-	Send    float64 `json:"send"`
-	Wait    float64 `json:"wait"`
-	Receive float64 `json:"receive"`
-	SSL     float64 `json:"ssl"`
-}
-
-// newEntry builds the HAR entry of a Supported exchange.
-func newEntry(e *decode.Exchange, dec *Encoder) *entry {
-	req := e.Request
-	en := &entry{
-		StartedDateTime: startOf(e).UTC().Format("2006-01-02T15:04:05.000Z"),
-		Request:         newRequest(e, dec),
-		Response:        newResponse(e.Response, e.Proto == "grpc", dec),
-		Timings:         newTimings(req, e.Response),
-	}
-	for _, v := range []float64{en.Timings.Send, en.Timings.Wait, en.Timings.Receive} {
+// appendEntry appends the HAR entry of a Supported exchange.
+func appendEntry(b []byte, e *decode.Exchange, dec *Encoder) []byte {
+	t := newTimings(e.Request, e.Response)
+	total := 0.0
+	for _, v := range [...]float64{t.send, t.wait, t.receive} {
 		if v > 0 {
-			en.Time += v
+			total += v
 		}
 	}
-	en.Time = round(en.Time)
+	b = append(b, `{"startedDateTime":"`...)
+	b = startOf(e).UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, `","time":`...)
+	b = appendFloat(b, round(total))
+	b = append(b, `,"request":`...)
+	b = appendRequest(b, e, dec)
+	b = append(b, `,"response":`...)
+	b = appendResponse(b, e.Response, e.Proto == "grpc", dec)
+	b = append(b, `,"cache":{},"timings":`...)
+	b = t.append(b)
 	if e.Server.IsValid() {
-		en.ServerIPAddress = e.Server.Addr().Unmap().WithZone("").String()
+		b = append(b, `,"serverIPAddress":"`...)
+		b = e.Server.Addr().Unmap().WithZone("").AppendTo(b)
+		b = append(b, '"')
 	}
 	if e.FlowID != 0 {
-		en.Connection = strconv.FormatUint(e.FlowID, 10)
-	}
-	if e.GRPC != nil && e.GRPC.Status >= 0 {
-		s := e.GRPC.Status
-		en.GRPCStatus = &s
-		en.GRPCMessage = e.GRPC.Message
+		b = append(b, `,"connection":"`...)
+		b = strconv.AppendUint(b, e.FlowID, 10)
+		b = append(b, '"')
 	}
 	if e.State != decode.Complete && e.State != "" {
-		en.Comment = "tapview: " + string(e.State)
+		comment := "tapview: " + string(e.State)
 		if e.Error != "" {
-			en.Comment += ": " + e.Error
+			comment += ": " + e.Error
+		}
+		b = append(b, `,"comment":`...)
+		b = appendString(b, comment)
+	}
+	if e.GRPC != nil && e.GRPC.Status >= 0 {
+		b = append(b, `,"_grpcStatus":`...)
+		b = strconv.AppendInt(b, int64(e.GRPC.Status), 10)
+		if e.GRPC.Message != "" {
+			b = append(b, `,"_grpcMessage":`...)
+			b = appendString(b, e.GRPC.Message)
 		}
 	}
-	return en
+	return append(b, '}')
 }
 
 // startOf is the first request byte, or what else is known.
@@ -148,25 +84,48 @@ func startOf(e *decode.Exchange) time.Time {
 	return time.Unix(0, 0)
 }
 
+// timings are HAR's, in milliseconds; what cannot be known is -1.
+type timings struct {
+	blocked, dns, connect, send, wait, receive, ssl float64
+}
+
 // newTimings splits the exchange's time as HAR asks: send (first to last
 // request byte), wait (last request byte to first response byte; 0 when
 // the response started before the request ended), receive (the
-// response's bytes). What cannot be known is -1.
+// response's bytes).
 func newTimings(req, resp *decode.Message) timings {
-	t := timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1, Send: -1, Wait: -1, Receive: -1}
+	t := timings{blocked: -1, dns: -1, connect: -1, ssl: -1, send: -1, wait: -1, receive: -1}
 	if req != nil && !req.First.IsZero() && !req.Last.IsZero() {
-		t.Send = ms(req.Last.Sub(req.First))
+		t.send = ms(req.Last.Sub(req.First))
 	}
 	if resp == nil || resp.First.IsZero() {
 		return t
 	}
 	if req != nil && !req.Last.IsZero() {
-		t.Wait = ms(resp.First.Sub(req.Last))
+		t.wait = ms(resp.First.Sub(req.Last))
 	}
 	if !resp.Last.IsZero() {
-		t.Receive = ms(resp.Last.Sub(resp.First))
+		t.receive = ms(resp.Last.Sub(resp.First))
 	}
 	return t
+}
+
+func (t timings) append(b []byte) []byte {
+	b = append(b, `{"blocked":`...)
+	b = appendFloat(b, t.blocked)
+	b = append(b, `,"dns":`...)
+	b = appendFloat(b, t.dns)
+	b = append(b, `,"connect":`...)
+	b = appendFloat(b, t.connect)
+	b = append(b, `,"send":`...)
+	b = appendFloat(b, t.send)
+	b = append(b, `,"wait":`...)
+	b = appendFloat(b, t.wait)
+	b = append(b, `,"receive":`...)
+	b = appendFloat(b, t.receive)
+	b = append(b, `,"ssl":`...)
+	b = appendFloat(b, t.ssl)
+	return append(b, '}')
 }
 
 // ms converts to milliseconds (microsecond precision), never negative.
@@ -179,114 +138,163 @@ func ms(d time.Duration) float64 {
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func newRequest(e *decode.Exchange, dec *Encoder) request {
+func appendRequest(b []byte, e *decode.Exchange, dec *Encoder) []byte {
 	m := e.Request
-	r := request{
-		Method:      m.Method,
-		URL:         requestURL(e),
-		HTTPVersion: httpVersion(m.Proto, e.Proto),
-		Cookies:     []cookie{},
-		Headers:     headers(m.Headers),
-		QueryString: query(m.Target),
-		HeadersSize: headersSize(m, e.Proto, m.Method+" "+m.Target+" "+m.Proto),
-		BodySize:    bodySize(m),
-	}
-	if len(m.Trailers) > 0 {
-		r.Trailers = headers(m.Trailers)
-	}
+	b = append(b, `{"method":`...)
+	b = appendString(b, m.Method)
+	b = append(b, `,"url":"`...)
+	b = appendRequestURL(b, e)
+	b = append(b, `","httpVersion":`...)
+	b = appendString(b, httpVersion(m.Proto, e.Proto))
+	b = append(b, `,"cookies":[`...)
+	n := 0
 	for _, h := range m.Headers {
 		if strings.EqualFold(h.Name, "cookie") {
-			r.Cookies = append(r.Cookies, requestCookies(h.Value)...)
+			b, n = appendRequestCookies(b, h.Value, n)
 		}
 	}
+	b = append(b, `],"headers":`...)
+	b = appendHeaders(b, m.Headers)
+	b = append(b, `,"queryString":`...)
+	b = appendQuery(b, m.Target)
 	if len(m.Body) > 0 || m.BodySize > 0 {
-		r.PostData = newPostData(m, e.Proto == "grpc", dec)
+		b = append(b, `,"postData":`...)
+		b = appendPostData(b, m, e.Proto == "grpc", dec)
 	}
-	return r
+	b = append(b, `,"headersSize":`...)
+	b = strconv.AppendInt(b, headersSize(m, e.Proto, len(m.Method)+1+len(m.Target)+1+len(m.Proto)), 10)
+	b = append(b, `,"bodySize":`...)
+	b = strconv.AppendInt(b, bodySize(m), 10)
+	if len(m.Trailers) > 0 {
+		// Trailers have no HAR 1.2 field; custom fields start with '_'.
+		b = append(b, `,"_trailers":`...)
+		b = appendHeaders(b, m.Trailers)
+	}
+	return append(b, '}')
 }
 
-func newResponse(m *decode.Message, grpc bool, dec *Encoder) response {
+// noResponse is the response of an exchange whose response was not seen.
+const noResponse = `{"status":0,"statusText":"","httpVersion":"","cookies":[],"headers":[],` +
+	`"content":{"size":0,"mimeType":"x-unknown"},"redirectURL":"","headersSize":-1,"bodySize":-1,` +
+	`"comment":"tapview: no response seen"}`
+
+func appendResponse(b []byte, m *decode.Message, grpc bool, dec *Encoder) []byte {
 	if m == nil {
-		return response{Cookies: []cookie{}, Headers: []nv{}, Content: content{MimeType: "x-unknown"},
-			HeadersSize: -1, BodySize: -1, Comment: "tapview: no response seen"}
+		return append(b, noResponse...)
 	}
-	r := response{
-		Status:      m.Status,
-		StatusText:  m.Reason,
-		HTTPVersion: httpVersion(m.Proto, ""),
-		Cookies:     []cookie{},
-		Headers:     headers(m.Headers),
-		Content:     newContent(m, grpc, dec),
-		RedirectURL: m.HeaderValue("location"),
-		HeadersSize: headersSize(m, "", m.Proto+" "+strconv.Itoa(m.Status)+" "+m.Reason),
-		BodySize:    bodySize(m),
+	b = append(b, `{"status":`...)
+	b = strconv.AppendInt(b, int64(m.Status), 10)
+	b = append(b, `,"statusText":`...)
+	if m.Reason != "" {
+		b = appendString(b, m.Reason)
+	} else {
+		b = appendString(b, http.StatusText(m.Status))
 	}
-	if len(m.Trailers) > 0 {
-		r.Trailers = headers(m.Trailers)
-	}
-	if r.StatusText == "" {
-		r.StatusText = http.StatusText(m.Status)
-	}
+	b = append(b, `,"httpVersion":`...)
+	b = appendString(b, httpVersion(m.Proto, ""))
+	b = append(b, `,"cookies":[`...)
+	n := 0
 	for _, h := range m.Headers {
 		if strings.EqualFold(h.Name, "set-cookie") {
 			if c, ok := setCookie(h.Value); ok {
-				r.Cookies = append(r.Cookies, c)
+				b = appendComma(b, n)
+				b = c.append(b)
+				n++
 			}
 		}
 	}
-	return r
+	b = append(b, `],"headers":`...)
+	b = appendHeaders(b, m.Headers)
+	b = append(b, `,"content":`...)
+	b = appendContent(b, m, grpc, dec)
+	b = append(b, `,"redirectURL":`...)
+	b = appendString(b, m.HeaderValue("location"))
+	b = append(b, `,"headersSize":`...)
+	b = strconv.AppendInt(b, headersSize(m, "", len(m.Proto)+1+decimalLen(m.Status)+1+len(m.Reason)), 10)
+	b = append(b, `,"bodySize":`...)
+	b = strconv.AppendInt(b, bodySize(m), 10)
+	if len(m.Trailers) > 0 {
+		b = append(b, `,"_trailers":`...)
+		b = appendHeaders(b, m.Trailers)
+	}
+	return append(b, '}')
 }
 
-// requestURL is the absolute URL of the request.
-func requestURL(e *decode.Exchange) string {
-	m := e.Request
-	target := m.Target
-	lower := strings.ToLower(target)
-	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		return escapeURL(target)
+// decimalLen is len(strconv.Itoa(v)) without the string.
+func decimalLen(v int) int {
+	n := 1
+	u := uint64(v)
+	if v < 0 {
+		n++
+		u = -u
 	}
-	scheme := m.Scheme
-	if scheme == "" {
-		scheme = "http"
-		if e.TLS {
-			scheme = "https"
+	for ; u >= 10; u /= 10 {
+		n++
+	}
+	return n
+}
+
+// appendComma separates the n+1st element of an array from the nth.
+func appendComma(b []byte, n int) []byte {
+	if n > 0 {
+		return append(b, ',')
+	}
+	return b
+}
+
+// appendNV appends a {"name","value"} object (headers, query and form
+// parameters).
+func appendNV(b []byte, name, value string) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"value":`...)
+	b = appendString(b, value)
+	return append(b, '}')
+}
+
+func appendHeaders(b []byte, hs []decode.Header) []byte {
+	b = append(b, '[')
+	for i, h := range hs {
+		b = appendComma(b, i)
+		b = appendNV(b, h.Name, h.Value)
+	}
+	return append(b, ']')
+}
+
+// appendQuery appends the request target's query parameters,
+// percent-decoded (kept raw when they do not decode), as an array.
+func appendQuery(b []byte, target string) []byte {
+	b = append(b, '[')
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		q := target[i+1:]
+		if j := strings.IndexByte(q, '#'); j >= 0 {
+			q = q[:j]
 		}
+		b, _ = appendPairs(b, q, 0)
 	}
-	host := m.Host
-	if host == "" && e.Server.IsValid() {
-		host = e.Server.String()
-	}
-	if m.Method == "CONNECT" {
-		return escapeURL(scheme + "://" + target)
-	}
-	if !strings.HasPrefix(target, "/") {
-		target = "/" + strings.TrimPrefix(target, "*")
-	}
-	return escapeURL(scheme + "://" + host + target)
+	return append(b, ']')
 }
 
-// escapeURL percent-encodes what a URI cannot hold as is (spaces,
-// controls, non-ASCII such as the mask's bullets), keeping the rest.
-func escapeURL(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}' {
-			if b == nil {
-				b = append(make([]byte, 0, len(s)+16), s[:i]...)
-			}
-			b = append(b, '%', hex[c>>4], hex[c&15])
+// appendPairs appends the pairs of "a=1&b=2", percent-decoded, as
+// array elements after n others, returning the new count.
+func appendPairs(b []byte, s string, n int) ([]byte, int) {
+	for kv := range strings.SplitSeq(s, "&") {
+		if kv == "" {
 			continue
 		}
-		if b != nil {
-			b = append(b, c)
-		}
+		name, value, _ := strings.Cut(kv, "=")
+		b = appendComma(b, n)
+		b = appendNV(b, unescape(name), unescape(value))
+		n++
 	}
-	if b == nil {
-		return s
+	return b, n
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
 	}
-	return string(b)
+	return s
 }
 
 func httpVersion(proto, exProto string) string {
@@ -299,55 +307,14 @@ func httpVersion(proto, exProto string) string {
 	return "HTTP/1.1"
 }
 
-func headers(hs []decode.Header) []nv {
-	out := make([]nv, len(hs))
-	for i, h := range hs {
-		out[i] = nv{Name: h.Name, Value: h.Value}
-	}
-	return out
-}
-
-// query lists the request target's query parameters, percent-decoded
-// (kept raw when they do not decode).
-func query(target string) []nv {
-	out := []nv{}
-	i := strings.IndexByte(target, '?')
-	if i < 0 {
-		return out
-	}
-	q := target[i+1:]
-	if j := strings.IndexByte(q, '#'); j >= 0 {
-		q = q[:j]
-	}
-	return pairs(q, out)
-}
-
-// pairs splits "a=1&b=2" into name/value pairs, percent-decoding.
-func pairs(s string, out []nv) []nv {
-	for _, kv := range strings.Split(s, "&") {
-		if kv == "" {
-			continue
-		}
-		name, value, _ := strings.Cut(kv, "=")
-		out = append(out, nv{Name: unescape(name), Value: unescape(value)})
-	}
-	return out
-}
-
-func unescape(s string) string {
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
-}
-
-// headersSize is the size of an HTTP/1 header block as sent; HTTP/2
-// compresses headers, so it is unknown (-1) there.
-func headersSize(m *decode.Message, exProto, startLine string) int64 {
+// headersSize is the size of an HTTP/1 header block as sent, given the
+// length of its start line; HTTP/2 compresses headers, so it is unknown
+// (-1) there.
+func headersSize(m *decode.Message, exProto string, startLine int) int64 {
 	if !strings.HasPrefix(m.Proto, "HTTP/1") || exProto == "h2" || exProto == "grpc" {
 		return -1
 	}
-	n := len(startLine) + 2 + 2
+	n := startLine + 2 + 2
 	for _, h := range m.Headers {
 		n += len(h.Name) + 2 + len(h.Value) + 2
 	}
@@ -359,47 +326,6 @@ func bodySize(m *decode.Message) int64 {
 		return m.BodySize
 	}
 	return int64(len(m.Body))
-}
-
-func requestCookies(v string) []cookie {
-	var out []cookie
-	for _, part := range strings.Split(v, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, value, _ := strings.Cut(part, "=")
-		out = append(out, cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
-	}
-	return out
-}
-
-// setCookie parses a Set-Cookie value: the first pair, then attributes.
-func setCookie(v string) (cookie, bool) {
-	parts := strings.Split(v, ";")
-	name, value, ok := strings.Cut(strings.TrimSpace(parts[0]), "=")
-	if !ok || strings.TrimSpace(name) == "" {
-		return cookie{}, false
-	}
-	c := cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)}
-	for _, a := range parts[1:] {
-		k, val, _ := strings.Cut(strings.TrimSpace(a), "=")
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "path":
-			c.Path = val
-		case "domain":
-			c.Domain = val
-		case "expires":
-			if t, err := http.ParseTime(val); err == nil {
-				c.Expires = t.UTC().Format("2006-01-02T15:04:05.000Z")
-			}
-		case "httponly":
-			c.HTTPOnly = true
-		case "secure":
-			c.Secure = true
-		}
-	}
-	return c, true
 }
 
 // decoded returns the body without content codings, with a note when it
@@ -425,68 +351,87 @@ func decoded(m *decode.Message, dec *Encoder) ([]byte, string) {
 	return out, note
 }
 
-func newContent(m *decode.Message, grpc bool, dec *Encoder) content {
+func appendContent(b []byte, m *decode.Message, grpc bool, dec *Encoder) []byte {
 	data, note := decoded(m, dec)
-	c := content{MimeType: m.HeaderValue("content-type"), Comment: note}
-	if c.MimeType == "" {
-		c.MimeType = "x-unknown"
+	mime := m.HeaderValue("content-type")
+	if mime == "" {
+		mime = "x-unknown"
 	}
-	c.Size = int64(len(data))
-	if m.DecodedSize > c.Size && !m.Truncated {
-		c.Size = m.DecodedSize
+	size := int64(len(data))
+	if m.DecodedSize > size && !m.Truncated {
+		size = m.DecodedSize
 	}
-	if body.NeedsDecoding(m.ContentEncoding) && m.BodySize > 0 && c.Size >= m.BodySize {
-		c.Compression = c.Size - m.BodySize
+	b = append(b, `{"size":`...)
+	b = strconv.AppendInt(b, size, 10)
+	if body.NeedsDecoding(m.ContentEncoding) && m.BodySize > 0 && size > m.BodySize {
+		b = append(b, `,"compression":`...)
+		b = strconv.AppendInt(b, size-m.BodySize, 10)
 	}
-	if len(data) == 0 {
-		return c
+	b = append(b, `,"mimeType":`...)
+	b = appendString(b, mime)
+	if len(data) > 0 {
+		b = append(b, `,"text":`...)
+		b = appendShown(b, data, !grpc && !binaryType(mime))
 	}
-	if !grpc && isText(c.MimeType, data) {
-		c.Text = string(data)
+	if note != "" {
+		b = append(b, `,"comment":`...)
+		b = appendString(b, note)
+	}
+	return append(b, '}')
+}
+
+func appendPostData(b []byte, m *decode.Message, grpc bool, dec *Encoder) []byte {
+	data, note := decoded(m, dec)
+	mime := m.HeaderValue("content-type")
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	b = append(b, `{"mimeType":`...)
+	b = appendString(b, mime)
+	if !grpc && isText(mime, data) {
+		if strings.HasPrefix(strings.ToLower(mime), "application/x-www-form-urlencoded") {
+			mark := len(b)
+			b = append(b, `,"params":[`...)
+			var n int
+			b, n = appendPairs(b, strings.TrimSpace(string(data)), 0)
+			if n == 0 {
+				b = b[:mark] // omitted when empty
+			} else {
+				b = append(b, ']')
+			}
+		}
+		b = append(b, `,"text":`...)
+		b, _ = appendText(b, data)
 	} else {
-		c.Text = base64.StdEncoding.EncodeToString(data)
-		c.Encoding = "base64"
+		// HAR 1.2 has no encoding for postData; _encoding says how to read it.
+		b = append(b, `,"text":`...)
+		b = appendBase64(b, data)
+		b = append(b, `,"_encoding":"base64"`...)
 	}
-	return c
+	if note != "" {
+		b = append(b, `,"comment":`...)
+		b = appendString(b, note)
+	}
+	return append(b, '}')
 }
 
-func newPostData(m *decode.Message, grpc bool, dec *Encoder) *postData {
-	data, note := decoded(m, dec)
-	p := &postData{MimeType: m.HeaderValue("content-type"), Comment: note}
-	if p.MimeType == "" {
-		p.MimeType = "application/octet-stream"
-	}
-	if !grpc && isText(p.MimeType, data) {
-		p.Text = string(data)
-		if strings.HasPrefix(strings.ToLower(p.MimeType), "application/x-www-form-urlencoded") {
-			p.Params = pairs(strings.TrimSpace(p.Text), nil)
-		}
-		return p
-	}
-	// HAR 1.2 has no encoding for postData; _encoding says how to read it.
-	p.Text = base64.StdEncoding.EncodeToString(data)
-	p.Encoding = "base64"
-	return p
+// appendBase64 appends data in standard base64 as a JSON string (its
+// alphabet needs no escaping).
+func appendBase64(b []byte, data []byte) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, data)
+	return append(b, '"')
 }
 
-// isText reports whether a body can be shown as text: valid UTF-8
-// without control characters other than whitespace, and not of a media
-// type that is binary by definition.
-func isText(mime string, data []byte) bool {
-	mt := strings.ToLower(mime)
-	for _, bin := range []string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/grpc",
-		"application/protobuf", "application/x-protobuf", "application/zip", "application/gzip", "application/pdf"} {
-		if strings.HasPrefix(mt, bin) {
-			return false
+// appendShown appends data as the value of a "text" field: a JSON string
+// of the text when textOK and data is text (isText), else base64 and
+// `,"encoding":"base64"`. data must not be empty.
+func appendShown(b []byte, data []byte, textOK bool) []byte {
+	if textOK {
+		if out, ok := appendText(b, data); ok {
+			return out
 		}
 	}
-	if !utf8.Valid(data) {
-		return false
-	}
-	for _, c := range data {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	b = appendBase64(b, data)
+	return append(b, `,"encoding":"base64"`...)
 }

@@ -47,9 +47,14 @@ type Writer struct {
 	err     error
 }
 
+// writeBuffer is the size of the Writer's buffer: an export writes
+// hundreds of megabytes, in one system call per MiB rather than per
+// 64 KiB.
+const writeBuffer = 1 << 20
+
 // NewWriter writes the log header to w and returns a Writer for entries.
 func NewWriter(w io.Writer, opts Options) (*Writer, error) {
-	hw := &Writer{w: bufio.NewWriterSize(w, 64<<10)}
+	hw := &Writer{w: bufio.NewWriterSize(w, writeBuffer)}
 	head := struct {
 		Version string  `json:"version"`
 		Creator creator `json:"creator"`
@@ -185,20 +190,12 @@ func (c *Encoder) forget() {
 	c.n = 0
 }
 
-// Entry appends the JSON of e's entry to b. e must be Supported.
+// Entry appends the JSON of e's entry to b. e must be Supported. The
+// error is always nil (encoding/json's errors, kept in the signature,
+// came from values an entry cannot hold).
 func (c *Encoder) Entry(e *decode.Exchange, b []byte) ([]byte, error) {
 	defer c.forget()
-	buf := jsonBuffer{b}
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // bodies and URLs stay as they were ("<", "&")
-	if err := enc.Encode(newEntry(e, c)); err != nil {
-		return b, fmt.Errorf("har: entry for %s %s: %w", e.Method(), e.Path(), err)
-	}
-	out := buf.b
-	if n := len(out); n > 0 && out[n-1] == '\n' {
-		out = out[:n-1]
-	}
-	return out, nil
+	return appendEntry(b, e, c), nil
 }
 
 // Close releases the Encoder's decompressors.
@@ -234,11 +231,4 @@ func (w *Writer) write(b []byte) {
 	if _, err := w.w.Write(b); err != nil {
 		w.err = fmt.Errorf("har: %w", err)
 	}
-}
-
-type jsonBuffer struct{ b []byte }
-
-func (j *jsonBuffer) Write(p []byte) (int, error) {
-	j.b = append(j.b, p...)
-	return len(p), nil
 }
