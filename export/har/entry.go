@@ -371,7 +371,7 @@ func appendContent(b []byte, m *decode.Message, grpc bool, dec *Encoder) []byte 
 	b = appendString(b, mime)
 	if len(data) > 0 {
 		b = append(b, `,"text":`...)
-		b = appendShown(b, data, !grpc && !binaryType(mime))
+		b = dec.shown.appendShown(b, data, !grpc && !binaryType(mime))
 	}
 	if note != "" {
 		b = append(b, `,"comment":`...)
@@ -421,17 +421,4 @@ func appendBase64(b []byte, data []byte) []byte {
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, data)
 	return append(b, '"')
-}
-
-// appendShown appends data as the value of a "text" field: a JSON string
-// of the text when textOK and data is text (isText), else base64 and
-// `,"encoding":"base64"`. data must not be empty.
-func appendShown(b []byte, data []byte, textOK bool) []byte {
-	if textOK {
-		if out, ok := appendText(b, data); ok {
-			return out
-		}
-	}
-	b = appendBase64(b, data)
-	return append(b, `,"encoding":"base64"`...)
 }

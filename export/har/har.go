@@ -137,8 +137,9 @@ func (w *Writer) AddEncoded(b []byte) error {
 type Encoder struct {
 	dec   body.Decoder
 	memo  [4]memoBody
-	n     int       // memo entries in use
-	cache bodyCache // bodies by content, across entries (bodycache.go)
+	n     int        // memo entries in use
+	cache bodyCache  // bodies by content, across entries (bodycache.go)
+	shown shownCache // how bodies were shown, by content (showncache.go)
 }
 
 // memoBody is one decoded body, keyed by the exact input.
