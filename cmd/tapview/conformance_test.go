@@ -256,6 +256,7 @@ type confExchange struct {
 		Kind string `json:"kind"`
 	} `json:"tunnel"`
 	Proto   string `json:"proto"`
+	Stream  int    `json:"stream"`
 	Client  string `json:"client"`
 	Server  string `json:"server"`
 	Method  string `json:"method"`
@@ -300,6 +301,7 @@ func tapviewExchanges(t *testing.T, runs [][]string, flows bool) map[string][]co
 // tapviewLines reduces one file's exchanges to the comparison lines.
 func tapviewLines(exs []confExchange, withAddrs bool) []string {
 	var lines []string
+	upgraded := map[int]bool{} // flows an HTTP/1.1 101 switched (to h2c)
 	for _, e := range exs {
 		fwd, rev := "", ""
 		if withAddrs {
@@ -321,8 +323,13 @@ func tapviewLines(exs []confExchange, withAddrs bool) []string {
 				lines = append(lines, "WS "+p.Kind)
 			}
 		case strings.HasPrefix(e.Proto, "http/") || e.Proto == "h2" || e.Proto == "grpc":
-			if e.Method != "" {
+			// Stream 1 of an upgraded connection shows the HTTP/1.1
+			// request of the 101 exchange again (RFC 7540 §3.2).
+			if e.Method != "" && !(e.Proto == "h2" && e.Stream == 1 && upgraded[e.Flow]) {
 				lines = append(lines, fwd+"REQ "+e.Method+" "+e.Path)
+			}
+			if strings.HasPrefix(e.Proto, "http/") && e.Status == 101 {
+				upgraded[e.Flow] = true
 			}
 			if e.Status != 0 {
 				lines = append(lines, rev+fmt.Sprintf("RESP %d", e.Status))

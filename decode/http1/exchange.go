@@ -244,6 +244,12 @@ func (h *handler) finishAll(flow decode.FlowState) {
 	h.queue, h.early, h.dirty = nil, nil, nil
 }
 
+// upgradeTarget is a protocol handler that answers the request which
+// asked for the upgrade (HTTP/2: RFC 7540 §3.2 makes it stream 1).
+type upgradeTarget interface {
+	UpgradeRequest(r *decode.Message)
+}
+
 // upgrade hands the connection to the protocol a 101 response switched
 // to: the server's bytes after the 101 and the client's after its request
 // go to that protocol's handler.
@@ -269,6 +275,10 @@ func (h *handler) upgrade(x *xch, m *decode.Message) {
 		return
 	}
 	h.next = next
+	if u, ok := next.(upgradeTarget); ok && x.e.Request != nil {
+		r := *x.e.Request
+		u.UpgradeRequest(&r)
+	}
 	h.sides[decode.ServerToClient].st = stHandoff
 	c2s := h.sides[decode.ClientToServer]
 	switch {

@@ -147,7 +147,9 @@ func TestCorpusUpgrade(t *testing.T) {
 		t.Fatalf("h2 exchanges: %d", len(h2))
 	}
 	up := h2[0]
-	if up.Request != nil || up.Response == nil || up.Response.Status != 200 || up.State != decode.Complete {
+	// RFC 7540 §3.2: stream 1 answers the HTTP/1.1 request that asked
+	// for the upgrade; its exchange shows that request.
+	if up.Request == nil || up.Request.Method != "GET" || up.Request.Target != "/robots.txt" || up.Request.Proto != "HTTP/1.1" || up.Response == nil || up.Response.Status != 200 || up.State != decode.Complete {
 		t.Errorf("stream 1 (the upgraded request's response): req=%v resp=%+v state=%s %q", up.Request, up.Response, up.State, up.Error)
 	}
 	s3 := h2[1]

@@ -46,7 +46,10 @@ type handler struct {
 	rd       [2]*reader // by decode.Direction
 	oriented bool       // which side is the client is settled
 	handoff  bool       // the connection was upgraded from HTTP/1.1
-	stopped  bool       // End was called
+	// upgradeReq is the HTTP/1.1 request that asked for the upgrade:
+	// stream 1's request (RFC 7540 §3.2).
+	upgradeReq *decode.Message
+	stopped    bool // End was called
 
 	streams    map[uint32]*stream
 	order      []*stream // streams in creation order, finished ones removed lazily
@@ -383,4 +386,14 @@ func (h *handler) flushDirty() {
 		h.dirty[i] = nil
 	}
 	h.dirty = h.dirty[:0]
+}
+
+// UpgradeRequest is told by decode/http1 which HTTP/1.1 request asked for
+// the upgrade, before any HTTP/2 bytes: stream 1 answers it, so its
+// exchange shows that request (method, target, host) with the HTTP/2
+// response, as the 101 exchange does with the 101.
+func (h *handler) UpgradeRequest(r *decode.Message) {
+	if h.handoff {
+		h.upgradeReq = r
+	}
 }

@@ -127,7 +127,7 @@ func dump(e *decode.Exchange) string {
 func headersFrames(e *decode.Exchange) int {
 	n := len(e.Interim)
 	for _, m := range []*decode.Message{e.Request, e.Response} {
-		if m == nil {
+		if m == nil || m.Proto == "HTTP/1.1" { // stream 1's request came as HTTP/1.1 (h2c upgrade)
 			continue
 		}
 		if len(m.Headers) > 0 {

@@ -352,9 +352,12 @@ func TestRecordedH2CAndGRPC(t *testing.T) {
 func checkWeb(t *testing.T, xs []*decode.Exchange) {
 	byPath := map[string][]*decode.Exchange{}
 	for _, x := range xs {
-		path := "(upgrade)"
+		path := "(no request)"
 		if x.Request != nil {
 			path = x.Request.Target
+			if x.Request.Proto == "HTTP/1.1" {
+				path = "(upgrade) " + path
+			}
 		}
 		byPath[path] = append(byPath[path], x)
 	}
@@ -389,7 +392,7 @@ func checkWeb(t *testing.T, xs []*decode.Exchange) {
 		t.Errorf("/slow: %s %q", x.State, x.Error)
 	}
 	// The upgraded connection: stream 1 answers the HTTP/1.1 request.
-	if x := one("(upgrade)"); x.StreamID != 1 || x.Status() != 200 || string(x.Response.Body) != "hello" || x.State != decode.Complete {
+	if x := one("(upgrade) /small"); x.StreamID != 1 || x.Request.Method != "GET" || x.Status() != 200 || string(x.Response.Body) != "hello" || x.State != decode.Complete {
 		t.Errorf("upgrade stream: %s", dump(x))
 	}
 	if len(byPath["/missing"]) != 2 || byPath["/missing"][1].Status() != 404 {

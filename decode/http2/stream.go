@@ -67,6 +67,9 @@ func (h *handler) stream(id uint32, ts time.Time) *stream {
 		// RFC 7540 §3.2: the upgrade request is stream 1, half-closed
 		// from the client; decode/http1 published it with the 101.
 		st.upgrade = true
+		if r := h.upgradeReq; r != nil {
+			st.x.Request, st.x.Start = r, r.First
+		}
 		st.hdrs[decode.ClientToServer] = true
 		st.ended[decode.ClientToServer] = true
 	}
