@@ -254,19 +254,43 @@ func (p publishing) Exchange(e *decode.Exchange) {
 	p.Output.Exchange(e)
 }
 
-// eventPool recycles the lanes' event buffers.
-type eventPool struct{ p sync.Pool }
+// eventPool recycles the lanes' event buffers. It is a plain free list,
+// not a sync.Pool: a sync.Pool empties itself at every other collection,
+// and a capture that allocates much (200k half-open flows) collected so
+// often that most batches began with no buffer and regrew one by
+// doubling, a tenth of a lane's time copying events. It keeps at most
+// eventPoolKeep buffers of at most eventPoolMaxCap events (a flush of
+// thousands of flows makes one batch's buffer huge; that one is dropped).
+type eventPool struct {
+	mu   sync.Mutex
+	free [][]tcp.Event
+}
+
+const (
+	eventPoolKeep   = 32
+	eventPoolMaxCap = 8192
+)
 
 func (p *eventPool) get() []tcp.Event {
-	if b, ok := p.p.Get().(*[]tcp.Event); ok {
-		return *b
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	b := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return b
 }
 
 func (p *eventPool) put(evs []tcp.Event) {
-	if cap(evs) == 0 {
+	if cap(evs) == 0 || cap(evs) > eventPoolMaxCap {
 		return
 	}
-	p.p.Put(&evs)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < eventPoolKeep {
+		p.free = append(p.free, evs[:0])
+	}
 }

@@ -202,6 +202,12 @@ func (d *Decoder) capDecide(s uint64, totals []int) {
 	if !ok {
 		return
 	}
+	// Each evicted flow records about two events (its last version, then
+	// forgetting it): room for them at once, instead of the event buffer
+	// doubling its way up and copying itself each time (a SYN flood's
+	// evictions spent more copying events than walking flows).
+	n, _ := slices.BinarySearchFunc(oldest, t.Add(time.Nanosecond), func(a, b time.Time) int { return a.Compare(b) })
+	d.shard.events = slices.Grow(d.shard.events, 2*n+64)
 	ln.evictThrough(t)
 }
 

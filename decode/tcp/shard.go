@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/tapview/tapview/decode"
@@ -146,6 +147,11 @@ func (d *Decoder) TakeEvents(buf []Event) []Event {
 func (sh *shardState) record(ev Event) {
 	ev.Ordinal = sh.item
 	ev.Phase = sh.phase
+	if len(sh.events) == cap(sh.events) {
+		// Double: append grows a long slice by a quarter, and a flush
+		// of thousands of flows records tens of thousands of events.
+		sh.events = slices.Grow(sh.events, max(len(sh.events), 256))
+	}
 	sh.events = append(sh.events, ev)
 }
 
