@@ -225,7 +225,13 @@ func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
 	c := s.c
 	d := c.d
 	if d.deferring {
-		d.deferEvent(c, deferred{complete: true, state: d.closing, ts: c.lane.clock})
+		// The state and time are the same for every connection of a
+		// flush (the lane's clock does not move before the replay).
+		d.flushClosing = d.closing
+		if !c.completing && len(d.deferredData[c]) == 0 {
+			d.flushed = append(d.flushed, c)
+		}
+		c.completing = true
 		return true
 	}
 	c.complete(d.closing, c.lane.clock)
@@ -255,14 +261,16 @@ func (c *conn) complete(closing decode.FlowState, ts time.Time) {
 
 // deferred is a reassembly callback recorded during a flush, replayed in
 // flow order afterwards: gopacket flushes connections in map order, and
-// replays must be deterministic (exchange IDs, publication order).
+// replays must be deterministic (exchange IDs, publication order). Data
+// and gaps wait in Decoder.deferredData; the end of a connection, which
+// comes after them and is most of what an eviction's flush records, is
+// only a flag on the conn (conn.completing), so closing thousands of
+// flows allocates nothing per flow to remember it.
 type deferred struct {
-	side     int
-	data     []byte
-	gap      int
-	ts       time.Time
-	complete bool
-	state    decode.FlowState
+	side int
+	data []byte
+	gap  int
+	ts   time.Time
 }
 
 func (c *conn) emitData(side int, data []byte, ts time.Time) {
@@ -282,10 +290,14 @@ func (c *conn) emitGap(side int, n int, ts time.Time) {
 }
 
 func (d *Decoder) deferEvent(c *conn, ev deferred) {
-	if len(c.deferred) == 0 {
+	if d.deferredData == nil {
+		d.deferredData = make(map[*conn][]deferred)
+	}
+	evs := d.deferredData[c]
+	if len(evs) == 0 && !c.completing {
 		d.flushed = append(d.flushed, c)
 	}
-	c.deferred = append(c.deferred, ev)
+	d.deferredData[c] = append(evs, ev)
 }
 
 // replayDeferred runs the callbacks recorded during a flush, connection by
@@ -293,17 +305,19 @@ func (d *Decoder) deferEvent(c *conn, ev deferred) {
 func (d *Decoder) replayDeferred() {
 	slices.SortFunc(d.flushed, func(a, b *conn) int { return cmp.Compare(a.flow.ID, b.flow.ID) })
 	for _, c := range d.flushed {
-		evs := c.deferred
-		c.deferred = nil
-		for _, ev := range evs {
-			switch {
-			case ev.complete:
-				c.complete(ev.state, ev.ts)
-			case ev.data != nil:
-				c.data(ev.side, ev.data, ev.ts)
-			default:
-				c.gap(ev.side, ev.gap, ev.ts)
+		if evs := d.deferredData[c]; len(evs) > 0 {
+			delete(d.deferredData, c)
+			for _, ev := range evs {
+				if ev.data != nil {
+					c.data(ev.side, ev.data, ev.ts)
+				} else {
+					c.gap(ev.side, ev.gap, ev.ts)
+				}
 			}
+		}
+		if c.completing {
+			c.completing = false
+			c.complete(d.flushClosing, c.lane.clock)
 		}
 	}
 	clear(d.flushed)

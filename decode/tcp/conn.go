@@ -36,9 +36,6 @@ type conn struct {
 	det     *detector  // nil until undecided data arrives, and once decided
 	finals  *finalRing // nil until an exchange is published final
 
-	// deferred holds reassembly callbacks recorded during a flush.
-	deferred []deferred
-
 	// Idle list links: the lane's TCP or UDP list, least recently active
 	// first (see flowList).
 	prev, next *conn
@@ -59,6 +56,7 @@ type conn struct {
 	fresh      bool  // created, not yet published (Accept publishes it)
 	finSeen    [2]bool
 	rstPending bool
+	completing bool // gopacket ended it during a flush; the replay completes it
 }
 
 // finalRing remembers the last finalised exchange IDs of a connection.

@@ -182,6 +182,11 @@ type Decoder struct {
 	closing   decode.FlowState
 	deferring bool
 	flushed   []*conn
+	// deferredData holds the data and gaps of flushed connections until
+	// the replay, flushClosing the state a flush's completions end in
+	// (see deferred).
+	deferredData map[*conn][]deferred
+	flushClosing decode.FlowState
 
 	nextFlowID     uint64
 	nextExchangeID uint64
