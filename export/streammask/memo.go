@@ -8,14 +8,14 @@ const (
 	memoMaxUnit = 256 << 10
 	// memoMaxBytes bounds the unit bytes the memo holds as keys; past
 	// it the memo starts again empty.
-	memoMaxBytes = 16 << 20
+	memoMaxBytes = 4 << 20
 	// memoMaxSeen bounds the hashes of units seen once.
 	memoMaxSeen = 1 << 16
 	// memoMaxRecipes bounds the remembered filler recipes.
 	memoMaxRecipes = 1 << 12
 	// memoMaxShared bounds the filler bytes that shared recipes keep
 	// for pass two (fillRecipe.bytes).
-	memoMaxShared = 16 << 20
+	memoMaxShared = 4 << 20
 	// memoMinText is the shortest text whose verdict is looked up:
 	// scanning a shorter one costs about what the lookup does.
 	memoMinText = 64
