@@ -33,7 +33,10 @@ type merger struct {
 	evictions evictionNotes
 
 	clock     []keyed // scratch for ordering an ordinal's clock events
-	lost      int64   // publications of unknown local IDs (dropped)
+	runs      []int   // where each lane's clock events start in clock
+	merged    []keyed // clock's events merged by key
+	runPos    []int
+	lost      int64 // publications of unknown local IDs (dropped)
 	pos       []int
 	events    *eventPool
 	noteCheck bool // evictions to consider noting after this ordinal
@@ -126,21 +129,25 @@ func (m *merger) merge(w *work) {
 		}
 		// Clock events of every lane, by connection.
 		clock := m.clock[:0]
+		runs := m.runs[:0]
 		for i, evs := range w.results {
 			p := m.pos[i]
+			start := len(clock)
 			for ; p < len(evs) && evs[p].Ordinal == ord && evs[p].Phase == tcp.PhaseClock; p++ {
 				clock = append(clock, keyed{key: m.groupKey(evs[p].Group), ev: &evs[p]})
 			}
+			if len(clock) > start {
+				runs = append(runs, start)
+			}
 			m.pos[i] = p
 		}
-		if len(clock) > 1 {
-			slices.SortStableFunc(clock, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
-		}
-		for _, k := range clock {
+		sorted := m.sortClock(clock, runs)
+		for _, k := range sorted {
 			m.event(k.ev)
 		}
 		clear(clock)
-		m.clock = clock[:0]
+		clear(sorted)
+		m.clock, m.runs = clock[:0], runs[:0]
 		// The packet's own events (one lane).
 		for i, evs := range w.results {
 			p := m.pos[i]
@@ -159,6 +166,49 @@ func (m *merger) merge(w *work) {
 		m.events.put(evs[:0])
 		w.results[i] = nil
 	}
+}
+
+// sortClock orders an ordinal's clock events by key, stably, as sorting
+// all of them would: clock holds one run per lane (runs are their start
+// indexes), a lane's events of one flow stay in its order, and a flow
+// belongs to one lane. Each run is usually sorted already (a flush
+// replays its connections in flow order), so a run is sorted only when
+// it is not, and the runs are merged: stable-sorting the tens of
+// thousands of events of an eviction cost more than publishing them.
+func (m *merger) sortClock(clock []keyed, runs []int) []keyed {
+	if len(clock) < 2 {
+		return clock
+	}
+	byKey := func(a, b keyed) int { return cmp.Compare(a.key, b.key) }
+	end := func(r int) int {
+		if r+1 < len(runs) {
+			return runs[r+1]
+		}
+		return len(clock)
+	}
+	for r := range runs {
+		run := clock[runs[r]:end(r)]
+		if !slices.IsSortedFunc(run, byKey) {
+			slices.SortStableFunc(run, byKey)
+		}
+	}
+	if len(runs) == 1 {
+		return clock
+	}
+	out := m.merged[:0]
+	pos := append(m.runPos[:0], runs...)
+	for len(out) < len(clock) {
+		best := -1
+		for r := range runs {
+			if pos[r] < end(r) && (best < 0 || clock[pos[r]].key < clock[pos[best]].key) {
+				best = r
+			}
+		}
+		out = append(out, clock[pos[best]])
+		pos[best]++
+	}
+	m.merged, m.runPos = out[:0], pos[:0]
+	return out
 }
 
 // groupKey orders clock events: by the public ID of their flow. Every
