@@ -122,7 +122,8 @@ func (fa *factory) New(_, _ gopacket.Flow, t *layers.TCP, _ reassembly.Assembler
 	// here too would cost every flow a second publication (the count
 	// marks it dirty), which is most of a SYN flood's cost downstream.
 	c.fresh = true
-	return &tcpStream{c: c, firstIsClient: client == src}
+	c.stream = tcpStream{c: c, firstIsClient: client == src}
+	return &c.stream
 }
 
 // senderIsServer guesses, for a connection joined mid-stream, whether the
@@ -254,9 +255,31 @@ func (c *conn) complete(closing decode.FlowState, ts time.Time) {
 	}
 	if c.lane != nil && !c.evicted {
 		c.lane.linger(c)
-	} else {
-		c.d.forget(c)
+		return
 	}
+	c.d.forget(c)
+	if c.evicted {
+		c.d.recycle(c)
+	}
+}
+
+// maxFreeConns bounds the conns a decoder keeps for reuse.
+const maxFreeConns = 4096
+
+// recycle keeps an evicted connection's conn for the next new flow, when
+// nothing can refer to it any more: gopacket removed it before the
+// flush's replay ended it, it is off every list, eviction ran no linger,
+// and it never carried payload, so no parser or detector ever saw it (a
+// parser might keep its decode.Conn). The dirty list may still name it:
+// evictions prune that list before the next packet. A SYN flood's flows
+// are nearly all such, and reusing their conns spares the collector one
+// 512-byte object per flow.
+func (d *Decoder) recycle(c *conn) {
+	if !c.keyed || c.flow.BytesC2S != 0 || c.flow.BytesS2C != 0 || c.det != nil || c.listed || len(d.free) >= maxFreeConns {
+		return
+	}
+	*c = conn{}
+	d.free = append(d.free, c)
 }
 
 // deferred is a reassembly callback recorded during a flush, replayed in

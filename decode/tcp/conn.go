@@ -42,6 +42,9 @@ type conn struct {
 
 	// TCP reassembly bookkeeping per side.
 	half [2]halfState
+	// stream is what gopacket holds of a TCP connection (part of the
+	// conn, so a new flow is one allocation).
+	stream tcpStream
 
 	notes      int32
 	swapped    bool
@@ -79,7 +82,15 @@ func (c *conn) side0() netip.AddrPort {
 var _ decode.Conn = (*conn)(nil)
 
 func newConn(d *Decoder, transport, source string, client, server netip.AddrPort, ts time.Time) *conn {
-	c := &conn{d: d}
+	var c *conn
+	if n := len(d.free); n > 0 {
+		c = d.free[n-1] // zeroed by recycle
+		d.free[n-1] = nil
+		d.free = d.free[:n-1]
+		c.d = d
+	} else {
+		c = &conn{d: d}
+	}
 	if len(d.cfg.Parsers) == 0 && transport == "tcp" || len(d.cfg.Datagrams) == 0 && transport == "udp" {
 		c.decided = true
 	}

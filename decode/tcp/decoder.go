@@ -193,6 +193,7 @@ type Decoder struct {
 
 	dirty  []*conn
 	resets []*conn
+	free   []*conn // evicted conns kept for reuse (see recycle)
 
 	open     int  // listed flows over all lanes (what MaxFlows caps)
 	evicting bool // a flush is closing flows for the cap
