@@ -275,7 +275,7 @@ const maxFreeConns = 4096
 // are nearly all such, and reusing their conns spares the collector one
 // 512-byte object per flow.
 func (d *Decoder) recycle(c *conn) {
-	if !c.keyed || c.flow.BytesC2S != 0 || c.flow.BytesS2C != 0 || c.det != nil || c.listed || len(d.free) >= maxFreeConns {
+	if d.noRecycle || !c.keyed || c.flow.BytesC2S != 0 || c.flow.BytesS2C != 0 || c.det != nil || c.listed || len(d.free) >= maxFreeConns {
 		return
 	}
 	*c = conn{}

@@ -88,6 +88,7 @@ func newConn(d *Decoder, transport, source string, client, server netip.AddrPort
 		d.free[n-1] = nil
 		d.free = d.free[:n-1]
 		c.d = d
+		d.reused++
 	} else {
 		c = &conn{d: d}
 	}

@@ -194,6 +194,9 @@ type Decoder struct {
 	dirty  []*conn
 	resets []*conn
 	free   []*conn // evicted conns kept for reuse (see recycle)
+	// noRecycle turns recycling off and reused counts reuses, for tests.
+	noRecycle bool
+	reused    int
 
 	open     int  // listed flows over all lanes (what MaxFlows caps)
 	evicting bool // a flush is closing flows for the cap
