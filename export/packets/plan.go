@@ -94,6 +94,10 @@ type Plan struct {
 	// (comment.head, comment.tail); internIdx finds them.
 	interned  []string
 	internIdx map[string]uint32
+
+	// clean holds values the masker leaves alone (remember).
+	clean      map[string]struct{}
+	cleanBytes int
 }
 
 // PlanStats counts what a Plan holds, for the section comment and the

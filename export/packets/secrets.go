@@ -122,8 +122,15 @@ func (p *Plan) valueSecrets(fp *flowPlan, dir uint8, b []byte, lo, hi int) bool 
 	if len(b) == 0 {
 		return false
 	}
+	if _, ok := p.clean[string(b)]; ok {
+		return false
+	}
 	masked := p.masker.Bytes(b)
-	if len(masked) != len(b) || &masked[0] == &b[0] {
+	if &masked[0] == &b[0] {
+		p.remember(b)
+		return false
+	}
+	if len(masked) != len(b) {
 		return false
 	}
 	found := false
@@ -183,4 +190,27 @@ func (p *Plan) wipeBody(fp *flowPlan, dir uint8, b []byte) {
 		b = b[pieceLen:]
 	}
 	fp.addSecret(secret{b: bytes.Clone(b), fill: '*', dir: dir})
+}
+
+// Bounds of a plan's memo of clean values.
+const (
+	maxCleanBytes = 2 << 20
+	maxCleanValue = 1 << 10
+)
+
+// remember notes that the masker leaves b alone. Exchanges repeat most
+// of their header lines and targets (a client's request, a server's
+// Content-Type, Server and Date within a second), and scanning each
+// again was most of what a masked export's collector did: the plan
+// remembers the lines it found clean, by their bytes, within
+// maxCleanBytes (past it, it starts again empty).
+func (p *Plan) remember(b []byte) {
+	if len(b) > maxCleanValue {
+		return
+	}
+	if p.clean == nil || p.cleanBytes+len(b) > maxCleanBytes {
+		p.clean, p.cleanBytes = make(map[string]struct{}), 0
+	}
+	p.clean[string(b)] = struct{}{}
+	p.cleanBytes += len(b)
 }
