@@ -329,6 +329,7 @@ func count(n int, noun string) string {
 
 // packets runs the two-pass packet export.
 func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) (string, error) {
+	defer limitExportHeap()()
 	set := packets.NewSourceSet()
 	plan := packets.NewPlan(e.prog.MatchesAll(), e.masker)
 	synthSpool, err := spool.Create("", true)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// A pcap/pcapng export holds what pass one learnt (packet comments,
+// stream patches, each flow's packet ordinals) until pass two has
+// written the last packet: on the 1 GB benchmark capture it grows to
+// about 120 MB live by the end of pass one, while the decoder allocates
+// gigabytes that die at once. At the default GOGC the heap doubles over
+// what is live (380 MB RSS). Most of what an export keeps holds no
+// pointers, which the collector does not scan, so its heap is held
+// instead to what is live plus what the collector has to scan of it (a
+// cycle's marking is then paid for by as many bytes of allocation as it
+// scans, as at GOGC 100 for a heap of pointers), and at least to
+// exportHeapBase; never above the process's limit (GOMEMLIMIT). A
+// capture of 200k half-open flows, whose decoder state is all pointers,
+// gets the headroom it needs (a fixed 150 MiB had the collector run
+// without pause, at twice the CPU).
+const exportHeapBase = 150 << 20
+
+// exportHeapLimit returns the soft memory limit for a live heap of live
+// bytes, of which scan are scannable, under a process limit of ceiling.
+func exportHeapLimit(live, scan, ceiling int64) int64 {
+	return min(max(exportHeapBase, live+scan), ceiling)
+}
+
+// limitExportHeap sets the soft memory limit from the live heap after
+// each collection until the returned stop is called, which puts the
+// previous limit back.
+func limitExportHeap() (stop func()) {
+	l := &heapLimiter{ceiling: debug.SetMemoryLimit(-1)}
+	l.limit = exportHeapLimit(0, 0, l.ceiling)
+	debug.SetMemoryLimit(l.limit)
+	l.arm()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.stopped = true
+		debug.SetMemoryLimit(l.ceiling)
+	}
+}
+
+// heapLimiter re-reads the live heap each time a collection frees its
+// sentinel (see gcTuner, which does the same for GOGC); mu orders that
+// with stop.
+type heapLimiter struct {
+	mu      sync.Mutex
+	ceiling int64
+	limit   int64
+	stopped bool
+	sample  [2]metrics.Sample
+}
+
+func (l *heapLimiter) arm() {
+	runtime.SetFinalizer(&sentinel{}, func(*sentinel) { l.cycle() })
+}
+
+func (l *heapLimiter) cycle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	l.sample[0].Name = "/gc/heap/live:bytes"
+	l.sample[1].Name = "/gc/scan/heap:bytes"
+	metrics.Read(l.sample[:])
+	var v [2]int64
+	for i, x := range l.sample {
+		if x.Value.Kind() != metrics.KindUint64 {
+			l.arm()
+			return
+		}
+		v[i] = int64(min(x.Value.Uint64(), math.MaxInt64))
+	}
+	if lim := exportHeapLimit(v[0], v[1], l.ceiling); lim != l.limit {
+		l.limit = lim
+		debug.SetMemoryLimit(lim)
+	}
+	l.arm()
+}
