@@ -230,7 +230,7 @@ func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
 		// flush (the lane's clock does not move before the replay).
 		d.flushClosing = d.closing
 		if !c.completing && len(d.deferredData[c]) == 0 {
-			d.flushed = append(d.flushed, c)
+			d.flushed = append(d.flushed, flushedConn{id: c.flow.ID, c: c})
 		}
 		c.completing = true
 		return true
@@ -318,16 +318,25 @@ func (d *Decoder) deferEvent(c *conn, ev deferred) {
 	}
 	evs := d.deferredData[c]
 	if len(evs) == 0 && !c.completing {
-		d.flushed = append(d.flushed, c)
+		d.flushed = append(d.flushed, flushedConn{id: c.flow.ID, c: c})
 	}
 	d.deferredData[c] = append(evs, ev)
+}
+
+// flushedConn is a connection a flush recorded callbacks of, with its
+// flow ID, so ordering thousands of them does not visit each conn at
+// every comparison.
+type flushedConn struct {
+	id uint64
+	c  *conn
 }
 
 // replayDeferred runs the callbacks recorded during a flush, connection by
 // connection in flow ID order.
 func (d *Decoder) replayDeferred() {
-	slices.SortFunc(d.flushed, func(a, b *conn) int { return cmp.Compare(a.flow.ID, b.flow.ID) })
-	for _, c := range d.flushed {
+	slices.SortFunc(d.flushed, func(a, b flushedConn) int { return cmp.Compare(a.id, b.id) })
+	for _, fc := range d.flushed {
+		c := fc.c
 		if evs := d.deferredData[c]; len(evs) > 0 {
 			delete(d.deferredData, c)
 			for _, ev := range evs {

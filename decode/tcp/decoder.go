@@ -181,7 +181,7 @@ type Decoder struct {
 	lastTick  time.Time
 	closing   decode.FlowState
 	deferring bool
-	flushed   []*conn
+	flushed   []flushedConn
 	// deferredData holds the data and gaps of flushed connections until
 	// the replay, flushClosing the state a flush's completions end in
 	// (see deferred).
