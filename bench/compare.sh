@@ -16,6 +16,9 @@
 #       `tapview export FILE -w OUT.har` (masked, in a temporary directory,
 #       alternating with the -j 1 runs) and prints its CPU time as a
 #       multiple of `open -o json -j 1` (issue 16's target: at most 2x).
+#       With -P it does the same for `tapview export FILE -w OUT.pcapng`
+#       (masked, the default). Both exports are also compared by wall
+#       time with `open -o json -j LANES` (the default run).
 #
 #   bench/compare.sh -n [-r RUNS] [-t] [-d DIR]
 #       Generates a 150 MB and a 600 MB (4x) HTTP/1.1 keep-alive capture
@@ -35,8 +38,9 @@ lanes=$(nproc)
 growth=0
 growth_tshark=0
 har=0
+pcapng=0
 dir="${TMPDIR:-/tmp}"
-while getopts "r:R:j:ntd:Hh" opt; do
+while getopts "r:R:j:ntd:HPh" opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	R) truns=$OPTARG ;;
@@ -45,7 +49,8 @@ while getopts "r:R:j:ntd:Hh" opt; do
 	t) growth_tshark=1 ;;
 	d) dir=$OPTARG ;;
 	H) har=1 ;;
-	*) sed -n '2,29p' "$0"; exit 2 ;;
+	P) pcapng=1 ;;
+	*) sed -n '2,32p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -104,8 +109,9 @@ packets_of() {
 # compare FILE: the table of every tool for one file.
 compare() {
 	local file=$1 tv="$work/tapview.runs" t1="$work/lane1.runs" ts="$work/tshark.runs"
-	local hp="$work/httpry.runs" tf="$work/tcpflow.runs" hr="$work/har.runs"
+	local hp="$work/httpry.runs" tf="$work/tcpflow.runs" hr="$work/har.runs" pn="$work/pcapng.runs"
 	: >"$hr"
+	: >"$pn"
 	: >"$tv"
 	: >"$t1"
 	: >"$ts"
@@ -124,6 +130,11 @@ compare() {
 			echo "  tapview export HAR run $i/$runs..." >&2
 			measure "$hr" "$work/tapview" export "$file" -w "$work/out.har"
 			rm -f "$work/out.har"
+		fi
+		if ((pcapng)); then
+			echo "  tapview export pcapng run $i/$runs..." >&2
+			measure "$pn" "$work/tapview" export "$file" -w "$work/out.pcapng"
+			rm -f "$work/out.pcapng"
 		fi
 	done
 	if command -v httpry >/dev/null; then
@@ -145,13 +156,19 @@ compare() {
 		measure "$ts" "$TSHARK" -r "$file" -Y http.request -T fields -e http.request.method -e http.request.uri
 	done
 	table "$bytes" "$pkts" "$tv" "$ts" "$t1" "$hp" "$tf"
-	if [[ -s $hr ]]; then
-		awk -v w="$(median "$hr" 1)" -v c="$(median "$hr" 2)" -v r="$(median "$hr" 3)" -v oc="$(median "$t1" 2)" \
-			-v runs="$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$hr")" 'BEGIN {
-			printf "  %-12s %9.2f %9.2f %12s %9s %12.1f   %s\n", "export HAR", w, c, "", "", r / 1024, runs
-			if (oc > 0) printf "  HAR export uses %.2fx the CPU of open -o json -j 1\n", c / oc }'
-	fi
+	exportrow "export HAR" "$hr" "$t1" "$tv"
+	exportrow "export pcapng" "$pn" "$t1" "$tv"
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# exportrow NAME RUNS LANE1_RUNS LANES_RUNS: an export's medians, its CPU
+# as a multiple of open -j 1's and its wall time as one of open -j LANES'.
+exportrow() {
+	[[ -s $2 ]] || return 0
+	awk -v n="$1" -v w="$(median "$2" 1)" -v c="$(median "$2" 2)" -v r="$(median "$2" 3)" -v oc="$(median "$3" 2)" \
+		-v ow="$(median "$4" 1)" -v lanes="$lanes" -v runs="$(awk '{printf "%s/%s/%.0f ", $1, $2, $3 / 1024}' "$2")" 'BEGIN {
+		printf "  %-12s %9.2f %9.2f %12s %9s %12.1f   %s\n", n, w, c, "", "", r / 1024, runs
+		if (oc > 0 && ow > 0) printf "  %s uses %.2fx the CPU of open -o json -j 1 and %.2fx the wall time of open -o json -j %s\n", n, c / oc, w / ow, lanes }'
 }
 
 # table BYTES PACKETS TAPVIEW_RUNS [TSHARK_RUNS [LANE1_RUNS [HTTPRY_RUNS [TCPFLOW_RUNS]]]]
@@ -187,7 +204,7 @@ table() {
 machine
 if ((growth == 0)); then
 	if (($# != 1)); then
-		sed -n '2,29p' "$0" >&2
+		sed -n '2,32p' "$0" >&2
 		exit 2
 	fi
 	compare "$1"
