@@ -11,7 +11,8 @@ import (
 )
 
 // TestBodyMemoSameResult masks messages with clean and secret bodies,
-// plain and gzip, repeated (so the memo of clean bodies answers) through
+// plain and gzip, repeated (so the memo answers, with clean or with the
+// masked body, a copy the caller may change) through
 // one scratch, and compares each result with the masker without
 // prefilters or memos. The same bytes under other codings, a body that
 // differs from a remembered one in its last byte, and a body that cannot
@@ -42,7 +43,7 @@ func TestBodyMemoSameResult(t *testing.T) {
 	}
 	sc := m.get()
 	defer m.put(sc)
-	hits := 0
+	hits, maskedHits := 0, 0
 	for round := 0; round < 3; round++ {
 		for i, b := range bodies {
 			msg := &decode.Message{Method: "POST", Target: "/x", Proto: "HTTP/1.1", Body: b.data,
@@ -54,13 +55,24 @@ func TestBodyMemoSameResult(t *testing.T) {
 					t.Fatalf("round %d: body %d holds secrets but is remembered as clean", round, i)
 				}
 			}
+			if j, h := sc.bodies.index(b.data); j >= 0 {
+				if s := sc.bodies.lookup(j, h, b.codings, b.data); s != nil && s.dirty {
+					maskedHits++
+				}
+			}
 			got, want := m.message(sc, msg), slow.Exchange(&decode.Exchange{Request: msg}).Request
 			if !reflect.DeepEqual(got, want) || (got == msg) != (want == msg) {
 				t.Fatalf("round %d, body %d: memo gives %+v, full check %+v", round, i, got, want)
+			}
+			if got != msg && len(got.Body) > 0 {
+				got.Body[0] ^= 0xff // each masked copy is the caller's: this must not reach the next round
 			}
 		}
 	}
 	if hits < 4*2 {
 		t.Errorf("%d answers from the memo, want at least 8 (the clean and near-clean bodies, plain and gzip, in rounds 2 and 3)", hits)
+	}
+	if maskedHits < 2*2 {
+		t.Errorf("%d masked bodies from the memo, want at least 4 (the secret body, plain and gzip, in rounds 2 and 3)", maskedHits)
 	}
 }

@@ -204,12 +204,21 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	}
 	memo := -1
 	var sum uint64
+	encoded := body.NeedsDecoding(msg.ContentEncoding)
 	if !m.slow {
-		if memo, sum = sc.bodies.index(data); memo >= 0 && sc.bodies.clean(memo, sum, msg.ContentEncoding, data) {
-			return
+		if memo, sum = sc.bodies.index(data); memo >= 0 {
+			if s := sc.bodies.lookup(memo, sum, msg.ContentEncoding, data); s != nil {
+				if s.dirty {
+					c := edit()
+					c.Body = append([]byte(nil), s.masked...)
+					if encoded {
+						c.ContentEncoding = nil
+					}
+				}
+				return
+			}
 		}
 	}
-	encoded := body.NeedsDecoding(msg.ContentEncoding)
 	var decodeErr error
 	if encoded {
 		if sc.ext != nil {
@@ -227,7 +236,7 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 	sc.spans = merge(m.scan(sc, data, sc.spans[:0]))
 	if len(sc.spans) == 0 {
 		if memo >= 0 && decodeErr == nil {
-			sc.bodies.remember(memo, sum, msg.ContentEncoding, msg.Body)
+			sc.bodies.remember(memo, sum, msg.ContentEncoding, msg.Body, nil)
 		}
 		return
 	}
@@ -245,6 +254,9 @@ func (m *Masker) body(sc *scratch, msg *decode.Message, edit func() *decode.Mess
 		if decodeErr != nil {
 			c.Truncated = true
 		}
+	}
+	if memo >= 0 && decodeErr == nil {
+		sc.bodies.remember(memo, sum, msg.ContentEncoding, msg.Body, masked)
 	}
 }
 
