@@ -50,8 +50,8 @@ type Writer struct {
 // writeBuffer is the size of the Writer's buffer. Bigger is not
 // better: exporting the 297 MB benchmark capture (711 MB of HAR) took
 // twice the system time with a 1 MiB buffer (1.0-1.3 s) as with 16 to
-// 128 KiB (0.5-0.65 s), as a buffer that fits the CPU's cache is copied
-// into the page cache faster.
+// 128 KiB (0.5-0.65 s), in alternating runs (probably because a buffer
+// that fits the CPU's cache is copied into the page cache faster).
 const writeBuffer = 64 << 10
 
 // NewWriter writes the log header to w and returns a Writer for entries.
