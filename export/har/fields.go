@@ -1,12 +1,12 @@
 package har
 
 import (
-	"encoding/binary"
 	"net/http"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/internal/jsonword"
 )
 
 // binaryTypes are media types whose bodies are binary by definition.
@@ -33,7 +33,7 @@ func isText(mime string, data []byte) bool {
 		return false
 	}
 	for i := 0; i < len(data); {
-		for i+8 <= len(data) && plain8(binary.LittleEndian.Uint64(data[i:])) {
+		for i+8 <= len(data) && jsonword.Plain8(jsonword.Load8Bytes(data, i)) {
 			i += 8
 		}
 		if i >= len(data) {

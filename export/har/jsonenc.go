@@ -1,10 +1,11 @@
 package har
 
 import (
-	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tapview/tapview/internal/jsonword"
 )
 
 // The JSON primitives of the entry encoder. They write exactly what
@@ -24,7 +25,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Most of a header value or URL needs no escape: skip eight
 		// such bytes at a time.
-		for i+8 <= len(s) && plain8(load8(s, i)) {
+		for i+8 <= len(s) && jsonword.Plain8(jsonword.Load8(s, i)) {
 			i += 8
 		}
 		if i >= len(s) {
@@ -93,7 +94,7 @@ func appendText(b []byte, data []byte) ([]byte, bool) {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(data); {
-		for i+8 <= len(data) && plain8(binary.LittleEndian.Uint64(data[i:])) {
+		for i+8 <= len(data) && jsonword.Plain8(jsonword.Load8Bytes(data, i)) {
 			i += 8
 		}
 		if i >= len(data) {
@@ -127,29 +128,6 @@ func appendText(b []byte, data []byte) ([]byte, bool) {
 	}
 	b = append(b, data[start:]...)
 	return append(b, '"'), true
-}
-
-// load8 reads s[i:i+8] as a little-endian word (one load once compiled).
-func load8(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// plain8 reports whether each of the eight bytes in w is printable
-// ASCII (0x20-0x7e) other than '"' and '\\', so needs no escape and is
-// text. The tests are the exact "does any byte ..." bit tricks
-// (TestPlain8 checks them against a byte loop); DEL counts as not plain
-// so that appendText sees it.
-func plain8(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	below := (w - 0x20*ones) &^ w & highs // a byte < 0x20
-	high := (w | (w + ones)) & highs      // a byte >= 0x7f
-	q := w ^ ('"' * ones)
-	quote := (q - ones) &^ q & highs
-	bs := w ^ ('\\' * ones)
-	slash := (bs - ones) &^ bs & highs
-	return below|high|quote|slash == 0
 }
 
 // appendFloat appends f as encoding/json writes a float64: like

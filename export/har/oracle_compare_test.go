@@ -2,10 +2,8 @@ package har
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -179,32 +177,4 @@ func FuzzEntriesMatchEncodingJSON(f *testing.F) {
 		}
 		compareEntries(t, []*decode.Exchange{e})
 	})
-}
-
-// TestPlain8 checks the word test against a byte loop on every byte
-// value in every position.
-func TestPlain8(t *testing.T) {
-	plain := func(c byte) bool { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' }
-	for pos := range 8 {
-		for c := range 256 {
-			var w [8]byte
-			for i := range w {
-				w[i] = 'a'
-			}
-			w[pos] = byte(c)
-			if got := plain8(binary.LittleEndian.Uint64(w[:])); got != plain(byte(c)) {
-				t.Fatalf("byte %#x at %d: plain8 %v", c, pos, got)
-			}
-			if load8(string(w[:]), 0) != binary.LittleEndian.Uint64(w[:]) {
-				t.Fatal("load8 is not a little-endian load")
-			}
-		}
-	}
-	// Neighbours that could borrow or carry into each other.
-	for _, s := range []string{"\xff\x00aaaaaa", "\x00\xffaaaaaa", "a\x1f\x20aaaaa", "\x7f\x7e\x80aaaaa", "!#\"\\aaaa"} {
-		want := !strings.ContainsFunc(s, func(r rune) bool { return r >= 0 && (r >= 0x80 || !plain(byte(r))) })
-		if plain8(load8(s, 0)) != want {
-			t.Errorf("%q: plain8 %v", s, !want)
-		}
-	}
 }

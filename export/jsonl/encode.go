@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/internal/jsonword"
 	"github.com/tapview/tapview/sources"
 )
 
@@ -336,7 +337,7 @@ func quote(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Most of a header value or URL needs no escape: skip eight
 		// such bytes at a time.
-		for i+8 <= len(s) && plain8(load8(s, i)) {
+		for i+8 <= len(s) && jsonword.Plain8(jsonword.Load8(s, i)) {
 			i += 8
 		}
 		if i >= len(s) {

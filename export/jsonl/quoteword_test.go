@@ -5,46 +5,6 @@ import (
 	"testing"
 )
 
-// needsCare is the byte loop's test in quote: what plain8 must find.
-func needsCare(c byte) bool { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7f }
-
-// TestQuoteWordsAgree checks plain8 against the byte test on every byte
-// value in every position of words otherwise plain, and on random words.
-func TestQuoteWordsAgree(t *testing.T) {
-	base := []byte("abcdefgh")
-	check := func(w []byte) {
-		want := true
-		for _, c := range w {
-			want = want && !needsCare(c)
-		}
-		s := string(w)
-		if got := plain8(load8(s, 0)); got != want {
-			t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
-		}
-	}
-	for pos := range 8 {
-		for c := range 256 {
-			w := append([]byte(nil), base...)
-			w[pos] = byte(c)
-			check(w)
-			w[(pos+1)%8] = 0xff // a carry out of a neighbour
-			check(w)
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 200000 {
-		w := make([]byte, 8)
-		for i := range w {
-			if r.IntN(4) == 0 {
-				w[i] = byte(r.IntN(256))
-			} else {
-				w[i] = byte(0x20 + r.IntN(0x5f))
-			}
-		}
-		check(w)
-	}
-}
-
 // TestQuoteSameAsShortPieces checks quote on long strings against
 // quoting them in pieces shorter than a word (which never skip), joined:
 // the same escapes, wherever a special byte or rune falls.
