@@ -161,8 +161,16 @@ func appendRequest(b []byte, e *decode.Exchange, dec *Encoder) []byte {
 		b = append(b, `,"postData":`...)
 		b = appendPostData(b, m, e.Proto == "grpc", dec)
 	}
+	return appendMessageEnd(b, m, e.Proto, len(m.Method)+1+len(m.Target)+1+len(m.Proto))
+}
+
+// appendMessageEnd appends what a request and a response end with: the
+// sizes (startLine is the length of the HTTP/1 start line, proto the
+// exchange's protocol for headersSize), the trailers and the closing
+// brace.
+func appendMessageEnd(b []byte, m *decode.Message, proto string, startLine int) []byte {
 	b = append(b, `,"headersSize":`...)
-	b = strconv.AppendInt(b, headersSize(m, e.Proto, len(m.Method)+1+len(m.Target)+1+len(m.Proto)), 10)
+	b = strconv.AppendInt(b, headersSize(m, proto, startLine), 10)
 	b = append(b, `,"bodySize":`...)
 	b = strconv.AppendInt(b, bodySize(m), 10)
 	if len(m.Trailers) > 0 {
@@ -209,15 +217,7 @@ func appendResponse(b []byte, m *decode.Message, grpc bool, dec *Encoder) []byte
 	b = appendContent(b, m, grpc, dec)
 	b = append(b, `,"redirectURL":`...)
 	b = appendString(b, m.HeaderValue("location"))
-	b = append(b, `,"headersSize":`...)
-	b = strconv.AppendInt(b, headersSize(m, "", len(m.Proto)+1+decimalLen(m.Status)+1+len(m.Reason)), 10)
-	b = append(b, `,"bodySize":`...)
-	b = strconv.AppendInt(b, bodySize(m), 10)
-	if len(m.Trailers) > 0 {
-		b = append(b, `,"_trailers":`...)
-		b = appendHeaders(b, m.Trailers)
-	}
-	return append(b, '}')
+	return appendMessageEnd(b, m, "", len(m.Proto)+1+decimalLen(m.Status)+1+len(m.Reason))
 }
 
 // decimalLen is len(strconv.Itoa(v)) without the string.
