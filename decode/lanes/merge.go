@@ -8,6 +8,7 @@ import (
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/taptrace"
 	"github.com/tapview/tapview/decode/tcp"
+	"github.com/tapview/tapview/internal/idmap"
 )
 
 // merger turns the lanes' events back into one stream: it runs on one
@@ -19,8 +20,8 @@ type merger struct {
 
 	// flows and exchanges map lanes' local IDs (unique over lanes: lane
 	// i numbers from i<<tcp.ShardIDShift) to public ones.
-	flows     idMap[uint64]
-	exchanges idMap[exchangeID]
+	flows     idmap.Map[uint64]
+	exchanges idmap.Map[exchangeID]
 	sweepAt   int // exchanges' size that triggers the next sweep
 	nextFlow  uint64
 	nextEx    uint64
@@ -214,7 +215,7 @@ func (m *merger) sortClock(clock []keyed, runs []int) []keyed {
 // groupKey orders clock events: by the public ID of their flow. Every
 // flow with clock events was created by an earlier packet, so it has one.
 func (m *merger) groupKey(local uint64) uint64 {
-	if id, ok := m.flows.get(local); ok {
+	if id, ok := m.flows.Get(local); ok {
 		return id
 	}
 	return ^uint64(0)
@@ -244,13 +245,13 @@ func (m *merger) event(ev *tcp.Event) {
 	switch ev.Kind {
 	case tcp.EventNewFlow:
 		m.nextFlow++
-		m.flows.set(ev.ID, m.nextFlow)
+		m.flows.Set(ev.ID, m.nextFlow)
 	case tcp.EventNewExchange:
 		m.nextEx++
-		m.exchanges.set(ev.ID, exchangeID{id: m.nextEx, flow: ev.Group})
+		m.exchanges.Set(ev.ID, exchangeID{id: m.nextEx, flow: ev.Group})
 	case tcp.EventFlow:
 		f := ev.Flow
-		id, ok := m.flows.get(f.ID)
+		id, ok := m.flows.Get(f.ID)
 		if !ok {
 			m.lost++
 			return
@@ -259,20 +260,20 @@ func (m *merger) event(ev *tcp.Event) {
 		m.out.Flow(f)
 	case tcp.EventExchange:
 		e := ev.Exchange
-		x, ok := m.exchanges.get(e.ID)
+		x, ok := m.exchanges.Get(e.ID)
 		if !ok {
 			m.lost++
 			return
 		}
 		if e.State.Final() {
-			m.exchanges.del(e.ID)
+			m.exchanges.Delete(e.ID)
 		}
 		e.ID = x.id
-		e.FlowID, _ = m.flows.get(e.FlowID)
+		e.FlowID, _ = m.flows.Get(e.FlowID)
 		m.out.Exchange(e)
 	case tcp.EventForget:
-		m.flows.del(ev.ID)
-		if m.exchanges.len() >= m.sweepAt {
+		m.flows.Delete(ev.ID)
+		if m.exchanges.Len() >= m.sweepAt {
 			m.sweep()
 		}
 	case tcp.EventEvicted:
@@ -285,12 +286,12 @@ func (m *merger) event(ev *tcp.Event) {
 // final state (a parser that failed, say), so the map stays the size of
 // what is open.
 func (m *merger) sweep() {
-	m.exchanges.each(func(local uint64, x exchangeID) {
-		if _, ok := m.flows.get(x.flow); !ok {
-			m.exchanges.del(local)
+	m.exchanges.Each(func(local uint64, x exchangeID) {
+		if _, ok := m.flows.Get(x.flow); !ok {
+			m.exchanges.Delete(local)
 		}
 	})
-	m.sweepAt = max(minSweep, 2*m.exchanges.len())
+	m.sweepAt = max(minSweep, 2*m.exchanges.Len())
 }
 
 // publishing is an output whose exchanges go through Options.Publish.

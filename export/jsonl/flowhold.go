@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tapview/tapview/decode"
+	"github.com/tapview/tapview/internal/idmap"
 )
 
 // FlowLinger is how long (capture time) an ended flow is held before it is
@@ -30,10 +31,10 @@ const FlowLinger = 35 * time.Second
 // version.
 //
 // The held flows are kept by ID in pages of consecutive IDs (see
-// heldSet), not in a map keyed by ID: the decoder numbers flows densely,
-// and a map of 100k+ flows cost a cache miss or two per Add.
+// internal/idmap), not in a map keyed by ID: the decoder numbers flows
+// densely, and a map of 100k+ flows cost a cache miss or two per Add.
 type FlowHold struct {
-	held  heldSet
+	held  idmap.Map[*decode.Flow]
 	ended endHeap
 	clock time.Time
 }
@@ -42,7 +43,7 @@ type FlowHold struct {
 // old enough to print. f must not change after Add (the decoder publishes
 // a fresh copy each time): the heap is ordered by its end time.
 func (h *FlowHold) Add(f *decode.Flow) []*decode.Flow {
-	h.held.put(f)
+	h.held.Set(f.ID, f)
 	if f.Last.After(h.clock) {
 		h.clock = f.Last
 	}
@@ -53,9 +54,9 @@ func (h *FlowHold) Add(f *decode.Flow) []*decode.Flow {
 	due := nanos(h.clock.Add(-FlowLinger))
 	for len(h.ended) > 0 && h.ended[0].at < due {
 		g := h.ended.pop().f
-		if h.held.get(g.ID) == g {
+		if v, _ := h.held.Get(g.ID); v == g {
 			out = append(out, g)
-			h.held.remove(g.ID)
+			h.held.Delete(g.ID)
 		}
 	}
 	h.compact()
@@ -67,12 +68,12 @@ func (h *FlowHold) Add(f *decode.Flow) []*decode.Flow {
 // a flow republished many times after it ended (stray packets while it
 // lingers) cannot grow the heap without bound.
 func (h *FlowHold) compact() {
-	if len(h.ended) < 64 || len(h.ended) <= 2*h.held.n {
+	if len(h.ended) < 64 || len(h.ended) <= 2*h.held.Len() {
 		return
 	}
 	live := h.ended[:0]
 	for _, e := range h.ended {
-		if h.held.get(e.f.ID) == e.f {
+		if v, _ := h.held.Get(e.f.ID); v == e.f {
 			live = append(live, e)
 		}
 	}
@@ -83,108 +84,9 @@ func (h *FlowHold) compact() {
 
 // Drain returns every held flow, in ID order.
 func (h *FlowHold) Drain() []*decode.Flow {
-	out := h.held.all()
-	h.held = heldSet{}
+	out := h.held.Sorted()
+	h.held = idmap.Map[*decode.Flow]{}
 	h.ended = nil
-	return out
-}
-
-// heldPageBits sets a heldSet page to 256 consecutive IDs (2 KiB).
-const heldPageBits = 8
-
-// heldSet is the held flows by ID: pages of consecutive IDs, a page kept
-// while it holds a flow. Flow IDs are dense and mostly released in about
-// the order they were given, so few pages are live and most lookups hit
-// the page of the last one.
-type heldSet struct {
-	pages    map[uint64]*heldPage
-	last     *heldPage
-	lastBase uint64
-	n        int // flows held
-}
-
-type heldPage struct {
-	f [1 << heldPageBits]*decode.Flow
-	n int
-}
-
-// page returns the page of id, creating it when asked to.
-func (s *heldSet) page(id uint64, create bool) *heldPage {
-	base := id >> heldPageBits
-	if s.last != nil && s.lastBase == base {
-		return s.last
-	}
-	p := s.pages[base]
-	if p == nil {
-		if !create {
-			return nil
-		}
-		if s.pages == nil {
-			s.pages = make(map[uint64]*heldPage)
-		}
-		p = &heldPage{}
-		s.pages[base] = p
-	}
-	s.last, s.lastBase = p, base
-	return p
-}
-
-// put holds f in place of the flow of its ID held before, if any.
-func (s *heldSet) put(f *decode.Flow) {
-	p := s.page(f.ID, true)
-	slot := &p.f[f.ID&(1<<heldPageBits-1)]
-	if *slot == nil {
-		p.n++
-		s.n++
-	}
-	*slot = f
-}
-
-// get returns the flow held for id, or nil.
-func (s *heldSet) get(id uint64) *decode.Flow {
-	if p := s.page(id, false); p != nil {
-		return p.f[id&(1<<heldPageBits-1)]
-	}
-	return nil
-}
-
-// remove drops the flow held for id, and its page once empty.
-func (s *heldSet) remove(id uint64) {
-	p := s.page(id, false)
-	if p == nil {
-		return
-	}
-	slot := &p.f[id&(1<<heldPageBits-1)]
-	if *slot == nil {
-		return
-	}
-	*slot = nil
-	p.n--
-	s.n--
-	if p.n == 0 {
-		base := id >> heldPageBits
-		delete(s.pages, base)
-		if s.last == p {
-			s.last = nil
-		}
-	}
-}
-
-// all returns every held flow in ID order.
-func (s *heldSet) all() []*decode.Flow {
-	bases := make([]uint64, 0, len(s.pages))
-	for b := range s.pages {
-		bases = append(bases, b)
-	}
-	slices.Sort(bases)
-	out := make([]*decode.Flow, 0, s.n)
-	for _, b := range bases {
-		for _, f := range s.pages[b].f {
-			if f != nil {
-				out = append(out, f)
-			}
-		}
-	}
 	return out
 }
 

@@ -1,16 +1,18 @@
-package lanes
+package idmap
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
-// TestIDMapMatchesMap runs random sets, gets, deletes and sweeps on an
-// idMap and a Go map side by side, over dense IDs of two lanes and a
+// TestIDMapMatchesMap runs random sets, gets, deletes and sweeps on a
+// Map and a Go map side by side, over dense IDs of two lanes and a
 // few sparse ones, and requires the same answers and sizes.
 func TestIDMapMatchesMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var m idMap[uint64]
+	var m Map[uint64]
 	ref := map[uint64]uint64{}
 	id := func() uint64 {
 		switch r.IntN(10) {
@@ -32,13 +34,13 @@ func TestIDMapMatchesMap(t *testing.T) {
 		switch r.IntN(3) {
 		case 0:
 			v := 1 + r.Uint64N(1000)
-			m.set(k, v)
+			m.Set(k, v)
 			ref[k] = v
 		case 1:
-			m.del(k)
+			m.Delete(k)
 			delete(ref, k)
 		default:
-			got, ok := m.get(k)
+			got, ok := m.Get(k)
 			want, wok := ref[k]
 			if got != want || ok != wok {
 				t.Fatalf("step %d: get(%#x) = %d, %v; want %d, %v", step, k, got, ok, want, wok)
@@ -47,13 +49,13 @@ func TestIDMapMatchesMap(t *testing.T) {
 		if step%50000 == 49999 {
 			// A sweep deleting odd values while iterating.
 			seen := 0
-			m.each(func(k, v uint64) {
+			m.Each(func(k, v uint64) {
 				seen++
 				if ref[k] != v {
 					t.Fatalf("each gave %#x=%d, want %d", k, v, ref[k])
 				}
 				if v%2 == 1 {
-					m.del(k)
+					m.Delete(k)
 					delete(ref, k)
 				}
 			})
@@ -61,9 +63,16 @@ func TestIDMapMatchesMap(t *testing.T) {
 				t.Fatal("each saw nothing")
 			}
 		}
-		if m.len() != len(ref) {
-			t.Fatalf("step %d: len %d, want %d", step, m.len(), len(ref))
+		if m.Len() != len(ref) {
+			t.Fatalf("step %d: len %d, want %d", step, m.Len(), len(ref))
 		}
+	}
+	var want []uint64
+	for _, k := range slices.Sorted(maps.Keys(ref)) {
+		want = append(want, ref[k])
+	}
+	if got := m.Sorted(); !slices.Equal(got, want) {
+		t.Fatalf("Sorted gave %d values, not the %d in ID order", len(got), len(want))
 	}
 	if len(m.pages) > 3*len(ref) {
 		t.Fatalf("%d pages kept for %d IDs", len(m.pages), len(ref))
