@@ -2,10 +2,8 @@ package main
 
 import (
 	"math"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 )
 
 // A pcap/pcapng export holds what pass one learnt (packet comments,
@@ -34,53 +32,26 @@ func exportHeapLimit(live, scan, ceiling int64) int64 {
 // each collection until the returned stop is called, which puts the
 // previous limit back.
 func limitExportHeap() (stop func()) {
-	l := &heapLimiter{ceiling: debug.SetMemoryLimit(-1)}
-	l.limit = exportHeapLimit(0, 0, l.ceiling)
-	debug.SetMemoryLimit(l.limit)
-	l.arm()
-	return func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.stopped = true
-		debug.SetMemoryLimit(l.ceiling)
-	}
-}
-
-// heapLimiter re-reads the live heap each time a collection frees its
-// sentinel (see gcTuner, which does the same for GOGC); mu orders that
-// with stop.
-type heapLimiter struct {
-	mu      sync.Mutex
-	ceiling int64
-	limit   int64
-	stopped bool
-	sample  [2]metrics.Sample
-}
-
-func (l *heapLimiter) arm() {
-	runtime.SetFinalizer(&sentinel{}, func(*sentinel) { l.cycle() })
-}
-
-func (l *heapLimiter) cycle() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return
-	}
-	l.sample[0].Name = "/gc/heap/live:bytes"
-	l.sample[1].Name = "/gc/scan/heap:bytes"
-	metrics.Read(l.sample[:])
-	var v [2]int64
-	for i, x := range l.sample {
-		if x.Value.Kind() != metrics.KindUint64 {
-			l.arm()
-			return
+	ceiling := debug.SetMemoryLimit(-1)
+	limit := exportHeapLimit(0, 0, ceiling)
+	debug.SetMemoryLimit(limit)
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/heap:bytes"}}
+	stopCycles := afterEachGC(func() {
+		metrics.Read(sample)
+		var v [2]int64
+		for i, x := range sample {
+			if x.Value.Kind() != metrics.KindUint64 {
+				return
+			}
+			v[i] = int64(min(x.Value.Uint64(), math.MaxInt64))
 		}
-		v[i] = int64(min(x.Value.Uint64(), math.MaxInt64))
+		if lim := exportHeapLimit(v[0], v[1], ceiling); lim != limit {
+			limit = lim
+			debug.SetMemoryLimit(lim)
+		}
+	})
+	return func() {
+		stopCycles() // no cycle changes the limit after this
+		debug.SetMemoryLimit(ceiling)
 	}
-	if lim := exportHeapLimit(v[0], v[1], l.ceiling); lim != l.limit {
-		l.limit = lim
-		debug.SetMemoryLimit(lim)
-	}
-	l.arm()
 }

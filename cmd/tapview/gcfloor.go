@@ -1,10 +1,8 @@
 package main
 
 import (
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 )
 
 // headlessHeapFloor is the heap a headless run (open -o json/table,
@@ -38,53 +36,20 @@ func gcPercentFor(live, floor uint64) int {
 // headlessHeapFloor) until the returned stop is called, which puts the
 // previous GOGC back.
 func heapFloor(floor uint64) (stop func()) {
-	t := &gcTuner{floor: floor, percent: gcPercentFor(0, floor)}
-	prev := debug.SetGCPercent(t.percent)
-	t.arm()
+	percent := gcPercentFor(0, floor)
+	prev := debug.SetGCPercent(percent)
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	stopCycles := afterEachGC(func() {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() == metrics.KindUint64 {
+			if p := gcPercentFor(sample[0].Value.Uint64(), floor); p != percent {
+				percent = p
+				debug.SetGCPercent(p)
+			}
+		}
+	})
 	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.stopped = true
+		stopCycles() // no cycle changes GOGC after this
 		debug.SetGCPercent(prev)
 	}
-}
-
-// gcTuner re-reads the live heap each time a collection frees its
-// sentinel (on the finalizer goroutine); mu orders that with stop, so
-// no cycle changes GOGC after stop put it back.
-type gcTuner struct {
-	mu      sync.Mutex
-	floor   uint64
-	percent int
-	stopped bool
-	sample  [1]metrics.Sample
-}
-
-// sentinel is an object only the collector can end: its finalizer runs
-// once per cycle. It holds a pointer so it is not a tiny allocation
-// (those may share a block with live data and never be collected).
-type sentinel struct {
-	_ *int
-	_ [2]uint64
-}
-
-func (t *gcTuner) arm() {
-	runtime.SetFinalizer(&sentinel{}, func(*sentinel) { t.cycle() })
-}
-
-func (t *gcTuner) cycle() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stopped {
-		return
-	}
-	t.sample[0].Name = "/gc/heap/live:bytes"
-	metrics.Read(t.sample[:])
-	if t.sample[0].Value.Kind() == metrics.KindUint64 {
-		if p := gcPercentFor(t.sample[0].Value.Uint64(), t.floor); p != t.percent {
-			t.percent = p
-			debug.SetGCPercent(p)
-		}
-	}
-	t.arm()
 }
