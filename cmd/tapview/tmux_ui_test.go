@@ -18,12 +18,23 @@ import (
 // history kept in a private state directory.
 func startTmuxSize(t *testing.T, w, h int, bin string, args ...string) *tmuxSession {
 	t.Helper()
+	return startTmuxFed(t, w, h, "", bin, args...)
+}
+
+// startTmuxFed is startTmuxSize with tapview's standard input coming
+// from the shell command feed through a pipe (none when empty).
+func startTmuxFed(t *testing.T, w, h int, feed, bin string, args ...string) *tmuxSession {
+	t.Helper()
 	// A server per session: a session killed by the previous case's
 	// cleanup takes a shared server down while the next one connects.
 	id := time.Now().UnixNano()
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("tapview-ui-%d-%d", os.Getpid(), id), name: fmt.Sprintf("s%d", id)}
 	state := t.TempDir()
-	cmdline := "cd " + t.TempDir() + " && TERM=xterm-256color XDG_STATE_HOME=" + state + " " +
+	pipe := ""
+	if feed != "" {
+		pipe = "(" + feed + ") | "
+	}
+	cmdline := "cd " + t.TempDir() + " && " + pipe + "TERM=xterm-256color XDG_STATE_HOME=" + state + " " +
 		strings.Join(append([]string{bin}, args...), " ") + "; echo tapview exited with $?; sleep 30"
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
@@ -146,6 +157,27 @@ func TestTmuxUI(t *testing.T) {
 		}
 		s.keys("Q")
 		s.waitFor("the exit", func(s string) bool { return strings.Contains(s, "tapview exited with 0") })
+	})
+
+	// A capture arriving through a pipe is watched like a live source:
+	// the list follows the newest row, so the 40th request of a
+	// 40-request capture is on screen at 80x24 without a key pressed,
+	// and the status says live while the pipe stays open.
+	t.Run("piped capture follows the newest row", func(t *testing.T) {
+		piped, err := filepath.Abs(filepath.Join(corpustest.Dir(t), "http11_pipelined_40req_retrans.pcap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := startTmuxFed(t, 80, 24, "cat "+piped+"; sleep 60", bin, "open", "-")
+		scr := s.waitFor("40 exchanges, live and followed", func(s string) bool {
+			return strings.Contains(s, "40 exchanges") && strings.Contains(s, "● live") && strings.Contains(s, "follow")
+		})
+		if !strings.Contains(scr, "/.bzr/README") {
+			t.Errorf("the newest row (/.bzr/README) is not on screen:\n%s", scr)
+		}
+		if strings.Contains(scr, "/postinfo.html") {
+			t.Errorf("the list stayed on the first row (/postinfo.html):\n%s", scr)
+		}
 	})
 }
 

@@ -47,13 +47,13 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 		}
 		errc <- err
 	}()
-	live := false
+	// A capture arriving through a pipe (tcpdump -w - | tapview open -)
+	// is watched as it comes, like a live source: the list follows the
+	// newest row and the status says live rather than spinning.
+	live := streams(inputs)
 	title := ""
-	for i, in := range inputs {
-		live = live || in.live
-		if i == 0 {
-			title = in.src.Name()
-		}
+	if len(inputs) > 0 {
+		title = inputs[0].src.Name()
 	}
 	cfg := ui.Config{
 		Title:    title,
