@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,34 +57,93 @@ func fitRight(s string, w int) string {
 // fitMiddle truncates in the middle, keeping both ends: endpoints keep
 // their port, paths keep their last segment.
 func fitMiddle(s string, w int) string {
-	if !isASCII(s) || len(s) <= w || w < 5 {
+	t, ok := cellsOf(s)
+	if !ok || t.n <= w || w < 5 {
 		return fit(s, w)
 	}
-	head := (w - 1) / 2
-	tail := w - 1 - head
-	return s[:head] + "…" + s[len(s)-tail:]
+	return t.middle(0, t.n, w)
 }
 
 // fitURL truncates host+path so the path, which tells requests apart,
 // stays readable: the host gives way first (down to a few characters),
-// then the path is cut in the middle, keeping its last segment.
+// then the path is cut in the middle, keeping its last segment. Masked
+// values (bullets) are one cell each like ASCII, so a masked query
+// string does not push the path off the row.
 func fitURL(s string, w int) string {
-	if !isASCII(s) || len(s) <= w || w < 12 {
+	t, ok := cellsOf(s)
+	if !ok || t.n <= w || w < 12 {
 		return fit(s, w)
 	}
 	slash := strings.IndexByte(s, '/')
 	if slash <= 0 || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
-		return fitMiddle(s, w)
+		return t.middle(0, t.n, w)
 	}
-	host, path := s[:slash], s[slash:]
+	host := t.cell(slash) // the host's cells: the slash's cell number
+	path := t.n - host
 	const minHost = 6
-	if len(host) <= minHost {
-		return host + fitMiddle(path, w-len(host))
+	if host <= minHost {
+		return t.cut(0, host) + t.middle(host, t.n, w-host)
 	}
-	if len(path)+minHost+1 <= w {
-		return host[:w-len(path)-1] + "…" + path
+	if path+minHost+1 <= w {
+		return t.cut(0, w-path-1) + "…" + t.cut(host, t.n)
 	}
-	return host[:minHost] + "…" + fitMiddle(path, w-minHost-1)
+	return t.cut(0, minHost) + "…" + t.middle(host, t.n, w-minHost-1)
+}
+
+// cells is text in which every rune takes one cell: ASCII, or ASCII with
+// the bullets masking writes. at holds each cell's byte offset (and the
+// length at the end) when the text is not ASCII.
+type cells struct {
+	s  string
+	n  int
+	at []int
+}
+
+// cellsOf returns s as cells, or false when a rune of s is not exactly one
+// cell wide (such text takes fit's exact, slower path).
+func cellsOf(s string) (cells, bool) {
+	if isASCII(s) {
+		return cells{s: s, n: len(s)}, true
+	}
+	at := make([]int, 0, len(s)+1)
+	for i, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && ansi.StringWidth(string(r)) != 1) {
+			return cells{}, false
+		}
+		at = append(at, i)
+	}
+	n := len(at)
+	return cells{s: s, n: n, at: append(at, len(s))}, true
+}
+
+// cut returns cells [a, b).
+func (t cells) cut(a, b int) string {
+	if t.at == nil {
+		return t.s[a:b]
+	}
+	return t.s[t.at[a]:t.at[b]]
+}
+
+// cell returns the cell that starts at byte offset i.
+func (t cells) cell(i int) int {
+	if t.at == nil {
+		return i
+	}
+	c, _ := slices.BinarySearch(t.at, i)
+	return c
+}
+
+// middle fits cells [a, b) into w cells, cutting in the middle.
+func (t cells) middle(a, b, w int) string {
+	if b-a <= w {
+		return t.cut(a, b) + spaces(w-(b-a))
+	}
+	if w < 5 {
+		return fit(t.cut(a, b), w)
+	}
+	head := (w - 1) / 2
+	tail := w - 1 - head
+	return t.cut(a, a+head) + "…" + t.cut(b-tail, b)
 }
 
 // isASCII reports printable ASCII only: one byte is one cell. Styled text

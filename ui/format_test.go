@@ -33,6 +33,12 @@ func TestFit(t *testing.T) {
 	if got := fitMiddle("10.1.0.7:51234", 9); got != "10.1…1234" {
 		t.Errorf("fitMiddle = %q", got)
 	}
+	if got := fitMiddle("key=••••••••••", 9); got != "key=…••••" {
+		t.Errorf("fitMiddle of masked text = %q", got)
+	}
+	if got := fitMiddle("名前=••••••••••", 9); width(got) != 9 {
+		t.Errorf("fitMiddle of wide text = %q, %d cells", got, width(got))
+	}
 }
 
 func TestHumanUnits(t *testing.T) {

@@ -17,6 +17,11 @@ func TestFitURLKeepsThePath(t *testing.T) {
 		{"short.host/x", "short.host/x", 28},
 		{"ab/" + strings.Repeat("p", 40), "ab/ppp", 20},
 		{"http://proxy.example/abs", "http://", 20},
+		// Masking writes bullets: one cell each, so the path still shows
+		// (it used to be cut from the end: "petstore.demo.internal:8…").
+		{"petstore.demo.internal:8080/api/pets/search?species=cat&api_key=••••••••", "/api/pets/", 28},
+		{"petstore.demo.internal:8080/api/pets/search?species=cat&api_key=••••••••", "••••", 28},
+		{"h/" + strings.Repeat("•", 30) + "/end", "/end", 20},
 	}
 	for _, c := range cases {
 		got := fitURL(c.in, c.w)
