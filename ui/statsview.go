@@ -37,7 +37,7 @@ func (m *Model) statsColumns(v *statsView) []column {
 		title = strings.ToUpper(v.groupName())
 	}
 	cols := fitColumns([]column{
-		{key: stGroup, title: title, weight: 1, min: 28, max: 110},
+		{key: stGroup, title: title, weight: 1, min: 36, max: 110},
 		{key: stCount, title: "COUNT", w: 7, right: true},
 		{key: stErr, title: "ERR%", w: 6, right: true},
 		{key: stP50, title: "P50", w: 7, right: true},
