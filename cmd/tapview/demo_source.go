@@ -4,13 +4,12 @@ import (
 	"fmt"
 
 	"github.com/tapview/tapview/cmd/tapview/demo"
-	"github.com/tapview/tapview/sources"
 	"github.com/tapview/tapview/sources/pcapfile"
 )
 
 // demoSource reads the embedded demo capture, so `tapview` with no
 // arguments has something real to show on any machine.
-func demoSource() (sources.Source, error) {
+func demoSource() (*pcapfile.Source, error) {
 	src, err := pcapfile.New(demo.Name, demo.Reader())
 	if err != nil {
 		// The demo package's tests check the embedded file; this only

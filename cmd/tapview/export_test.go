@@ -332,7 +332,7 @@ func TestExportShownFromUI(t *testing.T) {
 		t.Fatalf("decoded %d exchanges, %d flows", len(exs), len(fls))
 	}
 	tmp := t.TempDir()
-	export := exportShownWith(&sessionFlags{})
+	export := exportShownWith(&sessionFlags{}, nil)
 	for _, ext := range []string{"pcapng", "pcap", "har"} {
 		if err := export(context.Background(), filepath.Join(tmp, "shown."+ext), slices.Values(exs[:2]), fls, true); err != nil {
 			t.Fatalf("%s: %v", ext, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"os"
-	"path/filepath"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
@@ -22,15 +21,15 @@ import (
 // the format of path's extension. The UI gathers the flows of the shown
 // exchanges, so a pcap holds their whole connections.
 func exportShown(ctx context.Context, path string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, masked bool) error {
-	return exportShownWith(&sessionFlags{})(ctx, path, exchanges, flows, masked)
+	return exportShownWith(&sessionFlags{}, nil)(ctx, path, exchanges, flows, masked)
 }
 
 // exportShownWith is exportShown honouring the session's --mask-rules
 // (a masked export must hide what the masked screen hides) and --keylog
-// (its keys go into unmasked pcapng exports).
-// Exchanges arrive one at a time (re-read from the UI's store), in start
+// (its keys go into unmasked pcapng exports); again finds the captures
+// to read packets from. Exchanges arrive one at a time (re-read from the UI's store), in start
 // order, and are written as they come.
-func exportShownWith(f *sessionFlags) ui.ExportFunc {
+func exportShownWith(f *sessionFlags, again captures) ui.ExportFunc {
 	return func(ctx context.Context, path string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, masked bool) error {
 		format, err := exportFormat(path, "")
 		if err != nil {
@@ -56,7 +55,7 @@ func exportShownWith(f *sessionFlags) ui.ExportFunc {
 			if f.keylog != "" && m == nil {
 				keyText, _ = os.ReadFile(f.keylog) // a key log that vanished only means fewer decrypted flows
 			}
-			err = shownPackets(ctx, out, format, exchanges, flows, m, keyText)
+			err = shownPackets(ctx, out, format, exchanges, flows, m, keyText, again)
 		}
 		if err != nil {
 			out.abort()
@@ -101,9 +100,9 @@ func shownHAR(out *output, exchanges iter.Seq[*decode.Exchange], m *mask.Masker)
 // shownPackets writes the packets of the shown flows, read again from
 // their capture files, and synthesizes the exchanges whose packets
 // cannot be read (tap traces, stdin, live sources, a moved file).
-func shownPackets(ctx context.Context, out *output, format string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, m *mask.Masker, keyText []byte) error {
+func shownPackets(ctx context.Context, out *output, format string, exchanges iter.Seq[*decode.Exchange], flows []*decode.Flow, m *mask.Masker, keyText []byte, again captures) error {
 	plan := packets.NewPlan(false, m)
-	paths := make(map[string]string)
+	opens := make(map[string]func() (*pcapfile.Source, error)) // nil: cannot be read again
 	readable := make(map[uint64]bool)
 	unread := 0
 	for _, fl := range flows {
@@ -112,17 +111,14 @@ func shownPackets(ctx context.Context, out *output, format string, exchanges ite
 		if len(fl.Ordinals) == 0 {
 			continue
 		}
-		p, ok := paths[fl.Source]
-		if !ok {
-			p, ok = captureFile(fl.Source)
-			if ok {
-				paths[fl.Source] = p
-			}
+		open, seen := opens[fl.Source]
+		if !seen {
+			open, _ = again.opener(fl.Source)
+			opens[fl.Source] = open
 		}
-		if ok && p != "" {
+		if open != nil {
 			readable[fl.ID] = true
 		} else {
-			paths[fl.Source] = ""
 			unread++
 		}
 	}
@@ -146,26 +142,26 @@ func shownPackets(ctx context.Context, out *output, format string, exchanges ite
 	// Pass one of a UI export decoded nothing: follow the readable
 	// captures' TCP streams once more, so values split across segments,
 	// chunks, frames or messages are masked as `tapview export` masks them.
-	for _, p := range paths {
-		if p == "" || m == nil {
+	for name, open := range opens {
+		if open == nil || m == nil {
 			continue
 		}
-		src, err := pcapfile.Open(p)
+		src, err := open()
 		if err != nil {
-			return fmt.Errorf("reading %s again: %w", p, err)
+			return err
 		}
 		if err := plan.FollowStreams(ctx, src); err != nil {
-			return fmt.Errorf("following the streams of %s to mask them: %w", p, err)
+			return fmt.Errorf("following the streams of %s to mask them: %w", name, err)
 		}
 	}
 	var in packets.Inputs
-	for _, p := range paths {
-		if p == "" {
+	for _, open := range opens {
+		if open == nil {
 			continue
 		}
-		src, err := pcapfile.Open(p)
+		src, err := open()
 		if err != nil {
-			return fmt.Errorf("reading %s again: %w", p, err)
+			return err
 		}
 		in.Captured = append(in.Captured, packets.FromSource(ctx, src, nil))
 	}
@@ -187,28 +183,4 @@ func shownPackets(ctx context.Context, out *output, format string, exchanges ite
 	}
 	_, err = packets.Write(ctx, pw, plan, in, packets.Options{IncludeKeys: m == nil, KeyLog: keyText})
 	return err
-}
-
-// captureFile finds the capture a source name came from, so its packets
-// can be read again. Sources name captures by base name, so the path is
-// looked for among the command line's arguments, then in the working
-// directory. It returns false for stdin and live sources.
-func captureFile(source string) (string, bool) {
-	if source == "" || source == "stdin" {
-		return "", false
-	}
-	for _, a := range os.Args[1:] {
-		if filepath.Base(a) == source && isRegular(a) {
-			return a, true
-		}
-	}
-	if isRegular(source) {
-		return source, true
-	}
-	return "", false
-}
-
-func isRegular(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }

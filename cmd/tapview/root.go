@@ -20,7 +20,7 @@ Kubernetes pods. Run it without arguments to explore an embedded demo capture.`,
 			if err != nil {
 				return err
 			}
-			return runSession(cmd, []input{{src: src}}, &f)
+			return runSession(cmd, []input{{src: src, reread: demoSource}}, &f)
 		},
 	}
 	f.add(root)

@@ -16,6 +16,7 @@ import (
 	"github.com/tapview/tapview/decode/tls/keylog"
 	"github.com/tapview/tapview/export/jsonl"
 	"github.com/tapview/tapview/sources"
+	"github.com/tapview/tapview/sources/pcapfile"
 )
 
 // input is one source of a session; live sources drop (and count) what the
@@ -23,6 +24,9 @@ import (
 type input struct {
 	src  sources.Source
 	live bool
+	// reread opens the source's packets again when they are not in a
+	// file found by the source's name (the embedded demo); nil otherwise.
+	reread func() (*pcapfile.Source, error)
 }
 
 // sessionFlags are the flags every source command shares, so `open`,

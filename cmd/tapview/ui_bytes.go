@@ -22,6 +22,7 @@ import (
 // pcap export is. Sources that keep no bytes answer ui.ErrNoBytes.
 type streamReader struct {
 	maskRules string
+	again     captures
 }
 
 // streamMaxBytes bounds what one read collects (the UI shows less).
@@ -31,7 +32,7 @@ func (r streamReader) Stream(ctx context.Context, f *decode.Flow, masked bool) (
 	if len(f.Ordinals) == 0 {
 		return nil, ui.ErrNoBytes
 	}
-	path, ok := captureFile(f.Source)
+	open, ok := r.again.opener(f.Source)
 	if !ok {
 		return nil, ui.ErrNoBytes
 	}
@@ -42,9 +43,9 @@ func (r streamReader) Stream(ctx context.Context, f *decode.Flow, masked bool) (
 			return nil, err
 		}
 	}
-	src, err := pcapfile.Open(path)
+	src, err := open()
 	if err != nil {
-		return nil, fmt.Errorf("reading %s again: %w", path, err)
+		return nil, err
 	}
 	chunks, err := flowChunks(ctx, src, f)
 	if err != nil && len(chunks) == 0 {

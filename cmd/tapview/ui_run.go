@@ -72,8 +72,9 @@ func runUI(ctx context.Context, cancel context.CancelFunc, inputs []input, keys 
 		MemoryUsed: processMemory,
 	}
 	meshUI(&cfg)
-	cfg.Export = exportShownWith(f)
-	cfg.Stream = streamReader{maskRules: f.maskRules}
+	again := capturesOf(inputs)
+	cfg.Export = exportShownWith(f, again)
+	cfg.Stream = streamReader{maskRules: f.maskRules, again: again}
 	cfg.HistoryPath = ui.DefaultHistoryPath()
 	uiErr := ui.Run(ctx, cfg, opts...)
 	cancel()
