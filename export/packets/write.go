@@ -71,11 +71,17 @@ type packetOut struct {
 // pw, then flushes pw. The streams are closed when Write returns.
 func Write(ctx context.Context, pw pcapw.PacketWriter, plan *Plan, in Inputs, opts Options) (Result, error) {
 	mg := newMerger(in.Captured, in.Synthetic)
-	w := &writer{plan: plan, pw: pw, opts: opts, idx: plan.indexes()}
+	w := &writer{plan: plan, pw: pw, opts: opts, idx: plan.indexes(), out: newOutput(plan, pw)}
 	err := w.run(ctx, mg)
 	if cerr := mg.close(); err == nil {
 		err = cerr
 	}
+	written, oerr := w.out.close()
+	if err == nil {
+		err = oerr
+	}
+	written.Synthesized, written.Unplaced = w.res.Synthesized, w.res.Unplaced
+	w.res = written
 	if err == nil {
 		err = pw.Flush()
 	}
@@ -87,7 +93,8 @@ type writer struct {
 	pw      pcapw.PacketWriter
 	opts    Options
 	idx     map[string]*ordIndex
-	res     Result
+	res     Result // Synthesized and Unplaced; out counts the rest
+	out     *output
 	frame   link.Frame
 	ring    []*held
 	head, n int
@@ -102,17 +109,19 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 		size = DefaultWindow
 	}
 	w.ring = make([]*held, size)
-	sw, canKeys := w.pw.(secretsWriter)
+	_, canKeys := w.pw.(secretsWriter)
 	canKeys = canKeys && w.opts.IncludeKeys
 	if canKeys && len(w.opts.KeyLog) > 0 {
-		if err := sw.WriteSecrets(pcapw.SecretsTLSKeyLog, w.opts.KeyLog); err != nil {
-			return err
-		}
-		w.res.KeyBlocks++
+		w.out.put(outItem{kind: pcapw.SecretsTLSKeyLog, data: w.opts.KeyLog})
 	}
 	for i := 0; ; i++ {
-		if i%1024 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("export: %w", ctx.Err())
+		if i%1024 == 0 {
+			if ctx.Err() != nil {
+				return fmt.Errorf("export: %w", ctx.Err())
+			}
+			if w.out.failed.Load() {
+				return nil // out has the error
+			}
 		}
 		rec, synthetic, err := mg.next()
 		if errors.Is(err, io.EOF) {
@@ -123,10 +132,7 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 		}
 		if rec.IsSecrets() {
 			if canKeys {
-				if err := sw.WriteSecrets(rec.SecretsKind, rec.Secrets); err != nil {
-					return err
-				}
-				w.res.KeyBlocks++
+				w.out.put(outItem{kind: rec.SecretsKind, data: rec.Secrets})
 			}
 			continue
 		}
@@ -206,9 +212,7 @@ func (w *writer) captured(p sources.Packet) *held {
 		h.dir = 1
 	}
 	if !f.Fragment && f.PayloadLen > 0 {
-		if c := fp.take(w.plan, h.dir, p); c != "" {
-			h.pkt.comment = joinComment(c, h.pkt.comment)
-		}
+		h.cfrom, h.cto = fp.due(h.dir, p)
 	}
 	if m == nil || fp.tls || len(h.payload) == 0 {
 		return h
@@ -242,15 +246,30 @@ func joinComment(a, b string) string {
 	return a + "\n" + b
 }
 
-// take returns the comments due at packet p's time in direction dir.
-func (fp *flowPlan) take(plan *Plan, dir int, p sources.Packet) string {
+// due takes the comments due at packet p's time in direction dir: the
+// packet gets fp.comments[dir][from:to] (their text is made by the
+// output goroutine, commentText).
+func (fp *flowPlan) due(dir int, p sources.Packet) (from, to int) {
 	list := fp.comments[dir]
 	i := fp.next[dir]
-	var texts []string
+	from = i
 	for at := p.Timestamp.UnixNano(); i < len(list) && list[i].at <= at; i++ {
-		texts = append(texts, plan.text(list[i]))
 	}
 	fp.next[dir] = i
+	return from, i
+}
+
+// commentText is the text of fp.comments[dir][from:to], one line each.
+// The comments are only read once pass two runs.
+func (fp *flowPlan) commentText(plan *Plan, dir, from, to int) string {
+	list := fp.comments[dir][from:to]
+	if len(list) == 1 {
+		return plan.text(list[0])
+	}
+	texts := make([]string, len(list))
+	for i, c := range list {
+		texts[i] = plan.text(c)
+	}
 	return strings.Join(texts, "\n")
 }
 
@@ -272,29 +291,17 @@ func (w *writer) push(h *held) error {
 	return nil
 }
 
-// pop writes the oldest held packet.
+// pop hands the oldest held packet to the output goroutine.
 func (w *writer) pop() error {
 	h := w.ring[w.head]
 	w.ring[w.head] = nil
 	w.head = (w.head + 1) % len(w.ring)
 	w.n--
-	if h.changed {
-		w.res.Masked++
-		if h.fix() {
-			w.res.Fixed++
-		}
-	}
-	if h.pkt.comment != "" {
-		w.res.Comments += strings.Count(h.pkt.comment, "\n") + 1
-	}
 	if h.fp != nil && h.fp.last[h.dir] == h {
 		h.fp.last[h.dir] = nil
 	}
 	h.prev = nil
-	if err := w.pw.WritePacket(h.pkt.p, h.pkt.comment); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	w.res.Packets++
+	w.out.put(outItem{h: h})
 	return nil
 }
 
