@@ -14,10 +14,8 @@ import (
 
 // Map maps IDs to values; its zero value is empty and ready to use.
 type Map[V comparable] struct {
-	pages    map[uint64]*page[V]
-	last     *page[V]
-	lastBase uint64
-	n        int
+	pages pager[page[V]]
+	n     int
 }
 
 // pageBits sets a page to 256 consecutive IDs.
@@ -28,25 +26,63 @@ type page[V comparable] struct {
 	n int
 }
 
-func (m *Map[V]) pageOf(id uint64, create bool) *page[V] {
+// pager finds the page of an ID (of type P): Map's and Slots'. It keeps
+// a few emptied pages for the next IDs: IDs come and go in about
+// increasing order, so a page empties and a new one is needed all the
+// time (with flow copies in Slots, 100 KB every 256 flows).
+type pager[P any] struct {
+	pages    map[uint64]*P
+	last     *P
+	lastBase uint64
+	free     []*P
+}
+
+// freePages bounds the emptied pages a pager keeps.
+const freePages = 4
+
+func (g *pager[P]) of(id uint64, create bool) *P {
 	base := id >> pageBits
-	if m.last != nil && m.lastBase == base {
-		return m.last
+	if g.last != nil && g.lastBase == base {
+		return g.last
 	}
-	p := m.pages[base]
+	p := g.pages[base]
 	if p == nil {
 		if !create {
 			return nil
 		}
-		if m.pages == nil {
-			m.pages = make(map[uint64]*page[V])
+		if g.pages == nil {
+			g.pages = make(map[uint64]*P)
 		}
-		p = &page[V]{}
-		m.pages[base] = p
+		if n := len(g.free); n > 0 {
+			p = g.free[n-1]
+			g.free[n-1] = nil
+			g.free = g.free[:n-1]
+		} else {
+			p = new(P)
+		}
+		g.pages[base] = p
 	}
-	m.last, m.lastBase = p, base
+	g.last, g.lastBase = p, base
 	return p
 }
+
+// drop forgets the page of id, which must be empty (as a new page is:
+// every value zero).
+func (g *pager[P]) drop(id uint64) {
+	base := id >> pageBits
+	if g.last != nil && g.lastBase == base {
+		g.last = nil
+	}
+	if p := g.pages[base]; p != nil && len(g.free) < freePages {
+		g.free = append(g.free, p)
+	}
+	delete(g.pages, base)
+}
+
+// sorted returns the pages' bases in order.
+func (g *pager[P]) sorted() []uint64 { return slices.Sorted(maps.Keys(g.pages)) }
+
+func (m *Map[V]) pageOf(id uint64, create bool) *page[V] { return m.pages.of(id, create) }
 
 // Get returns the value of id and whether it has one.
 func (m *Map[V]) Get(id uint64) (V, bool) {
@@ -86,10 +122,7 @@ func (m *Map[V]) Delete(id uint64) {
 	p.n--
 	m.n--
 	if p.n == 0 {
-		delete(m.pages, id>>pageBits)
-		if m.last == p {
-			m.last = nil
-		}
+		m.pages.drop(id)
 	}
 }
 
@@ -100,7 +133,7 @@ func (m *Map[V]) Len() int { return m.n }
 // delete the ID it is given.
 func (m *Map[V]) Each(f func(id uint64, v V)) {
 	var zero V
-	for base, p := range m.pages {
+	for base, p := range m.pages.pages {
 		for i := range p.v {
 			if v := p.v[i]; v != zero {
 				f(base<<pageBits|uint64(i), v)
@@ -113,8 +146,8 @@ func (m *Map[V]) Each(f func(id uint64, v V)) {
 func (m *Map[V]) Sorted() []V {
 	var zero V
 	out := make([]V, 0, m.n)
-	for _, base := range slices.Sorted(maps.Keys(m.pages)) {
-		for _, v := range m.pages[base].v {
+	for _, base := range m.pages.sorted() {
+		for _, v := range m.pages.pages[base].v {
 			if v != zero {
 				out = append(out, v)
 			}

@@ -74,7 +74,7 @@ func TestIDMapMatchesMap(t *testing.T) {
 	if got := m.Sorted(); !slices.Equal(got, want) {
 		t.Fatalf("Sorted gave %d values, not the %d in ID order", len(got), len(want))
 	}
-	if len(m.pages) > 3*len(ref) {
-		t.Fatalf("%d pages kept for %d IDs", len(m.pages), len(ref))
+	if len(m.pages.pages) > 3*len(ref) {
+		t.Fatalf("%d pages kept for %d IDs", len(m.pages.pages), len(ref))
 	}
 }
