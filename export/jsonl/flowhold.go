@@ -27,40 +27,62 @@ const FlowLinger = 35 * time.Second
 // inline, so sifting compares integers in one array rather than chasing
 // a pointer per comparison (a quarter of the cost of printing 200k
 // half-open flows went there). Republished versions leave stale heap
-// entries behind; an entry counts only while it still points at the held
-// version.
+// entries behind; an entry counts only while its sequence number is
+// the held version's.
 //
-// The held flows are kept by ID in pages of consecutive IDs (see
+// The held flows are copies, kept by ID in pages of consecutive IDs (see
 // internal/idmap), not in a map keyed by ID: the decoder numbers flows
 // densely, and a map of 100k+ flows cost a cache miss or two per Add.
+// Copying lets the decoder publish from memory it reuses (see
+// CopiesFlows) instead of allocating each version.
 type FlowHold struct {
-	held  idmap.Map[*decode.Flow]
+	held  idmap.Slots[heldFlow]
 	ended endHeap
 	clock time.Time
+	seq   uint64
+	// due and dueP hold what Add released, until the next Add.
+	due  []decode.Flow
+	dueP []*decode.Flow
 }
 
-// Add keeps the newest version of a flow and returns the flows now
-// old enough to print. f must not change after Add (the decoder publishes
-// a fresh copy each time): the heap is ordered by its end time.
+// heldFlow is a held flow's newest version and the number of its Add.
+type heldFlow struct {
+	f   decode.Flow
+	seq uint64
+}
+
+// Add keeps a copy of the newest version of a flow and returns the flows
+// now old enough to print, valid until the next Add or Drain.
 func (h *FlowHold) Add(f *decode.Flow) []*decode.Flow {
-	h.held.Set(f.ID, f)
+	h.seq++
+	hf := h.held.Put(f.ID)
+	hf.f, hf.seq = *f, h.seq
 	if f.Last.After(h.clock) {
 		h.clock = f.Last
 	}
 	if FlowEnded(f) {
-		h.ended.push(endEntry{at: nanos(f.Last), f: f})
+		h.ended.push(endEntry{at: nanos(f.Last), id: f.ID, seq: h.seq})
 	}
-	var out []*decode.Flow
+	clear(h.due)
+	h.due = h.due[:0]
 	due := nanos(h.clock.Add(-FlowLinger))
 	for len(h.ended) > 0 && h.ended[0].at < due {
-		g := h.ended.pop().f
-		if v, _ := h.held.Get(g.ID); v == g {
-			out = append(out, g)
-			h.held.Delete(g.ID)
+		e := h.ended.pop()
+		if g := h.held.Get(e.id); g != nil && g.seq == e.seq {
+			h.due = append(h.due, g.f)
+			h.held.Delete(e.id)
 		}
 	}
 	h.compact()
+	if len(h.due) == 0 {
+		return nil
+	}
+	out := h.dueP[:0]
+	for i := range h.due {
+		out = append(out, &h.due[i])
+	}
 	sortFlows(out)
+	h.dueP = out
 	return out
 }
 
@@ -73,7 +95,7 @@ func (h *FlowHold) compact() {
 	}
 	live := h.ended[:0]
 	for _, e := range h.ended {
-		if v, _ := h.held.Get(e.f.ID); v == e.f {
+		if g := h.held.Get(e.id); g != nil && g.seq == e.seq {
 			live = append(live, e)
 		}
 	}
@@ -84,9 +106,14 @@ func (h *FlowHold) compact() {
 
 // Drain returns every held flow, in ID order.
 func (h *FlowHold) Drain() []*decode.Flow {
-	out := h.held.Sorted()
-	h.held = idmap.Map[*decode.Flow]{}
+	held := h.held.Sorted()
+	out := make([]*decode.Flow, len(held))
+	for i, g := range held {
+		out[i] = &g.f
+	}
+	h.held = idmap.Slots[heldFlow]{}
 	h.ended = nil
+	h.due, h.dueP = nil, nil
 	return out
 }
 
@@ -117,10 +144,11 @@ func nanos(t time.Time) int64 {
 }
 
 // endEntry is an ended flow in the heap with its end time, in Unix
-// nanoseconds.
+// nanoseconds, and the number of the Add that pushed it.
 type endEntry struct {
-	at int64
-	f  *decode.Flow
+	at  int64
+	id  uint64
+	seq uint64
 }
 
 // endHeap is a binary min-heap of ended flows by end time.

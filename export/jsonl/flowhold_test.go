@@ -49,6 +49,9 @@ func (h *scanHold) Drain() []*decode.Flow {
 // publication sequences (open flows, republished counters, ends, stray
 // packets after the end, late timestamps, flows reopened after release)
 // and requires the same releases, batch by batch, in the same order.
+// FlowHold is given every flow in one place that is overwritten after
+// each Add, as a decoder publishing from reused memory does: what it
+// holds and releases must be its own copies.
 func TestFlowHoldMatchesScan(t *testing.T) {
 	states := []decode.FlowState{decode.FlowOpen, decode.FlowPartial, decode.FlowClosed, decode.FlowReset, decode.FlowTimedOut}
 	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
@@ -56,6 +59,7 @@ func TestFlowHoldMatchesScan(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		var heapH FlowHold
 		var scan scanHold
+		var reused decode.Flow
 		last := map[uint64]time.Time{}
 		now := base
 		ids := 1 + r.IntN(300)
@@ -77,7 +81,9 @@ func TestFlowHoldMatchesScan(t *testing.T) {
 			}
 			last[id] = ts
 			f := &decode.Flow{ID: id, Last: ts, State: states[r.IntN(len(states))], PacketsC2S: int64(step)}
-			got, want := heapH.Add(f), scan.Add(f)
+			reused = *f
+			got, want := heapH.Add(&reused), scan.Add(f)
+			reused = decode.Flow{ID: 1 << 62, State: decode.FlowOpen, PacketsC2S: -1}
 			if !sameFlows(got, want) {
 				t.Fatalf("seed %d step %d: Add released %v, the scan %v", seed, step, ids2(got), ids2(want))
 			}
@@ -109,12 +115,14 @@ func TestFlowHoldHeapStaysBounded(t *testing.T) {
 	}
 }
 
+// sameFlows compares the flows' values: FlowHold gives copies.
 func sameFlows(a, b []*decode.Flow) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		x, y := a[i], b[i]
+		if x.ID != y.ID || !x.Last.Equal(y.Last) || x.State != y.State || x.PacketsC2S != y.PacketsC2S {
 			return false
 		}
 	}

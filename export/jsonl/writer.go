@@ -91,6 +91,11 @@ func (w *Writer) Flow(f *decode.Flow) {
 	}
 }
 
+// CopiesFlows says that Flow keeps no reference to the flow it is given
+// (the flows it holds to print are copies), so the decoder may publish
+// flows from memory it reuses.
+func (w *Writer) CopiesFlows() bool { return true }
+
 // Written is how many exchanges (or flows) the Writer has printed, for
 // a run that printed none to say why.
 func (w *Writer) Written() int {
