@@ -60,6 +60,14 @@ func (t *tally) Flow(f *decode.Flow) {
 	t.Output.Flow(f)
 }
 
+// CopiesFlows says whether Output keeps no reference to a flow once Flow
+// returns (a tally keeps none), so the decoder may publish flows from
+// memory it reuses (see decode/lanes).
+func (t *tally) CopiesFlows() bool {
+	c, ok := t.Output.(interface{ CopiesFlows() bool })
+	return ok && c.CopiesFlows()
+}
+
 // emptyHint writes one line to w when a headless run printed nothing
 // (printed == 0), naming the likely cause and the next step.
 func (t *tally) emptyHint(w io.Writer, printed int, flows bool, filterExpr string) {

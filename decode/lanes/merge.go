@@ -42,6 +42,10 @@ type merger struct {
 	events    *eventPool
 	noteCheck bool // evictions to consider noting after this ordinal
 	finishing bool
+	// copies is set when out copies what it keeps of a flow: the lanes'
+	// flows (in chunks they reuse, see tcp.FlowChunk) are then handed
+	// on as they are, else as a heap copy each.
+	copies bool
 }
 
 // exchangeID is an exchange's public ID and its flow's local ID.
@@ -68,6 +72,7 @@ func newMerger(out decode.Output, n int, opts Options) *merger {
 		events:  &eventPool{},
 	}
 	m.at, _ = out.(ordinalObserver)
+	m.copies = copiesFlows(out)
 	if opts.Publish != nil {
 		out = publishing{out, opts.Publish}
 		m.out = out
@@ -257,6 +262,10 @@ func (m *merger) event(ev *tcp.Event) {
 			return
 		}
 		f.ID = id
+		if !m.copies {
+			cp := *f
+			f = &cp
+		}
 		m.out.Flow(f)
 	case tcp.EventExchange:
 		e := ev.Exchange
@@ -279,7 +288,24 @@ func (m *merger) event(ev *tcp.Event) {
 	case tcp.EventEvicted:
 		m.evictions.add(m, ev)
 		m.noteCheck = true
+	case tcp.EventRelease:
+		// A lane's take ends with these: every flow in the chunk was
+		// published above.
+		ev.Chunk.Release()
 	}
+}
+
+// flowCopier is an Output that copies what it keeps of a flow it is
+// given, so the caller may reuse the Flow once Flow returns (wrappers
+// answer for what they wrap too).
+type flowCopier interface {
+	CopiesFlows() bool
+}
+
+// copiesFlows reports whether out is a flowCopier that says so.
+func copiesFlows(out decode.Output) bool {
+	c, ok := out.(flowCopier)
+	return ok && c.CopiesFlows()
 }
 
 // sweep forgets exchanges of forgotten flows that never published a
@@ -310,38 +336,55 @@ func (p publishing) Exchange(e *decode.Exchange) {
 // and a capture that allocates much (200k half-open flows) collected so
 // often that most batches began with no buffer and regrew one by
 // doubling, a tenth of a lane's time copying events. It keeps at most
-// eventPoolKeep buffers of at most eventPoolMaxCap events (a flush of
-// thousands of flows makes one batch's buffer huge; that one is dropped).
+// eventPoolKeep buffers of at most eventPoolMaxCap events, and apart
+// from those up to eventPoolBig of at most eventPoolBigCap: a batch with
+// an eviction records two events per evicted flow (tens of thousands),
+// and without one kept each eviction allocated its buffer anew (and
+// copied it while it doubled), 90 MB over 200k half-open flows. A big
+// buffer is handed out first, for whatever batch comes.
 type eventPool struct {
 	mu   sync.Mutex
 	free [][]tcp.Event
+	big  [][]tcp.Event
 }
 
 const (
 	eventPoolKeep   = 32
 	eventPoolMaxCap = 8192
+	eventPoolBig    = 4
+	eventPoolBigCap = 1 << 16
 )
 
 func (p *eventPool) get() []tcp.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.free)
+	list := &p.free
+	if len(p.big) > 0 {
+		list = &p.big
+	}
+	n := len(*list)
 	if n == 0 {
 		return nil
 	}
-	b := p.free[n-1]
-	p.free[n-1] = nil
-	p.free = p.free[:n-1]
+	b := (*list)[n-1]
+	(*list)[n-1] = nil
+	*list = (*list)[:n-1]
 	return b
 }
 
 func (p *eventPool) put(evs []tcp.Event) {
-	if cap(evs) == 0 || cap(evs) > eventPoolMaxCap {
+	c := cap(evs)
+	if c == 0 || c > eventPoolBigCap {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.free) < eventPoolKeep {
+	switch {
+	case c > eventPoolMaxCap:
+		if len(p.big) < eventPoolBig {
+			p.big = append(p.big, evs[:0])
+		}
+	case len(p.free) < eventPoolKeep:
 		p.free = append(p.free, evs[:0])
 	}
 }

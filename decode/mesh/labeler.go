@@ -259,18 +259,32 @@ func (l *Labeler) Flow(f *decode.Flow) {
 			l.republish(other)
 		}
 	}
-	c := f // unchanged labels (no mesh): pass the value on without a copy
-	if f.Leg != st.leg || f.Direction != st.dir || f.Linked != st.linked || f.OrigDst != st.origP {
-		cp := *f
-		cp.Leg, cp.Direction, cp.Linked, cp.OrigDst = st.leg, st.dir, st.linked, st.origP
-		c = &cp
-	}
+	// Always a copy: it is kept (st.cur), and f may be reused once Flow
+	// returns (CopiesFlows).
+	cp := *f
+	cp.Leg, cp.Direction, cp.Linked, cp.OrigDst = st.leg, st.dir, st.linked, st.origP
+	c := &cp
 	st.cur = c
 	l.out.Flow(c)
 	if l.all != nil {
 		l.all.Flow(c)
 	}
 	l.sweep()
+}
+
+// CopiesFlows says whether the Labeler and what it publishes to keep no
+// reference to a flow it is given once Flow returns, so the decoder may
+// publish flows from memory it reuses: the Labeler keeps copies only,
+// and passes f itself on while no sidecar is known.
+func (l *Labeler) CopiesFlows() bool {
+	return copiesFlows(l.out) && (l.all == nil || copiesFlows(l.all))
+}
+
+// copiesFlows reports whether out says it copies what it keeps of a
+// flow (a CopiesFlows method returning true).
+func copiesFlows(out decode.Output) bool {
+	c, ok := out.(interface{ CopiesFlows() bool })
+	return ok && c.CopiesFlows()
 }
 
 // plainFlow publishes f while no sidecar is known, and reports whether it

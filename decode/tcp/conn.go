@@ -162,15 +162,17 @@ func (c *conn) markDirty() {
 	}
 }
 
-// publishFlow hands a copy of the flow to the output.
+// publishFlow hands a copy of the flow to the output (in a shard, one
+// in a chunk the merge gives back, see FlowChunk).
 func (c *conn) publishFlow() {
-	cp := c.flow
+	cp := c.d.flowCopy()
+	*cp = c.flow
 	if cp.TLS != nil {
 		t := *cp.TLS
 		cp.TLS = &t
 	}
 	c.dirty = false
-	c.d.out.Flow(&cp)
+	c.d.out.Flow(cp)
 }
 
 // end finishes the connection once: the handler finalises its exchanges

@@ -30,6 +30,9 @@ import (
 //     the merge hands out the public IDs in merged order.
 //   - EventForget says a flow will publish nothing more (its local IDs
 //     may be forgotten).
+//   - The flows of EventFlow are in chunks the shard reuses: each take
+//     ends with an EventRelease per chunk its flows are in, and the
+//     merge releases the chunk there (see FlowChunk).
 type Event struct {
 	Ordinal uint64
 	Kind    EventKind
@@ -40,6 +43,7 @@ type Event struct {
 	Flow     *decode.Flow
 	Exchange *decode.Exchange
 	Evicted  *Eviction
+	Chunk    *FlowChunk // EventRelease: release it (FlowChunk.Release)
 }
 
 // Eviction is what an EventEvicted reports: Count flows of Source closed
@@ -62,6 +66,7 @@ const (
 	EventExchange                         // Exchange was published
 	EventForget                           // flow ID will not be published again
 	EventEvicted                          // flows were closed for the flow cap (Evicted)
+	EventRelease                          // the take's flows in Chunk were all published
 )
 
 // Event phases: within one item, clock-driven work (maintenance, ticks,
@@ -86,6 +91,12 @@ type shardState struct {
 	item         uint64 // ordinal of the item being decoded
 	phase        uint8
 	events       []Event
+
+	// chunks holds the flow copies published (see FlowChunk): chunk is
+	// the one being filled, filled those used since the last take.
+	chunks chunkPool
+	chunk  *FlowChunk
+	filled []*FlowChunk
 
 	cap        *capSync
 	nextSync   uint64 // next cap sync point
@@ -136,9 +147,13 @@ func (d *Decoder) BeginItem(ordinal uint64) {
 }
 
 // TakeEvents returns the events recorded since the last call, and keeps
-// buf (emptied) to record the next ones.
+// buf (emptied) to record the next ones. The events end with the
+// EventRelease of the chunks their flows are in: whoever takes them
+// releases those once done with the flows (or lets the collector have
+// them).
 func (d *Decoder) TakeEvents(buf []Event) []Event {
 	sh := d.shard
+	sh.releaseChunks()
 	evs := sh.events
 	sh.events = buf[:0]
 	return evs
