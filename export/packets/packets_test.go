@@ -185,8 +185,8 @@ func TestSummaryLine(t *testing.T) {
 	pass1(t, in, plan, CollectOptions{})
 	var texts []string
 	for _, fp := range plan.flows {
-		for _, c := range fp.comments[0] {
-			texts = append(texts, plan.text(c))
+		for i := range fp.comments[0].len() {
+			texts = append(texts, plan.text(*fp.comments[0].at(i)))
 		}
 	}
 	want := "POST api.example.com/login?api_key=" + mask.Display + "&lang=en → 200 (4.0 ms)"
@@ -231,11 +231,11 @@ func TestCommentsShareRepeatingParts(t *testing.T) {
 			Request:  &decode.Message{Method: "GET", Host: "example.com", Target: "/", First: start},
 			Response: &decode.Message{Status: 200, Last: start.Add(time.Duration(i+1) * time.Millisecond)}})
 	}
-	if n := len(plan.interned); n != 2 { // the head, and the empty tail
+	if n := len(plan.interned.refs); n != 2 { // the head, and the empty tail
 		t.Errorf("%d interned parts, want 2", n)
 	}
-	cs := plan.flows[1].comments[0]
-	if len(cs) != 1000 || plan.text(cs[0]) != "GET example.com/ → 200 (1.0 ms)" || plan.text(cs[999]) != "GET example.com/ → 200 (1000.0 ms)" {
-		t.Errorf("lines %q … %q", plan.text(cs[0]), plan.text(cs[len(cs)-1]))
+	cs := &plan.flows[1].comments[0]
+	if cs.len() != 1000 || plan.text(*cs.at(0)) != "GET example.com/ → 200 (1.0 ms)" || plan.text(*cs.at(999)) != "GET example.com/ → 200 (1000.0 ms)" {
+		t.Errorf("lines %q … %q", plan.text(*cs.at(0)), plan.text(*cs.at(cs.len()-1)))
 	}
 }

@@ -50,9 +50,7 @@
 package packets
 
 import (
-	"cmp"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -91,9 +89,8 @@ type Plan struct {
 	written map[string]*streammask.Result
 
 	// interned holds the repeating parts of exchange summaries once
-	// (comment.head, comment.tail); internIdx finds them.
-	interned  []string
-	internIdx map[string]uint32
+	// (comment.head, comment.tail).
+	interned textTable
 
 	// clean holds values the masker leaves alone (remember).
 	clean      map[string]struct{}
@@ -131,9 +128,9 @@ type flowPlan struct {
 	wipe    map[piece]struct{}
 	capped  bool
 
-	comments [2][]comment // by direction: requests, then response-only exchanges
-	next     [2]int       // first comment not yet placed (pass two)
-	last     [2]*held     // newest packet with payload per direction (pass two)
+	comments [2]commentList // by direction: requests, then response-only exchanges
+	next     [2]int         // first comment not yet placed (pass two)
+	last     [2]*held       // newest packet with payload per direction (pass two)
 }
 
 // secret is a byte string to overwrite wherever it occurs in one
@@ -287,31 +284,15 @@ func (p *Plan) AddExchange(e *decode.Exchange) {
 		at, dir = e.Response.First, 1
 	}
 	head, lat, tail := summaryParts(p.maskedURL(e))
-	fp.comments[dir] = append(fp.comments[dir], comment{at: at.UnixNano(), lat: lat, head: p.intern(head), tail: p.intern(tail)})
+	fp.comments[dir].add(comment{at: at.UnixNano(), lat: lat, head: p.interned.intern(head), tail: p.interned.intern(tail)})
 	if p.masker != nil && !fp.tls && p.collectSecrets(fp, e) {
 		p.stats.Secrets++
 	}
 }
 
-// intern returns the index of s in the plan's table of summary parts.
-func (p *Plan) intern(s string) uint32 {
-	if i, ok := p.internIdx[s]; ok {
-		return i
-	}
-	i := uint32(len(p.interned))
-	p.interned = append(p.interned, s)
-	if len(p.internIdx) < maxInterned {
-		if p.internIdx == nil {
-			p.internIdx = make(map[string]uint32)
-		}
-		p.internIdx[s] = i
-	}
-	return i
-}
-
 // text is a comment's summary line.
 func (p *Plan) text(c comment) string {
-	return joinSummary(p.interned[c.head], c.lat, p.interned[c.tail])
+	return joinSummary(p.interned.text(c.head), c.lat, p.interned.text(c.tail))
 }
 
 // maskedURL returns e with its request's host and target masked, all a
@@ -343,7 +324,7 @@ func (p *Plan) prepare() {
 	p.smu.Unlock()
 	for _, fp := range p.flows {
 		for d := range fp.comments {
-			slices.SortStableFunc(fp.comments[d], func(a, b comment) int { return cmp.Compare(a.at, b.at) })
+			fp.comments[d].sortByTime()
 			fp.next[d] = 0
 			fp.last[d] = nil
 		}

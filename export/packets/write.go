@@ -155,7 +155,7 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 	for _, fp := range w.plan.flows {
 		if w.plan.all || fp.selected {
 			for d := range fp.comments {
-				w.res.Unplaced += len(fp.comments[d]) - fp.next[d]
+				w.res.Unplaced += fp.comments[d].len() - fp.next[d]
 			}
 		}
 	}
@@ -250,10 +250,10 @@ func joinComment(a, b string) string {
 // packet gets fp.comments[dir][from:to] (their text is made by the
 // output goroutine, commentText).
 func (fp *flowPlan) due(dir int, p sources.Packet) (from, to int) {
-	list := fp.comments[dir]
+	list := &fp.comments[dir]
 	i := fp.next[dir]
 	from = i
-	for at := p.Timestamp.UnixNano(); i < len(list) && list[i].at <= at; i++ {
+	for at := p.Timestamp.UnixNano(); i < list.len() && list.at(i).at <= at; i++ {
 	}
 	fp.next[dir] = i
 	return from, i
@@ -262,13 +262,13 @@ func (fp *flowPlan) due(dir int, p sources.Packet) (from, to int) {
 // commentText is the text of fp.comments[dir][from:to], one line each.
 // The comments are only read once pass two runs.
 func (fp *flowPlan) commentText(plan *Plan, dir, from, to int) string {
-	list := fp.comments[dir][from:to]
-	if len(list) == 1 {
-		return plan.text(list[0])
+	list := &fp.comments[dir]
+	if to-from == 1 {
+		return plan.text(*list.at(from))
 	}
-	texts := make([]string, len(list))
-	for i, c := range list {
-		texts[i] = plan.text(c)
+	texts := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		texts = append(texts, plan.text(*list.at(i)))
 	}
 	return strings.Join(texts, "\n")
 }
