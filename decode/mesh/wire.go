@@ -53,10 +53,10 @@ type Wire struct {
 
 	mu      sync.Mutex
 	frame   link.Frame
-	syns    synTable          // SYNs waiting for their SYN-ACK
-	synQ    synRing           // syns in arrival order, for the cap
-	srcIDs  map[string]uint32 // source names numbered for synKey
-	lastSrc string            // the last source numbered, and its number
+	syns    map[synKey]synEntry // SYNs waiting for their SYN-ACK
+	synQ    synRing             // syns in arrival order, for the cap
+	srcIDs  map[string]uint32   // source names numbered for synKey
+	lastSrc string              // the last source numbered, and its number
 	lastID  uint32
 	replies map[tuple]*natConn // captured reply tuple (orig → client)
 	reqs    map[tuple]*natConn // the request tuple (client → redirect)
@@ -222,7 +222,7 @@ type burstRec struct {
 // NewWire returns a Wire passing packets on to next.
 func NewWire(next interface{ Packet(*sources.Packet) }) *Wire {
 	ords, _ := next.(interface{ NextOrdinal() uint64 })
-	return &Wire{next: next, ords: ords, replies: make(map[tuple]*natConn),
+	return &Wire{next: next, ords: ords, syns: make(map[synKey]synEntry), replies: make(map[tuple]*natConn),
 		reqs: make(map[tuple]*natConn), halves: make(map[endpoint]*half), conns: make(map[tuple]*activity),
 		lim: defaultWireLimits}
 }
@@ -256,8 +256,8 @@ func (w *Wire) inspect(p *sources.Packet) *sources.Packet {
 		w.addSYN(makeSynKey(w.sourceID(p.Source), src, f.Seq), synEntry{server: dst.Addr().As16(), port: dst.Port(), hw: f.HardwareType})
 	case syn && ack:
 		k := makeSynKey(w.sourceID(p.Source), dst, f.Ack-1)
-		if e, ok := w.syns.get(k); ok {
-			w.syns.del(k)
+		if e, ok := w.syns[k]; ok {
+			delete(w.syns, k)
 			if server := e.serverAddr(); server != src && sameFamily(server, src) && hwCompatible(e.hw, f.HardwareType) {
 				w.addNAT(&natConn{client: dst, redirect: server, orig: src, source: p.Source})
 			}
@@ -367,12 +367,9 @@ func (w *Wire) midStream(p *sources.Packet, f *link.Frame, src, dst netip.AddrPo
 }
 
 func (w *Wire) addSYN(k synKey, e synEntry) {
-	if w.syns.slots == nil {
-		w.syns.init(w.lim.syns)
-	}
-	if old, ok := w.syns.get(k); ok {
+	if old, ok := w.syns[k]; ok {
 		if old != e { // a retransmitted SYN is usually the same
-			w.syns.put(k, e)
+			w.syns[k] = e
 		}
 		return
 	}
@@ -380,10 +377,10 @@ func (w *Wire) addSYN(k synKey, e synEntry) {
 	// Every waiting SYN has a place in the queue, so the map never
 	// holds more than the queue.
 	for w.synQ.len() >= w.lim.syns {
-		w.syns.del(w.synQ.pop())
+		delete(w.syns, w.synQ.pop())
 	}
 	w.synQ.push(k, w.lim.syns)
-	w.syns.put(k, e)
+	w.syns[k] = e
 }
 
 func (w *Wire) addNAT(nc *natConn) {

@@ -200,9 +200,9 @@ func TestWireCaps(t *testing.T) {
 			w.Packet(&p)
 		}
 	}
-	if w.syns.len() > 4 || w.synQ.len() > 4 || len(w.reqs) > 2 || len(w.replies) > 2 || len(w.natQ) > 2 ||
+	if len(w.syns) > 4 || w.synQ.len() > 4 || len(w.reqs) > 2 || len(w.replies) > 2 || len(w.natQ) > 2 ||
 		len(w.halves) > 2 || len(w.halfQ) > 2 || len(w.conns) > 2 || len(w.connQ) > 2 {
-		t.Errorf("caps exceeded: syns %d/%d nats %d/%d/%d halves %d/%d conns %d/%d", w.syns.len(), w.synQ.len(),
+		t.Errorf("caps exceeded: syns %d/%d nats %d/%d/%d halves %d/%d conns %d/%d", len(w.syns), w.synQ.len(),
 			len(w.reqs), len(w.replies), len(w.natQ), len(w.halves), len(w.halfQ), len(w.conns), len(w.connQ))
 	}
 }
