@@ -352,7 +352,7 @@ const (
 	eventPoolKeep   = 32
 	eventPoolMaxCap = 8192
 	eventPoolBig    = 4
-	eventPoolBigCap = 1 << 16
+	eventPoolBigCap = 1 << 15
 )
 
 func (p *eventPool) get() []tcp.Event {
