@@ -35,6 +35,13 @@ type output struct {
 	batch []outItem
 	queue chan []outItem
 	done  chan struct{}
+	// free returns written batches, with their held packets cleared, so
+	// the producer takes its held packets and batches from them instead
+	// of allocating new ones (newHeld); spare and reuse hold what it
+	// took.
+	free  chan []outItem
+	spare []*held
+	reuse []outItem
 
 	// Written by the goroutine, read after done is closed.
 	res Result
@@ -50,6 +57,7 @@ func newOutput(plan *Plan, pw pcapw.PacketWriter) *output {
 		batch: make([]outItem, 0, outBatch),
 		queue: make(chan []outItem, outQueue),
 		done:  make(chan struct{}),
+		free:  make(chan []outItem, outQueue+2),
 	}
 	go o.run()
 	return o
@@ -68,7 +76,34 @@ func (o *output) flush() {
 		return
 	}
 	o.queue <- o.batch
-	o.batch = make([]outItem, 0, outBatch)
+	if o.reuse != nil {
+		o.batch, o.reuse = o.reuse, nil
+	} else {
+		o.batch = make([]outItem, 0, outBatch)
+	}
+}
+
+// newHeld returns a cleared held packet for the producer.
+func (o *output) newHeld() *held {
+	if len(o.spare) == 0 {
+		select {
+		case b := <-o.free:
+			for i := range b {
+				if b[i].h != nil {
+					o.spare = append(o.spare, b[i].h)
+				}
+				b[i] = outItem{}
+			}
+			o.reuse = b[:0]
+		default:
+		}
+	}
+	if n := len(o.spare); n > 0 {
+		h := o.spare[n-1]
+		o.spare = o.spare[:n-1]
+		return h
+	}
+	return new(held)
 }
 
 // close writes what is queued and returns the counts and the first
@@ -91,6 +126,17 @@ func (o *output) run() {
 				o.err = err
 				o.failed.Store(true)
 				break
+			}
+		}
+		if o.err == nil {
+			for i := range b {
+				if h := b[i].h; h != nil {
+					*h = held{}
+				}
+			}
+			select {
+			case o.free <- b:
+			default:
 			}
 		}
 	}

@@ -236,6 +236,6 @@ func TestCommentsShareRepeatingParts(t *testing.T) {
 	}
 	cs := &plan.flows[1].comments[0]
 	if cs.len() != 1000 || plan.text(*cs.at(0)) != "GET example.com/ → 200 (1.0 ms)" || plan.text(*cs.at(999)) != "GET example.com/ → 200 (1000.0 ms)" {
-		t.Errorf("lines %q … %q", plan.text(*cs.at(0)), plan.text(*cs.at(cs.len()-1)))
+		t.Errorf("lines %q … %q", plan.text(*cs.at(0)), plan.text(*cs.at(cs.len() - 1)))
 	}
 }

@@ -35,8 +35,8 @@ func (s spoolStream) Close() error                { return nil }
 // packet was a sixth of pass two's CPU.
 func FromSource(ctx context.Context, src sources.Source, notes func(sources.Status)) Stream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &sourceStream{ch: make(chan []spool.Record, sourceQueue), cancel: cancel}
-	em := &chanEmitter{ctx: ctx, ch: s.ch, notes: notes, batch: make([]spool.Record, 0, sourceBatch)}
+	s := &sourceStream{ch: make(chan []spool.Record, sourceQueue), free: make(chan []spool.Record, sourceQueue+2), cancel: cancel}
+	em := &chanEmitter{ctx: ctx, ch: s.ch, free: s.free, notes: notes, batch: make([]spool.Record, 0, sourceBatch)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -56,15 +56,24 @@ const (
 
 type sourceStream struct {
 	ch     chan []spool.Record
+	free   chan []spool.Record // read batches, for the emitter to fill again
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	err    error // written by the goroutine before ch is closed
 	closed bool
 	cur    []spool.Record // what is left of the batch being read
+	read   []spool.Record // the whole batch being read
 }
 
 func (s *sourceStream) Next() (spool.Record, error) {
 	for len(s.cur) == 0 {
+		if s.read != nil {
+			select {
+			case s.free <- s.read[:0]:
+			default:
+			}
+			s.read = nil
+		}
 		b, ok := <-s.ch
 		if !ok {
 			if s.err != nil && !errors.Is(s.err, context.Canceled) {
@@ -72,10 +81,10 @@ func (s *sourceStream) Next() (spool.Record, error) {
 			}
 			return spool.Record{}, io.EOF
 		}
-		s.cur = b
+		s.cur, s.read = b, b
 	}
 	rec := s.cur[0]
-	s.cur[0] = spool.Record{} // the batch is not reused; let the bytes go with rec
+	s.cur[0] = spool.Record{} // let the bytes go with rec before the batch is reused
 	s.cur = s.cur[1:]
 	return rec, nil
 }
@@ -100,6 +109,7 @@ func (s *sourceStream) Close() error {
 type chanEmitter struct {
 	ctx   context.Context
 	ch    chan<- []spool.Record
+	free  <-chan []spool.Record
 	notes func(sources.Status)
 	batch []spool.Record
 }
@@ -119,7 +129,11 @@ func (e *chanEmitter) flush() {
 	case e.ch <- e.batch:
 	case <-e.ctx.Done():
 	}
-	e.batch = make([]spool.Record, 0, sourceBatch)
+	select {
+	case e.batch = <-e.free:
+	default:
+		e.batch = make([]spool.Record, 0, sourceBatch)
+	}
 }
 
 func (e *chanEmitter) Packet(p sources.Packet) { e.add(spool.Record{Packet: p}) }
@@ -144,7 +158,8 @@ func (e *chanEmitter) Secrets(kind uint32, data []byte) {
 type merger struct {
 	streams []Stream
 	synth   []bool
-	heads   []*spool.Record
+	heads   []spool.Record // valid where has is set
+	has     []bool
 	done    []bool
 }
 
@@ -158,7 +173,8 @@ func newMerger(captured []Stream, synthetic Stream) *merger {
 		m.streams = append(m.streams, synthetic)
 		m.synth = append(m.synth, true)
 	}
-	m.heads = make([]*spool.Record, len(m.streams))
+	m.heads = make([]spool.Record, len(m.streams))
+	m.has = make([]bool, len(m.streams))
 	m.done = make([]bool, len(m.streams))
 	return m
 }
@@ -170,7 +186,7 @@ func (m *merger) next() (spool.Record, bool, error) {
 		if m.done[i] {
 			continue
 		}
-		if m.heads[i] == nil {
+		if !m.has[i] {
 			rec, err := s.Next()
 			if errors.Is(err, io.EOF) {
 				m.done[i] = true
@@ -179,9 +195,9 @@ func (m *merger) next() (spool.Record, bool, error) {
 			if err != nil {
 				return spool.Record{}, false, err
 			}
-			m.heads[i] = &rec
+			m.heads[i], m.has[i] = rec, true
 		}
-		h := m.heads[i]
+		h := &m.heads[i]
 		if h.IsSecrets() {
 			best = i
 			break
@@ -193,8 +209,8 @@ func (m *merger) next() (spool.Record, bool, error) {
 	if best < 0 {
 		return spool.Record{}, false, io.EOF
 	}
-	rec := *m.heads[best]
-	m.heads[best] = nil
+	rec := m.heads[best]
+	m.heads[best], m.has[best] = spool.Record{}, false
 	return rec, m.synth[best], nil
 }
 

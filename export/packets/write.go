@@ -138,7 +138,8 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 		}
 		var h *held
 		if synthetic {
-			h = &held{pkt: packetOut{rec.Packet, rec.Comment}}
+			h = w.out.newHeld()
+			h.pkt = packetOut{rec.Packet, rec.Comment}
 			w.res.Synthesized++
 		} else if h = w.captured(rec.Packet); h == nil {
 			continue
@@ -177,7 +178,8 @@ func (w *writer) captured(p sources.Packet) *held {
 	if fp == nil && !w.plan.all {
 		return nil
 	}
-	h := &held{pkt: packetOut{p: p}, fp: fp}
+	h := w.out.newHeld()
+	h.pkt, h.fp = packetOut{p: p}, fp
 	f := &w.frame
 	if err := link.Parse(p.LinkType, p.Data, f); err != nil {
 		return h
