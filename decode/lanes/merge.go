@@ -340,8 +340,10 @@ func (p publishing) Exchange(e *decode.Exchange) {
 // from those up to eventPoolBig of at most eventPoolBigCap: a batch with
 // an eviction records two events per evicted flow (tens of thousands),
 // and without one kept each eviction allocated its buffer anew (and
-// copied it while it doubled), 90 MB over 200k half-open flows. A big
-// buffer is handed out first, for whatever batch comes.
+// copied it while it doubled), 90 MB over 200k half-open flows; with one
+// lane the only buffer in use grew past 32k events at an eviction, and
+// dropping it left the next batches none. Big buffers (at most 4 MB
+// each) are handed out first, for whatever batch comes.
 type eventPool struct {
 	mu   sync.Mutex
 	free [][]tcp.Event
@@ -351,8 +353,8 @@ type eventPool struct {
 const (
 	eventPoolKeep   = 32
 	eventPoolMaxCap = 8192
-	eventPoolBig    = 4
-	eventPoolBigCap = 1 << 15
+	eventPoolBig    = 8
+	eventPoolBigCap = 1 << 16
 )
 
 func (p *eventPool) get() []tcp.Event {
