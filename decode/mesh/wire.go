@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tapview/tapview/decode/link"
@@ -67,6 +68,10 @@ type Wire struct {
 	connQ   []tuple
 	meshed  bool
 	lim     wireLimits
+	// anyNAT is set once a redirected connection was seen: until then
+	// Orig (asked for every flow publication) answers without the lock
+	// and two map lookups.
+	anyNAT atomic.Bool
 }
 
 // pendingRec is a payload packet's timing waiting for the merge to
@@ -385,6 +390,7 @@ func (w *Wire) addSYN(k synKey, e synEntry) {
 
 func (w *Wire) addNAT(nc *natConn) {
 	w.meshed = true
+	w.anyNAT.Store(true)
 	rep := tuple{nc.source, nc.orig, nc.client}
 	req := tuple{nc.source, nc.client, nc.redirect}
 	if old := w.reqs[req]; old != nil {
@@ -448,6 +454,9 @@ func (w *Wire) Meshed() bool {
 // names it: client and server after the rewrite) whose requests the
 // capture shows redirected; ok is false for any other connection.
 func (w *Wire) Orig(source string, client, server netip.AddrPort) (orig netip.AddrPort, ok bool) {
+	if !w.anyNAT.Load() {
+		return netip.AddrPort{}, false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	client, server = unmapAP(client), unmapAP(server)
