@@ -9,18 +9,22 @@ import (
 // A pcap/pcapng export holds what pass one learnt (packet comments,
 // stream patches, each flow's packet ordinals) until pass two has
 // written the last packet: on the 1 GB benchmark capture it grows to
-// about 120 MB live by the end of pass one, while the decoder allocates
-// gigabytes that die at once. At the default GOGC the heap doubles over
-// what is live (380 MB RSS). Most of what an export keeps holds no
-// pointers, which the collector does not scan, so its heap is held
-// instead to what is live plus what the collector has to scan of it (a
-// cycle's marking is then paid for by as many bytes of allocation as it
-// scans, as at GOGC 100 for a heap of pointers), and at least to
-// exportHeapBase; never above the process's limit (GOMEMLIMIT). A
-// capture of 200k half-open flows, whose decoder state is all pointers,
-// gets the headroom it needs (a fixed 150 MiB had the collector run
-// without pause, at twice the CPU).
-const exportHeapBase = 150 << 20
+// about 86 MB live by the end of pass one (104 MB before the plan's
+// comments were chunked and its summary parts kept without pointers),
+// while the decoder allocates gigabytes that die at once. At the default
+// GOGC the heap doubles over what is live (380 MB RSS). Most of what an
+// export keeps holds no pointers, which the collector does not scan, so
+// its heap is held instead to what is live plus what the collector has
+// to scan of it (a cycle's marking is then paid for by as many bytes of
+// allocation as it scans, as at GOGC 100 for a heap of pointers), and at
+// least to exportHeapBase; never above the process's limit (GOMEMLIMIT).
+// A capture of 200k half-open flows, whose decoder state is all
+// pointers, gets the headroom it needs (a fixed 150 MiB had the
+// collector run without pause, at twice the CPU). The base was 150 MiB,
+// which with the binary's mapped pages (about 40 MB) put the 1 GB export
+// at 195-200 MB RSS; at 135 MiB it is 180 MB, for about 1 CPU-s more
+// than at 150 MiB once the plan got smaller (still less than before).
+const exportHeapBase = 135 << 20
 
 // exportHeapLimit returns the soft memory limit for a live heap of live
 // bytes, of which scan are scannable, under a process limit of ceiling.

@@ -11,7 +11,7 @@ func TestExportHeapLimit(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ live, scan, ceiling, want int64 }{
 		{0, 0, math.MaxInt64, exportHeapBase},                // a small heap may grow to the base
-		{120 * mib, 20 * mib, math.MaxInt64, exportHeapBase}, // mostly pointer-free: the base holds
+		{100 * mib, 20 * mib, math.MaxInt64, exportHeapBase}, // mostly pointer-free: the base holds
 		{180 * mib, 150 * mib, math.MaxInt64, 330 * mib},     // mostly pointers: headroom as large as the scan
 		{180 * mib, 150 * mib, 256 * mib, 256 * mib},         // never above the process's limit
 		{10 * mib, 5 * mib, 100 * mib, 100 * mib},            // nor the base
