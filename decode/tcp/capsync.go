@@ -126,13 +126,39 @@ func (cs *capSync) cutoff(s uint64, i int, oldest []time.Time, k int) (time.Time
 	}
 	if !r.cutDone {
 		// The first shard to get here finds the k-th oldest for all.
-		if all := mergeOldest(r.oldest, k); len(all) > 0 {
-			r.cut, r.cutOK = all[len(all)-1], true
-		}
+		r.cut, r.cutOK = kthOldest(r.oldest, k)
 		r.cutDone = true
 	}
 	r.oread++
 	return r.cut, r.cutOK
+}
+
+// kthOldest is the last of mergeOldest(lists, k), without the list:
+// the k-th oldest time of all (the newest when there are fewer), and
+// false when there is none.
+func kthOldest(lists [][]time.Time, k int) (time.Time, bool) {
+	var pos [8]int
+	p := pos[:0]
+	if len(lists) > len(pos) {
+		p = make([]int, 0, len(lists))
+	}
+	p = p[:len(lists)]
+	var last time.Time
+	found := false
+	for n := 0; n < k; n++ {
+		best := -1
+		for i, l := range lists {
+			if p[i] < len(l) && (best < 0 || l[p[i]].Before(lists[best][p[best]])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		last, found = lists[best][p[best]], true
+		p[best]++
+	}
+	return last, found
 }
 
 // mergeOldest merges lists each sorted oldest first into the k oldest
@@ -215,6 +241,17 @@ func (d *Decoder) capDecide(s uint64, totals []int) {
 // active flows, oldest first. Each list is ordered from its head (see
 // flowList), so only its first k and its strays are looked at.
 func (ln *lane) oldest(k int) []time.Time {
+	if ln.udpList.n == 0 && ln.tcpList.nstray == 0 {
+		// Only ordered TCP flows: their first k, in a buffer kept for
+		// the next eviction (the shards read each other's only until
+		// cutoff returns).
+		run := ln.oldestBuf[:0]
+		for c := ln.tcpList.head; c != nil && len(run) < k; c = c.next {
+			run = append(run, c.flow.Last)
+		}
+		ln.oldestBuf = run
+		return run
+	}
 	var runs [][]time.Time
 	for _, l := range [2]*flowList{&ln.tcpList, &ln.udpList} {
 		run := make([]time.Time, 0, min(k, l.n-l.nstray))

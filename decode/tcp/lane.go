@@ -42,6 +42,8 @@ type lane struct {
 	// noted is when evictions were last reported, evicted the count then.
 	noted   time.Time
 	evicted int64
+	// oldestBuf is oldest's result, reused (see lane.oldest).
+	oldestBuf []time.Time
 }
 
 // connKey identifies a connection regardless of direction.
