@@ -22,56 +22,33 @@ const (
 // the same: only where it is computed changed. Sources never reuse a
 // packet's bytes (sources.Packet), so batches carry them as they are.
 type follower struct {
-	batch []sources.Packet
-	queue chan []sources.Packet
-	free  chan []sources.Packet
-	done  chan map[string]*streammask.Result
+	in   *handoff[sources.Packet]
+	done chan map[string]*streammask.Result
 }
 
 func newFollower(newTracker func() *streammask.Tracker) *follower {
 	f := &follower{
-		batch: make([]sources.Packet, 0, followBatch),
-		queue: make(chan []sources.Packet, followQueue),
-		free:  make(chan []sources.Packet, followQueue+1),
-		done:  make(chan map[string]*streammask.Result, 1),
+		in:   newHandoff[sources.Packet](followBatch, followQueue, nil),
+		done: make(chan map[string]*streammask.Result, 1),
 	}
 	go f.run(newTracker)
 	return f
 }
 
 // add queues a packet (on the source's goroutine).
-func (f *follower) add(p *sources.Packet) {
-	f.batch = append(f.batch, *p)
-	if len(f.batch) == followBatch {
-		f.flush()
-	}
-}
-
-func (f *follower) flush() {
-	if len(f.batch) == 0 {
-		return
-	}
-	f.queue <- f.batch
-	select {
-	case b := <-f.free:
-		f.batch = b[:0]
-	default:
-		f.batch = make([]sources.Packet, 0, followBatch)
-	}
-}
+func (f *follower) add(p *sources.Packet) { f.in.add(*p) }
 
 // finish hands over what is queued and returns each source's result
 // once every packet was followed.
 func (f *follower) finish() map[string]*streammask.Result {
-	f.flush()
-	close(f.queue)
+	f.in.close()
 	return <-f.done
 }
 
 func (f *follower) run(newTracker func() *streammask.Tracker) {
 	track := make(map[string]*streammask.Tracker)
 	var frame link.Frame
-	for b := range f.queue {
+	for b := range f.in.queue {
 		for i := range b {
 			p := &b[i]
 			if link.Parse(p.LinkType, p.Data, &frame) == nil {
@@ -84,10 +61,7 @@ func (f *follower) run(newTracker func() *streammask.Tracker) {
 			}
 			*p = sources.Packet{} // let the bytes go
 		}
-		select {
-		case f.free <- b:
-		default:
-		}
+		f.in.giveBack(b)
 	}
 	res := make(map[string]*streammask.Result, len(track))
 	for name, tr := range track {

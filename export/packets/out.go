@@ -30,18 +30,14 @@ type outItem struct {
 // on about one core while the other waited. Items are written in the
 // order they are put, so the file is the same.
 type output struct {
-	plan  *Plan
-	pw    pcapw.PacketWriter
-	batch []outItem
-	queue chan []outItem
-	done  chan struct{}
-	// free returns written batches, with their held packets cleared, so
+	plan *Plan
+	pw   pcapw.PacketWriter
+	// q gives written batches back with their held packets cleared, so
 	// the producer takes its held packets and batches from them instead
-	// of allocating new ones (newHeld); spare and reuse hold what it
-	// took.
-	free  chan []outItem
+	// of allocating new ones (newHeld); spare holds the packets it took.
+	q     *handoff[outItem]
+	done  chan struct{}
 	spare []*held
-	reuse []outItem
 
 	// Written by the goroutine, read after done is closed.
 	res Result
@@ -52,49 +48,30 @@ type output struct {
 
 func newOutput(plan *Plan, pw pcapw.PacketWriter) *output {
 	o := &output{
-		plan:  plan,
-		pw:    pw,
-		batch: make([]outItem, 0, outBatch),
-		queue: make(chan []outItem, outQueue),
-		done:  make(chan struct{}),
-		free:  make(chan []outItem, outQueue+2),
+		plan: plan,
+		pw:   pw,
+		q:    newHandoff[outItem](outBatch, outQueue, nil),
+		done: make(chan struct{}),
 	}
 	go o.run()
 	return o
 }
 
 // put queues an item; after put the producer must not touch it again.
-func (o *output) put(it outItem) {
-	o.batch = append(o.batch, it)
-	if len(o.batch) == outBatch {
-		o.flush()
-	}
-}
-
-func (o *output) flush() {
-	if len(o.batch) == 0 {
-		return
-	}
-	o.queue <- o.batch
-	if o.reuse != nil {
-		o.batch, o.reuse = o.reuse, nil
-	} else {
-		o.batch = make([]outItem, 0, outBatch)
-	}
-}
+func (o *output) put(it outItem) { o.q.add(it) }
 
 // newHeld returns a cleared held packet for the producer.
 func (o *output) newHeld() *held {
 	if len(o.spare) == 0 {
 		select {
-		case b := <-o.free:
+		case b := <-o.q.free:
 			for i := range b {
 				if b[i].h != nil {
 					o.spare = append(o.spare, b[i].h)
 				}
 				b[i] = outItem{}
 			}
-			o.reuse = b[:0]
+			o.q.next = b[:0]
 		default:
 		}
 	}
@@ -109,15 +86,14 @@ func (o *output) newHeld() *held {
 // close writes what is queued and returns the counts and the first
 // error; the producer's counts are not in it.
 func (o *output) close() (Result, error) {
-	o.flush()
-	close(o.queue)
+	o.q.close()
 	<-o.done
 	return o.res, o.err
 }
 
 func (o *output) run() {
 	defer close(o.done)
-	for b := range o.queue {
+	for b := range o.q.queue {
 		if o.err != nil {
 			continue // drain, so the producer never blocks
 		}
@@ -134,10 +110,7 @@ func (o *output) run() {
 					*h = held{}
 				}
 			}
-			select {
-			case o.free <- b:
-			default:
-			}
+			o.q.giveBack(b)
 		}
 	}
 }

@@ -35,14 +35,13 @@ func (s spoolStream) Close() error                { return nil }
 // packet was a sixth of pass two's CPU.
 func FromSource(ctx context.Context, src sources.Source, notes func(sources.Status)) Stream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &sourceStream{ch: make(chan []spool.Record, sourceQueue), free: make(chan []spool.Record, sourceQueue+2), cancel: cancel}
-	em := &chanEmitter{ctx: ctx, ch: s.ch, free: s.free, notes: notes, batch: make([]spool.Record, 0, sourceBatch)}
+	s := &sourceStream{in: newHandoff[spool.Record](sourceBatch, sourceQueue, ctx.Done()), cancel: cancel}
+	em := &chanEmitter{in: s.in, notes: notes}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(s.ch)
+		defer s.in.close()
 		s.err = src.Run(ctx, em)
-		em.flush()
 	}()
 	return s
 }
@@ -55,8 +54,7 @@ const (
 )
 
 type sourceStream struct {
-	ch     chan []spool.Record
-	free   chan []spool.Record // read batches, for the emitter to fill again
+	in     *handoff[spool.Record] // from the source's goroutine
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	err    error // written by the goroutine before ch is closed
@@ -68,13 +66,10 @@ type sourceStream struct {
 func (s *sourceStream) Next() (spool.Record, error) {
 	for len(s.cur) == 0 {
 		if s.read != nil {
-			select {
-			case s.free <- s.read[:0]:
-			default:
-			}
+			s.in.giveBack(s.read)
 			s.read = nil
 		}
-		b, ok := <-s.ch
+		b, ok := <-s.in.queue
 		if !ok {
 			if s.err != nil && !errors.Is(s.err, context.Canceled) {
 				return spool.Record{}, s.err
@@ -96,45 +91,22 @@ func (s *sourceStream) Close() error {
 	s.closed = true
 	s.cur = nil
 	s.cancel()
-	for range s.ch {
+	for range s.in.queue {
 		// drain so the source's goroutine can finish
 	}
 	s.wg.Wait()
 	return nil
 }
 
-// chanEmitter hands a source's packets and secrets to a channel in
+// chanEmitter hands a source's packets and secrets to the stream in
 // batches; it is also a pcapfile.SecretsEmitter, so embedded keys arrive
-// in order. flush hands over the last batch when the source is done.
+// in order.
 type chanEmitter struct {
-	ctx   context.Context
-	ch    chan<- []spool.Record
-	free  <-chan []spool.Record
+	in    *handoff[spool.Record]
 	notes func(sources.Status)
-	batch []spool.Record
 }
 
-func (e *chanEmitter) add(rec spool.Record) {
-	e.batch = append(e.batch, rec)
-	if len(e.batch) == cap(e.batch) {
-		e.flush()
-	}
-}
-
-func (e *chanEmitter) flush() {
-	if len(e.batch) == 0 {
-		return
-	}
-	select {
-	case e.ch <- e.batch:
-	case <-e.ctx.Done():
-	}
-	select {
-	case e.batch = <-e.free:
-	default:
-		e.batch = make([]spool.Record, 0, sourceBatch)
-	}
-}
+func (e *chanEmitter) add(rec spool.Record) { e.in.add(rec) }
 
 func (e *chanEmitter) Packet(p sources.Packet) { e.add(spool.Record{Packet: p}) }
 
