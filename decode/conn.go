@@ -165,3 +165,12 @@ type Output interface {
 	Exchange(e *Exchange)
 	Note(s sources.Status)
 }
+
+// CopiesFlows reports whether out says (with a CopiesFlows method
+// returning true) that it keeps no reference to a flow once Flow
+// returns, so a decoder may publish flows from memory it reuses
+// (decode/lanes). Wrappers answer for what they wrap.
+func CopiesFlows(out Output) bool {
+	c, ok := out.(interface{ CopiesFlows() bool })
+	return ok && c.CopiesFlows()
+}

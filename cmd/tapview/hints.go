@@ -63,10 +63,7 @@ func (t *tally) Flow(f *decode.Flow) {
 // CopiesFlows says whether Output keeps no reference to a flow once Flow
 // returns (a tally keeps none), so the decoder may publish flows from
 // memory it reuses (see decode/lanes).
-func (t *tally) CopiesFlows() bool {
-	c, ok := t.Output.(interface{ CopiesFlows() bool })
-	return ok && c.CopiesFlows()
-}
+func (t *tally) CopiesFlows() bool { return decode.CopiesFlows(t.Output) }
 
 // emptyHint writes one line to w when a headless run printed nothing
 // (printed == 0), naming the likely cause and the next step.

@@ -72,7 +72,7 @@ func newMerger(out decode.Output, n int, opts Options) *merger {
 		events:  &eventPool{},
 	}
 	m.at, _ = out.(ordinalObserver)
-	m.copies = copiesFlows(out)
+	m.copies = decode.CopiesFlows(out)
 	if opts.Publish != nil {
 		out = publishing{out, opts.Publish}
 		m.out = out
@@ -293,19 +293,6 @@ func (m *merger) event(ev *tcp.Event) {
 		// published above.
 		ev.Chunk.Release()
 	}
-}
-
-// flowCopier is an Output that copies what it keeps of a flow it is
-// given, so the caller may reuse the Flow once Flow returns (wrappers
-// answer for what they wrap too).
-type flowCopier interface {
-	CopiesFlows() bool
-}
-
-// copiesFlows reports whether out is a flowCopier that says so.
-func copiesFlows(out decode.Output) bool {
-	c, ok := out.(flowCopier)
-	return ok && c.CopiesFlows()
 }
 
 // sweep forgets exchanges of forgotten flows that never published a

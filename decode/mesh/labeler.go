@@ -277,14 +277,7 @@ func (l *Labeler) Flow(f *decode.Flow) {
 // publish flows from memory it reuses: the Labeler keeps copies only,
 // and passes f itself on while no sidecar is known.
 func (l *Labeler) CopiesFlows() bool {
-	return copiesFlows(l.out) && (l.all == nil || copiesFlows(l.all))
-}
-
-// copiesFlows reports whether out says it copies what it keeps of a
-// flow (a CopiesFlows method returning true).
-func copiesFlows(out decode.Output) bool {
-	c, ok := out.(interface{ CopiesFlows() bool })
-	return ok && c.CopiesFlows()
+	return decode.CopiesFlows(l.out) && (l.all == nil || decode.CopiesFlows(l.all))
 }
 
 // plainFlow publishes f while no sidecar is known, and reports whether it
