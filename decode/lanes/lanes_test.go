@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/tapview/tapview/decode/dns"
 	"github.com/tapview/tapview/decode/http1"
 	"github.com/tapview/tapview/decode/http2"
-	"github.com/tapview/tapview/decode/lanes"
 	"github.com/tapview/tapview/decode/link/corpustest"
 	"github.com/tapview/tapview/decode/tcp"
 	"github.com/tapview/tapview/decode/tls"
@@ -62,23 +60,7 @@ func (r *recorder) Note(s sources.Status)       { r.put("N ", s) }
 // fixed packets.
 func decodeAll(pkts []sources.Packet, n int, seed uint64, cfg func() tcp.Config) *recorder {
 	rec := &recorder{}
-	r := rand.New(rand.NewPCG(seed, 7))
-	d := lanes.New(rec, lanes.Options{Lanes: n, Config: cfg, Batch: 1 + r.IntN(400), Queue: 1 + r.IntN(8), InFlight: 1 + r.Int64N(256<<10)})
-	var last time.Time
-	for i := range pkts {
-		p := pkts[i]
-		d.Packet(&p)
-		if p.Timestamp.After(last) {
-			last = p.Timestamp
-		}
-		if r.IntN(40) == 0 {
-			d.EndBatch(false)
-		}
-		if i%997 == 996 {
-			d.Tick(last)
-		}
-	}
-	d.Finish(last)
+	decodeInto(rec, pkts, n, seed, cfg)
 	return rec
 }
 

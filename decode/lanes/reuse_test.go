@@ -33,7 +33,9 @@ func (r *copyingRecorder) Flow(f *decode.Flow) {
 	r.recorder.Flow(f)
 }
 
-// decodeInto is decodeAll into any output.
+// decodeInto runs pkts through n lanes into out (decodeAll records
+// them): seed picks where batches are handed over and their size, which
+// must not matter; ticks come at fixed packets.
 func decodeInto(out decode.Output, pkts []sources.Packet, n int, seed uint64, cfg func() tcp.Config) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	d := lanes.New(out, lanes.Options{Lanes: n, Config: cfg, Batch: 1 + r.IntN(400), Queue: 1 + r.IntN(8), InFlight: 1 + r.Int64N(256<<10)})

@@ -146,12 +146,7 @@ func kthOldest(lists [][]time.Time, k int) (time.Time, bool) {
 	var last time.Time
 	found := false
 	for n := 0; n < k; n++ {
-		best := -1
-		for i, l := range lists {
-			if p[i] < len(l) && (best < 0 || l[p[i]].Before(lists[best][p[best]])) {
-				best = i
-			}
-		}
+		best := nextOldest(lists, p)
 		if best < 0 {
 			break
 		}
@@ -159,6 +154,18 @@ func kthOldest(lists [][]time.Time, k int) (time.Time, bool) {
 		p[best]++
 	}
 	return last, found
+}
+
+// nextOldest returns which of lists, each read up to its position in
+// pos, holds the oldest unread time, or -1 when all are read.
+func nextOldest(lists [][]time.Time, pos []int) int {
+	best := -1
+	for i, l := range lists {
+		if pos[i] < len(l) && (best < 0 || l[pos[i]].Before(lists[best][pos[best]])) {
+			best = i
+		}
+	}
+	return best
 }
 
 // mergeOldest merges lists each sorted oldest first into the k oldest
@@ -173,12 +180,7 @@ func mergeOldest(lists [][]time.Time, k int) []time.Time {
 	out := make([]time.Time, 0, min(k, total))
 	pos := make([]int, len(lists))
 	for len(out) < k {
-		best := -1
-		for i, l := range lists {
-			if pos[i] < len(l) && (best < 0 || l[pos[i]].Before(lists[best][pos[best]])) {
-				best = i
-			}
-		}
+		best := nextOldest(lists, pos)
 		if best < 0 {
 			break
 		}

@@ -118,11 +118,16 @@ func (in *Instance) data(p *Patch) []byte {
 
 // unwrap turns a 32-bit sequence number into a stream offset near the
 // highest one seen so far.
-func (in *Instance) unwrap(seq uint32) int64 {
-	d := int64(int32(seq - in.Base - uint32(in.hi)))
-	off := in.hi + d
-	if off > in.hi {
-		in.hi = off
+func (in *Instance) unwrap(seq uint32) int64 { return unwrapSeq(seq, in.Base, &in.hi) }
+
+// unwrapSeq turns seq into a stream offset from base, near *hi, the
+// highest offset so far, which it moves on: a sequence number is taken
+// to be within 2 GiB of it, either way, so wrapping around 2^32 and
+// retransmissions of older bytes both land where they belong.
+func unwrapSeq(seq, base uint32, hi *int64) int64 {
+	off := *hi + int64(int32(seq-base-uint32(*hi)))
+	if off > *hi {
+		*hi = off
 	}
 	return off
 }

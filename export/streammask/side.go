@@ -37,14 +37,7 @@ type segment struct {
 	n    int64 // announced length (data may be cut by the snaplen)
 }
 
-func (sd *side) unwrap(seq uint32) int64 {
-	d := int64(int32(seq - sd.base - uint32(sd.hi)))
-	off := sd.hi + d
-	if off > sd.hi {
-		sd.hi = off
-	}
-	return off
-}
+func (sd *side) unwrap(seq uint32) int64 { return unwrapSeq(seq, sd.base, &sd.hi) }
 
 // segment takes one segment's payload at stream offset off: captured
 // bytes data of n announced.

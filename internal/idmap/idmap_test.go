@@ -7,6 +7,18 @@ import (
 	"testing"
 )
 
+// testID draws an ID as lanes number them: dense IDs below span of lane
+// 0 and lane 1 (which numbers from 1<<48), and one in ten sparse.
+func testID(r *rand.Rand, span int) uint64 {
+	switch r.IntN(10) {
+	case 0:
+		return r.Uint64() // sparse
+	case 1, 2, 3, 4:
+		return 1<<48 | uint64(r.IntN(span)) // lane 1
+	}
+	return uint64(r.IntN(span)) // lane 0
+}
+
 // TestIDMapMatchesMap runs random sets, gets, deletes and sweeps on a
 // Map and a Go map side by side, over dense IDs of two lanes and a
 // few sparse ones, and requires the same answers and sizes.
@@ -14,15 +26,7 @@ func TestIDMapMatchesMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var m Map[uint64]
 	ref := map[uint64]uint64{}
-	id := func() uint64 {
-		switch r.IntN(10) {
-		case 0:
-			return r.Uint64() // sparse
-		case 1, 2, 3, 4:
-			return 1<<48 | uint64(r.IntN(5000)) // lane 1
-		}
-		return uint64(r.IntN(5000)) // lane 0
-	}
+	id := func() uint64 { return testID(r, 5000) }
 	var sparse []uint64
 	for step := 0; step < 200000; step++ {
 		k := id()

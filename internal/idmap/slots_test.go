@@ -21,15 +21,7 @@ func TestSlotsMatchesMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var s Slots[slotVal]
 	ref := map[uint64]uint64{}
-	id := func() uint64 {
-		switch r.IntN(10) {
-		case 0:
-			return r.Uint64()
-		case 1, 2, 3:
-			return 1<<48 | uint64(r.IntN(3000))
-		}
-		return uint64(r.IntN(3000))
-	}
+	id := func() uint64 { return testID(r, 3000) }
 	for step := 0; step < 100000; step++ {
 		k := id()
 		switch r.IntN(3) {
