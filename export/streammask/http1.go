@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tapview/tapview/decode/body"
 )
@@ -47,6 +46,15 @@ type h1 struct {
 	await   []byte
 	awaitAt int64
 	upgrade string // the last request asked for this upgrade
+	hd      httpHead
+	// spare is the last body's unit, finished, reused for the next.
+	spare *unit
+	// ce, codings, what and memo are the last Content-Encoding value
+	// and what bodyUnit made of it, reused while it repeats.
+	ce      string
+	codings []string
+	what    string
+	memo    string
 }
 
 func newH1(sd *side, req bool) *h1 { return &h1{sd: sd, req: req} }
@@ -206,14 +214,15 @@ func (h *h1) headDone(head []byte) layer {
 		h.endMessage()
 		return nil
 	}
-	hd := parseHead(head)
+	hd := &h.hd
+	parseHead(hd, head)
 	h.body = nil
 	if h.req {
 		up := ""
-		if hd.has("connection", "upgrade") || hd.get("upgrade") != "" {
-			up = strings.ToLower(strings.TrimSpace(hd.get("upgrade")))
+		if hd.has("connection", "upgrade") || len(hd.get("upgrade")) > 0 {
+			up = strings.ToLower(strings.TrimSpace(string(hd.get("upgrade"))))
 		}
-		h.sd.c.reqs = append(h.sd.c.reqs, h1Request{method: hd.first, upgrade: up})
+		h.sd.c.reqs = append(h.sd.c.reqs, h1Request{method: hd.method(), upgrade: up})
 		if len(h.sd.c.reqs) > 1024 {
 			h.sd.c.reqs = h.sd.c.reqs[1:]
 		}
@@ -234,14 +243,14 @@ func (h *h1) headDone(head []byte) layer {
 	ch, _ := client.lay.(*h1)
 	switch {
 	case code == 101:
-		proto := strings.ToLower(strings.TrimSpace(hd.get("upgrade")))
+		proto := strings.ToLower(strings.TrimSpace(string(hd.get("upgrade"))))
 		if proto == "" {
 			proto = req.upgrade
 		}
 		var mine, theirs layer
 		switch {
 		case strings.HasPrefix(proto, "websocket"):
-			deflate, cTake, sTake := wsExtensions(hd.get("sec-websocket-extensions"))
+			deflate, cTake, sTake := wsExtensions(string(hd.get("sec-websocket-extensions")))
 			mine = newWS(h.sd, false, deflate, sTake)
 			theirs = newWS(client, true, deflate, cTake)
 		case proto == "h2c":
@@ -274,15 +283,15 @@ func (h *h1) headDone(head []byte) layer {
 
 // startBody sets up the body of the message whose head was hd.
 func (h *h1) startBody(hd *httpHead, response bool) layer {
-	te := strings.ToLower(hd.get("transfer-encoding"))
+	chunked := containsFold(hd.get("transfer-encoding"), "chunked")
 	cl, hasCL := int64(-1), false
-	if v := strings.TrimSpace(hd.get("content-length")); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+	if v := bytes.TrimSpace(hd.get("content-length")); len(v) > 0 {
+		if n, err := parseLength(v); err == nil && n >= 0 {
 			cl, hasCL = n, true
 		}
 	}
 	switch {
-	case strings.Contains(te, "chunked"):
+	case chunked:
 		h.body = h.bodyUnit(hd)
 		h.st = h1ChunkSize
 	case hasCL && cl > 0:
@@ -298,22 +307,41 @@ func (h *h1) startBody(hd *httpHead, response bool) layer {
 }
 
 func (h *h1) bodyUnit(hd *httpHead) *unit {
-	codings := body.Codings(hd.get("content-encoding"))
+	var codings []string
+	if ce := hd.get("content-encoding"); len(ce) > 0 {
+		if string(ce) != h.ce || h.codings == nil {
+			h.ce = string(ce)
+			h.codings = body.Codings(h.ce)
+			h.what = "HTTP body (" + strings.Join(h.codings, ", ") + ")"
+			h.memo = strings.Join(h.codings, ",")
+		}
+		codings = h.codings
+	}
+	u := h.spare
+	h.spare = nil
 	if body.NeedsDecoding(codings) {
-		u := h.sd.newUnit(unitCompressed, "HTTP body ("+strings.Join(codings, ", ")+")")
+		u = h.sd.reuseUnit(u, unitCompressed, h.what)
 		u.decode = func(b []byte) ([]byte, error) { return body.Decode(codings, b, maxDecoded) }
 		u.filler = func(orig []byte, n int) []byte { return bodyFiller(codings, orig, n) }
-		u.memo = strings.Join(codings, ",")
+		u.memo = h.memo
 		return u
 	}
-	return h.sd.newUnit(unitText, "HTTP body")
+	return h.sd.reuseUnit(u, unitText, "HTTP body")
+}
+
+// finishBody finishes the current body and keeps its unit for the next.
+func (h *h1) finishBody() {
+	if h.body != nil {
+		h.body.finish()
+		h.spare = h.body
+	}
+	h.body = nil
 }
 
 // endMessage finishes the current message and waits for the next head
 // (or, after an upgrade request, for the response).
 func (h *h1) endMessage() {
-	h.body.finish()
-	h.body = nil
+	h.finishBody()
 	h.st = h1Head
 	if h.req && h.upgrade != "" {
 		h.st = h1Await
@@ -359,8 +387,7 @@ func (h *h1) guessUpgrade() layer {
 // lost abandons HTTP/1 framing on this direction: what it held is
 // finished and the rest is scanned raw.
 func (h *h1) lost(off int64, rest []byte) {
-	h.body.finish()
-	h.body = nil
+	h.finishBody()
 	h.sd.toRaw(off, rest)
 }
 
@@ -372,8 +399,7 @@ func (h *h1) gap() {
 	}
 	h.sd.emitText(h.headAt, h.head)
 	h.head = nil
-	h.body.finish()
-	h.body = nil
+	h.finishBody()
 	h.sd.lay = &raw{sd: h.sd}
 }
 
@@ -389,8 +415,7 @@ func (h *h1) end() {
 		h.sd.emitText(h.headAt, h.head)
 		h.head = nil
 	}
-	h.body.finish()
-	h.body = nil
+	h.finishBody()
 }
 
 // chunkSize parses a chunk-size line (extensions and CRLF included).
@@ -405,105 +430,4 @@ func chunkSize(line []byte) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(string(s), 16, 64)
 	return n, err == nil && n >= 0
-}
-
-// httpHead is a parsed HTTP/1 head: the first word (method) or status,
-// and the header fields.
-type httpHead struct {
-	first  string
-	status int
-	fields [][2]string
-}
-
-func parseHead(b []byte) *httpHead {
-	hd := &httpHead{}
-	for i := 0; len(b) > 0 || i == 0; i++ {
-		l := b
-		if j := bytes.IndexByte(b, '\n'); j >= 0 {
-			l, b = b[:j], b[j+1:]
-		} else {
-			b = nil
-		}
-		l = bytes.TrimRight(l, "\r")
-		if i == 0 {
-			words := strings.Fields(string(l))
-			if len(words) > 0 {
-				hd.first = words[0]
-			}
-			if len(words) > 1 && strings.HasPrefix(hd.first, "HTTP/") {
-				hd.status, _ = strconv.Atoi(words[1])
-			}
-			continue
-		}
-		k := bytes.IndexByte(l, ':')
-		if k <= 0 {
-			continue
-		}
-		if name := headName(l[:k]); name != "" {
-			hd.fields = append(hd.fields, [2]string{name, strings.TrimSpace(string(l[k+1:]))})
-		}
-	}
-	return hd
-}
-
-// headFields are the fields the walk reads (httpHead.get and has).
-var headFields = [...]string{"connection", "upgrade", "sec-websocket-extensions", "transfer-encoding", "content-length", "content-encoding"}
-
-// headName returns the field name n as parseHead keeps it (trimmed,
-// lower case) when it is one of headFields, else "": the walk reads six
-// fields, and a string for every name and value of every head was a
-// tenth of an export's CPU.
-func headName(n []byte) string {
-	n = bytes.TrimSpace(n)
-	for _, c := range n {
-		if c >= utf8.RuneSelf {
-			// Unicode case folding may map other letters to these names.
-			name := strings.ToLower(string(n))
-			for _, f := range headFields {
-				if name == f {
-					return f
-				}
-			}
-			return ""
-		}
-	}
-	for _, f := range headFields {
-		if len(n) == len(f) && asciiEqualFold(n, f) {
-			return f
-		}
-	}
-	return ""
-}
-
-func asciiEqualFold(b []byte, lower string) bool {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// get returns the named field's values joined with ", ".
-func (hd *httpHead) get(name string) string {
-	var out []string
-	for _, f := range hd.fields {
-		if f[0] == name {
-			out = append(out, f[1])
-		}
-	}
-	return strings.Join(out, ", ")
-}
-
-// has reports whether a comma-separated field lists token.
-func (hd *httpHead) has(name, token string) bool {
-	for _, t := range strings.Split(hd.get(name), ",") {
-		if strings.EqualFold(strings.TrimSpace(t), token) {
-			return true
-		}
-	}
-	return false
 }

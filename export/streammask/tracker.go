@@ -60,6 +60,8 @@ type Tracker struct {
 	// would otherwise be a string per compressed response.
 	notes map[string]string
 	memo  memo
+	// bufs are released unit buffers to use again (reuseUnit).
+	bufs [][]byte
 }
 
 // NewTracker returns a tracker masking with m (which must not be nil).

@@ -81,10 +81,41 @@ type unit struct {
 	why    string
 	noted  bool
 	budget int64 // bytes of buf counted against the tracker's budget
+	// recycle is set on units whose owner reuses them (reuseUnit): their
+	// release hands buf to the tracker's pool and keeps pieces.
+	recycle bool
 }
 
 func (sd *side) newUnit(kind int, what string) *unit {
 	return &unit{sd: sd, kind: kind, what: what}
+}
+
+// Bounds of recycled unit memory.
+const (
+	// maxPooledBuf is the largest unit buffer the tracker's pool keeps,
+	// and maxPooled how many it keeps.
+	maxPooledBuf = 64 << 10
+	maxPooled    = 64
+	// maxSparePieces is the largest pieces slice a reused unit keeps.
+	maxSparePieces = 64
+)
+
+// reuseUnit is newUnit for an owner that has one unit at a time: u,
+// when not nil, is its previous unit, finished, whose memory is used
+// again, and the buffer comes from the tracker's pool. A keep-alive
+// connection has a body per message; a new unit and its growing buffer
+// for each was a third of the follower's allocations.
+func (sd *side) reuseUnit(u *unit, kind int, what string) *unit {
+	if u == nil {
+		u = &unit{}
+	}
+	*u = unit{sd: sd, kind: kind, what: what, recycle: true, pieces: u.pieces[:0]}
+	if t := sd.c.t; len(t.bufs) > 0 {
+		u.buf = t.bufs[len(t.bufs)-1]
+		t.bufs[len(t.bufs)-1] = nil
+		t.bufs = t.bufs[:len(t.bufs)-1]
+	}
+	return u
 }
 
 // add appends b, which sits at stream offset off (unmasked already when
@@ -274,8 +305,18 @@ func (r *fillRecipe) bytes() []byte {
 }
 
 func (u *unit) release() {
-	u.sd.c.t.release(u.budget)
+	t := u.sd.c.t
+	t.release(u.budget)
 	u.budget = 0
+	if u.recycle {
+		if c := cap(u.buf); c > 0 && c <= maxPooledBuf && len(t.bufs) < maxPooled {
+			t.bufs = append(t.bufs, u.buf[:0])
+		}
+		if cap(u.pieces) <= maxSparePieces {
+			u.buf, u.pieces = nil, u.pieces[:0]
+			return
+		}
+	}
 	u.buf, u.pieces = nil, nil
 }
 
