@@ -38,12 +38,33 @@ const (
 // What the memo holds never changes what is found, only how often it is
 // computed: its bounds need not be the same for every tracker.
 type memo struct {
-	h       maphash.Hash
-	seen    map[uint64]struct{}
-	done    map[string]map[string]verdict // by memo key (coding), then bytes
+	seed   maphash.Seed
+	seeded bool
+	seen   map[uint64]struct{}
+	// done holds remembered verdicts by the hash of their key and
+	// bytes; an entry answers only for the same key and bytes (one
+	// hash per lookup: a map keyed by the bytes hashed them again).
+	done    map[uint64]memoEntry
 	held    int
 	recipes map[recipeKey]recipeMemo
 	shared  int
+}
+
+type memoEntry struct {
+	key, b string
+	v      verdict
+}
+
+// sum hashes a unit's memo key and bytes.
+func (m *memo) sum(key string, b []byte) uint64 {
+	if !m.seeded {
+		m.seed, m.seeded = maphash.MakeSeed(), true
+	}
+	s := maphash.Bytes(m.seed, b)
+	if key != "" {
+		s ^= maphash.String(m.seed, key) * 0x9e3779b97f4a7c15
+	}
+	return s
 }
 
 // verdict is what checking a unit found.
@@ -70,14 +91,10 @@ func (m *memo) lookup(key string, b []byte) (v verdict, hit, again bool) {
 	if len(b) > memoMaxUnit {
 		return verdict{}, false, false
 	}
-	if v, ok := m.done[key][string(b)]; ok {
-		return v, true, false
+	sum := m.sum(key, b)
+	if e, ok := m.done[sum]; ok && e.key == key && e.b == string(b) {
+		return e.v, true, false
 	}
-	m.h.Reset()
-	m.h.WriteString(key)
-	m.h.WriteByte(0)
-	m.h.Write(b)
-	sum := m.h.Sum64()
 	if _, ok := m.seen[sum]; ok {
 		return verdict{}, false, true
 	}
@@ -91,14 +108,9 @@ func (m *memo) lookup(key string, b []byte) (v verdict, hit, again bool) {
 // remember keeps v as the verdict for b under key.
 func (m *memo) remember(key string, b []byte, v verdict) {
 	if m.done == nil || m.held+len(b) > memoMaxBytes {
-		m.done, m.held = make(map[string]map[string]verdict), 0
+		m.done, m.held = make(map[uint64]memoEntry), 0
 	}
-	byKey := m.done[key]
-	if byKey == nil {
-		byKey = make(map[string]verdict)
-		m.done[key] = byKey
-	}
-	byKey[string(b)] = v
+	m.done[m.sum(key, b)] = memoEntry{key: key, b: string(b), v: v}
 	m.held += len(b)
 }
 
