@@ -332,6 +332,10 @@ func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) 
 	defer limitExportHeap()()
 	set := packets.NewSourceSet()
 	plan := packets.NewPlan(e.prog.MatchesAll(), e.masker)
+	if err := plan.SpillComments(""); err != nil {
+		return "", err
+	}
+	defer plan.Close()
 	synthSpool, err := spool.Create("", true)
 	if err != nil {
 		return "", err

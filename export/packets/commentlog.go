@@ -1,138 +1,309 @@
 package packets
 
 import (
+	"bytes"
 	"cmp"
-	"hash/maphash"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
 	"slices"
+	"time"
 	"unsafe"
 )
 
-// A plan holds a comment per exchange and the distinct summary parts
-// they name until pass two has written the last packet, and that was
-// half of what a big export kept live (54 of 104 MB at the end of pass
-// one over the 1 GB benchmark capture). The memory limit of an export
-// follows what is live and what of it the collector has to scan, so the
-// two structures below keep the same things in less, and without
-// pointers.
+// A plan holds a comment per exchange until pass two has written the
+// last packet. Kept in memory they were a third of what a big export
+// held live (about 36 of 86 MB at the end of pass one over the 1 GB
+// benchmark capture, 880k exchanges), and the export's memory limit
+// follows what is live: the collector ran about 300 times, against 77
+// for `open` of the same file. So a comment is encoded at once, without
+// pointers and with its text inline, in a small buffer of its list; when
+// the buffers together pass pendingBudget they are appended to the
+// plan's comment store, a temporary file (Plan.SpillComments) or,
+// without one, chunks of memory. Pass two reads each list back in order,
+// a segment at a time (commentList.peek, take).
 
-// commentChunk is how many comments a list keeps per chunk once it has
-// that many.
-const commentChunk = 512
+// pendingBudget bounds the encoded comments kept in lists' buffers
+// before they are moved to the store.
+const pendingBudget = 1 << 20
 
-// commentList is one direction's comments in arrival order. The first
-// chunk grows as a slice does, up to commentChunk; later chunks are
-// allocated whole: a flow with many exchanges (a keep-alive connection
-// carries thousands) wastes no doubling slack, which was a third of the
-// comments' memory, and a flow with one wastes nothing either. It is as
-// large as the slice it replaced (200k flows of half-open connections
-// have a flowPlan each).
-type commentList struct {
-	chunks [][]comment
+// commentList is one direction's comments of a flow, in arrival order
+// until prepare sorts them by time. Empty lists (most flows of a capture
+// of half-open connections) cost one pointer.
+type commentList struct{ s *commentState }
+
+type commentState struct {
+	pending  []byte       // encoded comments not yet in the store
+	segs     []commentSeg // in the store, in order
+	n        int          // comments in all
+	lastAt   int64
+	unsorted bool // a comment came earlier than the one before it
+	dirty    bool // on the log's dirty list (pending is not empty)
+
+	// Pass two's cursor (the writer goroutine's only): seg is the next
+	// segment to load, buf what is left of the loaded one, taken how
+	// many comments were taken.
+	seg   int
+	buf   []byte
+	taken int
 }
+
+// commentSeg is a run of a list's comments in the store.
+type commentSeg struct {
+	off  int64
+	size int
+}
+
+// summary is one exchange's comment as pass two takes it: the text is
+// joinSummary(head, lat, tail).
+type summary struct {
+	at         int64 // unix nanoseconds
+	lat        time.Duration
+	head, tail string
+}
+
+func (s summary) text() string { return joinSummary(s.head, s.lat, s.tail) }
 
 func (l *commentList) len() int {
-	k := len(l.chunks)
-	if k == 0 {
+	if l.s == nil {
 		return 0
 	}
-	return (k-1)*commentChunk + len(l.chunks[k-1])
+	return l.s.n
 }
 
-func (l *commentList) add(c comment) {
-	k := len(l.chunks) - 1
-	if k < 0 || len(l.chunks[k]) == commentChunk {
-		var first []comment
-		if k >= 0 {
-			first = make([]comment, 0, commentChunk)
+// commentLog owns the comment store and the lists with pending comments.
+type commentLog struct {
+	store   commentStore
+	dirty   []*commentState
+	pending int // bytes in the dirty lists' buffers
+}
+
+// add encodes a comment into l, moving the pending comments of every
+// list to the store when they pass the budget.
+func (g *commentLog) add(l *commentList, at int64, lat time.Duration, head, tail string) {
+	s := l.s
+	if s == nil {
+		s = &commentState{}
+		l.s = s
+	}
+	if s.n > 0 && at < s.lastAt {
+		s.unsorted = true
+	}
+	s.n++
+	s.lastAt = at
+	before := len(s.pending)
+	s.pending = appendComment(s.pending, at, lat, head, tail)
+	g.pending += len(s.pending) - before
+	if !s.dirty {
+		s.dirty = true
+		g.dirty = append(g.dirty, s)
+	}
+	if g.pending > pendingBudget {
+		g.flush()
+	}
+}
+
+// flush moves every pending comment to the store.
+func (g *commentLog) flush() {
+	for i, s := range g.dirty {
+		s.segs = append(s.segs, commentSeg{off: g.store.append(s.pending), size: len(s.pending)})
+		s.pending, s.dirty = nil, false
+		g.dirty[i] = nil
+	}
+	g.dirty, g.pending = g.dirty[:0], 0
+}
+
+func appendComment(b []byte, at int64, lat time.Duration, head, tail string) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(at))
+	b = binary.LittleEndian.AppendUint64(b, uint64(lat))
+	b = binary.AppendUvarint(b, uint64(len(head)))
+	b = append(b, head...)
+	b = binary.AppendUvarint(b, uint64(len(tail)))
+	return append(b, tail...)
+}
+
+var errBadComment = errors.New("damaged comment record")
+
+// decodeComment reads the comment at the start of b and returns its
+// length. The texts share b's bytes, which are never written again (a
+// segment is read into a buffer of its own).
+func decodeComment(b []byte) (summary, int, error) {
+	if len(b) < 16 {
+		return summary{}, 0, errBadComment
+	}
+	s := summary{at: int64(binary.LittleEndian.Uint64(b)), lat: time.Duration(binary.LittleEndian.Uint64(b[8:]))}
+	i := 16
+	for k := range 2 {
+		n, w := binary.Uvarint(b[i:])
+		if w <= 0 || n > uint64(len(b)-i-w) {
+			return summary{}, 0, errBadComment
 		}
-		l.chunks = append(l.chunks, first)
-		k++
+		i += w
+		var t string
+		if n > 0 {
+			t = unsafe.String(&b[i], int(n))
+		}
+		if k == 0 {
+			s.head = t
+		} else {
+			s.tail = t
+		}
+		i += int(n)
 	}
-	l.chunks[k] = append(l.chunks[k], c)
+	return s, i, nil
 }
 
-// at returns comment i (every chunk but the last holds commentChunk).
-func (l *commentList) at(i int) *comment {
-	return &l.chunks[i/commentChunk][i%commentChunk]
+// rewind puts the cursor back to the first comment.
+func (s *commentState) rewind() { s.seg, s.buf, s.taken = 0, nil, 0 }
+
+// peek returns the next comment without taking it; ok is false at the
+// end of the list.
+func (s *commentState) peek(st *commentStore) (c summary, ok bool, err error) {
+	for len(s.buf) == 0 {
+		if s.seg == len(s.segs) {
+			return summary{}, false, nil
+		}
+		g := s.segs[s.seg]
+		if s.buf, err = st.read(g.off, g.size); err != nil {
+			return summary{}, false, err
+		}
+		s.seg++
+	}
+	c, _, err = decodeComment(s.buf)
+	return c, err == nil, err
 }
 
-// sortByTime orders the comments by time, stably, as
-// slices.SortStableFunc over one slice did. They mostly arrive in order
-// already; only a list that does not is copied out to be sorted.
-func (l *commentList) sortByTime() {
-	n := l.len()
-	sorted := true
-	for i := 1; i < n && sorted; i++ {
-		sorted = l.at(i-1).at <= l.at(i).at
-	}
-	if sorted {
-		return
-	}
-	flat := make([]comment, 0, n)
-	for _, ch := range l.chunks {
-		flat = append(flat, ch...)
-	}
-	slices.SortStableFunc(flat, func(a, b comment) int { return cmp.Compare(a.at, b.at) })
-	for i := range flat {
-		*l.at(i) = flat[i]
-	}
+// take moves past the comment peek returned.
+func (s *commentState) take() {
+	_, n, _ := decodeComment(s.buf)
+	s.buf = s.buf[n:]
+	s.taken++
 }
 
-// textChunk is the size of the chunks a textTable stores texts in.
-const textChunk = 64 << 10
+// sortedSeg is the size of the segments sortByTime writes.
+const sortedSeg = 64 << 10
 
-// textTable interns strings: each distinct text is stored once, in
-// chunks of bytes, and found by its hash. Neither the chunks' bytes nor
-// the index hold pointers the collector must follow (a map from string
-// keys and a []string did, at twice the size).
-type textTable struct {
-	seed   maphash.Seed
-	chunks [][]byte
-	refs   []textRef
-	idx    map[uint64]uint32 // by hash; a colliding text is stored again, unindexed
-}
-
-type textRef struct{ chunk, off, n uint32 }
-
-// intern returns the index of s, storing it when it is new; past
-// maxInterned distinct texts, new ones are stored without being indexed.
-func (t *textTable) intern(s string) uint32 {
-	if t.idx == nil {
-		t.seed = maphash.MakeSeed()
-		t.idx = make(map[uint64]uint32)
+// sortByTime orders a list by time, stably, when its comments did not
+// arrive in order (rare: they come as exchanges complete), rewriting it
+// to the store as one segment. Its pending comments must have been
+// flushed.
+func (s *commentState) sortByTime(st *commentStore) error {
+	if !s.unsorted {
+		return nil
 	}
-	h := maphash.String(t.seed, s)
-	if i, ok := t.idx[h]; ok && t.text(i) == s {
-		return i
+	all := make([]summary, 0, s.n)
+	s.rewind()
+	for {
+		c, ok, err := s.peek(st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		all = append(all, c)
+		s.take()
 	}
-	i := uint32(len(t.refs))
-	t.refs = append(t.refs, t.store(s))
-	if len(t.idx) < maxInterned {
-		if _, taken := t.idx[h]; !taken {
-			t.idx[h] = i
+	slices.SortStableFunc(all, func(a, b summary) int { return cmp.Compare(a.at, b.at) })
+	// Rewritten in segments of about sortedSeg bytes, so pass two never
+	// reads much of it at once.
+	var b []byte
+	s.segs = s.segs[:0]
+	for i, c := range all {
+		b = appendComment(b, c.at, c.lat, c.head, c.tail)
+		if len(b) >= sortedSeg || i == len(all)-1 {
+			s.segs = append(s.segs, commentSeg{off: st.append(b), size: len(b)})
+			b = b[:0]
 		}
 	}
-	return i
+	s.unsorted = false
+	s.rewind()
+	return st.err
 }
 
-func (t *textTable) store(s string) textRef {
-	k := len(t.chunks) - 1
-	if k < 0 || len(t.chunks[k])+len(s) > cap(t.chunks[k]) {
-		t.chunks = append(t.chunks, make([]byte, 0, max(textChunk, len(s))))
-		k++
-	}
-	c := t.chunks[k]
-	t.chunks[k] = append(c, s...)
-	return textRef{chunk: uint32(k), off: uint32(len(c)), n: uint32(len(s))}
+// storeChunk is the size of the memory chunks of a store without a file.
+const storeChunk = 64 << 10
+
+// commentStore keeps segments of encoded comments in a temporary file,
+// or in chunks of memory when it has none. The first error writing is
+// kept in err, and reported by Write.
+type commentStore struct {
+	f    *os.File
+	size int64
+	mem  [][]byte
+	err  error
 }
 
-// text returns text i. It shares the chunk's bytes, which are never
-// written again once stored (a chunk is never grown past its capacity),
-// so the string stays valid and unchanged as long as the table lives.
-func (t *textTable) text(i uint32) string {
-	r := t.refs[i]
-	if r.n == 0 {
-		return ""
+// append stores b and returns its offset.
+func (st *commentStore) append(b []byte) int64 {
+	off := st.size
+	st.size += int64(len(b))
+	if st.f != nil {
+		if _, err := st.f.Write(b); err != nil && st.err == nil {
+			st.err = fmt.Errorf("writing packet comments to %s: %w (is the temp directory full? set TMPDIR)", st.f.Name(), err)
+		}
+		return off
 	}
-	return unsafe.String(&t.chunks[r.chunk][r.off], int(r.n))
+	for len(b) > 0 {
+		k := len(st.mem) - 1
+		if k < 0 || len(st.mem[k]) == cap(st.mem[k]) {
+			st.mem = append(st.mem, make([]byte, 0, storeChunk))
+			k++
+		}
+		n := min(len(b), cap(st.mem[k])-len(st.mem[k]))
+		st.mem[k] = append(st.mem[k], b[:n]...)
+		b = b[n:]
+	}
+	return off
+}
+
+// read returns a new buffer with the n bytes at off.
+func (st *commentStore) read(off int64, n int) ([]byte, error) {
+	if st.err != nil {
+		return nil, st.err
+	}
+	b := make([]byte, n)
+	if st.f != nil {
+		if _, err := st.f.ReadAt(b, off); err != nil {
+			return nil, fmt.Errorf("reading packet comments back from %s: %w", st.f.Name(), err)
+		}
+		return b, nil
+	}
+	for i := 0; i < n; {
+		k, o := int((off+int64(i))/storeChunk), int((off+int64(i))%storeChunk)
+		if k >= len(st.mem) || o >= len(st.mem[k]) {
+			return nil, errBadComment
+		}
+		i += copy(b[i:], st.mem[k][o:])
+	}
+	return b, nil
+}
+
+// close removes the file, if there is one.
+func (st *commentStore) close() error {
+	if st.f == nil {
+		return nil
+	}
+	err := st.f.Close()
+	if rerr := os.Remove(st.f.Name()); err == nil {
+		err = rerr
+	}
+	st.f = nil
+	return err
+}
+
+// joinTexts is the comment text of several summaries, one line each.
+func joinTexts(cs []summary) string {
+	if len(cs) == 1 {
+		return cs[0].text()
+	}
+	var b bytes.Buffer
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(c.text())
+	}
+	return b.String()
 }

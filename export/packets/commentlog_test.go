@@ -2,79 +2,92 @@ package packets
 
 import (
 	"cmp"
-	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestCommentListSortsAsOneSlice checks the chunked list against a
-// plain slice sorted with slices.SortStableFunc, as plans kept comments
-// before: same order, ties kept in arrival order, across chunk edges.
-func TestCommentListSortsAsOneSlice(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 7, commentChunk - 1, commentChunk, commentChunk + 1, 3*commentChunk + 17} {
-		for _, shuffled := range []bool{false, true} {
-			var l commentList
-			var want []comment
-			for i := range n {
-				at := int64(i)
-				if shuffled {
-					at = r.Int64N(int64(n/3 + 1)) // ties too
-				}
-				c := comment{at: at, head: uint32(i)}
-				l.add(c)
-				want = append(want, c)
-			}
-			slices.SortStableFunc(want, func(a, b comment) int { return cmp.Compare(a.at, b.at) })
-			l.sortByTime()
-			if l.len() != n {
-				t.Fatalf("n=%d: len %d", n, l.len())
-			}
-			for i := range n {
-				if *l.at(i) != want[i] {
-					t.Fatalf("n=%d shuffled=%v: comment %d is %+v, want %+v", n, shuffled, i, *l.at(i), want[i])
-				}
-			}
-			for k, ch := range l.chunks[:max(len(l.chunks)-1, 0)] {
-				if len(ch) != commentChunk {
-					t.Fatalf("n=%d: chunk %d holds %d, want %d", n, k, len(ch), commentChunk)
-				}
-			}
+// readList reads a list back the way pass two does.
+func readList(t *testing.T, p *Plan, l *commentList) []summary {
+	t.Helper()
+	if l.s == nil {
+		return nil
+	}
+	p.comments.flush()
+	l.s.rewind()
+	var out []summary
+	for {
+		c, ok, err := l.s.peek(&p.comments.store)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if !ok {
+			return out
+		}
+		out = append(out, c)
+		l.s.take()
 	}
 }
 
-// TestTextTableInterns checks that equal texts get one index, that every
-// index gives back its text (across chunks, long and empty texts), and
-// that texts past the index bound are still kept.
-func TestTextTableInterns(t *testing.T) {
-	var tt textTable
-	texts := []string{"", "GET a → 200", strings.Repeat("x", textChunk+5), "GET b → 200"}
-	for i := range 5000 {
-		texts = append(texts, fmt.Sprintf("GET host/path/%d → 200", i))
-	}
-	idx := make(map[string]uint32)
-	for round := range 2 {
-		for _, s := range texts {
-			i := tt.intern(s)
-			if round == 0 {
-				if _, dup := idx[s]; !dup {
-					idx[s] = i
+// TestCommentListSortsAsOneSlice checks lists against a plain slice
+// sorted with slices.SortStableFunc, as plans kept comments before:
+// same order and texts, ties kept in arrival order, with the comments in
+// memory and in a temp file, across flushes to the store.
+func TestCommentListSortsAsOneSlice(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	long := strings.Repeat("x", 70<<10) // longer than a memory chunk
+	for _, spill := range []bool{false, true} {
+		for _, n := range []int{0, 1, 7, 5000, 40000} {
+			for _, shuffled := range []bool{false, true} {
+				p := NewPlan(true, nil)
+				if spill {
+					if err := p.SpillComments(t.TempDir()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var l, other commentList
+				var want []summary
+				for i := range n {
+					at := int64(i)
+					if shuffled {
+						at = r.Int64N(int64(n/3 + 1)) // ties too
+					}
+					head := "GET host/" + strconv.Itoa(i)
+					if i == 3 {
+						head = long
+					}
+					c := summary{at: at, lat: time.Duration(i), head: head, tail: strings.Repeat(" [x]", i%2)}
+					p.comments.add(&l, c.at, c.lat, c.head, c.tail)
+					p.comments.add(&other, 0, 0, "o", "") // interleaved in the store
+					want = append(want, c)
+				}
+				slices.SortStableFunc(want, func(a, b summary) int { return cmp.Compare(a.at, b.at) })
+				p.comments.flush() // as prepare does before it sorts the flows' lists
+				if l.s != nil {
+					if err := l.s.sortByTime(&p.comments.store); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if l.len() != n {
+					t.Fatalf("n=%d: len %d", n, l.len())
+				}
+				got := readList(t, p, &l)
+				if !slices.Equal(got, want) {
+					t.Fatalf("spill=%v n=%d shuffled=%v: read back %d comments, differing from the sorted %d", spill, n, shuffled, len(got), len(want))
+				}
+				if n > 5000 && len(l.s.segs) < 2 {
+					t.Errorf("n=%d: %d segments, want the list moved to the store in parts", n, len(l.s.segs))
+				}
+				if o := readList(t, p, &other); len(o) != n {
+					t.Fatalf("other list: %d comments, want %d", len(o), n)
+				}
+				if err := p.Close(); err != nil {
+					t.Fatal(err)
 				}
 			}
-			if idx[s] != i {
-				t.Fatalf("%.20q: index %d, first got %d", s, i, idx[s])
-			}
-		}
-	}
-	if len(tt.refs) != len(texts) {
-		t.Fatalf("%d texts stored, want %d distinct", len(tt.refs), len(texts))
-	}
-	for s, i := range idx {
-		if got := tt.text(i); got != s {
-			t.Fatalf("text(%d) = %.20q, want %.20q", i, got, s)
 		}
 	}
 }

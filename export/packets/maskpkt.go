@@ -27,9 +27,9 @@ type held struct {
 	udp4    bool   // IPv4 UDP (checksum 0 means none)
 	sumOK   bool   // the captured checksum was right before masking
 	changed bool
-	// cfrom, cto: the packet carries fp.comments[dir][cfrom:cto] before
-	// pkt.comment (flowPlan.due).
-	cfrom, cto int
+	// sums are the exchange comments the packet carries before
+	// pkt.comment (flowPlan.due); the slice is kept when h is recycled.
+	sums []summary
 	// prev is the previous packet with payload in the same direction of
 	// the flow, while it is held; cleared when it is written so the chain
 	// never outlives the window.

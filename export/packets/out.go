@@ -107,7 +107,8 @@ func (o *output) run() {
 		if o.err == nil {
 			for i := range b {
 				if h := b[i].h; h != nil {
-					*h = held{}
+					clear(h.sums)
+					*h = held{sums: h.sums[:0]}
 				}
 			}
 			o.q.giveBack(b)
@@ -135,8 +136,8 @@ func (o *output) write(it *outItem) error {
 		}
 	}
 	comment := h.pkt.comment
-	if h.cto > h.cfrom {
-		comment = joinComment(h.fp.commentText(o.plan, h.dir, h.cfrom, h.cto), comment)
+	if len(h.sums) > 0 {
+		comment = joinComment(joinTexts(h.sums), comment)
 	}
 	if comment != "" {
 		o.res.Comments += strings.Count(comment, "\n") + 1

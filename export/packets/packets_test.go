@@ -3,6 +3,7 @@ package packets
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -185,8 +186,8 @@ func TestSummaryLine(t *testing.T) {
 	pass1(t, in, plan, CollectOptions{})
 	var texts []string
 	for _, fp := range plan.flows {
-		for i := range fp.comments[0].len() {
-			texts = append(texts, plan.text(*fp.comments[0].at(i)))
+		for _, c := range readList(t, plan, &fp.comments[0]) {
+			texts = append(texts, c.text())
 		}
 	}
 	want := "POST api.example.com/login?api_key=" + mask.Display + "&lang=en → 200 (4.0 ms)"
@@ -220,22 +221,36 @@ func TestFollowStreamsMasksSplitValuesWithoutADecodingPass(t *testing.T) {
 	}
 }
 
-// TestCommentsShareRepeatingParts: a thousand exchanges that differ only
-// in latency keep one copy of their request and status, and each still
-// gets its own line with its own latency.
-func TestCommentsShareRepeatingParts(t *testing.T) {
+// TestCommentsSpillToAFile: with SpillComments, a plan keeps little of
+// its comments in memory, each exchange still gets its own line with its
+// own latency, and Close removes the file.
+func TestCommentsSpillToAFile(t *testing.T) {
+	dir := t.TempDir()
 	plan := NewPlan(true, nil)
-	for i := 0; i < 1000; i++ {
+	if err := plan.SpillComments(dir); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50000
+	for i := 0; i < n; i++ {
 		start := t0.Add(time.Duration(i) * time.Second)
 		plan.AddExchange(&decode.Exchange{ID: uint64(i + 1), FlowID: 1, Proto: "http/1.1", State: decode.Complete, Start: start,
 			Request:  &decode.Message{Method: "GET", Host: "example.com", Target: "/", First: start},
 			Response: &decode.Message{Status: 200, Last: start.Add(time.Duration(i+1) * time.Millisecond)}})
 	}
-	if n := len(plan.interned.refs); n != 2 { // the head, and the empty tail
-		t.Errorf("%d interned parts, want 2", n)
+	if plan.comments.pending > pendingBudget || plan.comments.store.size < n*20 {
+		t.Errorf("%d bytes pending, %d in the file: want at most %d pending", plan.comments.pending, plan.comments.store.size, pendingBudget)
 	}
-	cs := &plan.flows[1].comments[0]
-	if cs.len() != 1000 || plan.text(*cs.at(0)) != "GET example.com/ → 200 (1.0 ms)" || plan.text(*cs.at(999)) != "GET example.com/ → 200 (1000.0 ms)" {
-		t.Errorf("lines %q … %q", plan.text(*cs.at(0)), plan.text(*cs.at(cs.len() - 1)))
+	if err := plan.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	cs := readList(t, plan, &plan.flows[1].comments[0])
+	if len(cs) != n || cs[0].text() != "GET example.com/ → 200 (1.0 ms)" || cs[n-1].text() != "GET example.com/ → 200 (50000.0 ms)" {
+		t.Errorf("%d lines: %q … %q", len(cs), cs[0].text(), cs[len(cs)-1].text())
+	}
+	if err := plan.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("Close left %d files in the temp directory", len(left))
 	}
 }

@@ -50,9 +50,10 @@
 package packets
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"sync"
-	"time"
 
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
@@ -88,9 +89,9 @@ type Plan struct {
 	// written is pass two's copy of streams, taken when it starts.
 	written map[string]*streammask.Result
 
-	// interned holds the repeating parts of exchange summaries once
-	// (comment.head, comment.tail).
-	interned textTable
+	// comments keeps the exchange comments of every flow
+	// (commentlog.go).
+	comments commentLog
 
 	// clean holds values the masker leaves alone (remember).
 	clean      map[string]struct{}
@@ -129,7 +130,6 @@ type flowPlan struct {
 	capped  bool
 
 	comments [2]commentList // by direction: requests, then response-only exchanges
-	next     [2]int         // first comment not yet placed (pass two)
 	last     [2]*held       // newest packet with payload per direction (pass two)
 }
 
@@ -142,22 +142,6 @@ type secret struct {
 	fill byte
 	dir  uint8 // 0: client to server
 }
-
-// comment is an exchange summary placed on the first packet with payload
-// in its direction at or after its time. It is kept in 24 bytes, with
-// the text's repeating parts interned in the plan (Plan.text), because a
-// plan holds one per exchange until pass two: as a string each, they
-// were most of the memory of a big export.
-type comment struct {
-	at         int64 // unix nanoseconds
-	lat        time.Duration
-	head, tail uint32 // Plan.interned indexes
-}
-
-// maxInterned bounds the distinct summary parts a plan interns; past it
-// parts are stored uninterned (one entry each), which only costs what a
-// string per exchange cost before.
-const maxInterned = 1 << 20
 
 // NewPlan returns an empty plan. With all set, Write writes every packet
 // of the inputs (non-IP frames too) and selection is ignored; otherwise
@@ -284,15 +268,10 @@ func (p *Plan) AddExchange(e *decode.Exchange) {
 		at, dir = e.Response.First, 1
 	}
 	head, lat, tail := summaryParts(p.maskedURL(e))
-	fp.comments[dir].add(comment{at: at.UnixNano(), lat: lat, head: p.interned.intern(head), tail: p.interned.intern(tail)})
+	p.comments.add(&fp.comments[dir], at.UnixNano(), lat, head, tail)
 	if p.masker != nil && !fp.tls && p.collectSecrets(fp, e) {
 		p.stats.Secrets++
 	}
-}
-
-// text is a comment's summary line.
-func (p *Plan) text(c comment) string {
-	return joinSummary(p.interned.text(c.head), c.lat, p.interned.text(c.tail))
 }
 
 // maskedURL returns e with its request's host and target masked, all a
@@ -312,9 +291,29 @@ func (p *Plan) maskedURL(e *decode.Exchange) *decode.Exchange {
 	return &c
 }
 
+// SpillComments makes the plan keep its exchange comments in a
+// temporary file in dir (the default temp directory when empty) rather
+// than in memory, so a big export's live heap stays small; Close removes
+// the file. Call it before the first exchange is added.
+func (p *Plan) SpillComments(dir string) error {
+	f, err := os.CreateTemp(dir, "tapview-comments-*")
+	if err != nil {
+		return fmt.Errorf("creating a temp file for packet comments: %w (set TMPDIR to a writable directory)", err)
+	}
+	p.comments.store.f = f
+	return nil
+}
+
+// Close releases what the plan holds outside memory (SpillComments).
+func (p *Plan) Close() error { return p.comments.store.close() }
+
 // prepare sorts comments by time before pass two and resets its state,
 // so a plan can be written more than once.
-func (p *Plan) prepare() {
+func (p *Plan) prepare() error {
+	p.comments.flush()
+	if err := p.comments.store.err; err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	p.smu.Lock()
 	p.written = make(map[string]*streammask.Result, len(p.streams))
 	for name, r := range p.streams {
@@ -324,11 +323,16 @@ func (p *Plan) prepare() {
 	p.smu.Unlock()
 	for _, fp := range p.flows {
 		for d := range fp.comments {
-			fp.comments[d].sortByTime()
-			fp.next[d] = 0
+			if cs := fp.comments[d].s; cs != nil {
+				if err := cs.sortByTime(&p.comments.store); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				cs.rewind()
+			}
 			fp.last[d] = nil
 		}
 	}
+	return nil
 }
 
 func unmap(a netip.AddrPort) netip.AddrPort {

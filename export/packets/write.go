@@ -100,10 +100,13 @@ type writer struct {
 	head, n int
 	seq     uint64
 	scratch []byte
+	err     error // reading comments back
 }
 
 func (w *writer) run(ctx context.Context, mg *merger) error {
-	w.plan.prepare()
+	if err := w.plan.prepare(); err != nil {
+		return err
+	}
 	size := w.opts.Window
 	if size <= 0 {
 		size = DefaultWindow
@@ -122,6 +125,9 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 			if w.out.failed.Load() {
 				return nil // out has the error
 			}
+		}
+		if w.err != nil {
+			return w.err
 		}
 		rec, synthetic, err := mg.next()
 		if errors.Is(err, io.EOF) {
@@ -155,8 +161,10 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 	}
 	for _, fp := range w.plan.flows {
 		if w.plan.all || fp.selected {
-			for d := range fp.comments {
-				w.res.Unplaced += fp.comments[d].len() - fp.next[d]
+			for _, l := range fp.comments {
+				if l.s != nil {
+					w.res.Unplaced += l.s.n - l.s.taken
+				}
 			}
 		}
 	}
@@ -214,7 +222,9 @@ func (w *writer) captured(p sources.Packet) *held {
 		h.dir = 1
 	}
 	if !f.Fragment && f.PayloadLen > 0 {
-		h.cfrom, h.cto = fp.due(h.dir, p)
+		if err := fp.due(&w.plan.comments.store, h, p); err != nil && w.err == nil {
+			w.err = err
+		}
 	}
 	if m == nil || fp.tls || len(h.payload) == 0 {
 		return h
@@ -248,31 +258,25 @@ func joinComment(a, b string) string {
 	return a + "\n" + b
 }
 
-// due takes the comments due at packet p's time in direction dir: the
-// packet gets fp.comments[dir][from:to] (their text is made by the
-// output goroutine, commentText).
-func (fp *flowPlan) due(dir int, p sources.Packet) (from, to int) {
-	list := &fp.comments[dir]
-	i := fp.next[dir]
-	from = i
-	for at := p.Timestamp.UnixNano(); i < list.len() && list.at(i).at <= at; i++ {
+// due gives packet p (h) the comments of its direction that are due at
+// its time; their text is made by the output goroutine (output.write).
+func (fp *flowPlan) due(st *commentStore, h *held, p sources.Packet) error {
+	s := fp.comments[h.dir].s
+	if s == nil {
+		return nil
 	}
-	fp.next[dir] = i
-	return from, i
-}
-
-// commentText is the text of fp.comments[dir][from:to], one line each.
-// The comments are only read once pass two runs.
-func (fp *flowPlan) commentText(plan *Plan, dir, from, to int) string {
-	list := &fp.comments[dir]
-	if to-from == 1 {
-		return plan.text(*list.at(from))
+	at := p.Timestamp.UnixNano()
+	for {
+		c, ok, err := s.peek(st)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if !ok || c.at > at {
+			return nil
+		}
+		h.sums = append(h.sums, c)
+		s.take()
 	}
-	texts := make([]string, 0, to-from)
-	for i := from; i < to; i++ {
-		texts = append(texts, plan.text(*list.at(i)))
-	}
-	return strings.Join(texts, "\n")
 }
 
 // holds reports whether h is still in the window (not yet written).
