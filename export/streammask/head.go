@@ -44,6 +44,9 @@ func parseHead(hd *httpHead, b []byte) {
 			hd.firstLine(l)
 			continue
 		}
+		if len(l) == 0 || skipName(l[0]) {
+			continue
+		}
 		k := bytes.IndexByte(l, ':')
 		if k <= 0 {
 			continue
@@ -150,6 +153,17 @@ func (hd *httpHead) method() string {
 		}
 	}
 	return string(hd.first)
+}
+
+// skipName reports whether a line starting with c cannot hold one of
+// headFields: c is an ASCII letter (so the name, trimmed and lower
+// cased, starts with it) that starts none of them.
+func skipName(c byte) bool {
+	switch c | 0x20 {
+	case 'c', 'u', 's', 't':
+		return false
+	}
+	return c|0x20 >= 'a' && c|0x20 <= 'z'
 }
 
 // headFields are the fields the walk reads (httpHead.get and has).

@@ -55,6 +55,8 @@ type h1 struct {
 	codings []string
 	what    string
 	memo    string
+	decode  func([]byte) ([]byte, error)
+	filler  func([]byte, int) []byte
 }
 
 func newH1(sd *side, req bool) *h1 { return &h1{sd: sd, req: req} }
@@ -154,6 +156,13 @@ func (h *h1) headBytes(off int64, b []byte) int {
 	if len(h.head) == 0 && h.st == h1Trailers {
 		h.headAt = off
 	}
+	if len(h.head) == 0 {
+		// The usual case: the whole head is in b, which is read in
+		// place instead of being copied with what follows it.
+		if end := headEnd(b, 0, h.st == h1Trailers); end >= 0 {
+			return h.headFrom(off, b, b[:end], end, n)
+		}
+	}
 	from := max(0, len(h.head)-3)
 	h.head = append(h.head, b...)
 	end := headEnd(h.head, from, h.st == h1Trailers)
@@ -166,9 +175,14 @@ func (h *h1) headBytes(off int64, b []byte) int {
 		}
 		return n + len(b)
 	}
-	took := end - (len(h.head) - len(b))
-	head := h.head[:end]
-	h.sd.emitText(h.headAt, head)
+	return h.headFrom(off, b, h.head[:end], end-(len(h.head)-len(b)), n)
+}
+
+// headFrom processes the complete head, whose last took bytes are the
+// first of b (at off); n bytes were skipped before b. It returns what
+// headBytes returns.
+func (h *h1) headFrom(off int64, b, head []byte, took, n int) int {
+	h.sd.emitHead(h.headAt, head)
 	next, rest := h.headDone(head), b[took:]
 	h.head = h.head[:0]
 	if cap(h.head) > 64<<10 {
@@ -194,9 +208,11 @@ func headEnd(b []byte, from int, trailers bool) int {
 		}
 	}
 	for i := from; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
+		k := bytes.IndexByte(b[i:], '\n')
+		if k < 0 {
+			return -1
 		}
+		i += k
 		if i+1 < len(b) && b[i+1] == '\n' {
 			return i + 2
 		}
@@ -237,7 +253,11 @@ func (h *h1) headDone(head []byte) layer {
 	}
 	if len(h.sd.c.reqs) > 0 {
 		req = h.sd.c.reqs[0]
-		h.sd.c.reqs = h.sd.c.reqs[1:]
+		if len(h.sd.c.reqs) == 1 {
+			h.sd.c.reqs = h.sd.c.reqs[:0] // keep-alive: one at a time, in place
+		} else {
+			h.sd.c.reqs = h.sd.c.reqs[1:]
+		}
 	}
 	client := h.sd.peerOrNew()
 	ch, _ := client.lay.(*h1)
@@ -314,6 +334,9 @@ func (h *h1) bodyUnit(hd *httpHead) *unit {
 			h.codings = body.Codings(h.ce)
 			h.what = "HTTP body (" + strings.Join(h.codings, ", ") + ")"
 			h.memo = strings.Join(h.codings, ",")
+			cs := h.codings
+			h.decode = func(b []byte) ([]byte, error) { return body.Decode(cs, b, maxDecoded) }
+			h.filler = func(orig []byte, n int) []byte { return bodyFiller(cs, orig, n) }
 		}
 		codings = h.codings
 	}
@@ -321,9 +344,7 @@ func (h *h1) bodyUnit(hd *httpHead) *unit {
 	h.spare = nil
 	if body.NeedsDecoding(codings) {
 		u = h.sd.reuseUnit(u, unitCompressed, h.what)
-		u.decode = func(b []byte) ([]byte, error) { return body.Decode(codings, b, maxDecoded) }
-		u.filler = func(orig []byte, n int) []byte { return bodyFiller(codings, orig, n) }
-		u.memo = h.memo
+		u.decode, u.filler, u.memo = h.decode, h.filler, h.memo
 		return u
 	}
 	return h.sd.reuseUnit(u, unitText, "HTTP body")

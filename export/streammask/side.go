@@ -20,6 +20,9 @@ type side struct {
 	done     bool  // its walk finished
 	// capped is set once the patches hit their bound.
 	capped bool
+	// prevHead is the last HTTP/1 head found clean line by line
+	// (Tracker.maskHead).
+	prevHead []byte
 
 	started bool
 	base    uint32

@@ -62,15 +62,20 @@ type Tracker struct {
 	memo  memo
 	// bufs are released unit buffers to use again (reuseUnit).
 	bufs [][]byte
+	// lineMode says heads may be masked line by line (maskHead), with
+	// lines remembered clean.
+	lineMode bool
+	lines    lineMemo
 }
 
 // NewTracker returns a tracker masking with m (which must not be nil).
 func NewTracker(m *mask.Masker) *Tracker {
 	return &Tracker{
-		m:      m,
-		conns:  make(map[connKey]*conn),
-		res:    &Result{halves: make(map[halfKey][]*Instance), Stats: Stats{Wiped: make(map[string]int)}},
-		budget: DefaultBudget,
+		m:        m,
+		conns:    make(map[connKey]*conn),
+		res:      &Result{halves: make(map[halfKey][]*Instance), Stats: Stats{Wiped: make(map[string]int)}},
+		budget:   DefaultBudget,
+		lineMode: lineModeFor(m),
 	}
 }
 
@@ -332,6 +337,7 @@ func (sd *side) finish() {
 	}
 	sd.lay = nil
 	sd.done = true
+	sd.prevHead = nil
 	if sd.next == 0 && sd.inst == nil {
 		return // nothing was sent
 	}
@@ -405,11 +411,22 @@ func (sd *side) emit(p Patch) {
 
 // emitText masks b, which sits contiguously at stream offset off, and
 // records what changed.
-func (sd *side) emitText(off int64, b []byte) {
+func (sd *side) emitText(off int64, b []byte) { sd.emitMasked(off, b, false) }
+
+// emitHead is emitText for a complete HTTP/1 head, masked line by line
+// when it can be (Tracker.maskHead).
+func (sd *side) emitHead(off int64, b []byte) { sd.emitMasked(off, b, true) }
+
+func (sd *side) emitMasked(off int64, b []byte, head bool) {
 	if len(b) == 0 {
 		return
 	}
-	masked := sd.c.t.maskText(b)
+	var masked []byte
+	if head {
+		masked = sd.c.t.maskHead(b, &sd.prevHead)
+	} else {
+		masked = sd.c.t.maskText(b)
+	}
 	if &masked[0] == &b[0] {
 		return
 	}

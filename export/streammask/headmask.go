@@ -1,0 +1,178 @@
+package streammask
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/tapview/tapview/decode/mask"
+)
+
+// Bounds of the clean-line memo.
+const (
+	// lineMemoMaxLine is the longest line remembered.
+	lineMemoMaxLine = 1 << 10
+	// lineMemoMaxBytes and lineMemoMaxLines bound what it holds; past
+	// either it starts again empty.
+	lineMemoMaxBytes = 4 << 20
+	lineMemoMaxLines = 1 << 16
+	// maxPrevHead is the longest head a direction keeps to compare the
+	// next one with.
+	maxPrevHead = 1 << 10
+)
+
+// Masking a head line by line.
+//
+// A server's response heads differ from each other in a line or two
+// (Date each second, Content-Length and ETag per resource), so a memo
+// of whole heads missed for most of them and each miss ran the masker
+// over the whole head. maskHead instead remembers clean lines: a head
+// all of whose lines are clean on their own, and none of which holds
+// what a rule may join across lines, is clean as a whole; anything
+// else goes to the masker whole, as before.
+//
+// That rests on what the built-in rules look at (decode/mask): header
+// lines, parameters, bearer tokens, JWTs, key and token shapes, cards,
+// e-mail and URL credentials stop at a line break (they read no '\n'
+// and, at a line's start or end, see the same as at the text's). What
+// may reach across lines is kept out by lineHazard: a JSON member
+// whose colon starts or ends a line (key or value on another line), a
+// JSON object or array value (masked to its end), multipart parts
+// ("Content-Disposition:" to the next boundary), PEM private keys and
+// SQL passwords (their literals may span lines). Rules from a rules
+// file (regular expressions, literals) may match anything: with any,
+// heads are masked whole (Tracker.lineMode). FuzzLineClean checks the
+// claim against the masker itself.
+
+// lineModeFor reports whether m has only built-in rules, whose reach
+// across lines lineHazard knows.
+func lineModeFor(m *mask.Masker) bool {
+	builtin := mask.BuiltinNames()
+	for _, r := range m.Rules() {
+		if !slices.Contains(builtin, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// lineMemo remembers lines found clean and free of hazards.
+type lineMemo struct {
+	clean map[string]struct{}
+	held  int
+}
+
+func (lm *lineMemo) has(l []byte) bool {
+	_, ok := lm.clean[string(l)]
+	return ok
+}
+
+func (lm *lineMemo) add(l []byte) {
+	if len(l) > lineMemoMaxLine {
+		return
+	}
+	if lm.clean == nil || lm.held+len(l) > lineMemoMaxBytes || len(lm.clean) >= lineMemoMaxLines {
+		lm.clean, lm.held = make(map[string]struct{}), 0
+	}
+	lm.clean[string(l)] = struct{}{}
+	lm.held += len(l)
+}
+
+// maskHead is maskText for a head (or any text of header lines). prev
+// holds the direction's previous head found clean line by line: lines
+// equal to the same line of it need no lookup.
+func (t *Tracker) maskHead(b []byte, prev *[]byte) []byte {
+	if !t.lineMode || len(b) < memoMinText || !t.linesClean(b, *prev) {
+		return t.maskText(b)
+	}
+	if len(b) <= maxPrevHead {
+		*prev = append((*prev)[:0], b...)
+	}
+	return b
+}
+
+// nextLine returns b's first line, its '\n' included.
+func nextLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i+1]
+	}
+	return b
+}
+
+// linesClean reports whether each line of b (its '\n' included) is
+// clean on its own and holds no hazard, which makes b clean. Each line
+// of prev must be so.
+func (t *Tracker) linesClean(b, prev []byte) bool {
+	for len(b) > 0 {
+		l := nextLine(b)
+		b = b[len(l):]
+		if len(prev) > 0 {
+			pl := nextLine(prev)
+			prev = prev[len(pl):]
+			if bytes.Equal(l, pl) {
+				continue
+			}
+		}
+		if t.lines.has(l) {
+			continue
+		}
+		if lineHazard(l) {
+			return false
+		}
+		if m := t.m.Bytes(l); len(m) > 0 && &m[0] != &l[0] {
+			return false
+		}
+		t.lines.add(l)
+	}
+	return true
+}
+
+// lineHazard reports whether line l may hold part of a secret whose
+// rule reads across lines (see above).
+func lineHazard(l []byte) bool {
+	colon := false
+	for _, c := range l {
+		switch c {
+		case '{', '[':
+			return true
+		case ':':
+			colon = true
+		}
+	}
+	if colon {
+		// A colon with only blanks before or after it on its line.
+		i := 0
+		for i < len(l) && isBlank(l[i]) {
+			i++
+		}
+		if i < len(l) && l[i] == ':' {
+			return true
+		}
+		j := len(l)
+		for j > 0 && (isBlank(l[j-1]) || l[j-1] == '\n') {
+			j--
+		}
+		if j > 0 && l[j-1] == ':' {
+			return true
+		}
+	}
+	for _, w := range [...]string{"password", "identified", "private key", "content-disposition"} {
+		if indexFold(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// indexFold reports whether l contains the lower-case ASCII word w,
+// ignoring ASCII case.
+func indexFold(l []byte, w string) bool {
+	c0, up := w[0], w[0]-'a'+'A'
+	for i := 0; i+len(w) <= len(l); i++ {
+		if (l[i] == c0 || l[i] == up) && asciiEqualFold(l[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
