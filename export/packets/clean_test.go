@@ -2,6 +2,7 @@ package packets
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,8 +11,9 @@ import (
 
 // TestCleanMemo checks that values the masker leaves alone are
 // remembered and answered from the memo, that values holding a secret
-// are found every time (never remembered), and that the memo starts
-// again rather than grow past its bound.
+// are found every time (never remembered), that a memo of Bytes does
+// not answer for Text, and that many values and long ones keep it at
+// its size.
 func TestCleanMemo(t *testing.T) {
 	p := NewPlan(true, mask.Default())
 	fp := p.flow(1)
@@ -21,8 +23,11 @@ func TestCleanMemo(t *testing.T) {
 		if p.valueSecrets(fp, 0, clean, 14, len(clean)-2) {
 			t.Fatalf("round %d: a secret in %q", i, clean)
 		}
-		if _, ok := p.clean[string(clean)]; !ok {
+		if !p.clean.has(memoBytes, clean) {
 			t.Fatalf("round %d: %q not remembered", i, clean)
+		}
+		if p.clean.has(memoText, clean) {
+			t.Fatalf("round %d: %q remembered for Text too", i, clean)
 		}
 		fp.secrets = nil
 		if !p.valueSecrets(fp, 0, secret, 15, len(secret)-2) {
@@ -31,20 +36,43 @@ func TestCleanMemo(t *testing.T) {
 		if len(fp.secrets) != 1 || !bytes.Contains(secret, fp.secrets[0].b) || !strings.Contains(string(fp.secrets[0].b), "Zq8vLk2P") {
 			t.Fatalf("round %d: secrets %q", i, fp.secrets)
 		}
-		if _, ok := p.clean[string(secret)]; ok {
+		if p.clean.has(memoBytes, secret) {
 			t.Fatalf("round %d: a value with a secret was remembered as clean", i)
 		}
 	}
-	long := bytes.Repeat([]byte("x"), maxCleanValue)
-	for i := range 2*maxCleanBytes/maxCleanValue + 1 {
-		long[0] = byte(i)
-		long[1] = byte(i >> 8)
-		p.valueSecrets(fp, 0, long, 0, len(long))
-		if p.cleanBytes > maxCleanBytes {
-			t.Fatalf("memo holds %d bytes", p.cleanBytes)
-		}
+	// A different line of the same length in the same slot is not
+	// taken for the remembered one.
+	other := []byte("Content-Type: application/jsoN\r\n")
+	if p.clean.has(memoBytes, other) {
+		t.Fatalf("%q answered as remembered", other)
 	}
-	if len(p.clean) == 0 || len(p.clean) > maxCleanBytes/maxCleanValue {
-		t.Errorf("memo holds %d values", len(p.clean))
+	long := bytes.Repeat([]byte("x"), cleanSlotLen+1)
+	p.valueSecrets(fp, 0, long, 0, len(long))
+	if p.clean.has(memoBytes, long) {
+		t.Errorf("a value longer than a slot was remembered")
+	}
+	for i := range 4 * cleanSlots {
+		p.valueSecrets(fp, 0, []byte(fmt.Sprintf("X-Request-Seq: %d\r\n", i)), 15, 20)
+	}
+	if len(p.clean.slots) != cleanSlots {
+		t.Errorf("memo has %d slots, want %d", len(p.clean.slots), cleanSlots)
+	}
+	if line := []byte(fmt.Sprintf("X-Request-Seq: %d\r\n", 4*cleanSlots-1)); !p.clean.has(memoBytes, line) {
+		t.Errorf("the newest value %q is not remembered", line)
+	}
+}
+
+// TestMaskTextMemo checks that a summary's URL is masked the same when
+// its parts come from the memo: a clean target is returned as is, one
+// with a secret masked every time.
+func TestMaskTextMemo(t *testing.T) {
+	p := NewPlan(true, mask.Default())
+	m := mask.Default()
+	for _, s := range []string{"/api/orders/2.json", "/login?api_key=Zq8vLk2PwX0tYb7nRc4MhJ5d&lang=en", "example.com", ""} {
+		for i := range 3 {
+			if got, want := p.maskText(s), m.Text(s); got != want {
+				t.Fatalf("round %d: maskText(%q) = %q, want %q", i, s, got, want)
+			}
+		}
 	}
 }

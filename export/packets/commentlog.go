@@ -157,28 +157,34 @@ func decodeComment(b []byte) (summary, int, error) {
 // rewind puts the cursor back to the first comment.
 func (s *commentState) rewind() { s.seg, s.buf, s.taken = 0, nil, 0 }
 
-// peek returns the next comment without taking it; ok is false at the
-// end of the list.
-func (s *commentState) peek(st *commentStore) (c summary, ok bool, err error) {
+// peek returns the time of the next comment without taking it,
+// loading its segment; ok is false at the end of the list.
+func (s *commentState) peek(st *commentStore) (at int64, ok bool, err error) {
 	for len(s.buf) == 0 {
 		if s.seg == len(s.segs) {
-			return summary{}, false, nil
+			return 0, false, nil
 		}
 		g := s.segs[s.seg]
 		if s.buf, err = st.read(g.off, g.size); err != nil {
-			return summary{}, false, err
+			return 0, false, err
 		}
 		s.seg++
 	}
-	c, _, err = decodeComment(s.buf)
-	return c, err == nil, err
+	if len(s.buf) < 8 {
+		return 0, false, errBadComment
+	}
+	return int64(binary.LittleEndian.Uint64(s.buf)), true, nil
 }
 
-// take moves past the comment peek returned.
-func (s *commentState) take() {
-	_, n, _ := decodeComment(s.buf)
+// take returns the comment peek found and moves past it.
+func (s *commentState) take() (summary, error) {
+	c, n, err := decodeComment(s.buf)
+	if err != nil {
+		return summary{}, err
+	}
 	s.buf = s.buf[n:]
 	s.taken++
+	return c, nil
 }
 
 // sortedSeg is the size of the segments sortByTime writes.
@@ -195,15 +201,18 @@ func (s *commentState) sortByTime(st *commentStore) error {
 	all := make([]summary, 0, s.n)
 	s.rewind()
 	for {
-		c, ok, err := s.peek(st)
+		_, ok, err := s.peek(st)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
+		c, err := s.take()
+		if err != nil {
+			return err
+		}
 		all = append(all, c)
-		s.take()
 	}
 	slices.SortStableFunc(all, func(a, b summary) int { return cmp.Compare(a.at, b.at) })
 	// Rewritten in segments of about sortedSeg bytes, so pass two never

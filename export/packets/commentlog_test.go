@@ -20,15 +20,18 @@ func readList(t *testing.T, p *Plan, l *commentList) []summary {
 	l.s.rewind()
 	var out []summary
 	for {
-		c, ok, err := l.s.peek(&p.comments.store)
+		at, ok, err := l.s.peek(&p.comments.store)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !ok {
 			return out
 		}
+		c, err := l.s.take()
+		if err != nil || c.at != at {
+			t.Fatalf("take: %+v, %v after peek gave %d", c, err, at)
+		}
 		out = append(out, c)
-		l.s.take()
 	}
 }
 

@@ -93,9 +93,10 @@ type Plan struct {
 	// (commentlog.go).
 	comments commentLog
 
-	// clean holds values the masker leaves alone (remember).
-	clean      map[string]struct{}
-	cleanBytes int
+	// clean holds values the masker leaves alone (cleanmemo.go), and
+	// line is a buffer for the keys looked up in it.
+	clean cleanMemo
+	line  []byte
 }
 
 // PlanStats counts what a Plan holds, for the section comment and the
@@ -281,7 +282,7 @@ func (p *Plan) maskedURL(e *decode.Exchange) *decode.Exchange {
 	if p.masker == nil || e.Request == nil {
 		return e
 	}
-	t, h := p.masker.Text(e.Request.Target), p.masker.Text(e.Request.Host)
+	t, h := p.maskText(e.Request.Target), p.maskText(e.Request.Host)
 	if t == e.Request.Target && h == e.Request.Host {
 		return e
 	}
@@ -306,6 +307,19 @@ func (p *Plan) SpillComments(dir string) error {
 
 // Close releases what the plan holds outside memory (SpillComments).
 func (p *Plan) Close() error { return p.comments.store.close() }
+
+// maskText is the masker's Text, answered from the memo of clean values
+// when s was found clean before.
+func (p *Plan) maskText(s string) string {
+	if s == "" || p.clean.has(memoText, p.scratch(s)) {
+		return s
+	}
+	t := p.masker.Text(s)
+	if t == s {
+		p.clean.add(memoText, p.scratch(s))
+	}
+	return t
+}
 
 // prepare sorts comments by time before pass two and resets its state,
 // so a plan can be written more than once.

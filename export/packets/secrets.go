@@ -52,7 +52,7 @@ func (p *Plan) messageSecrets(fp *flowPlan, dir uint8, m *decode.Message, h2 boo
 	if p.headerSecrets(fp, dir, m.Trailers, h2) {
 		found = true
 	}
-	if m.Target != "" && p.valueSecrets(fp, dir, []byte(m.Target), 0, len(m.Target)) {
+	if m.Target != "" && p.valueSecrets(fp, dir, p.scratch(m.Target), 0, len(m.Target)) {
 		found = true
 	}
 	if p.follow {
@@ -97,13 +97,13 @@ func (p *Plan) messageSecrets(fp *flowPlan, dir uint8, m *decode.Message, h2 boo
 // inside the value are kept.
 func (p *Plan) headerSecrets(fp *flowPlan, dir uint8, hs []decode.Header, h2 bool) bool {
 	found := false
-	var line []byte
 	for _, h := range hs {
 		if h.Value == "" {
 			continue
 		}
-		line = append(append(append(line[:0], h.Name...), ": "...), h.Value...)
+		line := append(append(append(p.line[:0], h.Name...), ": "...), h.Value...)
 		line = append(line, "\r\n"...)
+		p.line = line
 		if !p.valueSecrets(fp, dir, line, len(h.Name)+2, len(h.Name)+2+len(h.Value)) {
 			continue
 		}
@@ -122,12 +122,12 @@ func (p *Plan) valueSecrets(fp *flowPlan, dir uint8, b []byte, lo, hi int) bool 
 	if len(b) == 0 {
 		return false
 	}
-	if _, ok := p.clean[string(b)]; ok {
+	if p.clean.has(memoBytes, b) {
 		return false
 	}
 	masked := p.masker.Bytes(b)
 	if &masked[0] == &b[0] {
-		p.remember(b)
+		p.clean.add(memoBytes, b)
 		return false
 	}
 	if len(masked) != len(b) {
@@ -192,25 +192,9 @@ func (p *Plan) wipeBody(fp *flowPlan, dir uint8, b []byte) {
 	fp.addSecret(secret{b: bytes.Clone(b), fill: '*', dir: dir})
 }
 
-// Bounds of a plan's memo of clean values.
-const (
-	maxCleanBytes = 2 << 20
-	maxCleanValue = 1 << 10
-)
-
-// remember notes that the masker leaves b alone. Exchanges repeat most
-// of their header lines and targets (a client's request, a server's
-// Content-Type, Server and Date within a second), and scanning each
-// again was most of what a masked export's collector did: the plan
-// remembers the lines it found clean, by their bytes, within
-// maxCleanBytes (past it, it starts again empty).
-func (p *Plan) remember(b []byte) {
-	if len(b) > maxCleanValue {
-		return
-	}
-	if p.clean == nil || p.cleanBytes+len(b) > maxCleanBytes {
-		p.clean, p.cleanBytes = make(map[string]struct{}), 0
-	}
-	p.clean[string(b)] = struct{}{}
-	p.cleanBytes += len(b)
+// scratch returns s in the plan's line buffer, which the next call
+// reuses.
+func (p *Plan) scratch(s string) []byte {
+	p.line = append(p.line[:0], s...)
+	return p.line
 }

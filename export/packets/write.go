@@ -267,15 +267,18 @@ func (fp *flowPlan) due(st *commentStore, h *held, p sources.Packet) error {
 	}
 	at := p.Timestamp.UnixNano()
 	for {
-		c, ok, err := s.peek(st)
+		next, ok, err := s.peek(st)
+		if err == nil && ok && next <= at {
+			var c summary
+			if c, err = s.take(); err == nil {
+				h.sums = append(h.sums, c)
+				continue
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		if !ok || c.at > at {
-			return nil
-		}
-		h.sums = append(h.sums, c)
-		s.take()
+		return nil
 	}
 }
 
