@@ -78,16 +78,37 @@ func (lm *lineMemo) add(l []byte) {
 }
 
 // maskHead is maskText for a head (or any text of header lines). prev
-// holds the direction's previous head found clean line by line: lines
-// equal to the same line of it need no lookup.
-func (t *Tracker) maskHead(b []byte, prev *[]byte) []byte {
-	if !t.lineMode || len(b) < memoMinText || !t.linesClean(b, *prev) {
+// is the direction's previous head found clean line by line: lines
+// found in it need no lookup.
+func (t *Tracker) maskHead(b []byte, prev *prevHead) []byte {
+	if !t.lineMode || len(b) < memoMinText || !t.linesClean(b, prev) {
 		return t.maskText(b)
 	}
-	if len(b) <= maxPrevHead {
-		*prev = append((*prev)[:0], b...)
-	}
 	return b
+}
+
+// prevHead is a head found clean line by line, and where its lines end.
+type prevHead struct {
+	b    []byte
+	ends []int
+	// next holds the ends of the head being checked.
+	next []int
+}
+
+// find returns the index of the first line of p from line from on that
+// equals l, or -1. Heads of one direction mostly repeat each other's
+// lines in the same order, with some left out or added.
+func (p *prevHead) find(l []byte, from int) int {
+	for k := from; k < len(p.ends); k++ {
+		lo := 0
+		if k > 0 {
+			lo = p.ends[k-1]
+		}
+		if p.ends[k]-lo == len(l) && string(p.b[lo:p.ends[k]]) == string(l) {
+			return k
+		}
+	}
+	return -1
 }
 
 // nextLine returns b's first line, its '\n' included.
@@ -100,17 +121,19 @@ func nextLine(b []byte) []byte {
 
 // linesClean reports whether each line of b (its '\n' included) is
 // clean on its own and holds no hazard, which makes b clean. Each line
-// of prev must be so.
-func (t *Tracker) linesClean(b, prev []byte) bool {
+// of prev must be so; when b is, it becomes prev.
+func (t *Tracker) linesClean(b []byte, prev *prevHead) bool {
+	whole := b
+	prev.next = prev.next[:0]
+	j, at := 0, 0
 	for len(b) > 0 {
 		l := nextLine(b)
 		b = b[len(l):]
-		if len(prev) > 0 {
-			pl := nextLine(prev)
-			prev = prev[len(pl):]
-			if bytes.Equal(l, pl) {
-				continue
-			}
+		at += len(l)
+		prev.next = append(prev.next, at)
+		if k := prev.find(l, j); k >= 0 {
+			j = k + 1
+			continue
 		}
 		if t.lines.has(l) {
 			continue
@@ -122,6 +145,10 @@ func (t *Tracker) linesClean(b, prev []byte) bool {
 			return false
 		}
 		t.lines.add(l)
+	}
+	if len(whole) <= maxPrevHead {
+		prev.b = append(prev.b[:0], whole...)
+		prev.ends, prev.next = prev.next, prev.ends
 	}
 	return true
 }

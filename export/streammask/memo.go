@@ -72,6 +72,9 @@ type verdict struct {
 	undecodable bool
 	secret      bool
 	n           int // decompressed length
+	// masked is what the masker made of a text with a secret (memoText);
+	// it must not be modified.
+	masked []byte
 }
 
 type recipeKey struct {
@@ -107,11 +110,11 @@ func (m *memo) lookup(key string, b []byte) (v verdict, hit, again bool) {
 
 // remember keeps v as the verdict for b under key.
 func (m *memo) remember(key string, b []byte, v verdict) {
-	if m.done == nil || m.held+len(b) > memoMaxBytes {
+	if m.done == nil || m.held+len(b)+len(v.masked) > memoMaxBytes {
 		m.done, m.held = make(map[uint64]memoEntry), 0
 	}
 	m.done[m.sum(key, b)] = memoEntry{key: key, b: string(b), v: v}
-	m.held += len(b)
+	m.held += len(b) + len(v.masked)
 }
 
 // recipe returns the recipe (nil when the filler cannot be made) for a
@@ -142,20 +145,28 @@ func (m *memo) recipe(key string, filler func([]byte, int) []byte, orig []byte, 
 }
 
 // maskText returns what the masker makes of b (b itself when it changes
-// nothing), remembering texts it leaves alone: a client sends the same
-// request head again and again, a server the same response head (its
-// Date changes once a second) and the same plain bodies.
+// nothing; the result must not be modified), remembering what it makes
+// of texts seen twice: a client sends the same request head again and
+// again, a server the same response head (its Date changes once a
+// second) and the same plain bodies, some of them with a secret.
 func (t *Tracker) maskText(b []byte) []byte {
 	if len(b) < memoMinText {
 		return t.m.Bytes(b)
 	}
-	_, hit, again := t.memo.lookup(memoText, b)
+	v, hit, again := t.memo.lookup(memoText, b)
 	if hit {
+		if v.secret {
+			return v.masked
+		}
 		return b
 	}
 	masked := t.m.Bytes(b)
-	if again && len(masked) > 0 && &masked[0] == &b[0] {
-		t.memo.remember(memoText, b, verdict{})
+	if again && len(masked) > 0 {
+		if &masked[0] == &b[0] {
+			t.memo.remember(memoText, b, verdict{})
+		} else {
+			t.memo.remember(memoText, b, verdict{secret: true, masked: masked})
+		}
 	}
 	return masked
 }

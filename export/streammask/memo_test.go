@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/tapview/tapview/decode/mask"
 	"testing"
 )
 
@@ -128,5 +129,32 @@ func TestMemoBounds(t *testing.T) {
 	}
 	if _, hit, again := m.lookup("gzip", make([]byte, memoMaxUnit+1)); hit || again {
 		t.Errorf("a unit over the bound was looked up")
+	}
+}
+
+// TestMemoRemembersMaskedTexts checks that a text with a secret seen a
+// second time is remembered with what the masker made of it, and later
+// answered from the memo with the same bytes; a variant of it is
+// masked afresh.
+func TestMemoRemembersMaskedTexts(t *testing.T) {
+	tr := NewTracker(mask.Default())
+	text := []byte(`{"user":"bob","client_secret":"` + sToken + `","pad":"lorem ipsum dolor sit amet"}`)
+	want := mask.Default().Bytes(text)
+	if bytes.Equal(want, text) {
+		t.Fatal("the masker finds nothing in the text")
+	}
+	var got [3][]byte
+	for i := range got {
+		got[i] = tr.maskText(bytes.Clone(text))
+		if !bytes.Equal(got[i], want) {
+			t.Fatalf("call %d: %q, want %q", i, got[i], want)
+		}
+	}
+	if &got[2][0] != &got[1][0] {
+		t.Errorf("the third call was not answered from the memo")
+	}
+	variant := bytes.Replace(text, []byte("bob"), []byte("eve"), 1)
+	if m := tr.maskText(variant); !bytes.Equal(m, mask.Default().Bytes(variant)) || bytes.Contains(m, []byte(sToken)) {
+		t.Errorf("variant: %q", m)
 	}
 }

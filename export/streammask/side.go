@@ -22,7 +22,7 @@ type side struct {
 	capped bool
 	// prevHead is the last HTTP/1 head found clean line by line
 	// (Tracker.maskHead).
-	prevHead []byte
+	prevHead prevHead
 
 	started bool
 	base    uint32

@@ -337,7 +337,7 @@ func (sd *side) finish() {
 	}
 	sd.lay = nil
 	sd.done = true
-	sd.prevHead = nil
+	sd.prevHead = prevHead{}
 	if sd.next == 0 && sd.inst == nil {
 		return // nothing was sent
 	}
