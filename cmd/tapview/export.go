@@ -399,6 +399,10 @@ func (e *exporter) packets(ctx context.Context, ins []exportInput, out *output) 
 			if err != nil {
 				return "", fmt.Errorf("reading %s again: %w", x.path, err)
 			}
+			if in.Slabs == nil {
+				in.Slabs = packets.NewSlabPool()
+			}
+			src.SetSlabs(in.Slabs)
 			in.Captured = append(in.Captured, packets.FromSource(ctx2, src, nil))
 		}
 	}

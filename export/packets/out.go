@@ -38,6 +38,8 @@ type output struct {
 	q     *handoff[outItem]
 	done  chan struct{}
 	spare []*held
+	// slabs gets the bytes of each packet written (SlabPool).
+	slabs *SlabPool
 
 	// Written by the goroutine, read after done is closed.
 	res Result
@@ -46,12 +48,13 @@ type output struct {
 	failed atomic.Bool
 }
 
-func newOutput(plan *Plan, pw pcapw.PacketWriter) *output {
+func newOutput(plan *Plan, pw pcapw.PacketWriter, slabs *SlabPool) *output {
 	o := &output{
-		plan: plan,
-		pw:   pw,
-		q:    newHandoff[outItem](outBatch, outQueue, nil),
-		done: make(chan struct{}),
+		plan:  plan,
+		pw:    pw,
+		slabs: slabs,
+		q:     newHandoff[outItem](outBatch, outQueue, nil),
+		done:  make(chan struct{}),
 	}
 	go o.run()
 	return o
@@ -145,6 +148,7 @@ func (o *output) write(it *outItem) error {
 	if err := o.pw.WritePacket(h.pkt.p, comment); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	o.slabs.release(h.pkt.p.Data)
 	o.res.Packets++
 	return nil
 }

@@ -27,6 +27,10 @@ type Inputs struct {
 	// in time order, already masked and commented. They bypass selection
 	// and masking. May be nil.
 	Synthetic Stream
+	// Slabs, when the captures read again carve their packets from it
+	// (pcapfile.Source.SetSlabs), gets each packet back once it is
+	// written or dropped. May be nil.
+	Slabs *SlabPool
 }
 
 // Options tune Write.
@@ -71,7 +75,7 @@ type packetOut struct {
 // pw, then flushes pw. The streams are closed when Write returns.
 func Write(ctx context.Context, pw pcapw.PacketWriter, plan *Plan, in Inputs, opts Options) (Result, error) {
 	mg := newMerger(in.Captured, in.Synthetic)
-	w := &writer{plan: plan, pw: pw, opts: opts, idx: plan.indexes(), out: newOutput(plan, pw)}
+	w := &writer{plan: plan, pw: pw, opts: opts, idx: plan.indexes(), out: newOutput(plan, pw, in.Slabs), slabs: in.Slabs}
 	err := w.run(ctx, mg)
 	if cerr := mg.close(); err == nil {
 		err = cerr
@@ -101,6 +105,7 @@ type writer struct {
 	seq     uint64
 	scratch []byte
 	err     error // reading comments back
+	slabs   *SlabPool
 }
 
 func (w *writer) run(ctx context.Context, mg *merger) error {
@@ -148,6 +153,7 @@ func (w *writer) run(ctx context.Context, mg *merger) error {
 			h.pkt = packetOut{rec.Packet, rec.Comment}
 			w.res.Synthesized++
 		} else if h = w.captured(rec.Packet); h == nil {
+			w.slabs.release(rec.Packet.Data)
 			continue
 		}
 		if err := w.push(h); err != nil {

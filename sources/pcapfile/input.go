@@ -91,6 +91,33 @@ func (in *input) readGrowing(n int) ([]byte, error) {
 type arena struct {
 	slab []byte
 	size int
+	// With a pool (Source.SetSlabs), slabs come from it and go back to
+	// it with the number of packets carved from each.
+	pool   SlabPool
+	cur    []byte // the slab being carved
+	carved int
+}
+
+// SlabPool lends the slabs packets are carved from, so a reader that is
+// done with packets once it has written them (an export's second pass)
+// can have their memory reused instead of allocating a gigabyte for a
+// gigabyte of capture. Slab returns a slab of size bytes, whose contents
+// do not matter (every packet carved from it is overwritten whole);
+// Carved says that no more packets will be carved from slab and how many
+// were. The pool then knows a slab is free again once that many packets
+// from it were given back (by the pool's own means). Slab is called from
+// the goroutine that runs the Source, Carved too.
+type SlabPool interface {
+	Slab(size int) []byte
+	Carved(slab []byte, n int)
+}
+
+// done hands the slab being carved back to the pool.
+func (a *arena) done() {
+	if a.pool != nil && a.cur != nil {
+		a.pool.Carved(a.cur, a.carved)
+		a.cur, a.slab, a.carved = nil, nil, 0
+	}
 }
 
 func newArena(sizeHint int64) *arena {
@@ -107,8 +134,15 @@ func (a *arena) alloc(n int) []byte {
 		return make([]byte, n)
 	}
 	if len(a.slab) < n {
-		a.slab = make([]byte, a.size)
+		if a.pool != nil {
+			a.done()
+			a.cur = a.pool.Slab(a.size)
+			a.slab = a.cur
+		} else {
+			a.slab = make([]byte, a.size)
+		}
 	}
+	a.carved++
 	p := a.slab[:n:n]
 	a.slab = a.slab[n:]
 	return p

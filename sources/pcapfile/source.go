@@ -80,6 +80,10 @@ type Source struct {
 	started atomic.Bool
 }
 
+// SetSlabs makes Run carve packets from slabs of pool (see SlabPool)
+// instead of allocating them. Call it before Run.
+func (s *Source) SetSlabs(pool SlabPool) { s.arena.pool = pool }
+
 // Open opens a capture file, or stdin when path is "-", and checks from
 // its first bytes that it is pcap or pcapng. The file is closed when Run
 // returns; call Close if Run is never called.
@@ -226,6 +230,7 @@ func (s *Source) Run(ctx context.Context, emit sources.Emitter) error {
 		return fmt.Errorf("%s: capture already read", s.name)
 	}
 	defer s.Close()
+	defer s.arena.done()
 	next, err := s.reader(emit)
 	if err == nil {
 		err = s.loop(ctx, emit, next)
