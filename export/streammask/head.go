@@ -61,49 +61,47 @@ func parseHead(hd *httpHead, b []byte) {
 // strings.Fields would split it: its first word, and for a response
 // ("HTTP/...") the second as a number (strconv.Atoi's, errors included).
 func (hd *httpHead) firstLine(l []byte) {
-	var w0, w1 []byte
-	ascii := true
-	for _, c := range l {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
+	// Split at ASCII spaces; the words are right unless one of them
+	// holds a non-ASCII byte (which may be a Unicode space).
+	var w [2][]byte
+	n := 0
+	for i := 0; i < len(l) && n < 2; {
+		for i < len(l) && asciiSpace(l[i]) {
+			i++
 		}
+		j := i
+		for j < len(l) && !asciiSpace(l[j]) {
+			j++
+		}
+		if j > i {
+			w[n] = l[i:j]
+			n++
+		}
+		i = j
 	}
-	if ascii {
-		n := 0
-		for i := 0; i < len(l) && n < 2; {
-			for i < len(l) && asciiSpace(l[i]) {
-				i++
-			}
-			j := i
-			for j < len(l) && !asciiSpace(l[j]) {
-				j++
-			}
-			if j > i {
-				if n == 0 {
-					w0 = l[i:j]
-				} else {
-					w1 = l[i:j]
-				}
-				n++
-			}
-			i = j
-		}
-	} else {
-		// Unicode spaces split words too: the rare non-ASCII start line
-		// takes the general path.
+	if !ascii(w[0]) || !ascii(w[1]) {
 		words := strings.Fields(string(l))
+		w = [2][]byte{}
 		if len(words) > 0 {
-			w0 = []byte(words[0])
+			w[0] = []byte(words[0])
 		}
 		if len(words) > 1 {
-			w1 = []byte(words[1])
+			w[1] = []byte(words[1])
 		}
 	}
-	hd.first = w0
-	if w1 != nil && bytes.HasPrefix(w0, []byte("HTTP/")) {
-		hd.status = headAtoi(w1)
+	hd.first = w[0]
+	if w[1] != nil && bytes.HasPrefix(w[0], []byte("HTTP/")) {
+		hd.status = headAtoi(w[1])
 	}
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func asciiSpace(c byte) bool {

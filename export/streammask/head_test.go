@@ -126,6 +126,7 @@ var headCases = []string{
 	"  GET\t/x  HTTP/1.1 \r\nCONTENT-ENCODING: x-gzip\r\ncontent-encoding:\r\nUpgrade: \u00e9\r\n\r\n",
 	"HTTP/1.1 \v\f 204\r\r\nconnection: close,upgrade ,\r\n\r\n",
 	"DELETE /a HTTP/1.1\nContent-Length: 1_0\nContent-Length: 1\n\n",
+	"HTTP/1.1 200\u2003OK\r\n\r\n", "GET\u00a0/x HTTP/1.1\r\n\r\n", "HTTP/1.1 404 N\u00f6t Found\r\n\r\n", "\u00e9GET / HTTP/1.1\r\n\r\n",
 }
 
 // TestParseHeadOdd checks parseHead against the reference over odd

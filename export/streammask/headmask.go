@@ -144,7 +144,11 @@ func (t *Tracker) linesClean(b []byte, prev *prevHead) bool {
 		if m := t.m.Bytes(l); len(m) > 0 && &m[0] != &l[0] {
 			return false
 		}
-		t.lines.add(l)
+		if at > len(l) {
+			// Not the start line: a request's is mostly new each time
+			// (its query), and would only crowd the memo.
+			t.lines.add(l)
+		}
 	}
 	if len(whole) <= maxPrevHead {
 		prev.b = append(prev.b[:0], whole...)
