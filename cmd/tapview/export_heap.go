@@ -9,9 +9,10 @@ import (
 // A pcap/pcapng export holds what pass one learnt (packet comments,
 // stream patches, each flow's packet ordinals) until pass two has
 // written the last packet: on the 1 GB benchmark capture it grows to
-// about 86 MB live by the end of pass one (104 MB before the plan's
-// comments were chunked and its summary parts kept without pointers),
-// while the decoder allocates gigabytes that die at once. At the default
+// about 58 MB live by the end of pass one (86 MB while the plan kept its
+// exchange comments in memory rather than in a temp file, 104 MB before
+// they were kept without pointers), while the decoder allocates
+// gigabytes that die at once. At the default
 // GOGC the heap doubles over what is live (380 MB RSS). Most of what an
 // export keeps holds no pointers, which the collector does not scan, so
 // its heap is held instead to what is live plus what the collector has
@@ -22,8 +23,11 @@ import (
 // pointers, gets the headroom it needs (a fixed 150 MiB had the
 // collector run without pause, at twice the CPU). The base was 150 MiB,
 // which with the binary's mapped pages (about 40 MB) put the 1 GB export
-// at 195-200 MB RSS; at 135 MiB it is 180 MB, for about 1 CPU-s more
+// at 195-200 MB RSS; at 135 MiB it is 180-185 MB, for about 1 CPU-s more
 // than at 150 MiB once the plan got smaller (still less than before).
+// With the comments in a file, 120 MiB would give 168 MB RSS but about
+// 30 more collections (205 against 175) and 1-2 CPU-s more, so the
+// smaller live heap is spent on fewer collections instead.
 const exportHeapBase = 135 << 20
 
 // exportHeapLimit returns the soft memory limit for a live heap of live
