@@ -161,12 +161,24 @@ func (t *Tracker) linesClean(b []byte, prev *prevHead) bool {
 // rule reads across lines (see above).
 func lineHazard(l []byte) bool {
 	colon := false
-	for _, c := range l {
-		switch c {
-		case '{', '[':
+	for i, c := range l {
+		switch c | 0x20 { // ASCII letters in lower case (and a few others moved)
+		case '{': // '{' or '['
 			return true
-		case ':':
-			colon = true
+		case ':' | 0x20:
+			colon = colon || c == ':'
+		case 'p':
+			if foldAt(l, i, "password") || foldAt(l, i, "private key") {
+				return true
+			}
+		case 'i':
+			if foldAt(l, i, "identified") {
+				return true
+			}
+		case 'c':
+			if foldAt(l, i, "content-disposition") {
+				return true
+			}
 		}
 	}
 	if colon {
@@ -186,24 +198,13 @@ func lineHazard(l []byte) bool {
 			return true
 		}
 	}
-	for _, w := range [...]string{"password", "identified", "private key", "content-disposition"} {
-		if indexFold(l, w) {
-			return true
-		}
-	}
 	return false
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
-// indexFold reports whether l contains the lower-case ASCII word w,
+// foldAt reports whether l holds the lower-case ASCII word w at i,
 // ignoring ASCII case.
-func indexFold(l []byte, w string) bool {
-	c0, up := w[0], w[0]-'a'+'A'
-	for i := 0; i+len(w) <= len(l); i++ {
-		if (l[i] == c0 || l[i] == up) && asciiEqualFold(l[i:i+len(w)], w) {
-			return true
-		}
-	}
-	return false
+func foldAt(l []byte, i int, w string) bool {
+	return i+len(w) <= len(l) && asciiEqualFold(l[i:i+len(w)], w)
 }

@@ -162,3 +162,23 @@ func FuzzLineClean(f *testing.F) {
 	var prev prevHead
 	f.Fuzz(func(t *testing.T, b []byte) { checkLinesClean(t, tr, b, &prev) })
 }
+
+// TestLineHazard lists lines that must and must not count as hazards.
+func TestLineHazard(t *testing.T) {
+	for _, l := range []string{
+		"x: {\r\n", "a [b]\r\n", ": value\r\n", " \t: v\r\n", "X-K:\r\n", "\"k\": \r\n", "x PassWord y\r\n", "PASSWORD",
+		"by iDentified\n", "-----BEGIN Private Key-----\r\n", "CONTENT-DISPOSITION: x\r\n", "content-disposition",
+	} {
+		if !lineHazard([]byte(l)) {
+			t.Errorf("%q: no hazard", l)
+		}
+	}
+	for _, l := range []string{
+		"Server: nginx\r\n", "Date: Mon, 07 Dec 2026 05:38:25 GMT\r\n", "ETag: \"6b16464e-822\"\r\n", "\r\n", "",
+		"X-Passwor: d\r\n", "Content-Type: text/plain\r\n", "X: pass word, identify, private, keys\r\n", "a:b\n",
+	} {
+		if lineHazard([]byte(l)) {
+			t.Errorf("%q: a hazard", l)
+		}
+	}
+}
