@@ -153,6 +153,14 @@ func (hd *httpHead) method() string {
 	return string(hd.first)
 }
 
+// release drops hd's references into the head it was parsed from,
+// which may be a captured packet's bytes: a reused httpHead must not
+// keep them (and what they were cut from) alive.
+func (hd *httpHead) release() {
+	clear(hd.fields)
+	hd.first, hd.fields = nil, hd.fields[:0]
+}
+
 // skipName reports whether a line starting with c cannot hold one of
 // headFields: c is an ASCII letter (so the name, trimmed and lower
 // cased, starts with it) that starts none of them.

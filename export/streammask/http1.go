@@ -184,6 +184,7 @@ func (h *h1) headBytes(off int64, b []byte) int {
 func (h *h1) headFrom(off int64, b, head []byte, took, n int) int {
 	h.sd.emitHead(h.headAt, head)
 	next, rest := h.headDone(head), b[took:]
+	h.hd.release()
 	h.head = h.head[:0]
 	if cap(h.head) > 64<<10 {
 		h.head = nil
