@@ -72,7 +72,9 @@ func (h *h1) data(off int64, b []byte) {
 			}
 		case h1Body, h1ChunkData:
 			n = int(min(h.left, int64(len(b))))
-			h.body.add(off, b[:n], nil)
+			if h.st != h1Body || int64(n) != h.left || !h.body.scanWhole(off, b[:n]) {
+				h.body.add(off, b[:n], nil)
+			}
 			h.left -= int64(n)
 			if h.left == 0 {
 				if h.st == h1Body {

@@ -166,6 +166,25 @@ func (u *unit) add(off int64, b []byte, k *wsKey) {
 	}
 }
 
+// scanWhole is add for a text unit's only bytes, b, which sit at
+// stream offset off: it checks them where they lie rather than copying
+// them (a keep-alive response's body usually comes in one segment) and
+// leaves finish nothing to do but release the unit. It reports false,
+// having done nothing, when the unit is not a new text unit or b is too
+// long to be checked at once.
+func (u *unit) scanWhole(off int64, b []byte) bool {
+	if u.kind != unitText || u.wiping || u.size != 0 || len(b) == 0 || len(b) >= scanWindow {
+		return false
+	}
+	u.pieces = append(u.pieces, piece{u: 0, off: off, n: int64(len(b))})
+	u.size = int64(len(b))
+	own := u.buf
+	u.buf = b
+	u.scan(true)
+	u.buf, u.pieces = own[:0], u.pieces[:0]
+	return true
+}
+
 // finish checks what is left of the unit and releases it.
 func (u *unit) finish() {
 	if u == nil {
