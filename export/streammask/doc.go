@@ -11,7 +11,9 @@
 // are placed, lost ones become gaps) and walks it layer by layer:
 //
 //   - HTTP/1.x: each head (request line, header fields) is masked as a
-//     whole; bodies are one unit per message with chunked framing
+//     whole (or found clean line by line, with a memo of clean lines,
+//     when no line holds what a rule may read across lines: headmask.go);
+//     bodies are one unit per message with chunked framing
 //     removed (a value split by a chunk-size line is patched on both
 //     sides of it); trailers like heads. A 101 response hands both
 //     directions to WebSocket or HTTP/2 (h2c), a 2xx to CONNECT back to
