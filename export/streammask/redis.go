@@ -194,15 +194,12 @@ func atoi(b []byte) (int64, bool) {
 	if neg {
 		b = b[1:]
 	}
-	if len(b) == 0 || len(b) > 12 {
+	if len(b) > 12 {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
+	n, ok := digits(b)
+	if !ok {
+		return 0, false
 	}
 	if neg {
 		return -n, n == 1
