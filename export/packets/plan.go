@@ -58,6 +58,7 @@ import (
 	"github.com/tapview/tapview/decode"
 	"github.com/tapview/tapview/decode/mask"
 	"github.com/tapview/tapview/export/streammask"
+	"github.com/tapview/tapview/internal/cleanmemo"
 )
 
 // Bounds on what a Plan keeps per flow, so a hostile capture with a
@@ -95,7 +96,7 @@ type Plan struct {
 
 	// clean holds values the masker leaves alone (cleanmemo.go), and
 	// line is a buffer for the keys looked up in it.
-	clean cleanMemo
+	clean cleanmemo.Memo
 	line  []byte
 }
 
@@ -148,7 +149,7 @@ type secret struct {
 // of the inputs (non-IP frames too) and selection is ignored; otherwise
 // only the packets of selected flows. m masks; nil exports unmasked.
 func NewPlan(all bool, m *mask.Masker) *Plan {
-	return &Plan{all: all, masker: m, flows: make(map[uint64]*flowPlan)}
+	return &Plan{all: all, masker: m, flows: make(map[uint64]*flowPlan), clean: newCleanMemo()}
 }
 
 // Masked reports whether the plan masks payloads.
@@ -311,12 +312,12 @@ func (p *Plan) Close() error { return p.comments.store.close() }
 // maskText is the masker's Text, answered from the memo of clean values
 // when s was found clean before.
 func (p *Plan) maskText(s string) string {
-	if s == "" || p.clean.has(memoText, p.scratch(s)) {
+	if s == "" || p.clean.Has(memoText, p.scratch(s)) {
 		return s
 	}
 	t := p.masker.Text(s)
 	if t == s {
-		p.clean.add(memoText, p.scratch(s))
+		p.clean.Add(memoText, p.scratch(s))
 	}
 	return t
 }

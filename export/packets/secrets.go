@@ -122,12 +122,12 @@ func (p *Plan) valueSecrets(fp *flowPlan, dir uint8, b []byte, lo, hi int) bool 
 	if len(b) == 0 {
 		return false
 	}
-	if p.clean.has(memoBytes, b) {
+	if p.clean.Has(memoBytes, b) {
 		return false
 	}
 	masked := p.masker.Bytes(b)
 	if &masked[0] == &b[0] {
-		p.clean.add(memoBytes, b)
+		p.clean.Add(memoBytes, b)
 		return false
 	}
 	if len(masked) != len(b) {

@@ -7,14 +7,14 @@ import (
 	"github.com/tapview/tapview/decode/mask"
 )
 
-// Bounds of the clean-line memo.
+// The clean-line memo (internal/cleanmemo): 16Ki slots of 256 bytes
+// (4 MiB), so lines of up to 245 bytes are remembered; longer ones
+// (cookies, some user agents) are mostly found in the previous head.
 const (
-	// lineMemoMaxLine is the longest line remembered.
-	lineMemoMaxLine = 1 << 10
-	// lineMemoMaxBytes and lineMemoMaxLines bound what it holds; past
-	// either it starts again empty.
-	lineMemoMaxBytes = 4 << 20
-	lineMemoMaxLines = 1 << 16
+	lineMemoSlots  = 1 << 14
+	lineMemoStride = 256
+	// lineClean is the memo's one kind of entry.
+	lineClean byte = 1
 	// maxPrevHead is the longest head a direction keeps to compare the
 	// next one with.
 	maxPrevHead = 1 << 10
@@ -53,28 +53,6 @@ func lineModeFor(m *mask.Masker) bool {
 		}
 	}
 	return true
-}
-
-// lineMemo remembers lines found clean and free of hazards.
-type lineMemo struct {
-	clean map[string]struct{}
-	held  int
-}
-
-func (lm *lineMemo) has(l []byte) bool {
-	_, ok := lm.clean[string(l)]
-	return ok
-}
-
-func (lm *lineMemo) add(l []byte) {
-	if len(l) > lineMemoMaxLine {
-		return
-	}
-	if lm.clean == nil || lm.held+len(l) > lineMemoMaxBytes || len(lm.clean) >= lineMemoMaxLines {
-		lm.clean, lm.held = make(map[string]struct{}), 0
-	}
-	lm.clean[string(l)] = struct{}{}
-	lm.held += len(l)
 }
 
 // maskHead is maskText for a head (or any text of header lines). prev
@@ -135,7 +113,7 @@ func (t *Tracker) linesClean(b []byte, prev *prevHead) bool {
 			j = k + 1
 			continue
 		}
-		if t.lines.has(l) {
+		if t.lines.Has(lineClean, l) {
 			continue
 		}
 		if lineHazard(l) {
@@ -147,7 +125,7 @@ func (t *Tracker) linesClean(b []byte, prev *prevHead) bool {
 		if at > len(l) {
 			// Not the start line: a request's is mostly new each time
 			// (its query), and would only crowd the memo.
-			t.lines.add(l)
+			t.lines.Add(lineClean, l)
 		}
 	}
 	if len(whole) <= maxPrevHead {

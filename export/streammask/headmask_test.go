@@ -75,7 +75,7 @@ func TestLineMemoNeverSkipsASecret(t *testing.T) {
 		mustHide(t, "heads with secrets", st[1][nWarm:], s)
 	}
 	mustKeep(t, "heads with secrets", st[1][nWarm:], "X-Note: see the docs", "X-A: x \"api_key\"")
-	if !h.tr.lineMode || !h.tr.lines.has([]byte(cached)) || !h.tr.lines.has([]byte(pemBody)) || !h.tr.lines.has([]byte(crossLines[0][0])) {
+	if !h.tr.lineMode || !h.tr.lines.Has(lineClean, []byte(cached)) || !h.tr.lines.Has(lineClean, []byte(pemBody)) || !h.tr.lines.Has(lineClean, []byte(crossLines[0][0])) {
 		t.Errorf("line mode %v: the clean lines were not remembered", h.tr.lineMode)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tapview/tapview/decode/link"
 	"github.com/tapview/tapview/decode/mask"
+	"github.com/tapview/tapview/internal/cleanmemo"
 )
 
 // Bounds of the tracker.
@@ -65,7 +66,7 @@ type Tracker struct {
 	// lineMode says heads may be masked line by line (maskHead), with
 	// lines remembered clean.
 	lineMode bool
-	lines    lineMemo
+	lines    cleanmemo.Memo
 }
 
 // NewTracker returns a tracker masking with m (which must not be nil).
@@ -76,6 +77,7 @@ func NewTracker(m *mask.Masker) *Tracker {
 		res:      &Result{halves: make(map[halfKey][]*Instance), Stats: Stats{Wiped: make(map[string]int)}},
 		budget:   DefaultBudget,
 		lineMode: lineModeFor(m),
+		lines:    cleanmemo.New(lineMemoSlots, lineMemoStride),
 	}
 }
 
